@@ -1,0 +1,37 @@
+# ---------------------------------------------------------------------------------------------------
+# The tick: EventBridge Scheduler starts one execution a minute (at T-1 min, Asia/Kolkata); each is
+# independent, so one failed tick never ends the day's schedule. Fire Lambdas retry idempotently: the
+# exactly-once gate in DynamoDB refuses a second set of orders.
+# ---------------------------------------------------------------------------------------------------
+resource "aws_sfn_state_machine" "tick" {
+  name     = "${local.name}-tick"
+  role_arn = aws_iam_role.sfn.arn
+  type     = "STANDARD"
+  definition = templatefile("${path.module}/tick.asl.json.tftpl", {
+    plan_function_arn    = local.function_arns.plan
+    fire_function_arn    = local.function_arns.fire
+    fire_map_concurrency = var.fire_map_concurrency
+  })
+}
+
+resource "aws_scheduler_schedule" "tick" {
+  name                         = "${local.name}-tick"
+  description                  = "Every minute of the F&O day (IST); the planner skips holidays and times outside the session."
+  schedule_expression          = "cron(* 9-15 ? * MON-FRI *)"
+  schedule_expression_timezone = "Asia/Kolkata"
+  state                        = var.tick_schedule_enabled ? "ENABLED" : "DISABLED"
+
+  flexible_time_window {
+    mode = "OFF"
+  }
+
+  target {
+    arn      = aws_sfn_state_machine.tick.arn
+    role_arn = aws_iam_role.scheduler.arn
+    input    = jsonencode({ scheduled_time = "<aws.scheduler.scheduled-time>" })
+    retry_policy {
+      maximum_event_age_in_seconds = 60
+      maximum_retry_attempts       = 2
+    }
+  }
+}

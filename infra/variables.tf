@@ -1,0 +1,47 @@
+variable "app_name" {
+  description = "Chalice app name; Lambda functions are named <app_name>-<stage>-<handler>."
+  type        = string
+  default     = "optexec"
+}
+
+variable "stage" {
+  description = "Deployment stage (local, test, dev, prod). Part of every resource name."
+  type        = string
+  default     = "dev"
+}
+
+variable "region" {
+  description = "AWS region. ap-south-1 (Mumbai) is closest to the exchanges."
+  type        = string
+  default     = "ap-south-1"
+}
+
+variable "aws_endpoint_url" {
+  description = "Set to the emulator or LocalStack edge URL (http://127.0.0.1:4566) to apply locally; empty for AWS."
+  type        = string
+  default     = ""
+}
+
+variable "name_suffix" {
+  description = "Optional suffix for every resource name, so parallel test runs never collide."
+  type        = string
+  default     = ""
+}
+
+variable "alarm_email" {
+  description = "Email subscribed to the alarm topic; empty for none."
+  type        = string
+  default     = ""
+}
+
+variable "tick_schedule_enabled" {
+  description = "Whether the per-minute tick schedule is ENABLED (it starts the state machine at T-1 min)."
+  type        = bool
+  default     = true
+}
+
+variable "fire_map_concurrency" {
+  description = "How many fire Lambdas one tick runs in parallel (Map MaxConcurrency)."
+  type        = number
+  default     = 40
+}
