@@ -11,7 +11,7 @@ resource "aws_cognito_user_pool" "users" {
     require_lowercase = true
     require_uppercase = true
     require_numbers   = true
-    require_symbols   = false
+    require_symbols   = true
   }
 
   account_recovery_setting {

@@ -67,14 +67,13 @@ def _json(start_response: StartResponse, body: dict[str, Any]) -> Iterable[bytes
 def serve(port: int) -> None:
     """Run the emulator in the foreground until SIGTERM/SIGINT."""
     os.environ["MOTO_PORT"] = str(port)  # Step Functions tasks call back into the emulator here
+    from moto.core.config import default_user_config
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
         create_backend_app,
     )
     from werkzeug.serving import make_server
-
-    from moto.core.config import default_user_config
 
     default_user_config.update(EMULATOR_CONFIG)  # type: ignore[typeddict-item]
     app = shim(DomainDispatcherApplication(create_backend_app))
@@ -94,9 +93,9 @@ def endpoint(port: int) -> str:
 
 def is_healthy(url: str, timeout: float = 1.0) -> bool:
     """True when something LocalStack-compatible answers on url."""
-    for path in _HEALTH_PATHS[:1] + ("/moto-api/",):
+    for path in (_HEALTH_PATHS[0], "/moto-api/"):
         try:
-            with urllib.request.urlopen(url + path, timeout=timeout) as response:  # noqa: S310
+            with urllib.request.urlopen(url + path, timeout=timeout) as response:
                 if response.status == 200:
                     return True
         except (urllib.error.URLError, OSError, ValueError):
@@ -113,7 +112,7 @@ def configure(url: str) -> None:
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=5):  # noqa: S310
+        with urllib.request.urlopen(request, timeout=5):
             pass
     except urllib.error.HTTPError:
         pass  # a real LocalStack has no moto config endpoint; it executes state machines anyway
@@ -138,7 +137,7 @@ def start(port: int, wait_seconds: float = 30.0) -> str:
         raise SystemExit(f"emulator: port {port} already serves an emulator not started here")
     RUN_DIR.mkdir(exist_ok=True)
     log = (RUN_DIR / f"emulator-{port}.log").open("ab")
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [sys.executable, "-m", "localdev.emulator", "serve", "--port", str(port)],
         cwd=ROOT,
         stdout=log,

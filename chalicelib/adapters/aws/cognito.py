@@ -1,0 +1,99 @@
+"""Cognito: sign-up, confirmation and password login, with Cognito's errors mapped to ours."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.errors import (
+    Conflict,
+    DependencyUnavailable,
+    DomainError,
+    TooManyRequests,
+    Unauthenticated,
+    ValidationFailed,
+)
+
+_ERRORS: dict[str, tuple[type[DomainError], str, str | None]] = {
+    "UsernameExistsException": (Conflict, "an account with this email already exists", "email"),
+    "InvalidPasswordException": (
+        ValidationFailed,
+        "password must have at least 10 characters with upper and lower case letters, a digit and a symbol",
+        "password",
+    ),
+    "InvalidParameterException": (ValidationFailed, "invalid sign-up parameters", "email"),
+    "NotAuthorizedException": (Unauthenticated, "incorrect email or password", None),
+    "UserNotFoundException": (Unauthenticated, "incorrect email or password", None),
+    "UserNotConfirmedException": (Unauthenticated, "confirm your email first", None),
+    "CodeMismatchException": (ValidationFailed, "the confirmation code is wrong", "code"),
+    "ExpiredCodeException": (ValidationFailed, "the confirmation code has expired", "code"),
+    "TooManyRequestsException": (TooManyRequests, "too many attempts; wait a minute", None),
+    "LimitExceededException": (TooManyRequests, "too many attempts; wait a minute", None),
+}
+
+
+@dataclass(frozen=True)
+class Tokens:
+    id_token: str
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+class CognitoIdentity:
+    def __init__(self, client: Any, user_pool_id: str, client_id: str) -> None:
+        self._client = client
+        self._pool = user_pool_id
+        self._client_id = client_id
+
+    def sign_up(self, email: str, password: str) -> str:
+        """Create the user and return its immutable id (`sub`)."""
+        response = self._call(
+            self._client.sign_up,
+            ClientId=self._client_id,
+            Username=email,
+            Password=password,
+            UserAttributes=[{"Name": "email", "Value": email}],
+        )
+        return str(response["UserSub"])
+
+    def admin_confirm(self, email: str) -> None:
+        self._call(self._client.admin_confirm_sign_up, UserPoolId=self._pool, Username=email)
+
+    def confirm(self, email: str, code: str) -> None:
+        self._call(
+            self._client.confirm_sign_up,
+            ClientId=self._client_id,
+            Username=email,
+            ConfirmationCode=code,
+        )
+
+    def login(self, email: str, password: str) -> Tokens:
+        response = self._call(
+            self._client.initiate_auth,
+            ClientId=self._client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email, "PASSWORD": password},
+        )
+        result = response["AuthenticationResult"]
+        return Tokens(
+            id_token=result["IdToken"],
+            access_token=result["AccessToken"],
+            refresh_token=result.get("RefreshToken", ""),
+            expires_in=int(result.get("ExpiresIn", 3600)),
+        )
+
+    @staticmethod
+    def _call(method: Any, **kwargs: Any) -> Any:
+        try:
+            return method(**kwargs)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in _ERRORS:
+                kind, message, field = _ERRORS[code]
+                raise kind(message, field=field) from error
+            raise DependencyUnavailable("identity service unavailable; retry shortly") from error
+        except BotoCoreError as error:
+            raise DependencyUnavailable("identity service unavailable; retry shortly") from error

@@ -1,0 +1,202 @@
+"""PynamoDB models of the single table.
+
+One base model owns the generic physical keys (PK, SK, GSI1*, GSI2*), the `type` discriminator and
+`ttl`; entities subclass it (without a Meta of their own) and build their own keys. Terraform owns
+the table (infra/dynamodb.tf); tests check the two agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    DiscriminatorAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
+from pynamodb.models import Model
+
+# What the planner reads from a schedule item; GSI2 projects exactly these (infra/dynamodb.tf).
+SCHEDULE_PROJECTION = [
+    "type",
+    "uid",
+    "strategy_id",
+    "account_id",
+    "phase",
+    "fire_time",
+    "payload",
+    "strategy_version",
+]
+
+
+class GSI1(GlobalSecondaryIndex["BaseItem"]):
+    """Parent/child and lookups: strategies of a basket, orders of an execution, OAuth state."""
+
+    class Meta:
+        index_name = "GSI1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True, attr_name="GSI1PK")
+    gsi1sk = UnicodeAttribute(range_key=True, attr_name="GSI1SK")
+
+
+class GSI2(GlobalSecondaryIndex["BaseItem"]):
+    """The strategy-leg schedule index: SLOT#<DOW>#<HHMM>#<shard> -> what is due at that minute."""
+
+    class Meta:
+        index_name = "GSI2"
+        projection = IncludeProjection(SCHEDULE_PROJECTION)
+
+    gsi2pk = UnicodeAttribute(hash_key=True, attr_name="GSI2PK")
+    gsi2sk = UnicodeAttribute(range_key=True, attr_name="GSI2SK")
+
+
+class BaseItem(Model):
+    class Meta:
+        table_name = "unbound"  # bound at start-up by bind_table()
+        region = "ap-south-1"
+
+    pk = UnicodeAttribute(hash_key=True, attr_name="PK")
+    sk = UnicodeAttribute(range_key=True, attr_name="SK")
+    gsi1pk = UnicodeAttribute(null=True, attr_name="GSI1PK")
+    gsi1sk = UnicodeAttribute(null=True, attr_name="GSI1SK")
+    gsi2pk = UnicodeAttribute(null=True, attr_name="GSI2PK")
+    gsi2sk = UnicodeAttribute(null=True, attr_name="GSI2SK")
+    type = DiscriminatorAttribute(attr_name="type")
+    ttl = TTLAttribute(null=True, attr_name="ttl")
+    created_at = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+
+    gsi1 = GSI1()
+    gsi2 = GSI2()
+
+
+def user_pk(uid: str) -> str:
+    return f"USER#{uid}"
+
+
+class ProfileItem(BaseItem, discriminator="PROFILE"):
+    uid = UnicodeAttribute()
+    email = UnicodeAttribute()
+    name = UnicodeAttribute()
+    phone = UnicodeAttribute()
+    state = UnicodeAttribute()
+
+    @staticmethod
+    def key(uid: str) -> tuple[str, str]:
+        return user_pk(uid), "PROFILE"
+
+
+class AccountItem(BaseItem, discriminator="ACCOUNT"):
+    uid = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    broker = UnicodeAttribute()
+    client_id = UnicodeAttribute()
+    label = UnicodeAttribute()
+    status = UnicodeAttribute(default="ACTIVE")
+    static_ip_note = UnicodeAttribute(null=True)
+    # KMS envelope: the data key encrypted by KMS, and the secrets encrypted by the data key.
+    secret_blob = JSONAttribute(null=True)
+    version = VersionAttribute()
+
+    @staticmethod
+    def key(uid: str, account_id: str) -> tuple[str, str]:
+        return user_pk(uid), f"ACCOUNT#{account_id}"
+
+
+class BasketItem(BaseItem, discriminator="BASKET"):
+    uid = UnicodeAttribute()
+    basket_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    enabled = NumberAttribute(default=1)
+    version = VersionAttribute()
+
+    @staticmethod
+    def key(uid: str, basket_id: str) -> tuple[str, str]:
+        return user_pk(uid), f"BASKET#{basket_id}"
+
+
+class StrategyItem(BaseItem, discriminator="STRATEGY"):
+    uid = UnicodeAttribute()
+    strategy_id = UnicodeAttribute()
+    basket_id = UnicodeAttribute()
+    status = UnicodeAttribute(default="ACTIVE")  # ACTIVE | PAUSED
+    spec = JSONAttribute()  # the validated strategy document, decimals as strings
+    version = VersionAttribute()
+
+    @staticmethod
+    def key(uid: str, strategy_id: str) -> tuple[str, str]:
+        return user_pk(uid), f"STRATEGY#{strategy_id}"
+
+    @staticmethod
+    def basket_index_key(uid: str, basket_id: str, strategy_id: str = "") -> tuple[str, str]:
+        return f"BASKET#{uid}#{basket_id}", f"STRATEGY#{strategy_id}"
+
+
+class ScheduleItem(BaseItem, discriminator="SCHEDULE"):
+    """What one strategy does at one weekday and time; carries every account's legs for the planner."""
+
+    uid = UnicodeAttribute()
+    strategy_id = UnicodeAttribute()
+    account_id = UnicodeAttribute(null=True)  # set when an item serves one account only
+    phase = UnicodeAttribute()  # ENTRY | EXIT
+    fire_time = UnicodeAttribute()  # HH:MM:SS IST
+    payload = JSONAttribute()
+    strategy_version = NumberAttribute()
+
+    @staticmethod
+    def key(uid: str, strategy_id: str, phase: str, weekday: str) -> tuple[str, str]:
+        return user_pk(uid), f"SCHED#{strategy_id}#{phase}#{weekday}"
+
+    @staticmethod
+    def slot_key(weekday: str, hhmm: str, shard: int) -> str:
+        return f"SLOT#{weekday}#{hhmm}#{shard}"
+
+
+ENTITY_MODELS: tuple[type[BaseItem], ...] = (
+    ProfileItem,
+    AccountItem,
+    BasketItem,
+    StrategyItem,
+    ScheduleItem,
+)
+
+
+def bind_table(table_name: str, region: str, host: str | None) -> None:
+    """Point every model at the deployed table; called once by the container."""
+    meta: Any = BaseItem.Meta
+    meta.table_name = table_name
+    meta.region = region
+    meta.host = host
+    # PynamoDB caches a connection per class; drop it so the new binding takes effect.
+    for model in (BaseItem, *ENTITY_MODELS):
+        model._connection = None
+    for index in (BaseItem.gsi1, BaseItem.gsi2):
+        index.Meta.model = BaseItem
+
+
+def declared_schema() -> dict[str, Any]:
+    """The key schema and indexes the models declare, in DescribeTable's shape, for schema checks."""
+    indexes: dict[str, Any] = {}
+    for index in (BaseItem.gsi1, BaseItem.gsi2):
+        schema = index._get_schema()
+        keys = [
+            {"AttributeName": key["AttributeName"], "KeyType": key["KeyType"]}
+            for key in schema["key_schema"]
+        ]
+        projection = dict(schema["projection"])
+        if "NonKeyAttributes" in projection:
+            projection["NonKeyAttributes"] = sorted(projection["NonKeyAttributes"])
+        indexes[schema["index_name"]] = {"KeySchema": keys, "Projection": projection}
+    return {
+        "KeySchema": [
+            {"AttributeName": "PK", "KeyType": "HASH"},
+            {"AttributeName": "SK", "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": indexes,
+        "TimeToLiveAttribute": BaseItem.ttl.attr_name,
+    }

@@ -1,0 +1,289 @@
+"""One method per access pattern of the single table; keys are built by the entities.
+
+Every multi-item invariant (a strategy and its schedule entries, a basket and its strategies'
+schedules) is written in one TransactWrite, so the GSI2 schedule index can never go stale.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import (
+    DeleteError,
+    GetError,
+    PutError,
+    PynamoDBConnectionError,
+    QueryError,
+    TransactWriteError,
+    UpdateError,
+)
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.dynamo.models import (
+    AccountItem,
+    BaseItem,
+    BasketItem,
+    ProfileItem,
+    ScheduleItem,
+    StrategyItem,
+    user_pk,
+)
+from chalicelib.domain.schedule import ScheduleEntry, shard_of
+from chalicelib.errors import Conflict, DependencyUnavailable, NotFound
+
+log = logging.getLogger(__name__)
+T = TypeVar("T", bound=BaseItem)
+TRANSACTION_LIMIT = 100
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _lost_race(error: Exception) -> bool:
+    cause = getattr(error, "cause_response_code", None)
+    if cause in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+        reasons = getattr(error, "cancellation_reasons", None) or []
+        return cause == "ConditionalCheckFailedException" or any(
+            r is not None and r.code == "ConditionalCheckFailed" for r in reasons
+        )
+    return False
+
+
+def guarded(call: Callable[[], T]) -> T:
+    """Run a DynamoDB call; a lost conditional race is a Conflict, an outage is retryable."""
+    try:
+        return call()
+    except (PutError, UpdateError, DeleteError, TransactWriteError) as error:
+        if _lost_race(error):
+            raise Conflict(
+                "the item changed meanwhile (stale version or concurrent request); reload and retry",
+                code="version_conflict",
+            ) from error
+        log.exception("dynamodb write failed")
+        raise DependencyUnavailable("storage is unavailable; retry shortly") from error
+    except (GetError, QueryError, PynamoDBConnectionError) as error:
+        log.exception("dynamodb read failed")
+        raise DependencyUnavailable("storage is unavailable; retry shortly") from error
+
+
+class Repository:
+    """Storage for profiles, accounts, baskets, strategies and their schedule entries."""
+
+    def __init__(self, schedule_shards: int) -> None:
+        self.schedule_shards = schedule_shards
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def _connection(self) -> Connection:
+        meta: Any = BaseItem.Meta
+        return Connection(region=meta.region, host=meta.host)
+
+    def _get(self, model: type[T], key: tuple[str, str]) -> T:
+        def load() -> T:
+            try:
+                return model.get(*key, consistent_read=True)
+            except model.DoesNotExist:
+                raise NotFound(f"{model.__name__.removesuffix('Item').lower()} not found") from None
+
+        return guarded(load)
+
+    def _query_user(self, model: type[T], uid: str, prefix: str) -> list[T]:
+        return guarded(lambda: list(model.query(user_pk(uid), BaseItem.sk.startswith(prefix))))
+
+    def _transact(self, write: Callable[[TransactWrite], None]) -> None:
+        def run() -> None:
+            with TransactWrite(connection=self._connection()) as transaction:
+                write(transaction)
+
+        guarded(run)
+
+    # -- profiles ------------------------------------------------------------------------------
+    def put_profile(self, item: ProfileItem) -> None:
+        item.created_at = item.updated_at = now_iso()
+        guarded(lambda: item.save(ProfileItem.pk.does_not_exist()))
+
+    def get_profile(self, uid: str) -> ProfileItem:
+        return self._get(ProfileItem, ProfileItem.key(uid))
+
+    def save_profile(self, item: ProfileItem) -> None:
+        item.updated_at = now_iso()
+        guarded(lambda: item.save(ProfileItem.pk.exists()))
+
+    # -- broker accounts -----------------------------------------------------------------------
+    def put_account(self, item: AccountItem) -> None:
+        item.created_at = item.updated_at = now_iso()
+        guarded(lambda: item.save(AccountItem.pk.does_not_exist()))
+
+    def save_account(self, item: AccountItem) -> None:
+        item.updated_at = now_iso()
+        guarded(lambda: item.save())
+
+    def get_account(self, uid: str, account_id: str) -> AccountItem:
+        return self._get(AccountItem, AccountItem.key(uid, account_id))
+
+    def list_accounts(self, uid: str) -> list[AccountItem]:
+        return self._query_user(AccountItem, uid, "ACCOUNT#")
+
+    def delete_account(self, item: AccountItem) -> None:
+        guarded(lambda: item.delete())
+
+    # -- baskets -------------------------------------------------------------------------------
+    def put_basket(self, item: BasketItem) -> None:
+        item.created_at = item.updated_at = now_iso()
+        guarded(lambda: item.save(BasketItem.pk.does_not_exist()))
+
+    def get_basket(self, uid: str, basket_id: str) -> BasketItem:
+        return self._get(BasketItem, BasketItem.key(uid, basket_id))
+
+    def list_baskets(self, uid: str) -> list[BasketItem]:
+        return self._query_user(BasketItem, uid, "BASKET#")
+
+    def delete_basket(self, item: BasketItem) -> None:
+        def write(tx: TransactWrite) -> None:
+            tx.delete(item)
+
+        self._transact(write)
+
+    def save_basket_with_schedules(
+        self,
+        basket: BasketItem,
+        rewrites: Sequence[tuple[StrategyItem, list[ScheduleEntry], list[ScheduleEntry]]],
+    ) -> None:
+        """Save a basket and rewrite its strategies' schedules, in as few transactions as fit.
+
+        Each strategy is guarded by its version, so a concurrent edit fails the whole chunk. The
+        basket is written with the last chunk: a partial failure leaves the old flag, and
+        retrying the request converges (every write is idempotent).
+        """
+        basket.updated_at = now_iso()
+        chunks: list[list[tuple[StrategyItem, list[ScheduleEntry], list[ScheduleEntry]]]] = [[]]
+        size = 1
+        for rewrite in rewrites:
+            cost = 1 + len(rewrite[1]) + len(rewrite[2])
+            if size + cost > TRANSACTION_LIMIT:
+                chunks.append([])
+                size = 1
+            chunks[-1].append(rewrite)
+            size += cost
+        for number, chunk in enumerate(chunks):
+            last = number == len(chunks) - 1
+
+            def write(tx: TransactWrite, chunk: list[Any] = chunk, last: bool = last) -> None:
+                for strategy, puts, deletes in chunk:
+                    tx.condition_check(
+                        StrategyItem,
+                        strategy.pk,
+                        strategy.sk,
+                        condition=StrategyItem.version == strategy.version,
+                    )
+                    self._schedule_writes(tx, strategy, puts, deletes)
+                if last:
+                    tx.save(basket)
+
+            self._transact(write)
+
+    # -- strategies ----------------------------------------------------------------------------
+    def get_strategy(self, uid: str, strategy_id: str) -> StrategyItem:
+        return self._get(StrategyItem, StrategyItem.key(uid, strategy_id))
+
+    def list_strategies(self, uid: str) -> list[StrategyItem]:
+        return self._query_user(StrategyItem, uid, "STRATEGY#")
+
+    def strategies_of_basket(self, uid: str, basket_id: str) -> list[StrategyItem]:
+        hash_key, prefix = StrategyItem.basket_index_key(uid, basket_id)
+        return guarded(
+            lambda: list(
+                BaseItem.gsi1.query(hash_key, BaseItem.gsi1sk.startswith(prefix))  # type: ignore[arg-type]
+            )
+        )
+
+    def save_strategy(
+        self,
+        strategy: StrategyItem,
+        basket: BasketItem,
+        puts: Iterable[ScheduleEntry],
+        deletes: Iterable[ScheduleEntry],
+        *,
+        create: bool,
+    ) -> None:
+        """Write the strategy and its schedule entries atomically.
+
+        The basket's version is checked in the same transaction: enabling or disabling a basket
+        concurrently makes one of the two requests fail instead of leaving stale schedules.
+        """
+        strategy.updated_at = now_iso()
+        if create:
+            strategy.created_at = strategy.updated_at
+
+        def write(tx: TransactWrite) -> None:
+            tx.condition_check(
+                BasketItem, basket.pk, basket.sk, condition=BasketItem.version == basket.version
+            )
+            tx.save(strategy, StrategyItem.pk.does_not_exist() if create else None)
+            self._schedule_writes(tx, strategy, list(puts), list(deletes))
+
+        self._transact(write)
+
+    def delete_strategy(self, strategy: StrategyItem, deletes: Iterable[ScheduleEntry]) -> None:
+        def write(tx: TransactWrite) -> None:
+            tx.delete(strategy)
+            self._schedule_writes(tx, strategy, [], list(deletes))
+
+        self._transact(write)
+
+    def _schedule_writes(
+        self,
+        tx: TransactWrite,
+        strategy: StrategyItem,
+        puts: list[ScheduleEntry],
+        deletes: list[ScheduleEntry],
+    ) -> None:
+        put_keys = {ScheduleItem.key(strategy.uid, e.strategy_id, e.phase, e.weekday) for e in puts}
+        for entry in puts:
+            tx.save(self._schedule_item(strategy, entry))
+        for entry in deletes:
+            key = ScheduleItem.key(strategy.uid, entry.strategy_id, entry.phase, entry.weekday)
+            if key not in put_keys:
+                tx.delete(ScheduleItem(*key))
+
+    def _schedule_item(self, strategy: StrategyItem, entry: ScheduleEntry) -> ScheduleItem:
+        uid = strategy.uid
+        pk, sk = ScheduleItem.key(uid, entry.strategy_id, entry.phase, entry.weekday)
+        shard = shard_of(uid, entry.strategy_id, self.schedule_shards)
+        return ScheduleItem(
+            pk,
+            sk,
+            gsi2pk=ScheduleItem.slot_key(entry.weekday, entry.hhmm, shard),
+            gsi2sk=f"{uid}#{entry.strategy_id}#{entry.phase}",
+            uid=uid,
+            strategy_id=entry.strategy_id,
+            phase=entry.phase.value,
+            fire_time=entry.fire_time,
+            payload=entry.payload,
+            strategy_version=(strategy.version or 0) + 1,
+            created_at=now_iso(),
+        )
+
+    # -- the schedule index --------------------------------------------------------------------
+    def due(self, weekday: str, hhmm: str) -> list[ScheduleItem]:
+        """Everything due at one IST minute: one Query per shard (plus pages), whatever the load."""
+        items: list[ScheduleItem] = []
+        for shard in range(self.schedule_shards):
+            items.extend(self._due_in_shard(ScheduleItem.slot_key(weekday, hhmm, shard)))
+        return items
+
+    def _due_in_shard(self, slot: str) -> Iterator[ScheduleItem]:
+        results = guarded(lambda: list(BaseItem.gsi2.query(slot)))
+        for item in results:
+            if isinstance(item, ScheduleItem):
+                yield item
+
+    def schedule_of_strategy(self, uid: str, strategy_id: str) -> list[ScheduleItem]:
+        return self._query_user(ScheduleItem, uid, f"SCHED#{strategy_id}#")
+
+    def user_schedule(self, uid: str) -> list[ScheduleItem]:
+        return self._query_user(ScheduleItem, uid, "SCHED#")

@@ -1,0 +1,60 @@
+"""Sign-up, confirmation, login and the caller's profile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.api.routing import Request, route
+from chalicelib.api.schemas import ConfirmIn, LoginIn, ProfilePatch, SignupIn
+from chalicelib.api.views import profile_view
+
+bp = Blueprint(__name__)
+
+
+@route(bp, "/auth/signup", "POST", auth=False, body=SignupIn, status=201)
+def signup(req: Request) -> dict[str, Any]:
+    """Create a user (confirmed at once on the local stage; otherwise a code is mailed)."""
+    body: SignupIn = req.body
+    profile, confirmed = req.container.identity.sign_up(
+        body.email, body.password, body.name, body.phone, body.state
+    )
+    return {**profile_view(profile), "confirmed": confirmed}
+
+
+@route(bp, "/auth/confirm", "POST", auth=False, body=ConfirmIn)
+def confirm(req: Request) -> dict[str, Any]:
+    """Confirm a sign-up with the mailed code."""
+    body: ConfirmIn = req.body
+    req.container.identity.confirm(body.email, body.code)
+    return {"confirmed": True}
+
+
+@route(bp, "/auth/login", "POST", auth=False, body=LoginIn)
+def login(req: Request) -> dict[str, Any]:
+    """Exchange email and password for Cognito tokens; send the id_token as a Bearer token."""
+    body: LoginIn = req.body
+    tokens = req.container.identity.login(body.email, body.password)
+    return {
+        "id_token": tokens.id_token,
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
+        "expires_in": tokens.expires_in,
+    }
+
+
+@route(bp, "/me", "GET")
+def me(req: Request) -> dict[str, Any]:
+    """The caller's profile."""
+    return profile_view(req.container.identity.profile(req.uid))
+
+
+@route(bp, "/me", "PATCH", body=ProfilePatch)
+def update_me(req: Request) -> dict[str, Any]:
+    """Change name, phone or state."""
+    body: ProfilePatch = req.body
+    profile = req.container.identity.update_profile(
+        req.uid, name=body.name, phone=body.phone, state=body.state
+    )
+    return profile_view(profile)

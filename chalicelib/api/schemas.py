@@ -1,0 +1,228 @@
+"""Request schemas: the one source for request validation and for /openapi.json.
+
+Shapes, types, enums and ranges are checked here; rules that need the market model or the caller's
+accounts live in the domain. Unknown fields are refused, so a typo never silently drops a setting.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from chalicelib.domain.expiry import ExpiryChoice
+from chalicelib.domain.strategy import (
+    Allocation,
+    Leg,
+    OnLegFailure,
+    Product,
+    RiskLevel,
+    RiskUnit,
+    Side,
+    Strategy,
+    StrategyRisk,
+    StrikeRule,
+    Weekday,
+)
+from chalicelib.domain.strike_selection import StrikeMethod
+from chalicelib.domain.underlying import OptionType, Underlying
+
+BROKERS = ("zerodha", "angelone", "upstox", "fyers", "dhan", "shoonya", "zebu", "paper")
+Broker = Literal["zerodha", "angelone", "upstox", "fyers", "dhan", "shoonya", "zebu", "paper"]
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$")
+
+Money = Annotated[Decimal, Field(gt=0, le=Decimal("100000000"), allow_inf_nan=False)]
+Multiplier = Annotated[
+    Decimal, Field(gt=0, le=100, max_digits=6, decimal_places=2, allow_inf_nan=False)
+]
+Text = Annotated[str, Field(min_length=1, max_length=100)]
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# ----- identity ----------------------------------------------------------------------------------
+class SignupIn(Strict):
+    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    password: Annotated[str, Field(min_length=10, max_length=128)]
+    name: Text
+    phone: Annotated[str, Field(description="+91 followed by 10 digits starting 6-9")]
+    state: Annotated[str, Field(description="one of the 28 states or 8 union territories")]
+
+
+class ConfirmIn(Strict):
+    email: Annotated[str, Field(max_length=254)]
+    code: Annotated[str, Field(min_length=1, max_length=16)]
+
+
+class LoginIn(Strict):
+    email: Annotated[str, Field(max_length=254)]
+    password: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class ProfilePatch(Strict):
+    name: Text | None = None
+    phone: str | None = None
+    state: str | None = None
+
+
+# ----- broker accounts ---------------------------------------------------------------------------
+class AccountIn(Strict):
+    broker: Broker
+    client_id: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+    label: Text
+    api_key: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    api_secret: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    static_ip_note: Annotated[str, Field(max_length=200)] | None = None
+
+    def secrets(self) -> dict[str, str]:
+        pairs = {"api_key": self.api_key, "api_secret": self.api_secret}
+        return {k: v for k, v in pairs.items() if v}
+
+
+class AccountPatch(Strict):
+    label: Text | None = None
+    api_key: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    api_secret: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    static_ip_note: Annotated[str, Field(max_length=200)] | None = None
+    version: int | None = None
+
+    def secrets(self) -> dict[str, str]:
+        pairs = {"api_key": self.api_key, "api_secret": self.api_secret}
+        return {k: v for k, v in pairs.items() if v}
+
+
+# ----- baskets -----------------------------------------------------------------------------------
+class BasketIn(Strict):
+    name: Text
+    enabled: bool = True
+
+
+class BasketPatch(Strict):
+    name: Text | None = None
+    enabled: bool | None = None
+    version: int | None = None
+
+
+# ----- strategies --------------------------------------------------------------------------------
+def _clock_time(value: str) -> time:
+    if not isinstance(value, str) or not _CLOCK.match(value):
+        raise ValueError("must be an IST clock time HH:MM:SS")
+    return time.fromisoformat(value if len(value) == 8 else value + ":00")
+
+
+class AllocationIn(Strict):
+    account_id: Identifier
+    multiplier: Multiplier = Decimal(1)
+
+    def to_domain(self) -> Allocation:
+        return Allocation(self.account_id, self.multiplier)
+
+
+class StrikeIn(Strict):
+    method: StrikeMethod
+    value: Annotated[Decimal, Field(allow_inf_nan=False)] = Decimal(0)
+
+
+class RiskLevelIn(Strict):
+    type: RiskUnit
+    value: Money
+
+    def to_domain(self) -> RiskLevel:
+        return RiskLevel(self.type, self.value)
+
+
+class LegIn(Strict):
+    side: Side
+    option_type: OptionType
+    strike: StrikeIn
+    lots: Annotated[int, Field(ge=1, le=10000)]
+    allocations: Annotated[list[AllocationIn], Field(min_length=1, max_length=20)] | None = None
+    stop_loss: RiskLevelIn | None = None
+    target: RiskLevelIn | None = None
+
+    def to_domain(self) -> Leg:
+        return Leg(
+            side=self.side,
+            option_type=self.option_type,
+            strike=StrikeRule(self.strike.method, self.strike.value),
+            lots=self.lots,
+            allocations=(
+                None if self.allocations is None else tuple(a.to_domain() for a in self.allocations)
+            ),
+            stop_loss=self.stop_loss.to_domain() if self.stop_loss else None,
+            target=self.target.to_domain() if self.target else None,
+        )
+
+
+class EntryIn(Strict):
+    time: Annotated[str, Field(description="IST HH:MM:SS", examples=["09:20:00"])]
+    days: Annotated[list[Weekday], Field(min_length=1, max_length=5)]
+
+    _time = field_validator("time")(lambda cls, v: _clock_time(v).isoformat())
+
+    @field_validator("days")
+    @classmethod
+    def _unique_days(cls, days: list[Weekday]) -> list[Weekday]:
+        if len(set(days)) != len(days):
+            raise ValueError("days must not repeat")
+        return days
+
+
+class ExitIn(Strict):
+    time: Annotated[str, Field(description="IST HH:MM:SS", examples=["15:15:00"])]
+    days: Annotated[list[Weekday], Field(min_length=1, max_length=5)] | None = None
+
+    _time = field_validator("time")(lambda cls, v: _clock_time(v).isoformat())
+
+
+class RiskIn(Strict):
+    mtm_stop_loss: Money | None = None
+    mtm_target: Money | None = None
+    on_leg_failure: OnLegFailure = OnLegFailure.UNWIND
+
+
+class StrategyIn(Strict):
+    basket_id: Identifier
+    name: Text
+    underlying: Underlying
+    expiry: ExpiryChoice
+    product: Product
+    entry: EntryIn
+    exit: ExitIn
+    allocations: Annotated[list[AllocationIn], Field(max_length=20)] = []
+    legs: Annotated[list[LegIn], Field(min_length=1, max_length=10)]
+    risk: RiskIn = RiskIn()
+
+    def to_domain(self) -> Strategy:
+        return Strategy(
+            basket_id=self.basket_id,
+            name=self.name,
+            underlying=self.underlying,
+            expiry=self.expiry,
+            product=self.product,
+            entry_time=time.fromisoformat(self.entry.time),
+            entry_days=tuple(self.entry.days),
+            exit_time=time.fromisoformat(self.exit.time),
+            exit_days=tuple(self.exit.days or self.entry.days),
+            allocations=tuple(a.to_domain() for a in self.allocations),
+            legs=tuple(leg.to_domain() for leg in self.legs),
+            risk=StrategyRisk(
+                mtm_stop_loss=self.risk.mtm_stop_loss,
+                mtm_target=self.risk.mtm_target,
+                on_leg_failure=self.risk.on_leg_failure,
+            ),
+        )
+
+
+class StrategyPut(StrategyIn):
+    version: int | None = None
+
+
+class VersionIn(Strict):
+    version: int | None = None

@@ -1,0 +1,57 @@
+"""JSON views of stored items: what the API returns. Secrets never appear here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.adapters.dynamo.models import AccountItem, BasketItem, StrategyItem
+from chalicelib.domain.profile import Profile
+
+
+def profile_view(profile: Profile) -> dict[str, Any]:
+    return {
+        "id": profile.uid,
+        "email": profile.email,
+        "name": profile.name,
+        "phone": profile.phone,
+        "state": profile.state,
+    }
+
+
+def account_view(item: AccountItem) -> dict[str, Any]:
+    return {
+        "id": item.account_id,
+        "broker": item.broker,
+        "client_id": item.client_id,
+        "label": item.label,
+        "static_ip_note": item.static_ip_note,
+        "status": item.status,
+        "has_api_secret": item.secret_blob is not None,
+        # Sessions arrive with the broker OAuth flow; until then an account has none.
+        "session": {"status": "NONE", "expires_at": None},
+        "version": item.version,
+        "created_at": item.created_at,
+        "updated_at": item.updated_at,
+    }
+
+
+def basket_view(item: BasketItem) -> dict[str, Any]:
+    return {
+        "id": item.basket_id,
+        "name": item.name,
+        "enabled": bool(item.enabled),
+        "version": item.version,
+        "created_at": item.created_at,
+        "updated_at": item.updated_at,
+    }
+
+
+def strategy_view(item: StrategyItem) -> dict[str, Any]:
+    return {
+        "id": item.strategy_id,
+        **item.spec,
+        "status": item.status,
+        "version": item.version,
+        "created_at": item.created_at,
+        "updated_at": item.updated_at,
+    }

@@ -1,0 +1,83 @@
+"""Composition root: builds adapters and services once per process.
+
+Routes and jobs ask `get_container()`; tests build a Container from their own Settings (and fakes)
+and install it with `use_container()` instead of patching modules.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+
+from chalicelib.adapters.aws.clients import AwsClients
+from chalicelib.adapters.aws.cognito import CognitoIdentity
+from chalicelib.adapters.aws.jwt_verifier import JwtVerifier
+from chalicelib.adapters.aws.secrets import EnvelopeCipher
+from chalicelib.adapters.dynamo.models import bind_table
+from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.services.accounts import AccountService
+from chalicelib.services.baskets import BasketService
+from chalicelib.services.clock import Clock, system_clock
+from chalicelib.services.identity import IdentityService
+from chalicelib.services.strategies import StrategyService
+from chalicelib.settings import Settings
+
+
+class Container:
+    def __init__(self, settings: Settings, clock: Clock = system_clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        bind_table(settings.table_name, settings.region, settings.aws_endpoint_url)
+
+    @cached_property
+    def aws(self) -> AwsClients:
+        return AwsClients(self.settings)
+
+    @cached_property
+    def repo(self) -> Repository:
+        return Repository(self.settings.schedule_shards)
+
+    @cached_property
+    def verifier(self) -> JwtVerifier:
+        s = self.settings
+        return JwtVerifier(s.jwks_url, s.jwt_issuer, s.user_pool_client_id)
+
+    @cached_property
+    def identity(self) -> IdentityService:
+        s = self.settings
+        cognito = CognitoIdentity(
+            self.aws.client("cognito-idp"), s.user_pool_id, s.user_pool_client_id
+        )
+        return IdentityService(cognito, self.repo, auto_confirm=s.auto_confirm_signup)
+
+    @cached_property
+    def accounts(self) -> AccountService:
+        cipher = EnvelopeCipher(self.aws.client("kms"), self.settings.secrets_kms_key_id)
+        return AccountService(self.repo, cipher)
+
+    @cached_property
+    def baskets(self) -> BasketService:
+        return BasketService(self.repo)
+
+    @cached_property
+    def strategies(self) -> StrategyService:
+        return StrategyService(self.repo, self.clock)
+
+
+_lock = threading.Lock()
+_container: Container | None = None
+
+
+def get_container() -> Container:
+    global _container
+    with _lock:
+        if _container is None:
+            _container = Container(Settings.from_env())
+        return _container
+
+
+def use_container(container: Container | None) -> None:
+    """Install a container (tests, the local runner); None resets to lazy construction."""
+    global _container
+    with _lock:
+        _container = container

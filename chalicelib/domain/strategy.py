@@ -1,0 +1,337 @@
+"""The strategy a trader defines: legs, timing, broker allocations and risk, and the rules it obeys.
+
+The API layer checks shapes and types; this module checks what needs the market model or several
+fields at once (session hours, exit after entry, freeze-limited lots, known accounts). Every failure
+names the field, so the trader knows what to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, time
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from chalicelib.domain.calendar import default_calendar
+from chalicelib.domain.contracts import contract_spec
+from chalicelib.domain.expiry import ExpiryChoice, resolve_expiry
+from chalicelib.domain.market_errors import MarketRuleError
+from chalicelib.domain.strike_selection import StrikeMethod, validate_strike_rule
+from chalicelib.domain.underlying import OptionType, Underlying
+from chalicelib.errors import ValidationFailed
+
+MAX_LEGS = 10
+MAX_SLICES_PER_LEG = 10  # one burst stays within the 10 orders/s rule
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class Product(StrEnum):
+    MIS = "MIS"  # intraday: squared off the same day
+    NRML = "NRML"  # carry forward
+
+
+class Weekday(StrEnum):
+    MON = "MON"
+    TUE = "TUE"
+    WED = "WED"
+    THU = "THU"
+    FRI = "FRI"
+
+    @classmethod
+    def of(cls, day: date) -> Weekday:
+        return list(cls)[day.weekday()]
+
+
+class Phase(StrEnum):
+    ENTRY = "ENTRY"
+    EXIT = "EXIT"
+
+
+class RiskUnit(StrEnum):
+    POINTS = "POINTS"
+    PERCENT = "PERCENT"
+    ABSOLUTE = "ABSOLUTE"
+
+
+class OnLegFailure(StrEnum):
+    UNWIND = "UNWIND"
+    KEEP = "KEEP"
+
+
+class StrategyStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    PAUSED = "PAUSED"
+
+
+@dataclass(frozen=True)
+class StrikeRule:
+    method: StrikeMethod
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class RiskLevel:
+    unit: RiskUnit
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class Allocation:
+    account_id: str
+    multiplier: Decimal
+
+
+@dataclass(frozen=True)
+class Leg:
+    side: Side
+    option_type: OptionType
+    strike: StrikeRule
+    lots: int
+    allocations: tuple[Allocation, ...] | None = None
+    stop_loss: RiskLevel | None = None
+    target: RiskLevel | None = None
+
+
+@dataclass(frozen=True)
+class StrategyRisk:
+    mtm_stop_loss: Decimal | None = None
+    mtm_target: Decimal | None = None
+    on_leg_failure: OnLegFailure = OnLegFailure.UNWIND
+
+
+@dataclass(frozen=True)
+class AccountLeg:
+    """One leg as one account trades it (leg-level allocation already applied)."""
+
+    index: int
+    leg: Leg
+    multiplier: Decimal
+
+
+@dataclass(frozen=True)
+class Strategy:
+    basket_id: str
+    name: str
+    underlying: Underlying
+    expiry: ExpiryChoice
+    product: Product
+    entry_time: time
+    entry_days: tuple[Weekday, ...]
+    exit_time: time
+    exit_days: tuple[Weekday, ...]
+    allocations: tuple[Allocation, ...]
+    legs: tuple[Leg, ...]
+    risk: StrategyRisk = field(default_factory=StrategyRisk)
+
+    def allocations_of(self, leg: Leg) -> tuple[Allocation, ...]:
+        return leg.allocations if leg.allocations is not None else self.allocations
+
+    def account_ids(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for leg in self.legs:
+            for allocation in self.allocations_of(leg):
+                seen.setdefault(allocation.account_id)
+        return list(seen)
+
+    def legs_by_account(self) -> dict[str, list[AccountLeg]]:
+        plan: dict[str, list[AccountLeg]] = {}
+        for index, leg in enumerate(self.legs):
+            for allocation in self.allocations_of(leg):
+                plan.setdefault(allocation.account_id, []).append(
+                    AccountLeg(index, leg, allocation.multiplier)
+                )
+        return plan
+
+    def times(self) -> Iterator[tuple[Phase, time, tuple[Weekday, ...]]]:
+        yield Phase.ENTRY, self.entry_time, self.entry_days
+        yield Phase.EXIT, self.exit_time, self.exit_days
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules that need the market model or several fields at once.
+# ---------------------------------------------------------------------------------------------
+
+
+def check_strategy(strategy: Strategy, known_accounts: Iterable[str], today: date) -> None:
+    """Raise ValidationFailed naming the first field that breaks a rule."""
+    _check_times(strategy, today)
+    _check_allocations(strategy, set(known_accounts))
+    _check_legs(strategy, today)
+
+
+def _check_times(strategy: Strategy, today: date) -> None:
+    opens, closes = default_calendar().fo_session_bounds(today)
+    for phase, moment, _days in strategy.times():
+        name = phase.lower()
+        if not opens <= moment < closes:
+            raise ValidationFailed(
+                f"{name} time must be inside the F&O session "
+                f"{opens:%H:%M}-{closes:%H:%M} IST (exclusive of the close)",
+                field=f"{name}.time",
+            )
+    shares_a_day = set(strategy.entry_days) & set(strategy.exit_days)
+    if shares_a_day and strategy.exit_time <= strategy.entry_time:
+        raise ValidationFailed("exit time must be after entry time", field="exit.time")
+    if strategy.product is Product.MIS and set(strategy.exit_days) != set(strategy.entry_days):
+        raise ValidationFailed(
+            "an intraday (MIS) strategy exits on the days it enters", field="exit.days"
+        )
+
+
+def _check_allocations(strategy: Strategy, known: set[str]) -> None:
+    groups: list[tuple[str, tuple[Allocation, ...]]] = [("allocations", strategy.allocations)]
+    groups += [
+        (f"legs[{i}].allocations", leg.allocations)
+        for i, leg in enumerate(strategy.legs)
+        if leg.allocations is not None
+    ]
+    for where, allocations in groups:
+        seen: set[str] = set()
+        for j, allocation in enumerate(allocations):
+            if allocation.account_id not in known:
+                raise ValidationFailed(
+                    f"unknown broker account {allocation.account_id!r}",
+                    field=f"{where}[{j}].account_id",
+                )
+            if allocation.account_id in seen:
+                raise ValidationFailed(
+                    "an account appears twice in one allocation list",
+                    field=f"{where}[{j}].account_id",
+                )
+            seen.add(allocation.account_id)
+    for i, leg in enumerate(strategy.legs):
+        if not strategy.allocations_of(leg):
+            raise ValidationFailed(
+                "the leg trades on no account: give the strategy or the leg allocations",
+                field=f"legs[{i}].allocations",
+            )
+
+
+def _check_legs(strategy: Strategy, today: date) -> None:
+    expiry = resolve_expiry(strategy.underlying, strategy.expiry, today)
+    spec = contract_spec(strategy.underlying, expiry, today)
+    max_lots = spec.max_lots_per_order * MAX_SLICES_PER_LEG
+    for i, leg in enumerate(strategy.legs):
+        try:
+            validate_strike_rule(leg.strike.method, leg.strike.value)
+        except MarketRuleError as error:
+            raise ValidationFailed(str(error), field=f"legs[{i}].strike.value") from error
+        biggest = max((a.multiplier for a in strategy.allocations_of(leg)), default=Decimal(1))
+        if leg.lots * biggest > max_lots:
+            raise ValidationFailed(
+                f"{leg.lots} lots x multiplier {biggest} exceeds {max_lots} lots "
+                f"({MAX_SLICES_PER_LEG} orders at the {strategy.underlying} freeze limit of "
+                f"{spec.freeze_qty} units)",
+                field=f"legs[{i}].lots",
+            )
+        for where, level in (("stop_loss", leg.stop_loss), ("target", leg.target)):
+            if level is not None and level.unit is RiskUnit.PERCENT and level.value > 1000:
+                raise ValidationFailed(
+                    "a percent level must be at most 1000", field=f"legs[{i}].{where}.value"
+                )
+
+
+# ---------------------------------------------------------------------------------------------
+# The stored document (JSON-safe: decimals and times as strings) and back.
+# ---------------------------------------------------------------------------------------------
+
+
+def _allocations_doc(allocations: tuple[Allocation, ...]) -> list[dict[str, str]]:
+    return [{"account_id": a.account_id, "multiplier": str(a.multiplier)} for a in allocations]
+
+
+def _level_doc(level: RiskLevel | None) -> dict[str, str] | None:
+    return None if level is None else {"type": level.unit.value, "value": str(level.value)}
+
+
+def to_document(strategy: Strategy) -> dict[str, Any]:
+    legs = []
+    for leg in strategy.legs:
+        doc: dict[str, Any] = {
+            "side": leg.side.value,
+            "option_type": leg.option_type.value,
+            "strike": {"method": leg.strike.method.value, "value": str(leg.strike.value)},
+            "lots": leg.lots,
+            "stop_loss": _level_doc(leg.stop_loss),
+            "target": _level_doc(leg.target),
+        }
+        if leg.allocations is not None:
+            doc["allocations"] = _allocations_doc(leg.allocations)
+        legs.append(doc)
+    risk = strategy.risk
+    return {
+        "basket_id": strategy.basket_id,
+        "name": strategy.name,
+        "underlying": strategy.underlying.value,
+        "expiry": strategy.expiry.value,
+        "product": strategy.product.value,
+        "entry": {
+            "time": strategy.entry_time.isoformat(),
+            "days": [d.value for d in strategy.entry_days],
+        },
+        "exit": {
+            "time": strategy.exit_time.isoformat(),
+            "days": [d.value for d in strategy.exit_days],
+        },
+        "allocations": _allocations_doc(strategy.allocations),
+        "legs": legs,
+        "risk": {
+            "mtm_stop_loss": None if risk.mtm_stop_loss is None else str(risk.mtm_stop_loss),
+            "mtm_target": None if risk.mtm_target is None else str(risk.mtm_target),
+            "on_leg_failure": risk.on_leg_failure.value,
+        },
+    }
+
+
+def _allocations_of_doc(items: list[dict[str, str]]) -> tuple[Allocation, ...]:
+    return tuple(Allocation(i["account_id"], Decimal(i["multiplier"])) for i in items)
+
+
+def _level_of_doc(doc: dict[str, str] | None) -> RiskLevel | None:
+    return None if doc is None else RiskLevel(RiskUnit(doc["type"]), Decimal(doc["value"]))
+
+
+def from_document(doc: dict[str, Any]) -> Strategy:
+    legs = tuple(
+        Leg(
+            side=Side(leg["side"]),
+            option_type=OptionType(leg["option_type"]),
+            strike=StrikeRule(
+                StrikeMethod(leg["strike"]["method"]), Decimal(leg["strike"]["value"])
+            ),
+            lots=int(leg["lots"]),
+            allocations=(_allocations_of_doc(leg["allocations"]) if "allocations" in leg else None),
+            stop_loss=_level_of_doc(leg.get("stop_loss")),
+            target=_level_of_doc(leg.get("target")),
+        )
+        for leg in doc["legs"]
+    )
+    risk = doc.get("risk") or {}
+    return Strategy(
+        basket_id=doc["basket_id"],
+        name=doc["name"],
+        underlying=Underlying(doc["underlying"]),
+        expiry=ExpiryChoice(doc["expiry"]),
+        product=Product(doc["product"]),
+        entry_time=time.fromisoformat(doc["entry"]["time"]),
+        entry_days=tuple(Weekday(d) for d in doc["entry"]["days"]),
+        exit_time=time.fromisoformat(doc["exit"]["time"]),
+        exit_days=tuple(Weekday(d) for d in doc["exit"]["days"]),
+        allocations=_allocations_of_doc(doc["allocations"]),
+        legs=legs,
+        risk=StrategyRisk(
+            mtm_stop_loss=_decimal_or_none(risk.get("mtm_stop_loss")),
+            mtm_target=_decimal_or_none(risk.get("mtm_target")),
+            on_leg_failure=OnLegFailure(risk.get("on_leg_failure", "UNWIND")),
+        ),
+    )
+
+
+def _decimal_or_none(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)

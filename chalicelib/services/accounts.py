@@ -1,0 +1,88 @@
+"""Broker accounts. Secrets are sealed with KMS envelope encryption before they are stored and are
+never returned. Sessions (OAuth) arrive with the broker adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib.adapters.aws.secrets import EnvelopeCipher
+from chalicelib.adapters.dynamo.models import AccountItem
+from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.domain.strategy import from_document
+from chalicelib.errors import Conflict
+from chalicelib.services.strategies import _check_version, new_id
+
+
+@dataclass
+class AccountService:
+    repo: Repository
+    cipher: EnvelopeCipher
+
+    def create(
+        self,
+        uid: str,
+        *,
+        broker: str,
+        client_id: str,
+        label: str,
+        secrets: dict[str, str],
+        static_ip_note: str | None,
+    ) -> AccountItem:
+        if any(a.broker == broker and a.client_id == client_id for a in self.list(uid)):
+            raise Conflict(
+                f"{broker} account {client_id} is already connected", code="duplicate_account"
+            )
+        account_id = new_id()
+        pk, sk = AccountItem.key(uid, account_id)
+        item = AccountItem(
+            pk,
+            sk,
+            uid=uid,
+            account_id=account_id,
+            broker=broker,
+            client_id=client_id,
+            label=label,
+            static_ip_note=static_ip_note,
+            secret_blob=self.cipher.seal(secrets, owner=uid) if secrets else None,
+        )
+        self.repo.put_account(item)
+        return item
+
+    def list(self, uid: str) -> list[AccountItem]:
+        return self.repo.list_accounts(uid)
+
+    def get(self, uid: str, account_id: str) -> AccountItem:
+        return self.repo.get_account(uid, account_id)
+
+    def update(
+        self,
+        uid: str,
+        account_id: str,
+        *,
+        label: str | None,
+        static_ip_note: str | None,
+        secrets: dict[str, str] | None,
+        version: int | None,
+    ) -> AccountItem:
+        item = self.repo.get_account(uid, account_id)
+        _check_version(item.version, version)
+        if label is not None:
+            item.label = label
+        if static_ip_note is not None:
+            item.static_ip_note = static_ip_note
+        if secrets:
+            current = self.cipher.open(item.secret_blob, owner=uid) if item.secret_blob else {}
+            item.secret_blob = self.cipher.seal({**current, **secrets}, owner=uid)
+        self.repo.save_account(item)
+        return item
+
+    def delete(self, uid: str, account_id: str) -> None:
+        item = self.repo.get_account(uid, account_id)
+        for strategy in self.repo.list_strategies(uid):
+            if account_id in from_document(strategy.spec).account_ids():
+                raise Conflict(
+                    f"strategy {strategy.strategy_id} trades on this account; "
+                    "remove it from the strategy's allocations first",
+                    code="account_in_use",
+                )
+        self.repo.delete_account(item)

@@ -1,0 +1,63 @@
+"""Basket use cases. A basket's enabled flag gates all its strategies: flipping it rewrites every
+strategy's schedule entries in the same transactions as the flag."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib.adapters.dynamo.models import BasketItem
+from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.errors import Conflict
+from chalicelib.services.strategies import _check_version, new_id, scheduled_entries
+
+
+@dataclass
+class BasketService:
+    repo: Repository
+
+    def create(self, uid: str, name: str, enabled: bool) -> BasketItem:
+        basket_id = new_id()
+        pk, sk = BasketItem.key(uid, basket_id)
+        item = BasketItem(pk, sk, uid=uid, basket_id=basket_id, name=name, enabled=int(enabled))
+        self.repo.put_basket(item)
+        return item
+
+    def get(self, uid: str, basket_id: str) -> BasketItem:
+        return self.repo.get_basket(uid, basket_id)
+
+    def list(self, uid: str) -> list[BasketItem]:
+        return self.repo.list_baskets(uid)
+
+    def update(
+        self,
+        uid: str,
+        basket_id: str,
+        *,
+        name: str | None,
+        enabled: bool | None,
+        version: int | None,
+    ) -> BasketItem:
+        basket = self.repo.get_basket(uid, basket_id)
+        _check_version(basket.version, version)
+        strategies = self.repo.strategies_of_basket(uid, basket_id)
+        before = {s.strategy_id: scheduled_entries(s, basket) for s in strategies}
+        if name is not None:
+            basket.name = name
+        if enabled is not None:
+            basket.enabled = int(enabled)
+        rewrites = [
+            (s, scheduled_entries(s, basket), before[s.strategy_id])
+            for s in strategies
+            if enabled is not None
+        ]
+        self.repo.save_basket_with_schedules(basket, rewrites)
+        return basket
+
+    def delete(self, uid: str, basket_id: str) -> None:
+        basket = self.repo.get_basket(uid, basket_id)
+        if self.repo.strategies_of_basket(uid, basket_id):
+            raise Conflict(
+                "the basket still has strategies; delete or move them first",
+                code="basket_not_empty",
+            )
+        self.repo.delete_basket(basket)

@@ -1,0 +1,70 @@
+"""Sign-up, login and the profile. Cognito owns credentials; the table owns the profile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib.adapters.aws.cognito import CognitoIdentity, Tokens
+from chalicelib.adapters.dynamo.models import ProfileItem
+from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.domain.profile import Profile, normalise_name, normalise_phone, normalise_state
+
+
+@dataclass
+class IdentityService:
+    identity: CognitoIdentity
+    repo: Repository
+    auto_confirm: bool
+
+    def sign_up(
+        self, email: str, password: str, name: str, phone: str, state: str
+    ) -> tuple[Profile, bool]:
+        """Returns the profile and whether the user is already confirmed (local stage)."""
+        profile = Profile(
+            uid="",
+            email=email.strip().lower(),
+            name=normalise_name(name),
+            phone=normalise_phone(phone),
+            state=normalise_state(state),
+        )
+        uid = self.identity.sign_up(profile.email, password)
+        if self.auto_confirm:
+            self.identity.admin_confirm(profile.email)
+        pk, sk = ProfileItem.key(uid)
+        self.repo.put_profile(
+            ProfileItem(
+                pk,
+                sk,
+                uid=uid,
+                email=profile.email,
+                name=profile.name,
+                phone=profile.phone,
+                state=profile.state,
+            )
+        )
+        return Profile(uid, profile.email, profile.name, profile.phone, profile.state), (
+            self.auto_confirm
+        )
+
+    def confirm(self, email: str, code: str) -> None:
+        self.identity.confirm(email.strip().lower(), code)
+
+    def login(self, email: str, password: str) -> Tokens:
+        return self.identity.login(email.strip().lower(), password)
+
+    def profile(self, uid: str) -> Profile:
+        item = self.repo.get_profile(uid)
+        return Profile(item.uid, item.email, item.name, item.phone, item.state)
+
+    def update_profile(
+        self, uid: str, *, name: str | None, phone: str | None, state: str | None
+    ) -> Profile:
+        item = self.repo.get_profile(uid)
+        if name is not None:
+            item.name = normalise_name(name)
+        if phone is not None:
+            item.phone = normalise_phone(phone)
+        if state is not None:
+            item.state = normalise_state(state)
+        self.repo.save_profile(item)
+        return Profile(item.uid, item.email, item.name, item.phone, item.state)

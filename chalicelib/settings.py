@@ -1,0 +1,71 @@
+"""Process settings, read once from the environment.
+
+This is the only module that reads ``os.environ``: Chalice sets a stage's variables only during an
+invocation (test client, local mode), so the container builds Settings lazily on first use, never at
+import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a process needs to reach its AWS resources and behave per stage."""
+
+    stage: str
+    region: str
+    table_name: str
+    user_pool_id: str
+    user_pool_client_id: str
+    secrets_kms_key_id: str
+    aws_endpoint_url: str | None = None
+    jwks_url_override: str | None = None
+    auto_confirm_signup: bool = False
+    schedule_shards: int = 4
+    app_name: str = "optexec"
+
+    @property
+    def jwt_issuer(self) -> str:
+        # Cognito (and the emulator) put the real AWS URL in `iss`, whatever the endpoint.
+        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.user_pool_id}"
+
+    @property
+    def jwks_url(self) -> str:
+        """Where the signing keys live: AWS's well-known URL, or the emulator's copy."""
+        if self.jwks_url_override:
+            return self.jwks_url_override
+        if self.aws_endpoint_url:
+            return f"{self.aws_endpoint_url}/{self.user_pool_id}/.well-known/jwks.json"
+        return f"{self.jwt_issuer}/.well-known/jwks.json"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        source = os.environ if env is None else env
+        return cls(
+            stage=source.get("STAGE", "local"),
+            region=source.get("AWS_REGION", source.get("AWS_DEFAULT_REGION", "ap-south-1")),
+            table_name=source.get("TABLE_NAME", ""),
+            user_pool_id=source.get("USER_POOL_ID", ""),
+            user_pool_client_id=source.get("USER_POOL_CLIENT_ID", ""),
+            secrets_kms_key_id=source.get("SECRETS_KMS_KEY_ID", ""),
+            aws_endpoint_url=source.get("AWS_ENDPOINT_URL") or None,
+            jwks_url_override=source.get("JWKS_URL") or None,
+            auto_confirm_signup=source.get("AUTO_CONFIRM_SIGNUP", "").lower() in TRUE_WORDS,
+            schedule_shards=int(source.get("SCHEDULE_SHARDS", "4")),
+        )
+
+    def missing(self) -> list[str]:
+        """Names of required settings that are empty, so start-up can fail with a clear message."""
+        required = {
+            "TABLE_NAME": self.table_name,
+            "USER_POOL_ID": self.user_pool_id,
+            "USER_POOL_CLIENT_ID": self.user_pool_client_id,
+            "SECRETS_KMS_KEY_ID": self.secrets_kms_key_id,
+        }
+        return [name for name, value in required.items() if not value]

@@ -1,0 +1,162 @@
+"""Runs infra/ with Terraform against AWS, LocalStack or the embedded emulator.
+
+On machines without registry access a filesystem mirror of the AWS provider is used when one is
+found (TF_PLUGIN_MIRROR, or the mirror these machines ship); elsewhere Terraform downloads it as usual.
+State for emulator stages lives under .run/ (the emulator forgets everything when it stops).
+
+Usage: `python -m localdev.terraform apply --stage local [--endpoint URL]` (prints outputs as JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+INFRA = ROOT / "infra"
+RUN_DIR = ROOT / ".run"
+KNOWN_MIRRORS = (
+    "/opt/tf-plugins",
+    "/usr/share/terraform/plugins",
+    "/usr/local/share/terraform/plugins",
+)
+
+
+def find_mirror() -> str | None:
+    candidates = [os.environ.get("TF_PLUGIN_MIRROR", ""), *KNOWN_MIRRORS]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+            return candidate
+    return None
+
+
+def terraform_env(data_dir: Path) -> dict[str, str]:
+    """Environment for terraform: its own data dir, and the provider mirror when there is one."""
+    env = dict(os.environ)
+    env["TF_DATA_DIR"] = str(data_dir)
+    env["TF_IN_AUTOMATION"] = "1"
+    env.setdefault("CHECKPOINT_DISABLE", "1")
+    mirror = find_mirror()
+    if mirror:
+        RUN_DIR.mkdir(exist_ok=True)
+        rc = RUN_DIR / "terraformrc"
+        rc.write_text(
+            "provider_installation {\n"
+            f'  filesystem_mirror {{\n    path    = "{mirror}"\n'
+            '    include = ["registry.terraform.io/hashicorp/aws"]\n  }\n'
+            '  direct {\n    exclude = ["registry.terraform.io/hashicorp/aws"]\n  }\n}\n'
+        )
+        env["TF_CLI_CONFIG_FILE"] = str(rc)
+    return env
+
+
+def _run(args: list[str], env: dict[str, str], quiet: bool) -> str:
+    binary = shutil.which("terraform")
+    if binary is None:
+        raise SystemExit("terraform is not on the PATH; install Terraform >= 1.5")
+    result = subprocess.run(
+        [binary, f"-chdir={INFRA}", *args], env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout[-4000:] + result.stderr[-4000:])
+        raise SystemExit(f"terraform {args[0]} failed ({result.returncode})")
+    if not quiet:
+        sys.stderr.write(result.stdout[-2000:])
+    return result.stdout
+
+
+def apply(
+    stage: str,
+    endpoint: str | None,
+    *,
+    name_suffix: str = "",
+    work_dir: Path | None = None,
+    extra_vars: dict[str, str] | None = None,
+    quiet: bool = True,
+) -> dict[str, Any]:
+    """Init and apply infra/ for a stage; returns the outputs as plain values."""
+    work = work_dir or (RUN_DIR / f"tf-{stage}{name_suffix}")
+    work.mkdir(parents=True, exist_ok=True)
+    env = terraform_env(work / "data")
+    state = work / "terraform.tfstate"
+    variables = {"stage": stage, "name_suffix": name_suffix, **(extra_vars or {})}
+    if endpoint:
+        variables["aws_endpoint_url"] = endpoint
+    var_args = [f"-var={k}={v}" for k, v in variables.items()]
+    _run(["init", "-input=false", "-no-color"], env, quiet)
+    _run(
+        ["apply", "-input=false", "-auto-approve", "-no-color", f"-state={state}", *var_args],
+        env,
+        quiet,
+    )
+    raw = _run(["output", "-json", "-no-color", f"-state={state}"], env, True)
+    outputs = {name: value["value"] for name, value in json.loads(raw).items()}
+    (work / "outputs.json").write_text(json.dumps(outputs, indent=2))
+    return outputs
+
+
+def destroy(
+    stage: str, endpoint: str | None, *, name_suffix: str = "", work_dir: Path | None = None
+) -> None:
+    work = work_dir or (RUN_DIR / f"tf-{stage}{name_suffix}")
+    env = terraform_env(work / "data")
+    variables = {"stage": stage, "name_suffix": name_suffix}
+    if endpoint:
+        variables["aws_endpoint_url"] = endpoint
+    var_args = [f"-var={k}={v}" for k, v in variables.items()]
+    _run(
+        [
+            "destroy",
+            "-input=false",
+            "-auto-approve",
+            "-no-color",
+            f"-state={work / 'terraform.tfstate'}",
+            *var_args,
+        ],
+        env,
+        True,
+    )
+
+
+def settings_env(
+    outputs: dict[str, Any], stage: str, endpoint: str | None, region: str
+) -> dict[str, str]:
+    """The environment variables chalicelib.settings reads, from Terraform outputs."""
+    env = {
+        "STAGE": stage,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "TABLE_NAME": outputs["table_name"],
+        "USER_POOL_ID": outputs["user_pool_id"],
+        "USER_POOL_CLIENT_ID": outputs["user_pool_client_id"],
+        "SECRETS_KMS_KEY_ID": outputs["secrets_kms_key_id"],
+    }
+    if endpoint:
+        env["AWS_ENDPOINT_URL"] = endpoint
+        env.setdefault("AWS_ACCESS_KEY_ID", "test")
+        env.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+    return env
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="localdev.terraform")
+    parser.add_argument("command", choices=["apply", "destroy"])
+    parser.add_argument("--stage", default="local")
+    parser.add_argument("--endpoint", default=None)
+    parser.add_argument("--region", default="ap-south-1")
+    args = parser.parse_args(argv)
+    if args.command == "apply":
+        outputs = apply(args.stage, args.endpoint, extra_vars={"region": args.region}, quiet=False)
+        print(json.dumps(outputs, indent=2))
+    else:
+        destroy(args.stage, args.endpoint)
+
+
+if __name__ == "__main__":
+    main()
