@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-IST = ZoneInfo("Asia/Kolkata")
+from chalicelib.domain.calendar import IST
+
+__all__ = ["IST", "Clock", "system_clock"]
 Clock = Callable[[], datetime]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pynamodb.connection import Connection
@@ -32,6 +32,7 @@ from chalicelib.adapters.dynamo.models import (
     StrategyItem,
     user_pk,
 )
+from chalicelib.domain.calendar import IST
 from chalicelib.domain.schedule import ScheduleEntry, shard_of
 from chalicelib.errors import Conflict, DependencyUnavailable, NotFound
 
@@ -41,7 +42,7 @@ TRANSACTION_LIMIT = 100
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    return datetime.now(IST).isoformat(timespec="milliseconds")
 
 
 def _lost_race(error: Exception) -> bool:

@@ -1,0 +1,68 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed
+STAGE     ?= local
+PORT      ?= 4566
+API_PORT  ?= 8000
+REGION    ?= ap-south-1
+PYTEST_ARGS ?=
+
+.PHONY: help venv run test lint format unit integration emulator emulator-stop infra-local package deploy bench clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet 'pip>=23,<26.3'
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $(STAMP)
+
+venv: $(STAMP) ## create the virtualenv under the repo and install pinned dependencies
+
+run: $(STAMP) ## run the platform locally: emulator on :4566, infra applied, API on :8000
+	$(PY) -m localdev.run --emulator-port $(PORT) --api-port $(API_PORT) --region $(REGION)
+
+lint: $(STAMP) ## ruff lint + format check, terraform fmt check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	@if command -v terraform >/dev/null; then terraform fmt -check -recursive infra; fi
+
+format: $(STAMP) ## apply ruff format and fixes
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+	@if command -v terraform >/dev/null; then terraform fmt -recursive infra; fi
+
+test: $(STAMP) lint ## the whole suite (unit + emulator integration) with coverage
+	$(PY) -m pytest --cov=chalicelib --cov=app --cov-report=term --cov-fail-under=90 $(PYTEST_ARGS)
+
+unit: $(STAMP) ## unit tests only (no emulator)
+	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
+
+integration: $(STAMP) ## integration tests only (starts its own emulator)
+	$(PY) -m pytest tests/integration -q $(PYTEST_ARGS)
+
+emulator: $(STAMP) ## start the embedded AWS emulator in the background on $(PORT)
+	$(PY) -m localdev.emulator start --port $(PORT)
+
+emulator-stop: ## stop the background emulator
+	$(PY) -m localdev.emulator stop --port $(PORT)
+
+infra-local: $(STAMP) ## apply infra/ to the emulator on $(PORT)
+	$(PY) -m localdev.terraform apply --stage local --endpoint http://127.0.0.1:$(PORT) --region $(REGION)
+
+package: $(STAMP) ## chalice package --pkg-format terraform into infra/chalice, patched
+	$(PY) -m localdev.package --stage $(STAGE)
+
+deploy: package ## package and terraform apply to AWS (STAGE=dev|prod) or the emulator (STAGE=local)
+	$(PY) -m localdev.deploy --stage $(STAGE) --region $(REGION) --emulator-port $(PORT)
+
+bench: $(STAMP) ## run the benchmarks; figures go to bench/results/*.json
+	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean: ## remove local state (emulator logs, terraform state for emulator stages)
+	rm -rf .run .pytest_cache .coverage infra/chalice infra/app.tf

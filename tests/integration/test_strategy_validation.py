@@ -1,0 +1,123 @@
+"""Every invalid strategy answers 4xx naming the field, and nothing is written."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import four_leg_strategy
+
+
+def _set(doc: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.replace("]", "").replace("[", ".").split(".")
+    target: Any = doc
+    for part in parts[:-1]:
+        target = target[int(part)] if part.isdigit() else target[part]
+    last = parts[-1]
+    if value is _DELETE:
+        del target[last]
+    elif last.isdigit():
+        target[int(last)] = value
+    else:
+        target[last] = value
+
+
+_DELETE = object()
+
+CASES = [
+    ("underlying", "NIFTY50", "underlying"),
+    ("underlying", "RELIANCE", "underlying"),
+    ("expiry", "this_week", "expiry"),
+    ("product", "CNC", "product"),
+    ("legs.0.side", "SHORT", "legs[0].side"),
+    ("legs.1.option_type", "CALL", "legs[1].option_type"),
+    ("legs.0.strike.method", "ATM_PLUS", "legs[0].strike.method"),
+    ("legs.0.strike.value", 55, "legs[0].strike.value"),
+    ("legs.2.strike.value", "-5", "legs[2].strike.value"),
+    ("legs.0.lots", 0, "legs[0].lots"),
+    ("legs.0.lots", 500, "legs[0].lots"),
+    ("legs.3.lots", "two", "legs[3].lots"),
+    ("legs", [], "legs"),
+    ("entry.time", "09:10:00", "entry.time"),
+    ("entry.time", "9:20", "entry.time"),
+    ("entry.time", "15:45:00", "entry.time"),
+    ("exit.time", "09:19:00", "exit.time"),
+    ("exit.time", "16:00:00", "exit.time"),
+    ("entry.days", ["MON", "SAT"], "entry.days[1]"),
+    ("entry.days", ["MON", "MON"], "entry.days"),
+    ("entry.days", [], "entry.days"),
+    ("allocations.0.multiplier", 0, "allocations[0].multiplier"),
+    ("allocations.1.multiplier", "-1", "allocations[1].multiplier"),
+    ("allocations.0.account_id", "not-mine", "allocations[0].account_id"),
+    ("legs.1.allocations", [], "legs[1].allocations"),
+    ("legs.2.stop_loss.type", "RUPEES", "legs[2].stop_loss.type"),
+    ("legs.2.stop_loss.value", "0", "legs[2].stop_loss.value"),
+    ("risk.on_leg_failure", "PANIC", "risk.on_leg_failure"),
+    ("risk.mtm_stop_loss", "-10", "risk.mtm_stop_loss"),
+    ("name", "", "name"),
+    ("basket_id", "nope", "basket_id"),
+    ("surprise", 1, "surprise"),
+    ("legs.0.surprise", 1, "legs[0].surprise"),
+    ("underlying", _DELETE, "underlying"),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    CASES,
+    ids=[f"{c[0]}={'missing' if c[1] is _DELETE else c[1]!r}" for c in CASES],
+)
+def test_invalid_strategy_names_the_field_and_writes_nothing(setup, path, value, field):
+    api = setup["api"]
+    body = four_leg_strategy(setup["basket"], setup["a1"], setup["a2"])
+    _set(body, path, value if value is _DELETE else copy.deepcopy(value))
+    before = api.call("GET", "/strategies").data["items"]
+    response = api.call("POST", "/strategies", body)
+    assert 400 <= response.status_code < 500, response.body
+    assert response.data["error"]["field"] == field, response.data
+    assert response.data["error"]["code"]
+    assert api.call("GET", "/strategies").data["items"] == before
+
+
+def test_eleven_legs_are_refused(setup):
+    api = setup["api"]
+    body = four_leg_strategy(setup["basket"], setup["a1"], setup["a2"])
+    body["legs"] = body["legs"] * 3
+    response = api.call("POST", "/strategies", body)
+    assert response.status_code == 400
+    assert response.data["error"]["field"] == "legs"
+
+
+def test_another_users_account_cannot_be_allocated(setup, other_user):
+    theirs = other_user.call(
+        "POST", "/accounts", {"broker": "zerodha", "client_id": "AB1234", "label": "Theirs"}
+    ).data["id"]
+    body = four_leg_strategy(setup["basket"], setup["a1"], theirs)
+    response = setup["api"].call("POST", "/strategies", body)
+    assert response.status_code == 400
+    assert response.data["error"]["field"] == "allocations[1].account_id"
+
+
+def test_leg_without_any_account_is_refused(setup):
+    body = four_leg_strategy(setup["basket"], setup["a1"], setup["a2"], allocations=[])
+    response = setup["api"].call("POST", "/strategies", body)
+    assert response.status_code == 400
+    assert response.data["error"]["field"] == "legs[0].allocations"
+
+
+def test_fractional_multiplier_is_accepted(setup):
+    body = four_leg_strategy(setup["basket"], setup["a1"], setup["a2"])
+    body["allocations"][1]["multiplier"] = "1.5"
+    response = setup["api"].call("POST", "/strategies", body)
+    assert response.status_code == 201, response.body
+    assert response.data["allocations"][1]["multiplier"] == "1.5"
+
+
+def test_malformed_json_is_a_400(setup):
+    response = setup["api"].call("POST", "/strategies", raw="{not json")
+    assert response.status_code == 400
+    assert response.data["error"]["code"] == "invalid_json"
+    response = setup["api"].call("POST", "/strategies", raw="[1, 2]")
+    assert response.status_code == 400
