@@ -235,3 +235,32 @@ def test_only_listed_strikes_are_ever_chosen(spot, method, option_type, data):
     except NoSuchStrike:
         return
     assert chosen in chain
+
+
+def _delta_full_scan(chain, spot, option_type, target, years):
+    """Reference: solve every strike, pick nearest |delta| (ties nearer the money, then lower)."""
+    from chalicelib.domain.pricing import bs_delta, implied_volatility
+
+    scored = []
+    for k in chain.strikes:
+        premium = chain.quote(k).premium(option_type)
+        try:
+            vol = implied_volatility(option_type, premium, spot, k, years, rate=0.065)
+        except MarketDataError:
+            continue
+        delta = abs(bs_delta(option_type, spot, k, years, vol, rate=0.065))
+        scored.append((abs(delta - target), abs(k - spot), k))
+    return min(scored)[2]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    spot=st.decimals(min_value="23000", max_value="25000", places=2),
+    target=st.decimals(min_value="0.01", max_value="0.99", places=2),
+    option_type=st.sampled_from([CE, PE]),
+)
+def test_windowed_delta_search_equals_a_full_scan(spot, target, option_type):
+    chain = nifty_chain(str(spot))
+    years = (EXPIRY_TIME - NOW).total_seconds() / (365 * 24 * 3600)
+    chosen = select_strike(M.DELTA, target, option_type, spot, chain, **TIMES)
+    assert chosen == _delta_full_scan(chain, spot, option_type, float(target), years)
