@@ -130,6 +130,10 @@ class ExpiryRules:
         self.calendar = calendar
         self._monthly_cache: dict[tuple[Underlying, int, int], date] = {}
 
+    def with_calendar(self, calendar: TradingCalendar) -> ExpiryRules:
+        """The same rule history over another calendar (tests, or a newer holiday list)."""
+        return ExpiryRules(self._rules, calendar)
+
     def rules_on(self, d: date) -> ExpiryRuleSet:
         """The rule set in force on ``d``."""
         return in_force(self._rules, d, "expiry rule set")
@@ -217,7 +221,7 @@ def _rules_for(calendar: TradingCalendar | None, rules: ExpiryRules | None) -> E
         return rules
     if calendar is None or calendar is default_calendar():
         return default_expiry_rules()
-    return ExpiryRules(list(default_expiry_rules()._rules), calendar)
+    return default_expiry_rules().with_calendar(calendar)
 
 
 def _add_month(year: int, month: int) -> tuple[int, int]:
@@ -288,16 +292,18 @@ def listed_expiries(
     end = expiry_rules.calendar.last_day
     months_ahead = on + timedelta(days=31 * (rule_set.listed_monthly + 1))
     candidates = expiry_rules.expiries(underlying, on, min(end, months_ahead))
-    weeklies = [e for e in candidates][: rule_set.listed_weekly]
-    if not expiry_rules.has_weeklies(underlying, on):
-        weeklies = []
+    weeklies = (
+        candidates[: rule_set.listed_weekly] if expiry_rules.has_weeklies(underlying, on) else []
+    )
     monthlies = [e for e in candidates if e.kind is ExpiryKind.MONTHLY][: rule_set.listed_monthly]
     labels = _labels(expiry_rules, underlying, on)
     chosen = sorted({e.date: e for e in weeklies + monthlies}.values())
     return [Expiry(e.date, e.kind, underlying, labels.get(e.date, ())) for e in chosen]
 
 
-def _labels(rules: ExpiryRules, underlying: Underlying, on: date) -> dict[date, tuple]:
+def _labels(
+    rules: ExpiryRules, underlying: Underlying, on: date
+) -> dict[date, tuple[ExpiryChoice, ...]]:
     labels: dict[date, tuple[ExpiryChoice, ...]] = {}
     for choice in ExpiryChoice:
         try:

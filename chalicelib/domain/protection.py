@@ -67,11 +67,11 @@ class ProtectionPolicy:
     band: Band
 
     def slab_for(self, ltp: Decimal) -> Slab:
-        """The first slab whose upper bound is at or above ``ltp``."""
-        for slab in self.slabs:
-            if slab.up_to is None or ltp <= slab.up_to:
+        """The first slab whose upper bound is at or above ``ltp`` (the last one is unbounded)."""
+        for slab in self.slabs[:-1]:
+            if slab.up_to is not None and ltp <= slab.up_to:
                 return slab
-        raise ReferenceDataError("protection slabs do not cover every premium", field="slabs")
+        return self.slabs[-1]
 
 
 def policies_from_document(document: dict) -> list[ProtectionPolicy]:

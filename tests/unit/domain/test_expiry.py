@@ -197,7 +197,9 @@ def test_resolved_expiries_are_ordered_trading_days_on_or_after_today(on, underl
     assert cw < nw and cm < nm
     assert cw <= cm  # the nearest expiry is never after this month's monthly
     assert cm.month in (on.month, (on.month % 12) + 1)
-    assert nw - cw <= timedelta(days=35)
+    has_weeklies = default_expiry_rules().has_weeklies(underlying, on)
+    # consecutive weeklies are a week apart give or take a holiday shift; monthlies up to 5 weeks
+    assert nw - cw <= timedelta(days=10 if has_weeklies else 42)
 
 
 @given(on=_DAYS)
@@ -210,3 +212,36 @@ def test_nifty_weeklies_since_the_change_fall_on_tuesday_or_the_day_before_a_hol
             not default_calendar().is_trading_day(expiry + timedelta(days=n))
             for n in range(1, (nominal - expiry).days + 1)
         )
+
+
+def test_a_monthly_before_a_late_month_rule_change_stays_on_the_old_rule():
+    from chalicelib.domain.expiry import ExpiryRuleSet
+
+    old = default_expiry_rules().rules_on(D("2026-01-01"))
+    late = ExpiryRuleSet(
+        effective_from=D("2026-06-29"),
+        weekly=old.weekly,
+        monthly={**old.monthly, U.NIFTY: 4},  # last Friday from Mon 2026-06-29
+        listed_weekly=4,
+        listed_monthly=3,
+    )
+    rules = ExpiryRules([old, late], default_calendar())
+    # June's last Friday (26th) is before the change, so June keeps the last Tuesday.
+    assert rules.monthly_expiry(U.NIFTY, 2026, 6) == D("2026-06-30")
+    assert rules.monthly_expiry(U.NIFTY, 2026, 7) == D("2026-07-31")
+
+
+def test_no_expiry_for_ten_weeks_is_an_error_not_a_hang():
+    closed = {D("2024-10-01") + timedelta(n): "closed" for n in range(92)}
+    cal = weekdays_only_calendar(
+        2024, holidays={d: r for d, r in closed.items() if d.weekday() < 5}
+    )
+    with pytest.raises(NoSuchExpiry):
+        resolve_expiry(U.NIFTY, CW, D("2024-10-07"), cal)
+
+
+def test_rules_can_be_rebound_to_another_calendar():
+    cal = weekdays_only_calendar(2027)
+    rules = default_expiry_rules().with_calendar(cal)
+    assert rules.calendar is cal
+    assert resolve_expiry(U.NIFTY, CW, D("2027-01-25"), rules=rules) == D("2027-01-26")

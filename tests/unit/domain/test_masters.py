@@ -200,3 +200,36 @@ def test_angel_fixture_uses_mixed_month_case():
     assert any(r["expiry"][2:5] == "Dec" for r in rows) and any(
         r["expiry"][2:5] == "DEC" for r in rows
     )
+
+
+@pytest.mark.parametrize("broker", [b for b in PARSERS if b not in (Broker.ANGEL, Broker.UPSTOX)])
+def test_blank_lines_anywhere_are_ignored(broker):
+    parse, name = PARSERS[broker]
+    lines = read(name).splitlines()
+    text = "\n".join([lines[0], "", *lines[1:4], "", *lines[4:], ""])
+    assert len(parse(text)) == len(EXPECTED)
+
+
+def test_other_index_options_in_a_dhan_master_are_skipped():
+    extra = "BSE,D,1130,OPTIDX,0,BANKEX-Dec2026-60000-CE,30.0,BANKEX 01 DEC 60000 CALL,2026-12-01 14:30:00,60000.00000,CE,5.0000,W,OP,NA,NA\n"
+    assert len(parse_dhan_master(read("dhan_scrip_master.csv") + extra)) == len(EXPECTED)
+
+
+def test_an_option_row_without_a_token_rejects_the_file():
+    text = read("kite_instruments.csv").replace(str(48201 * 256 + 3), "", 1)
+    with pytest.raises(MasterParseError, match="token"):
+        parse_kite_master(text)
+
+
+def test_a_much_smaller_master_is_refused_as_partial():
+    h = MasterHolder(parse_kite_master, required=[U.NIFTY], source="kite")
+    good = read("kite_instruments.csv")
+    assert h.load(good).accepted
+    nifty_weekly_only = "\n".join(
+        r
+        for r in good.splitlines()
+        if "BANKNIFTY" not in r and "2026-12-29" not in r and "SENSEX" not in r and "MIDCP" not in r
+    )
+    report = h.load(nifty_weekly_only)
+    assert not report.accepted and "looks partial" in report.error
+    assert len(h.current) == len(EXPECTED)

@@ -78,3 +78,19 @@ def test_in_force_before_first_entry_is_a_market_data_error():
     assert reference_data.in_force(items, date(2026, 1, 1), "x") is items[1]
     with pytest.raises(MarketDataError):
         reference_data.in_force(items, date(2024, 12, 31), "x")
+
+
+def test_date_and_underlying_map_converters_reject_wrong_types():
+    from chalicelib.domain.reference_data import as_date, as_underlying_map
+
+    with pytest.raises(ReferenceDataError):
+        field({"x": 20250101}, "x", "w", as_date)
+    with pytest.raises(ReferenceDataError):
+        field({"x": [1]}, "x", "w", as_underlying_map(as_positive_int))
+
+
+def test_error_repr_and_code_override():
+    error = MarketDataError("boom", field="spot", code="custom")
+    assert error.code == "custom"
+    assert repr(error) == "MarketDataError(code='custom', field='spot', 'boom')"
+    assert MarketDataError("x").code == "market_data"

@@ -264,3 +264,34 @@ def test_windowed_delta_search_equals_a_full_scan(spot, target, option_type):
     years = (EXPIRY_TIME - NOW).total_seconds() / (365 * 24 * 3600)
     chosen = select_strike(M.DELTA, target, option_type, spot, chain, **TIMES)
     assert chosen == _delta_full_scan(chain, spot, option_type, float(target), years)
+
+
+def test_strikes_without_a_quote_are_skipped_by_premium_rules():
+    gappy = OptionChain(
+        [
+            ChainQuote(Decimal(100), Decimal(50), None),
+            ChainQuote(Decimal(200), None, None),
+            ChainQuote(Decimal(300), Decimal(10), None),
+        ]
+    )
+    assert select_strike(M.CLOSEST_PREMIUM, 25, CE, Decimal(190), gappy) == 300
+    assert select_strike(M.CLOSEST_PREMIUM, 30, CE, Decimal(190), gappy) == 100  # tie: nearer
+    assert select_strike(M.PREMIUM_GTE, 11, CE, Decimal(190), gappy) == 100
+
+
+def test_delta_search_widens_its_window_on_a_fine_grid():
+    fine = nifty_chain(str(SPOT), step=5, width=400)
+    chosen = select_strike(M.DELTA, "0.05", CE, SPOT, fine, **TIMES)
+    years = (EXPIRY_TIME - NOW).total_seconds() / (365 * 24 * 3600)
+    assert chosen == _delta_full_scan(fine, SPOT, CE, 0.05, years)
+
+
+def test_delta_skips_arbitrage_violating_quotes_and_survives_a_missing_atm_quote():
+    quotes = {k: CHAIN.quote(k) for k in CHAIN.strikes}
+    broken = [
+        ChainQuote(k, None if k == 24000 else q.ce, Decimal("0.05") if k == 25000 else q.pe)
+        for k, q in quotes.items()
+    ]  # no CE at ATM; a 25000 PE below intrinsic
+    chain = OptionChain(broken)
+    assert select_strike(M.DELTA, "0.3", CE, SPOT, chain, **TIMES) == pick(M.DELTA, "0.3", CE)
+    assert select_strike(M.DELTA, "0.99", PE, SPOT, chain, **TIMES) != Decimal(25000)
