@@ -8,7 +8,7 @@ building needs: a contract by key, the listed strikes of a series, the listed ex
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -124,7 +124,7 @@ class InstrumentMaster:
     def __len__(self) -> int:
         return len(self._index)
 
-    def __iter__(self):  # noqa: ANN204 - an iterator of Instrument
+    def __iter__(self) -> Iterator[Instrument]:
         return iter(self._index.values())
 
     def underlyings(self) -> frozenset[Underlying]:

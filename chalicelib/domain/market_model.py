@@ -3,8 +3,8 @@
 When a broker's master is loaded, its expiries, strikes, lot sizes and tokens are the truth (the
 exchange may list, shift or revise something our data files do not know yet). Without one, or for
 an underlying the master does not list, the computed rules answer: expiry rules and holiday
-calendar, strike grid, lot-size revisions. Freeze limits always come from the dated data (most
-masters do not carry them).
+calendar, strike grid, lot-size revisions. Freeze limits come from the master where it carries
+them (Upstox does) and from the dated data otherwise.
 """
 
 from __future__ import annotations
@@ -98,11 +98,16 @@ class MarketModel:
         return tuple(centre + i * step for i in range(-width, width + 1) if centre + i * step > 0)
 
     def contract_spec(self, underlying: Underlying, expiry: date, on: date) -> ContractSpec:
-        """Computed spec, with the master's lot size and tick when it lists the series."""
+        """Computed spec, with the master's lot size, tick (and freeze, if given) for its series."""
         spec = self.contract_rules.spec(underlying, expiry, on)
         sample = self.master.series_sample(underlying, expiry) if self.master else None
         if sample is not None:
-            spec = replace(spec, lot_size=sample.lot_size, tick_size=sample.tick_size)
+            spec = replace(
+                spec,
+                lot_size=sample.lot_size,
+                tick_size=sample.tick_size,
+                freeze_qty=sample.freeze_qty or spec.freeze_qty,
+            )
         return spec
 
     def instrument(self, key: ContractKey) -> Instrument:

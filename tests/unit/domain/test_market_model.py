@@ -126,3 +126,14 @@ def test_instrument_master_lookups():
         Decimal(23950),
         OptionType.CE,
     )
+
+
+def test_a_master_freeze_quantity_wins_over_the_data_file():
+    from chalicelib.domain.masters import parse_upstox_master
+
+    instruments = parse_upstox_master((FIXTURES / "upstox_complete.json").read_text())
+    lowered = [replace(i, freeze_qty=1300) for i in instruments]
+    spec = MarketModel(InstrumentMaster(lowered)).contract_spec(U.NIFTY, date(2026, 12, 1), ON)
+    assert (spec.freeze_qty, spec.max_lots_per_order) == (1300, 20)
+    # Kite's master carries no freeze quantity: the dated data answers.
+    assert MarketModel(KITE).contract_spec(U.NIFTY, date(2026, 12, 1), ON).freeze_qty == 1800
