@@ -245,13 +245,14 @@ class Repository:
     ) -> None:
         put_keys = {ScheduleItem.key(strategy.uid, e.strategy_id, e.phase, e.weekday) for e in puts}
         for entry in puts:
-            tx.save(self._schedule_item(strategy, entry))
+            tx.save(self.schedule_item(strategy, entry))
         for entry in deletes:
             key = ScheduleItem.key(strategy.uid, entry.strategy_id, entry.phase, entry.weekday)
             if key not in put_keys:
                 tx.delete(ScheduleItem(*key))
 
-    def _schedule_item(self, strategy: StrategyItem, entry: ScheduleEntry) -> ScheduleItem:
+    def schedule_item(self, strategy: StrategyItem, entry: ScheduleEntry) -> ScheduleItem:
+        """The GSI2 item for one schedule entry of a strategy (sharded by user and strategy)."""
         uid = strategy.uid
         pk, sk = ScheduleItem.key(uid, entry.strategy_id, entry.phase, entry.weekday)
         shard = shard_of(uid, entry.strategy_id, self.schedule_shards)

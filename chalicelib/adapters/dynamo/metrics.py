@@ -1,0 +1,31 @@
+"""Counts the DynamoDB requests a block of code makes, by operation, through botocore's event hooks.
+
+The planner logs this per tick, and the tests and benchmarks use it to prove that reading a slot
+costs a fixed number of requests whatever the number of users, strategies or accounts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from chalicelib.adapters.dynamo.models import BaseItem
+
+
+@contextmanager
+def count_requests() -> Iterator[Counter[str]]:
+    counts: Counter[str] = Counter()
+
+    def on_send(request: Any, **_: Any) -> None:
+        target = request.headers.get("X-Amz-Target", b"")
+        name = target.decode() if isinstance(target, bytes) else str(target)
+        counts[name.rsplit(".", 1)[-1] or "unknown"] += 1
+
+    events = BaseItem._get_connection().connection.client.meta.events
+    events.register("before-send.dynamodb", on_send, unique_id="count-requests")
+    try:
+        yield counts
+    finally:
+        events.unregister("before-send.dynamodb", unique_id="count-requests")

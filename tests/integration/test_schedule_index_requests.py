@@ -1,0 +1,47 @@
+"""Reading everything due at a minute costs the same number of DynamoDB requests for 1, 100 or
+1,000 strategies across many users: one Query per slot shard."""
+
+from __future__ import annotations
+
+import uuid
+
+from chalicelib.adapters.dynamo.metrics import count_requests
+from chalicelib.adapters.dynamo.models import ScheduleItem, StrategyItem
+from chalicelib.api.schemas import StrategyIn
+from chalicelib.domain.schedule import schedule_entries
+from chalicelib.domain.strategy import to_document
+from tests.integration.conftest import four_leg_strategy
+
+
+def _populate(container, strategies: int, users: int, hhmm_time: str) -> None:
+    """Write schedule items as the strategy transaction would, in bulk (the subject is the read)."""
+    repo = container.repo
+    with ScheduleItem.batch_write() as batch:
+        for n in range(strategies):
+            uid = f"bench-user-{n % users}-{uuid.uuid4().hex[:6]}"
+            body = four_leg_strategy("B", "A1", "A2")
+            body["entry"] = {"time": hhmm_time, "days": ["WED"]}
+            strategy = StrategyIn.model_validate(body).to_domain()
+            sid = uuid.uuid4().hex[:16]
+            item = StrategyItem(*StrategyItem.key(uid, sid), uid=uid, strategy_id=sid, basket_id="B",
+                                spec=to_document(strategy))  # fmt: skip
+            for entry in schedule_entries(sid, strategy):
+                if entry.phase == "ENTRY":
+                    batch.save(repo.schedule_item(item, entry))
+
+
+def test_requests_per_tick_do_not_grow(container, capsys):
+    repo = container.repo
+    counts = {}
+    for size, minute in ((1, "10:01:00"), (100, "10:02:00"), (1000, "10:03:00")):
+        _populate(container, size, users=max(1, size // 3), hhmm_time=minute)
+        hhmm = minute[:2] + minute[3:5]
+        with count_requests() as requests:
+            due = repo.due("WED", hhmm)
+        assert len(due) == size
+        assert all(len(item.payload["accounts"]) == 2 for item in due)
+        counts[size] = sum(requests.values())
+        assert set(requests) == {"Query"}
+    assert counts[1] == counts[100] == counts[1000] == repo.schedule_shards
+    with capsys.disabled():
+        print(f"\nGSI2 due() DynamoDB requests per tick: {counts} (shards={repo.schedule_shards})")
