@@ -6,7 +6,7 @@ import json
 
 import boto3
 
-from tests.integration.conftest import four_leg_strategy
+from tests.factories import four_leg_strategy
 
 
 def test_account_secrets_are_sealed_and_never_returned(user, container, settings):

@@ -85,7 +85,7 @@ def _queue_lambda_answers(settings, answers):
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback emulator
+    with urllib.request.urlopen(request, timeout=5) as response:
         assert response.status == 201
 
 

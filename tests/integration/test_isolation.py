@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.conftest import four_leg_strategy
+from tests.factories import four_leg_strategy
 
 
 @pytest.fixture

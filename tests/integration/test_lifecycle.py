@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.conftest import four_leg_strategy
+from tests.factories import four_leg_strategy
 
 
 def _slot(api, day, hhmm, strategy_id):

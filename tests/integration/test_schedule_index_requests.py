@@ -10,7 +10,7 @@ from chalicelib.adapters.dynamo.models import ScheduleItem, StrategyItem
 from chalicelib.api.schemas import StrategyIn
 from chalicelib.domain.schedule import schedule_entries
 from chalicelib.domain.strategy import to_document
-from tests.integration.conftest import four_leg_strategy
+from tests.factories import four_leg_strategy
 
 
 def _populate(container, strategies: int, users: int, hhmm_time: str) -> None:

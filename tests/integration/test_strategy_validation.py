@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import four_leg_strategy
+from tests.factories import four_leg_strategy
 
 
 def _set(doc: dict[str, Any], path: str, value: Any) -> None:

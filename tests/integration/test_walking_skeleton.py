@@ -3,7 +3,7 @@ leg-level allocations, visible in its GSI2 slot, invisible to another user."""
 
 from __future__ import annotations
 
-from tests.integration.conftest import four_leg_strategy
+from tests.factories import four_leg_strategy
 
 
 def test_four_leg_strategy_lands_in_its_gsi2_slot(setup, other_user):

@@ -1,0 +1,141 @@
+"""Strategy rules that need the market model or several fields at once, and the stored document."""
+
+from datetime import date, time
+from decimal import Decimal
+
+import pytest
+
+from chalicelib.api.schemas import StrategyIn
+from chalicelib.domain.schedule import schedule_entries, shard_of
+from chalicelib.domain.strategy import (
+    Phase,
+    Weekday,
+    check_strategy,
+    from_document,
+    to_document,
+)
+from chalicelib.errors import ValidationFailed
+from tests.factories import four_leg_strategy
+
+TODAY = date(2026, 11, 25)
+
+
+def strategy(**overrides):
+    return StrategyIn.model_validate(four_leg_strategy("B1", "A1", "A2", **overrides)).to_domain()
+
+
+def test_the_example_strategy_is_valid():
+    check_strategy(strategy(), ["A1", "A2"], TODAY)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"entry": {"time": "09:14:59", "days": ["MON"]}}, "entry.time"),
+        ({"entry": {"time": "15:40:00", "days": ["MON"]}}, "entry.time"),
+        ({"exit": {"time": "15:40:00"}}, "exit.time"),
+        ({"exit": {"time": "09:20:00"}}, "exit.time"),
+        ({"exit": {"time": "15:00:00", "days": ["MON"]}}, "exit.days"),
+    ],
+)
+def test_time_rules(overrides, field):
+    with pytest.raises(ValidationFailed) as error:
+        check_strategy(strategy(**overrides), ["A1", "A2"], TODAY)
+    assert error.value.field == field
+
+
+def test_the_session_close_moved_to_1540_on_2026_08_03():
+    late_exit = strategy(exit={"time": "15:35:00"})
+    check_strategy(late_exit, ["A1", "A2"], date(2026, 8, 3))
+    with pytest.raises(ValidationFailed) as error:
+        check_strategy(late_exit, ["A1", "A2"], date(2026, 7, 31))
+    assert error.value.field == "exit.time"
+
+
+def test_positional_strategy_may_exit_on_other_days():
+    positional = strategy(
+        product="NRML",
+        entry={"time": "15:00:00", "days": ["MON"]},
+        exit={"time": "09:30:00", "days": ["TUE"]},
+    )
+    check_strategy(positional, ["A1", "A2"], TODAY)
+
+
+def test_unknown_and_duplicate_accounts():
+    with pytest.raises(ValidationFailed) as error:
+        check_strategy(strategy(), ["A1"], TODAY)
+    assert error.value.field == "allocations[1].account_id"
+    duplicated = strategy(allocations=[{"account_id": "A1"}, {"account_id": "A1"}])
+    with pytest.raises(ValidationFailed) as error:
+        check_strategy(duplicated, ["A1", "A2"], TODAY)
+    assert error.value.field == "allocations[1].account_id"
+
+
+def test_lots_are_freeze_limited_per_underlying():
+    # NIFTY: 27 lots per order x 10 orders = 270 lots at most; multiplier 2 on A2
+    body = four_leg_strategy("B1", "A1", "A2")
+    body["legs"][0]["lots"] = 135
+    check_strategy(StrategyIn.model_validate(body).to_domain(), ["A1", "A2"], TODAY)
+    body["legs"][0]["lots"] = 136
+    with pytest.raises(ValidationFailed) as error:
+        check_strategy(StrategyIn.model_validate(body).to_domain(), ["A1", "A2"], TODAY)
+    assert error.value.field == "legs[0].lots"
+
+
+def test_next_month_beyond_the_published_calendar_still_validates():
+    check_strategy(strategy(expiry="next_month"), ["A1", "A2"], TODAY)
+
+
+def test_strike_values_are_checked_by_method():
+    body = four_leg_strategy("B1", "A1", "A2")
+    body["legs"][3]["strike"] = {"method": "DELTA", "value": "1.5"}
+    with pytest.raises(ValidationFailed) as error:
+        check_strategy(StrategyIn.model_validate(body).to_domain(), ["A1", "A2"], TODAY)
+    assert error.value.field == "legs[3].strike.value"
+
+
+def test_percent_levels_are_bounded():
+    body = four_leg_strategy("B1", "A1", "A2")
+    body["legs"][2]["stop_loss"] = {"type": "PERCENT", "value": "5000"}
+    with pytest.raises(ValidationFailed) as error:
+        check_strategy(StrategyIn.model_validate(body).to_domain(), ["A1", "A2"], TODAY)
+    assert error.value.field == "legs[2].stop_loss.value"
+
+
+def test_document_round_trip():
+    original = strategy(exit={"time": "15:15:00", "days": ["MON", "TUE", "WED", "THU", "FRI"]})
+    document = to_document(original)
+    assert from_document(document) == original
+    assert document["legs"][1]["allocations"] == [{"account_id": "A1", "multiplier": "1"}]
+    assert "allocations" not in document["legs"][0]
+
+
+def test_leg_level_allocation_per_account():
+    plan = strategy().legs_by_account()
+    assert [leg.index for leg in plan["A1"]] == [0, 1, 2, 3]
+    assert [leg.index for leg in plan["A2"]] == [0, 2, 3]
+    assert {leg.multiplier for leg in plan["A2"]} == {Decimal(2)}
+
+
+def test_schedule_entries_per_phase_and_weekday():
+    entries = schedule_entries("S1", strategy(entry={"time": "09:20:15", "days": ["MON", "THU"]}))
+    keys = sorted((e.phase, e.weekday, e.fire_time, e.hhmm) for e in entries)
+    assert keys == [
+        (Phase.ENTRY, Weekday.MON, "09:20:15", "0920"),
+        (Phase.ENTRY, Weekday.THU, "09:20:15", "0920"),
+        (Phase.EXIT, Weekday.MON, "15:15:00", "1515"),
+        (Phase.EXIT, Weekday.THU, "15:15:00", "1515"),
+    ]
+    assert set(entries[0].payload["accounts"]) == {"A1", "A2"}
+
+
+def test_shards_are_stable_and_spread():
+    assert shard_of("u", "s", 4) == shard_of("u", "s", 4)
+    spread = {shard_of(f"u{i}", "s", 4) for i in range(200)}
+    assert spread == {0, 1, 2, 3}
+
+
+def test_weekday_of_a_date():
+    assert Weekday.of(date(2026, 11, 23)) is Weekday.MON
+    assert Weekday.of(date(2026, 11, 27)) is Weekday.FRI
+    assert strategy().entry_time == time(9, 20)
