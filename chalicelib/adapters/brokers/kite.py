@@ -1,0 +1,289 @@
+"""Zerodha Kite Connect v3.
+
+Dialect: form-encoded requests, ``X-Kite-Version: 3``, ``Authorization: token <api_key>:<token>``,
+replies ``{"status": "success", "data": ...}`` or ``{"status": "error", "error_type": ...,
+"message": ...}``. Orders carry the tradingsymbol (computable without a master). The login
+checksum is sha256(api_key + request_token + api_secret).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from chalicelib.adapters.brokers.base import (
+    HttpBroker,
+    broker_ref,
+    decimal_or_none,
+    map_status,
+    mentions_ip_refusal,
+    price_text,
+    product_from,
+    server_error,
+    whole,
+)
+from chalicelib.adapters.brokers.errors import (
+    AuthExpired,
+    BrokerError,
+    InvalidOrder,
+    IpNotAllowed,
+    OrderNotFound,
+    RateLimited,
+    Rejected,
+    Unavailable,
+)
+from chalicelib.adapters.brokers.port import (
+    Modification,
+    OrderAck,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    Position,
+    Product,
+    Session,
+    Side,
+)
+from chalicelib.adapters.brokers.session_expiry import session_expiry
+from chalicelib.domain.instrument import Broker as DomainBroker
+from chalicelib.domain.instrument import ContractKey, Instrument
+
+STATUSES: Mapping[str, OrderStatus] = {
+    "OPEN": OrderStatus.OPEN,
+    "COMPLETE": OrderStatus.COMPLETE,
+    "CANCELLED": OrderStatus.CANCELLED,
+    "CANCELLED AMO": OrderStatus.CANCELLED,
+    "REJECTED": OrderStatus.REJECTED,
+    "TRIGGER PENDING": OrderStatus.TRIGGER_PENDING,
+    "PUT ORDER REQ RECEIVED": OrderStatus.PENDING,
+    "VALIDATION PENDING": OrderStatus.PENDING,
+    "OPEN PENDING": OrderStatus.PENDING,
+    "MODIFY VALIDATION PENDING": OrderStatus.PENDING,
+    "MODIFY PENDING": OrderStatus.PENDING,
+    "CANCEL PENDING": OrderStatus.PENDING,
+    "AMO REQ RECEIVED": OrderStatus.PENDING,
+}
+PRODUCTS = {"MIS": Product.MIS, "NRML": Product.NRML}
+ORDER_TYPES = {OrderType.LIMIT: "LIMIT", OrderType.SL_LIMIT: "SL"}
+
+
+def kite_checksum(api_key: str, request_token: str, api_secret: str) -> str:
+    """The token-exchange checksum: hex sha256 of api_key + request_token + api_secret."""
+    return hashlib.sha256(f"{api_key}{request_token}{api_secret}".encode()).hexdigest()
+
+
+class KiteBroker(HttpBroker):
+    name = "zerodha"
+    default_hosts: Mapping[str, str] = {
+        "api": "https://api.kite.trade",
+        "login": "https://kite.zerodha.com",
+    }
+
+    # ----------------------------------------------------------------- login
+    def login_url(self, state: str) -> str:
+        """Kite's login page; ``redirect_params`` carries our state back on the redirect."""
+        query = urlencode(
+            {
+                "v": "3",
+                "api_key": self.config.credentials.api_key,
+                "redirect_params": urlencode({"state": state}),
+            }
+        )
+        return f"{self.hosts['login']}/connect/login?{query}"
+
+    def exchange_code(self, code: str) -> Session:
+        creds = self.config.credentials
+        issued = self.config.now()
+        data = self._call(
+            "POST",
+            "api",
+            "/session/token",
+            idempotent=False,
+            headers={"X-Kite-Version": "3"},
+            data={
+                "api_key": creds.api_key,
+                "request_token": code,
+                "checksum": kite_checksum(creds.api_key, code, creds.api_secret),
+            },
+        )["data"]
+        return Session(
+            broker=self.name,
+            access_token=data["access_token"],
+            expires_at=session_expiry(self.name, issued),
+            user_id=str(data.get("user_id", "")),
+        )
+
+    def _headers(self) -> dict[str, str]:
+        session = self.session
+        return {
+            "X-Kite-Version": "3",
+            "Authorization": f"token {self.config.credentials.api_key}:{session.access_token}",
+        }
+
+    # ----------------------------------------------------------------- orders
+    def _place(self, request: OrderRequest) -> OrderAck:
+        ref = broker_ref(request.instrument, DomainBroker.KITE, self.name)
+        form = {
+            "tradingsymbol": ref.symbol,
+            "exchange": str(request.instrument.exchange),
+            "transaction_type": str(request.side),
+            "order_type": ORDER_TYPES[request.order_type],
+            "quantity": str(request.quantity),
+            "product": str(request.product),
+            "price": price_text(request.price),
+            "validity": "DAY",
+            "tag": request.tag,
+        }
+        if request.trigger is not None:
+            form["trigger_price"] = price_text(request.trigger)
+        body = self._call(
+            "POST", "api", "/orders/regular", idempotent=False, headers=self._headers(), data=form
+        )
+        return OrderAck(str(body["data"]["order_id"]), tag=request.tag)
+
+    def _cancel(self, order_id: str) -> OrderAck:
+        body = self._call(
+            "DELETE",
+            "api",
+            f"/orders/regular/{order_id}",
+            idempotent=False,
+            headers=self._headers(),
+        )
+        return OrderAck(str(body["data"]["order_id"]))
+
+    def _modify(self, order_id: str, change: Modification, request: OrderRequest) -> OrderAck:
+        order_type = change.order_type or request.order_type
+        form = {
+            "quantity": str(change.quantity or request.quantity),
+            "price": price_text(change.price or request.price),
+            "order_type": ORDER_TYPES[order_type],
+            "validity": "DAY",
+        }
+        trigger = change.trigger or request.trigger
+        if order_type is OrderType.SL_LIMIT and trigger is not None:
+            form["trigger_price"] = price_text(trigger)
+        body = self._call(
+            "PUT",
+            "api",
+            f"/orders/regular/{order_id}",
+            idempotent=False,
+            headers=self._headers(),
+            data=form,
+        )
+        return OrderAck(str(body["data"]["order_id"]))
+
+    def status(self, order_id: str) -> OrderState:
+        """The last entry of the order's history."""
+        history = self._call(
+            "GET", "api", f"/orders/{order_id}", idempotent=True, headers=self._headers()
+        )["data"]
+        if not history:
+            raise OrderNotFound(f"order {order_id} has no history", broker=self.name)
+        return self._state(history[-1])
+
+    def order_book(self) -> Sequence[OrderState]:
+        data = self._call("GET", "api", "/orders", idempotent=True, headers=self._headers())
+        return [self._state(row) for row in data["data"] or []]
+
+    def _state(self, row: Mapping[str, Any]) -> OrderState:
+        raw = str(row.get("status") or "")
+        return OrderState(
+            order_id=str(row["order_id"]),
+            status=map_status(STATUSES, raw, self.name),
+            quantity=whole(row.get("quantity")),
+            filled_quantity=whole(row.get("filled_quantity")),
+            average_price=decimal_or_none(row.get("average_price")),
+            tag=str(row.get("tag") or ""),
+            symbol=str(row.get("tradingsymbol") or ""),
+            side=Side(row["transaction_type"]) if row.get("transaction_type") else None,
+            message=str(row.get("status_message") or ""),
+            broker_status=raw,
+        )
+
+    # ----------------------------------------------------------------- portfolio / data
+    def positions(self) -> Sequence[Position]:
+        data = self._call(
+            "GET", "api", "/portfolio/positions", idempotent=True, headers=self._headers()
+        )["data"]
+        return [
+            Position(
+                symbol=str(row["tradingsymbol"]),
+                product=product_from(row.get("product"), PRODUCTS),
+                net_quantity=whole(row.get("quantity")),
+                average_price=decimal_or_none(row.get("average_price")),
+                last_price=decimal_or_none(row.get("last_price")),
+                exchange=str(row.get("exchange") or ""),
+            )
+            for row in data.get("net") or []
+        ]
+
+    def quotes(self, instruments: Sequence[Instrument]) -> Mapping[ContractKey, Decimal]:
+        keys = {
+            f"{i.exchange}:{broker_ref(i, DomainBroker.KITE, self.name).symbol}": i.key
+            for i in instruments
+        }
+        if not keys:
+            return {}
+        data = self._call(
+            "GET",
+            "api",
+            "/quote/ltp",
+            idempotent=True,
+            headers=self._headers(),
+            params=[("i", k) for k in keys],
+        )["data"]
+        prices = {
+            keys[k]: decimal_or_none(v.get("last_price")) for k, v in data.items() if k in keys
+        }
+        return {k: v for k, v in prices.items() if v is not None}
+
+    def instruments(self) -> bytes:
+        """NFO and BFO CSVs joined under one header (the Kite master parser reads both)."""
+        parts = []
+        for exchange in ("NFO", "BFO"):
+            response = self._call(
+                "GET",
+                "api",
+                f"/instruments/{exchange}",
+                idempotent=True,
+                headers=self._headers(),
+                timeout=httpx.Timeout(30.0, connect=3.0),
+            )
+            text = response if isinstance(response, str) else ""
+            parts.append(text if not parts else text.partition("\n")[2])
+        return "".join(p if p.endswith("\n") or not p else p + "\n" for p in parts).encode()
+
+    # ----------------------------------------------------------------- errors
+    def _classify(self, response: httpx.Response, body: Any) -> BrokerError | None:
+        if response.status_code < 400 and not (
+            isinstance(body, dict) and body.get("status") == "error"
+        ):
+            return None
+        status = response.status_code
+        if not isinstance(body, dict):
+            return None
+        message = str(body.get("message") or response.reason_phrase)
+        kind = str(body.get("error_type") or "")
+        args = {"broker": self.name, "code": kind or None, "http_status": status}
+        if status == 429:
+            return RateLimited(message, **args)
+        if mentions_ip_refusal(message):
+            return IpNotAllowed(message, **args)
+        if kind == "TokenException":
+            return AuthExpired(message, **args)
+        if status >= 500:
+            return server_error(self.name, response, message, kind or None)
+        if kind in ("NetworkException", "DataException"):
+            return Unavailable(message, **args, retryable=False)
+        if kind in ("OrderException", "MarginException", "HoldingException"):
+            return Rejected(message, **args)
+        if kind == "PermissionException":
+            return AuthExpired(message, **args)
+        if status == 404 or "not found" in message.lower():
+            return OrderNotFound(message, **args)
+        return InvalidOrder(message, **args)
