@@ -1,4 +1,4 @@
-"""The Chalice app: routes from blueprints, and (later) the scheduled and Step Functions handlers.
+"""The Chalice app: routes from blueprints, and the Step Functions task handlers.
 
 Thin by design: every route lives in chalicelib/api, every job in chalicelib/jobs.
 """
@@ -6,13 +6,28 @@ Thin by design: every route lives in chalicelib/api, every job in chalicelib/job
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from chalice import Chalice
 
 from chalicelib.api import accounts, baskets, identity, strategies, system
+from chalicelib.container import get_container
+from chalicelib.jobs import tick
 
 app = Chalice(app_name="optexec")
 app.log.setLevel(logging.INFO)
 
 for blueprint in (system, identity, accounts, baskets, strategies):
     app.register_blueprint(blueprint.bp)
+
+
+@app.lambda_function(name="plan_tick")
+def plan_tick(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Step Functions task: plan slot T (started by the scheduler at T-1 min)."""
+    return tick.plan(get_container(), event)
+
+
+@app.lambda_function(name="fire_batch")
+def fire_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Step Functions Map task: fire one batch of orders at T."""
+    return tick.fire(get_container(), event)

@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> None:
     processes: list[subprocess.Popen[bytes]] = []
     try:
         print("infra: applying infra/ to the emulator with Terraform ...", flush=True)
-        outputs = terraform.apply("local", url, extra_vars={"region": args.region})
+        outputs = terraform.apply(
+            "local", url, extra_vars={"region": args.region}, include_app=False
+        )
         env = {**os.environ, **terraform.settings_env(outputs, "local", url, args.region)}
         env["AUTO_CONFIRM_SIGNUP"] = "true"
         api = subprocess.Popen(

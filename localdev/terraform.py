@@ -56,12 +56,12 @@ def terraform_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def _run(args: list[str], env: dict[str, str], quiet: bool) -> str:
+def _run(args: list[str], env: dict[str, str], quiet: bool, infra_dir: Path = INFRA) -> str:
     binary = shutil.which("terraform")
     if binary is None:
         raise SystemExit("terraform is not on the PATH; install Terraform >= 1.5")
     result = subprocess.run(
-        [binary, f"-chdir={INFRA}", *args], env=env, capture_output=True, text=True, check=False
+        [binary, f"-chdir={infra_dir}", *args], env=env, capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
         sys.stderr.write(result.stdout[-4000:] + result.stderr[-4000:])
@@ -79,26 +79,62 @@ def apply(
     work_dir: Path | None = None,
     extra_vars: dict[str, str] | None = None,
     quiet: bool = True,
+    infra_dir: Path = INFRA,
+    include_app: bool = True,
 ) -> dict[str, Any]:
-    """Init and apply infra/ for a stage; returns the outputs as plain values."""
+    """Init and apply infra/ for a stage; returns the outputs as plain values.
+
+    include_app=False applies the platform alone (a copy of infra/ without the packaged Chalice
+    module), as `make run` and the tests do: locally the API is `chalice local`.
+    """
     work = work_dir or (RUN_DIR / f"tf-{stage}{name_suffix}")
     work.mkdir(parents=True, exist_ok=True)
+    if not include_app:
+        infra_dir = _platform_copy(infra_dir, work / "platform")
+    _check_packaged_stage(infra_dir, stage)
     env = terraform_env(work / "data")
     state = work / "terraform.tfstate"
     variables = {"stage": stage, "name_suffix": name_suffix, **(extra_vars or {})}
     if endpoint:
         variables["aws_endpoint_url"] = endpoint
     var_args = [f"-var={k}={v}" for k, v in variables.items()]
-    _run(["init", "-input=false", "-no-color"], env, quiet)
+    _run(["init", "-input=false", "-no-color"], env, quiet, infra_dir)
     _run(
         ["apply", "-input=false", "-auto-approve", "-no-color", f"-state={state}", *var_args],
         env,
         quiet,
+        infra_dir,
     )
-    raw = _run(["output", "-json", "-no-color", f"-state={state}"], env, True)
+    raw = _run(["output", "-json", "-no-color", f"-state={state}"], env, True, infra_dir)
     outputs = {name: value["value"] for name, value in json.loads(raw).items()}
     (work / "outputs.json").write_text(json.dumps(outputs, indent=2))
     return outputs
+
+
+def _platform_copy(source: Path, target: Path) -> Path:
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for path in source.iterdir():
+        if (
+            path.is_file()
+            and path.name != "app.tf"
+            and not path.name.startswith("terraform.tfstate")
+        ):
+            shutil.copy2(path, target / path.name)
+    return target
+
+
+def _check_packaged_stage(infra_dir: Path, stage: str) -> None:
+    """Refuse to apply a package built for AWS to the emulator (or the other way round)."""
+    app_tf = infra_dir / "app.tf"
+    if not app_tf.exists():
+        return
+    packaged = app_tf.read_text().split("(stage ", 1)[-1].split(")", 1)[0]
+    if packaged != stage:
+        raise SystemExit(
+            f"infra/app.tf was packaged for stage {packaged!r}, not {stage!r}: "
+            f"run `make package STAGE={stage}` (or `make clean`)"
+        )
 
 
 def destroy(

@@ -52,4 +52,5 @@ def infra(emulator_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[s
         name_suffix=suffix,
         work_dir=work,
         extra_vars={"region": REGION, "tick_schedule_enabled": "false"},
+        include_app=False,
     )

@@ -1,0 +1,38 @@
+"""`make deploy STAGE=...`: apply infra/ (with the packaged Chalice module) to AWS or the emulator.
+
+STAGE=local targets the embedded emulator (started if needed, or AWS_ENDPOINT_URL); any other stage
+targets the AWS account of the current credentials. Run `make package STAGE=...` first (the Makefile
+does). For AWS, keep the state somewhere durable: see README, "Deploy to AWS".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from localdev import emulator, terraform
+from localdev.package import EMULATED_STAGES
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="localdev.deploy")
+    parser.add_argument("--stage", default="local")
+    parser.add_argument("--region", default="ap-south-1")
+    parser.add_argument("--emulator-port", type=int, default=emulator.DEFAULT_PORT)
+    args = parser.parse_args(argv)
+    endpoint = None
+    if args.stage in EMULATED_STAGES:
+        configured = os.environ.get("AWS_ENDPOINT_URL")
+        if configured and emulator.is_healthy(configured):
+            endpoint = configured
+        elif emulator.is_healthy(emulator.endpoint(args.emulator_port)):
+            endpoint = emulator.endpoint(args.emulator_port)
+        else:
+            endpoint = emulator.start(args.emulator_port)
+    outputs = terraform.apply(args.stage, endpoint, extra_vars={"region": args.region}, quiet=False)
+    print(json.dumps(outputs, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""The plan and fire Lambda handlers, invoked through Chalice's test client."""
+
+from __future__ import annotations
+
+
+from tests.factories import four_leg_strategy
+
+
+def _invoke(client, name, payload):
+    return client.lambda_.invoke(name, payload).payload
+
+
+def test_plan_reads_the_slot_through_gsi2(client, setup, container):
+    api = setup["api"]
+    body = four_leg_strategy(setup["basket"], setup["a1"], setup["a2"])
+    body["entry"] = {"time": "11:07:00", "days": ["WED"]}
+    assert api.call("POST", "/strategies", body).status_code == 201
+    # Wed 2026-11-25 11:06:00 IST is 05:36:00 UTC: the scheduler plans slot 11:07
+    result = _invoke(client, "plan_tick", {"scheduled_time": "2026-11-25T05:36:00Z"})
+    assert result["slot"] == "2026-11-25T11:07:00+05:30"
+    assert result["wake_at"] == "2026-11-25T11:06:59+05:30"
+    assert result["due"] >= 1
+    assert result["dynamodb_requests"] == container.settings.schedule_shards
+    assert result["batches"] == []  # the execution engine (issue #5) builds batches
+
+
+def test_plan_skips_holidays_weekends_and_outside_the_session(client):
+    holiday = _invoke(client, "plan_tick", {"scheduled_time": "2026-11-24T03:49:00Z"})
+    assert holiday["batches"] == [] and holiday["skipped"]
+    saturday = _invoke(client, "plan_tick", {"scheduled_time": "2026-11-28T03:49:00Z"})
+    assert saturday["skipped"]
+    early = _invoke(client, "plan_tick", {"scheduled_time": "2026-11-25T03:00:00Z"})  # 08:31 IST
+    assert early["skipped"] == "outside the F&O session"
+
+
+def test_fire_sends_nothing_without_the_execution_engine(client):
+    result = _invoke(client, "fire_batch", {"slot": "s", "batch": {"orders": [1, 2]}})
+    assert result == {"sent": 0, "orders": 2, "dry_run": True}
