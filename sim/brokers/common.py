@@ -1,0 +1,54 @@
+"""Small helpers the dialect modules share: parsing numbers from forms and JSON, timestamps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from chalicelib.domain.calendar import IST
+
+
+class BadInput(ValueError):
+    """A request field is missing or malformed (the dialect answers its input error)."""
+
+
+def decimal_field(body: dict[str, Any], name: str, default: str = "0") -> Decimal:
+    """A price field as Decimal (forms send strings, JSON may send numbers)."""
+    raw = body.get(name)
+    if raw is None or raw == "":
+        raw = default
+    try:
+        return Decimal(str(raw))
+    except InvalidOperation:
+        raise BadInput(f"Invalid `{name}`.") from None
+
+
+def int_field(body: dict[str, Any], name: str) -> int:
+    """A quantity field as int."""
+    raw = body.get(name)
+    try:
+        value = Decimal(str(raw))
+    except (InvalidOperation, TypeError):
+        raise BadInput(f"Invalid `{name}`.") from None
+    if value != value.to_integral_value():
+        raise BadInput(f"Invalid `{name}`.")
+    return int(value)
+
+
+def required(body: dict[str, Any], name: str) -> str:
+    """A required string field."""
+    value = body.get(name)
+    if value is None or str(value) == "":
+        raise BadInput(f"Missing `{name}`.")
+    return str(value)
+
+
+def ist_text(moment: datetime) -> str:
+    """``YYYY-MM-DD HH:MM:SS`` in IST (Kite, Angel, Upstox, Dhan timestamps)."""
+    return moment.astimezone(IST).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def money(value: Decimal) -> float:
+    """Prices in JSON bodies are numbers at every broker."""
+    return float(value)

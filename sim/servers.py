@@ -1,0 +1,69 @@
+"""Start fake broker servers: ``start_fake_broker`` for tests, ``python -m sim.servers`` for
+``make run`` (one exchange, one server per dialect, URLs printed, state under --state-dir).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from sim.brokers.base import FakeBrokerServer
+from sim.exchange import SimExchange
+
+#: dialect -> "module:class"; Shoonya and Zebu are both the Noren dialect.
+DIALECTS = {
+    "kite": "sim.brokers.kite:KiteServer",
+    "angel": "sim.brokers.angel:AngelServer",
+    "upstox": "sim.brokers.upstox:UpstoxServer",
+    "fyers": "sim.brokers.fyers:FyersServer",
+    "dhan": "sim.brokers.dhan:DhanServer",
+    "noren": "sim.brokers.noren:NorenServer",
+}
+
+
+def server_class(dialect: str) -> type[FakeBrokerServer]:
+    """The server class of ``dialect`` (``ValueError`` for an unknown one)."""
+    try:
+        module_name, _, class_name = DIALECTS[dialect].partition(":")
+    except KeyError:
+        raise ValueError(f"unknown dialect {dialect!r}; known: {sorted(DIALECTS)}") from None
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def start_fake_broker(dialect: str, exchange: SimExchange, port: int = 0) -> FakeBrokerServer:
+    """Start the ``dialect`` fake on 127.0.0.1:``port`` (0 = a free port) backed by ``exchange``."""
+    return server_class(dialect)(exchange).start(port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the fakes until interrupted."""
+    parser = argparse.ArgumentParser(prog="python -m sim.servers", description=__doc__)
+    parser.add_argument("--dialects", default=",".join(DIALECTS))
+    parser.add_argument("--state-dir", type=Path, default=Path(".run/sim"))
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--port-base", type=int, default=0, help="first port (0 = any free)")
+    args = parser.parse_args(argv)
+    exchange = SimExchange(seed=args.seed, state_dir=args.state_dir)
+    servers = []
+    for i, dialect in enumerate(d.strip() for d in args.dialects.split(",") if d.strip()):
+        port = args.port_base + i if args.port_base else 0
+        server = start_fake_broker(dialect, exchange, port)
+        servers.append(server)
+        sys.stdout.write(f"{dialect}\tapi={server.base_url}\tlogin={server.login_url_base}\n")
+    sys.stdout.flush()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    for server in servers:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
