@@ -10,14 +10,14 @@ from typing import Any
 
 from chalice import Chalice
 
-from chalicelib.api import accounts, baskets, identity, strategies, system
+from chalicelib.api import accounts, baskets, identity, market, strategies, system
 from chalicelib.container import get_container
 from chalicelib.jobs import tick
 
 app = Chalice(app_name="optexec")
 app.log.setLevel(logging.INFO)
 
-for blueprint in (system, identity, accounts, baskets, strategies):
+for blueprint in (system, identity, accounts, baskets, strategies, market):
     app.register_blueprint(blueprint.bp)
 
 

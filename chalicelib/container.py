@@ -15,10 +15,14 @@ from chalicelib.adapters.aws.jwt_verifier import JwtVerifier
 from chalicelib.adapters.aws.secrets import EnvelopeCipher
 from chalicelib.adapters.dynamo.models import bind_table
 from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.adapters.market.synthetic_quotes import SyntheticQuotes
+from chalicelib.domain.market_model import MarketModel
 from chalicelib.services.accounts import AccountService
 from chalicelib.services.baskets import BasketService
 from chalicelib.services.clock import Clock, system_clock
 from chalicelib.services.identity import IdentityService
+from chalicelib.services.preview import PreviewService
+from chalicelib.services.quotes import QuoteSource
 from chalicelib.services.strategies import StrategyService
 from chalicelib.settings import Settings
 
@@ -62,6 +66,20 @@ class Container:
     @cached_property
     def strategies(self) -> StrategyService:
         return StrategyService(self.repo, self.clock)
+
+    @cached_property
+    def market(self) -> MarketModel:
+        # Computed rules until a broker's instrument master is loaded (broker issue).
+        return MarketModel()
+
+    @cached_property
+    def quotes(self) -> QuoteSource:
+        # Labelled synthetic quotes until broker quotes are connected (broker issue).
+        return SyntheticQuotes()
+
+    @cached_property
+    def preview(self) -> PreviewService:
+        return PreviewService(self.repo, self.market, self.quotes)
 
 
 _lock = threading.Lock()

@@ -22,8 +22,8 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.container import Container, get_container
-from chalicelib.domain.market_errors import MarketRuleError
-from chalicelib.errors import DomainError, Unauthenticated, ValidationFailed
+from chalicelib.domain.market_errors import MarketDataError, MarketRuleError
+from chalicelib.errors import DomainError, Unauthenticated, Unprocessable, ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,12 @@ def error_response(error: DomainError) -> Response:
     return json_response(error.body(), error.status)
 
 
+def market_error(error: MarketRuleError) -> DomainError:
+    """Bad input to a market rule is a 400; data the market model lacks is a 422."""
+    kind = Unprocessable if isinstance(error, MarketDataError) else ValidationFailed
+    return kind(str(error), field=error.field, code=error.code or "market_rule")
+
+
 def parse_body(raw: bytes | str | None, schema: type[BaseModel]) -> BaseModel:
     try:
         document = json.loads(raw or b"{}")
@@ -140,13 +146,7 @@ def route(
             except DomainError as error:
                 return error_response(error)
             except MarketRuleError as error:
-                return error_response(
-                    ValidationFailed(
-                        str(error),
-                        field=getattr(error, "field", None),
-                        code=getattr(error, "code", None) or "market_rule",
-                    )
-                )
+                return error_response(market_error(error))
             except Exception:
                 log.exception("unhandled error", extra={"path": path, "method": method})
                 return json_response(

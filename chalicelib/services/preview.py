@@ -1,0 +1,202 @@
+"""What a strategy would send at a given moment, per account and leg, without sending anything.
+
+It runs the same market model the planner uses: expiry resolution, listed strikes, strike
+selection on a chain, contract spec (lot size by contract, freeze limit), sizing with slices,
+protected limit prices and the broker's own symbol. A leg that cannot be resolved says why instead
+of failing the whole preview.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.domain.calendar import IST, default_calendar
+from chalicelib.domain.instrument import Broker, ContractKey
+from chalicelib.domain.market_errors import MarketRuleError
+from chalicelib.domain.market_model import MarketModel
+from chalicelib.domain.option_chain import OptionChain
+from chalicelib.domain.protection import protected_limit_price
+from chalicelib.domain.sizing import order_slices
+from chalicelib.domain.strategy import Leg, Strategy, from_document
+from chalicelib.domain.strike_selection import select_strike
+from chalicelib.domain.symbols import angel_symbol
+from chalicelib.services.quotes import QuoteSource
+
+# Which symbol dialect each broker speaks (paper trades Kite-style names on the simulator).
+DIALECT = {
+    "zerodha": Broker.KITE,
+    "paper": Broker.KITE,
+    "angelone": Broker.ANGEL,
+    "upstox": Broker.UPSTOX,
+    "fyers": Broker.FYERS,
+    "dhan": Broker.DHAN,
+    "shoonya": Broker.NOREN,
+    "zebu": Broker.NOREN,
+}
+
+
+def order_tag(strategy_id: str, leg_index: int) -> str:
+    """<= 20 alphanumerics naming strategy and leg, as brokers allow in their tag fields."""
+    return f"{strategy_id[:16]}L{leg_index}"[:20]
+
+
+@dataclass(frozen=True)
+class ResolvedLeg:
+    index: int
+    leg: Leg
+    key: ContractKey | None
+    ltp: Decimal | None
+    limit_price: Decimal | None
+    error: dict[str, Any] | None
+
+
+@dataclass
+class PreviewService:
+    repo: Repository
+    market: MarketModel
+    quotes: QuoteSource
+
+    def preview(self, uid: str, strategy_id: str, at: datetime) -> dict[str, Any]:
+        item = self.repo.get_strategy(uid, strategy_id)
+        strategy = from_document(item.spec)
+        brokers = {a.account_id: a.broker for a in self.repo.list_accounts(uid)}
+        at = at.astimezone(IST)
+        calendar = default_calendar()
+        expiry = self.market.resolve_expiry(strategy.underlying, strategy.expiry, at.date())
+        spec = self.market.contract_spec(strategy.underlying, expiry, at.date())
+        close = calendar.fo_session_bounds(expiry)[1]
+        expiry_time = datetime.combine(expiry, close, tzinfo=IST)
+        spot = self.quotes.spot(strategy.underlying, at)
+        strikes = self.market.strikes(strategy.underlying, expiry, spot=spot)
+        chain = self.quotes.chain(strategy.underlying, strikes, at, expiry_time)
+        resolved = [
+            self._resolve(i, leg, strategy, spot, chain, expiry, expiry_time, at)
+            for i, leg in enumerate(strategy.legs)
+        ]
+        accounts = []
+        for account_id, account_legs in strategy.legs_by_account().items():
+            broker = brokers.get(account_id)
+            accounts.append(
+                {
+                    "account_id": account_id,
+                    "broker": broker,
+                    "legs": [
+                        self._account_leg(
+                            resolved[al.index], al.multiplier, broker, spec, strategy_id
+                        )
+                        for al in account_legs
+                    ],
+                }
+            )
+        trading_day = calendar.is_trading_day(at.date())
+        return {
+            "strategy_id": strategy_id,
+            "at": at.isoformat(),
+            "trading_day": trading_day,
+            "would_fire": trading_day and _within(at.time(), calendar.fo_session_bounds(at.date())),
+            "underlying": strategy.underlying.value,
+            "exchange": spec.exchange.value,
+            "expiry": expiry.isoformat(),
+            "spot": str(spot),
+            "contract": {
+                "lot_size": spec.lot_size,
+                "freeze_qty": spec.freeze_qty,
+                "max_lots_per_order": spec.max_lots_per_order,
+                "strike_step": str(spec.strike_step),
+                "tick_size": str(spec.tick_size),
+            },
+            "quotes": {
+                "source": self.quotes.name,
+                "live": self.quotes.live,
+                "note": self.quotes.note,
+            },
+            "accounts": accounts,
+        }
+
+    def _resolve(
+        self,
+        index: int,
+        leg: Leg,
+        strategy: Strategy,
+        spot: Decimal,
+        chain: OptionChain,
+        expiry: Any,
+        expiry_time: datetime,
+        at: datetime,
+    ) -> ResolvedLeg:
+        try:
+            strike = select_strike(
+                leg.strike.method, leg.strike.value, leg.option_type, spot, chain,
+                expiry_time=expiry_time, now=at,
+            )  # fmt: skip
+            ltp = chain.premium(strike, leg.option_type)
+            limit = protected_limit_price(leg.side.value, ltp, on=at.date())
+        except MarketRuleError as error:
+            return ResolvedLeg(index, leg, None, None, None, _error(error, f"legs[{index}]"))
+        key = ContractKey(strategy.underlying, expiry, strike, leg.option_type)
+        return ResolvedLeg(index, leg, key, ltp, limit, None)
+
+    def _account_leg(
+        self,
+        resolved: ResolvedLeg,
+        multiplier: Decimal,
+        broker: str | None,
+        spec: Any,
+        strategy_id: str,
+    ) -> dict[str, Any]:
+        leg = resolved.leg
+        view: dict[str, Any] = {
+            "leg": resolved.index,
+            "side": leg.side.value,
+            "option_type": leg.option_type.value,
+            "lots": leg.lots,
+            "multiplier": str(multiplier),
+            "tag": order_tag(strategy_id, resolved.index),
+        }
+        if resolved.key is None:
+            return {**view, "error": resolved.error}
+        try:
+            slices = order_slices(leg.lots, multiplier, spec)
+        except MarketRuleError as error:
+            return {**view, "strike": str(resolved.key.strike), "error": _error(error, "lots")}
+        return {
+            **view,
+            "strike": str(resolved.key.strike),
+            "ltp": str(resolved.ltp),
+            "limit_price": str(resolved.limit_price),
+            "quantity": sum(slices),
+            "slices": slices,
+            "symbol": self._symbol(broker, resolved.key),
+        }
+
+    def _symbol(self, broker: str | None, key: ContractKey) -> dict[str, Any]:
+        dialect = DIALECT.get(broker or "")
+        if dialect is None:
+            return {"dialect": None, "symbol": None, "token": None, "note": "unknown broker"}
+        try:
+            ref = self.market.broker_ref(dialect, key)
+            return {"dialect": dialect.value, "symbol": ref.symbol, "token": ref.token or None}
+        except MarketRuleError:
+            symbol = angel_symbol(key) if dialect is Broker.ANGEL else None
+            return {
+                "dialect": dialect.value,
+                "symbol": symbol,
+                "token": None,
+                "note": f"the {dialect.value} token comes from its instrument master at execution",
+            }
+
+
+def _within(moment: time, bounds: tuple[time, time]) -> bool:
+    return bounds[0] <= moment < bounds[1]
+
+
+def _error(error: MarketRuleError, field: str) -> dict[str, Any]:
+    return {
+        "code": getattr(error, "code", None) or "market_rule",
+        "message": str(error),
+        "field": getattr(error, "field", None) or field,
+    }
