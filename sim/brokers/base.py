@@ -44,6 +44,9 @@ RATE_LIMIT, RATE_WINDOW = 10, 1.0
 #: How long a login code may wait before the token exchange.
 CODE_TTL = timedelta(minutes=5)
 
+#: WSGI environ key holding the request headers as received (lower-cased names).
+RAW_HEADERS = "sim.raw_headers"
+
 Handler = Callable[[Request, "Session | None", dict[str, str]], Response]
 
 
@@ -115,11 +118,20 @@ class _QuietHandler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return None
 
+    def make_environ(self) -> dict[str, Any]:
+        """Keep the raw headers too: werkzeug drops names with underscores (Dhan's app_id)."""
+        environ = super().make_environ()
+        environ[RAW_HEADERS] = {k.lower(): v for k, v in self.headers.items()}
+        return environ
+
 
 class FakeBrokerServer:
     """Base of the dialect servers (subclasses set ``dialect`` and implement the hooks)."""
 
     dialect = "base"
+    #: HTTP status of an invalid / expired token (Kite 403, Dhan 401, ...).
+    token_status = 403
+    token_message = "Incorrect `api_key` or `access_token`."
     #: Path of the API root under the server (the SDK's base URL is host + this).
     api_prefix = ""
 
@@ -304,11 +316,11 @@ class FakeBrokerServer:
                     )
                 )  # fmt: skip
         if session is None:
-            return self.error("token", "Incorrect `api_key` or `access_token`.", 403)
+            return self.error("token", self.token_message, self.token_status)
         account = session.client_id
         if self.faults.take(account, Fault.TOKEN_EXPIRED) is not None:
             self.expire_sessions(account)
-            return self.error("token", "Incorrect `api_key` or `access_token`.", 403)
+            return self.error("token", self.token_message, self.token_status)
         failure = self.faults.take(account, Fault.SERVER_ERROR)
         if failure is not None:
             status = int(failure.get("status", 500))
@@ -322,6 +334,10 @@ class FakeBrokerServer:
             if not self._admit_rate(account):
                 return self.error("rate", "Too many requests", 429)
         return endpoint.handler(request, session, args)
+
+    def raw_header(self, request: Request, name: str) -> str:
+        """A header by its exact (case-insensitive) name, underscores included."""
+        return request.environ.get(RAW_HEADERS, {}).get(name.lower(), "")
 
     def ip_error(self, request: Request) -> Response:
         """The broker's static-IP refusal (overridable when a dialect words it differently)."""
