@@ -15,10 +15,13 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import logging
 import re
 import time
+import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -64,6 +67,7 @@ log = logging.getLogger(__name__)
 #: Connect fast or fail; reads may take a little longer (order book, quotes). Masters are big:
 #: ``instruments()`` passes its own read timeout.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=3.0, read=5.0, write=5.0, pool=2.0)
+MASTER_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 RETRYABLE_STATUS = frozenset({502, 503, 504})
 
 
@@ -276,17 +280,28 @@ class HttpBroker(ABC):
         *,
         idempotent: bool,
         timeout: httpx.Timeout | None = None,
+        raw: bool = False,
         **kwargs: Any,
     ) -> Any:
-        """One request, retried per the injected policy only when ``idempotent``."""
+        """One request, retried per the injected policy only when ``idempotent``.
+
+        Returns the decoded body (JSON or text), or the bytes when ``raw`` (instrument masters).
+        """
         if idempotent:
             return self.config.retrying.copy()(
-                self._once, method, host, path, timeout=timeout, **kwargs
+                self._once, method, host, path, timeout=timeout, raw=raw, **kwargs
             )
-        return self._once(method, host, path, timeout=timeout, **kwargs)
+        return self._once(method, host, path, timeout=timeout, raw=raw, **kwargs)
 
     def _once(
-        self, method: str, host: str, path: str, *, timeout: httpx.Timeout | None, **kwargs: Any
+        self,
+        method: str,
+        host: str,
+        path: str,
+        *,
+        timeout: httpx.Timeout | None,
+        raw: bool,
+        **kwargs: Any,
     ) -> Any:
         if timeout is not None:
             kwargs["timeout"] = timeout
@@ -310,7 +325,14 @@ class HttpBroker(ABC):
                 },
             )
             raise error
-        return body
+        return response.content if raw else body
+
+    def _master(self, host: str, path: str, **kwargs: Any) -> bytes:
+        """An instrument master download: long read timeout, retried, unpacked."""
+        content = self._call(
+            "GET", host, path, idempotent=True, raw=True, timeout=MASTER_TIMEOUT, **kwargs
+        )
+        return unpack(content)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -322,6 +344,16 @@ def decode_body(response: httpx.Response) -> Any:
         return response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         return response.text
+
+
+def unpack(content: bytes) -> bytes:
+    """Masters come as plain text, gzip (Upstox) or zip (Noren): return the plain bytes."""
+    if content[:2] == b"\x1f\x8b":
+        return gzip.decompress(content)
+    if content[:4] == b"PK\x03\x04":
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            return archive.read(archive.namelist()[0])
+    return content
 
 
 def transport_error(broker: str, exc: httpx.TransportError) -> Unavailable:
@@ -435,11 +467,20 @@ def broker_ref(instrument: Instrument, broker: DomainBroker, name: str) -> Broke
     )
 
 
-_IP_REFUSAL = re.compile(
-    r"\b(ip|ips)\b.*(whitelist|not allowed|not registered|unauthori[sz]ed)|whitelist", re.I
-)
+_IP_WORD = re.compile(r"\bIPs?\b|ip address", re.I)
+_IP_REFUSAL = re.compile(r"whitelist|not allowed|not registered|unauthori[sz]ed|static", re.I)
 
 
 def mentions_ip_refusal(message: str) -> bool:
     """True when a broker's refusal text is about the caller's IP (static-IP rule)."""
-    return bool(_IP_REFUSAL.search(message or ""))
+    text = message or ""
+    return bool(_IP_WORD.search(text) and _IP_REFUSAL.search(text)) or "whitelist" in text.lower()
+
+
+def join_csv(first: bytes, second: bytes, *, header: bool = True) -> bytes:
+    """Two CSV downloads as one file (the second's header dropped when ``header``)."""
+    if header:
+        second = second.partition(b"\n")[2]
+    if first and not first.endswith(b"\n"):
+        first += b"\n"
+    return first + second

@@ -20,6 +20,7 @@ from chalicelib.adapters.brokers.base import (
     HttpBroker,
     broker_ref,
     decimal_or_none,
+    join_csv,
     map_status,
     mentions_ip_refusal,
     price_text,
@@ -244,19 +245,11 @@ class KiteBroker(HttpBroker):
 
     def instruments(self) -> bytes:
         """NFO and BFO CSVs joined under one header (the Kite master parser reads both)."""
-        parts = []
-        for exchange in ("NFO", "BFO"):
-            response = self._call(
-                "GET",
-                "api",
-                f"/instruments/{exchange}",
-                idempotent=True,
-                headers=self._headers(),
-                timeout=httpx.Timeout(30.0, connect=3.0),
-            )
-            text = response if isinstance(response, str) else ""
-            parts.append(text if not parts else text.partition("\n")[2])
-        return "".join(p if p.endswith("\n") or not p else p + "\n" for p in parts).encode()
+        nfo, bfo = (
+            self._master("api", f"/instruments/{exchange}", headers=self._headers())
+            for exchange in ("NFO", "BFO")
+        )
+        return join_csv(nfo, bfo)
 
     # ----------------------------------------------------------------- errors
     def _classify(self, response: httpx.Response, body: Any) -> BrokerError | None:

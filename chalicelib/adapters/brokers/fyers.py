@@ -1,0 +1,266 @@
+"""Fyers API v3.
+
+Dialect: ``Authorization: <app_id>:<access_token>``, JSON bodies, replies ``{"s": "ok"|"error",
+"code": <int>, "message": ...}``. Order fields are numeric enums: type 1 LIMIT / 4 SL-LIMIT, side
+1 buy / -1 sell; statuses 1 cancelled, 2 traded, 4 transit, 5 rejected, 6 pending, 7 expired.
+Token exchange sends ``appIdHash = sha256("<app_id>:<app_secret>")``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from chalicelib.adapters.brokers.base import (
+    HttpBroker,
+    broker_ref,
+    decimal_or_none,
+    join_csv,
+    mentions_ip_refusal,
+    price_number,
+    product_from,
+    server_error,
+    whole,
+)
+from chalicelib.adapters.brokers.errors import (
+    AuthExpired,
+    BrokerError,
+    InvalidOrder,
+    IpNotAllowed,
+    OrderNotFound,
+    RateLimited,
+    Rejected,
+)
+from chalicelib.adapters.brokers.port import (
+    Modification,
+    OrderAck,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    Position,
+    Product,
+    Session,
+    Side,
+)
+from chalicelib.adapters.brokers.session_expiry import session_expiry
+from chalicelib.domain.instrument import Broker as DomainBroker
+from chalicelib.domain.instrument import ContractKey, Instrument
+
+STATUSES: Mapping[int, OrderStatus] = {
+    1: OrderStatus.CANCELLED,
+    2: OrderStatus.COMPLETE,
+    3: OrderStatus.PENDING,
+    4: OrderStatus.PENDING,
+    5: OrderStatus.REJECTED,
+    6: OrderStatus.OPEN,
+    7: OrderStatus.CANCELLED,
+}
+ORDER_TYPES = {OrderType.LIMIT: 1, OrderType.SL_LIMIT: 4}
+SIDES = {Side.BUY: 1, Side.SELL: -1}
+PRODUCTS = {Product.MIS: "INTRADAY", Product.NRML: "MARGIN"}
+PRODUCT_BACK = {"INTRADAY": Product.MIS, "MARGIN": Product.NRML}
+AUTH_CODES = frozenset({-8, -15, -16, -17})
+RATE_CODES = frozenset({-429, 429})
+NOT_FOUND_CODES = frozenset({-51, -352})
+REJECT_CODES = frozenset({-99, -392})
+
+
+def fyers_app_id_hash(app_id: str, app_secret: str) -> str:
+    """``appIdHash``: hex sha256 of "<app_id>:<app_secret>"."""
+    return hashlib.sha256(f"{app_id}:{app_secret}".encode()).hexdigest()
+
+
+class FyersBroker(HttpBroker):
+    name = "fyers"
+    default_hosts: Mapping[str, str] = {
+        "api": "https://api-t1.fyers.in/api/v3",
+        "data": "https://api-t1.fyers.in/data",
+        "master": "https://public.fyers.in",
+    }
+
+    def login_url(self, state: str) -> str:
+        creds = self.config.credentials
+        query = urlencode(
+            {
+                "client_id": creds.api_key,
+                "redirect_uri": creds.redirect_url,
+                "response_type": "code",
+                "state": state,
+            }
+        )
+        return f"{self.hosts['api']}/generate-authcode?{query}"
+
+    def exchange_code(self, code: str) -> Session:
+        creds = self.config.credentials
+        issued = self.config.now()
+        data = self._call(
+            "POST",
+            "api",
+            "/validate-authcode",
+            idempotent=False,
+            json={
+                "grant_type": "authorization_code",
+                "appIdHash": fyers_app_id_hash(creds.api_key, creds.api_secret),
+                "code": code,
+            },
+        )
+        return Session(
+            broker=self.name,
+            access_token=str(data["access_token"]),
+            expires_at=session_expiry(self.name, issued),
+            user_id=creds.client_id,
+        )
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"{self.config.credentials.api_key}:{self.session.access_token}"}
+
+    # ----------------------------------------------------------------- orders
+    def _place(self, request: OrderRequest) -> OrderAck:
+        payload = {
+            "symbol": broker_ref(request.instrument, DomainBroker.FYERS, self.name).symbol,
+            "qty": request.quantity,
+            "type": ORDER_TYPES[request.order_type],
+            "side": SIDES[request.side],
+            "productType": PRODUCTS[request.product],
+            "limitPrice": price_number(request.price),
+            "stopPrice": price_number(request.trigger),
+            "validity": "DAY",
+            "disclosedQty": 0,
+            "offlineOrder": False,
+            "orderTag": request.tag,
+        }
+        body = self._call(
+            "POST", "api", "/orders/sync", idempotent=False, headers=self._headers(), json=payload
+        )
+        return OrderAck(str(body["id"]), tag=request.tag)
+
+    def _cancel(self, order_id: str) -> OrderAck:
+        body = self._call(
+            "DELETE",
+            "api",
+            "/orders/sync",
+            idempotent=False,
+            headers=self._headers(),
+            json={"id": order_id},
+        )
+        return OrderAck(str(body.get("id") or order_id))
+
+    def _modify(self, order_id: str, change: Modification, request: OrderRequest) -> OrderAck:
+        body = self._call(
+            "PATCH",
+            "api",
+            "/orders/sync",
+            idempotent=False,
+            headers=self._headers(),
+            json={
+                "id": order_id,
+                "type": ORDER_TYPES[change.order_type or request.order_type],
+                "qty": change.quantity or request.quantity,
+                "limitPrice": price_number(change.price or request.price),
+                "stopPrice": price_number(change.trigger or request.trigger),
+            },
+        )
+        return OrderAck(str(body.get("id") or order_id))
+
+    def status(self, order_id: str) -> OrderState:
+        body = self._call(
+            "GET",
+            "api",
+            "/orders",
+            idempotent=True,
+            headers=self._headers(),
+            params={"id": order_id},
+        )
+        for row in body.get("orderBook") or []:
+            if str(row.get("id")) == order_id:
+                return self._state(row)
+        raise OrderNotFound(f"order {order_id} is not in the order book", broker=self.name)
+
+    def order_book(self) -> Sequence[OrderState]:
+        body = self._call("GET", "api", "/orders", idempotent=True, headers=self._headers())
+        return [self._state(row) for row in body.get("orderBook") or []]
+
+    def _state(self, row: Mapping[str, Any]) -> OrderState:
+        raw = whole(row.get("status"))
+        side = {1: Side.BUY, -1: Side.SELL}.get(whole(row.get("side")))
+        return OrderState(
+            order_id=str(row["id"]),
+            status=STATUSES.get(raw, OrderStatus.PENDING),
+            quantity=whole(row.get("qty")),
+            filled_quantity=whole(row.get("filledQty")),
+            average_price=decimal_or_none(row.get("tradedPrice")),
+            tag=str(row.get("orderTag") or ""),
+            symbol=str(row.get("symbol") or ""),
+            side=side,
+            message=str(row.get("message") or ""),
+            broker_status=str(raw),
+        )
+
+    # ----------------------------------------------------------------- portfolio / data
+    def positions(self) -> Sequence[Position]:
+        body = self._call("GET", "api", "/positions", idempotent=True, headers=self._headers())
+        return [
+            Position(
+                symbol=str(row.get("symbol") or ""),
+                product=product_from(row.get("productType"), PRODUCT_BACK),
+                net_quantity=whole(row.get("netQty")),
+                average_price=decimal_or_none(row.get("netAvg")),
+                last_price=decimal_or_none(row.get("ltp")),
+                exchange=str(row.get("symbol") or "").partition(":")[0],
+            )
+            for row in body.get("netPositions") or []
+        ]
+
+    def quotes(self, instruments: Sequence[Instrument]) -> Mapping[ContractKey, Decimal]:
+        keys = {broker_ref(i, DomainBroker.FYERS, self.name).symbol: i.key for i in instruments}
+        if not keys:
+            return {}
+        body = self._call(
+            "GET",
+            "data",
+            "/quotes",
+            idempotent=True,
+            headers=self._headers(),
+            params={"symbols": ",".join(keys)},
+        )
+        result = {}
+        for row in body.get("d") or []:
+            key = keys.get(str(row.get("n")))
+            price = decimal_or_none((row.get("v") or {}).get("lp"))
+            if key is not None and price is not None:
+                result[key] = price
+        return result
+
+    def instruments(self) -> bytes:
+        """NSE_FO and BSE_FO symbol masters (headerless CSVs) joined."""
+        nse = self._master("master", "/sym_details/NSE_FO.csv")
+        bse = self._master("master", "/sym_details/BSE_FO.csv")
+        return join_csv(nse, bse, header=False)
+
+    # ----------------------------------------------------------------- errors
+    def _classify(self, response: httpx.Response, body: Any) -> BrokerError | None:
+        status = response.status_code
+        if not isinstance(body, dict) or (status < 400 and body.get("s") != "error"):
+            return None
+        message = str(body.get("message") or response.reason_phrase)
+        code = whole(body.get("code"))
+        args = {"broker": self.name, "code": str(code), "http_status": status}
+        if status == 429 or code in RATE_CODES:
+            return RateLimited(message, **args)
+        if mentions_ip_refusal(message):
+            return IpNotAllowed(message, **args)
+        if code in AUTH_CODES or status == 401 or "token" in message.lower():
+            return AuthExpired(message, **args)
+        if status >= 500:
+            return server_error(self.name, response, message, str(code))
+        if code in NOT_FOUND_CODES:
+            return OrderNotFound(message, **args)
+        if code in REJECT_CODES or "rms" in message.lower():
+            return Rejected(message, **args)
+        return InvalidOrder(message, **args)

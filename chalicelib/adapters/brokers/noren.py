@@ -1,0 +1,295 @@
+"""Noren OMS: Finvasia Shoonya and Zebu (same protocol, different host).
+
+Dialect: every call is a POST to ``/NorenWClientAPI/<Method>`` whose body is the text
+``jData=<json>`` (string values throughout), with ``Authorization: Bearer <token>`` since the
+2026 OAuth flow. Replies carry ``stat: "Ok" | "Not_Ok"`` and ``emsg``; list endpoints answer a
+JSON array, or ``Not_Ok`` with "no data" when empty. API orders are LMT / SL-LMT only. Token
+exchange: ``GenAcsTok`` with checksum sha256(client_id + secret + code).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from chalicelib.adapters.brokers.base import (
+    HttpBroker,
+    broker_ref,
+    decimal_or_none,
+    join_csv,
+    map_status,
+    mentions_ip_refusal,
+    price_text,
+    product_from,
+    server_error,
+    whole,
+)
+from chalicelib.adapters.brokers.errors import (
+    AuthExpired,
+    BrokerError,
+    InvalidOrder,
+    IpNotAllowed,
+    OrderNotFound,
+    RateLimited,
+    Rejected,
+)
+from chalicelib.adapters.brokers.port import (
+    Modification,
+    OrderAck,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    Position,
+    Product,
+    Session,
+    Side,
+)
+from chalicelib.adapters.brokers.session_expiry import session_expiry
+from chalicelib.domain.instrument import Broker as DomainBroker
+from chalicelib.domain.instrument import ContractKey, Instrument
+
+STATUSES: Mapping[str, OrderStatus] = {
+    "OPEN": OrderStatus.OPEN,
+    "COMPLETE": OrderStatus.COMPLETE,
+    "CANCELED": OrderStatus.CANCELLED,
+    "CANCELLED": OrderStatus.CANCELLED,
+    "REJECTED": OrderStatus.REJECTED,
+    "TRIGGER_PENDING": OrderStatus.TRIGGER_PENDING,
+    "PENDING": OrderStatus.PENDING,
+}
+PRODUCTS = {Product.MIS: "I", Product.NRML: "M"}
+PRODUCT_BACK = {"I": Product.MIS, "M": Product.NRML}
+PRICE_TYPES = {OrderType.LIMIT: "LMT", OrderType.SL_LIMIT: "SL-LMT"}
+SIDES = {Side.BUY: "B", Side.SELL: "S"}
+SIDE_BACK = {"B": Side.BUY, "S": Side.SELL}
+RMS_WORDS = ("rms", "margin", "insufficient", "circuit", "freeze", "lot")
+
+
+def noren_checksum(client_id: str, secret: str, code: str) -> str:
+    """GenAcsTok checksum: hex sha256 of client_id + secret + code."""
+    return hashlib.sha256(f"{client_id}{secret}{code}".encode()).hexdigest()
+
+
+def no_data(body: Any) -> bool:
+    """Noren answers an empty list as ``Not_Ok`` / "no data"."""
+    return isinstance(body, dict) and "no data" in str(body.get("emsg", "")).lower()
+
+
+class NorenBroker(HttpBroker):
+    """Shared Noren behaviour; Shoonya and Zebu differ only in name and hosts."""
+
+    name = "noren"
+    default_hosts: Mapping[str, str] = {}
+
+    def login_url(self, state: str) -> str:
+        creds = self.config.credentials
+        query = urlencode(
+            {"client_id": creds.api_key, "redirect_uri": creds.redirect_url, "state": state}
+        )
+        return f"{self.hosts['login']}/OAuthlogin/authorize/oauth?{query}"
+
+    def exchange_code(self, code: str) -> Session:
+        creds = self.config.credentials
+        issued = self.config.now()
+        body = self._post(
+            "GenAcsTok",
+            {"code": code, "checksum": noren_checksum(creds.api_key, creds.api_secret, code)},
+            authenticated=False,
+        )
+        token = body.get("access_token") or body.get("susertoken")
+        return Session(
+            broker=self.name,
+            access_token=str(token),
+            expires_at=session_expiry(self.name, issued),
+            user_id=str(body.get("uid") or body.get("actid") or creds.client_id),
+        )
+
+    @property
+    def _uid(self) -> str:
+        return self.session.user_id or self.config.credentials.client_id
+
+    def _post(
+        self,
+        method: str,
+        data: Mapping[str, Any],
+        *,
+        authenticated: bool = True,
+        idempotent: bool = False,
+    ) -> Any:
+        headers = {"Content-Type": "text/plain"}
+        if authenticated:
+            headers["Authorization"] = f"Bearer {self.session.access_token}"
+        return self._call(
+            "POST",
+            "api",
+            f"/{method}",
+            idempotent=idempotent,
+            headers=headers,
+            content=f"jData={json.dumps(data, separators=(',', ':'))}".encode(),
+        )
+
+    def _list(self, method: str, data: Mapping[str, Any]) -> list[Any]:
+        try:
+            body = self._post(method, data, idempotent=True)
+        except BrokerError as exc:
+            if "no data" in exc.message.lower():
+                return []
+            raise
+        return body if isinstance(body, list) else []
+
+    # ----------------------------------------------------------------- orders
+    def _place(self, request: OrderRequest) -> OrderAck:
+        ref = broker_ref(request.instrument, DomainBroker.NOREN, self.name)
+        data = {
+            "uid": self._uid,
+            "actid": self._uid,
+            "exch": str(request.instrument.exchange),
+            "tsym": ref.symbol,
+            "qty": str(request.quantity),
+            "prc": price_text(request.price),
+            "prd": PRODUCTS[request.product],
+            "trantype": SIDES[request.side],
+            "prctyp": PRICE_TYPES[request.order_type],
+            "ret": "DAY",
+            "remarks": request.tag,
+            "ordersource": "API",
+            "dscqty": "0",
+        }
+        if request.trigger is not None:
+            data["trgprc"] = price_text(request.trigger)
+        body = self._post("PlaceOrder", data)
+        return OrderAck(str(body["norenordno"]), tag=request.tag)
+
+    def _cancel(self, order_id: str) -> OrderAck:
+        body = self._post("CancelOrder", {"uid": self._uid, "norenordno": order_id})
+        return OrderAck(str(body.get("result") or order_id))
+
+    def _modify(self, order_id: str, change: Modification, request: OrderRequest) -> OrderAck:
+        order_type = change.order_type or request.order_type
+        data = {
+            "uid": self._uid,
+            "exch": str(request.instrument.exchange),
+            "tsym": broker_ref(request.instrument, DomainBroker.NOREN, self.name).symbol,
+            "norenordno": order_id,
+            "prctyp": PRICE_TYPES[order_type],
+            "prc": price_text(change.price or request.price),
+            "qty": str(change.quantity or request.quantity),
+            "ret": "DAY",
+        }
+        trigger = change.trigger or request.trigger
+        if order_type is OrderType.SL_LIMIT and trigger is not None:
+            data["trgprc"] = price_text(trigger)
+        body = self._post("ModifyOrder", data)
+        return OrderAck(str(body.get("result") or order_id))
+
+    def status(self, order_id: str) -> OrderState:
+        """Newest entry of ``SingleOrdHist`` (the history is newest first)."""
+        history = self._list("SingleOrdHist", {"uid": self._uid, "norenordno": order_id})
+        if not history:
+            raise OrderNotFound(f"order {order_id} has no history", broker=self.name)
+        return self._state(history[0])
+
+    def order_book(self) -> Sequence[OrderState]:
+        return [self._state(row) for row in self._list("OrderBook", {"uid": self._uid})]
+
+    def _state(self, row: Mapping[str, Any]) -> OrderState:
+        raw = str(row.get("status") or "")
+        return OrderState(
+            order_id=str(row["norenordno"]),
+            status=map_status(STATUSES, raw, self.name),
+            quantity=whole(row.get("qty")),
+            filled_quantity=whole(row.get("fillshares")),
+            average_price=decimal_or_none(row.get("avgprc")),
+            tag=str(row.get("remarks") or ""),
+            symbol=str(row.get("tsym") or ""),
+            side=SIDE_BACK.get(str(row.get("trantype") or "")),
+            message=str(row.get("rejreason") or ""),
+            broker_status=raw,
+        )
+
+    # ----------------------------------------------------------------- portfolio / data
+    def positions(self) -> Sequence[Position]:
+        rows = self._list("PositionBook", {"uid": self._uid, "actid": self._uid})
+        return [
+            Position(
+                symbol=str(row.get("tsym") or ""),
+                product=product_from(row.get("prd"), PRODUCT_BACK),
+                net_quantity=whole(row.get("netqty")),
+                average_price=decimal_or_none(row.get("netavgprc")),
+                last_price=decimal_or_none(row.get("lp")),
+                exchange=str(row.get("exch") or ""),
+            )
+            for row in rows
+        ]
+
+    def quotes(self, instruments: Sequence[Instrument]) -> Mapping[ContractKey, Decimal]:
+        """One ``GetQuotes`` per contract (Noren has no batch LTP call)."""
+        result = {}
+        for i in instruments:
+            token = broker_ref(i, DomainBroker.NOREN, self.name).token
+            body = self._post(
+                "GetQuotes",
+                {"uid": self._uid, "exch": str(i.exchange), "token": token},
+                idempotent=True,
+            )
+            price = decimal_or_none(body.get("lp"))
+            if price is not None:
+                result[i.key] = price
+        return result
+
+    def instruments(self) -> bytes:
+        """NFO and BFO symbol files (zipped on the broker's site) joined under one header."""
+        nfo = self._master("master", "/NFO_symbols.txt.zip")
+        bfo = self._master("master", "/BFO_symbols.txt.zip")
+        return join_csv(nfo, bfo)
+
+    # ----------------------------------------------------------------- errors
+    def _classify(self, response: httpx.Response, body: Any) -> BrokerError | None:
+        status = response.status_code
+        if not isinstance(body, dict) or (status < 400 and body.get("stat") != "Not_Ok"):
+            return None
+        message = str(body.get("emsg") or response.reason_phrase)
+        args = {
+            "broker": self.name,
+            "code": str(body.get("stat") or "") or None,
+            "http_status": status,
+        }
+        lowered = message.lower()
+        if status == 429 or "rate limit" in lowered or "too many" in lowered:
+            return RateLimited(message, **args)
+        if mentions_ip_refusal(message):
+            return IpNotAllowed(message, **args)
+        if "session" in lowered or "token" in lowered or status == 401:
+            return AuthExpired(message, **args)
+        if status >= 500:
+            return server_error(self.name, response, message, args["code"])
+        if "not found" in lowered or "invalid order" in lowered:
+            return OrderNotFound(message, **args)
+        if any(word in lowered for word in RMS_WORDS):
+            return Rejected(message, **args)
+        return InvalidOrder(message, **args)
+
+
+class ShoonyaBroker(NorenBroker):
+    name = "shoonya"
+    default_hosts: Mapping[str, str] = {
+        "api": "https://api.shoonya.com/NorenWClientAPI",
+        "login": "https://api.shoonya.com",
+        "master": "https://api.shoonya.com",
+    }
+
+
+class ZebuBroker(NorenBroker):
+    name = "zebu"
+    default_hosts: Mapping[str, str] = {
+        "api": "https://go.mynt.in/NorenWClientAPI",
+        "login": "https://go.mynt.in",
+        "master": "https://go.mynt.in",
+    }

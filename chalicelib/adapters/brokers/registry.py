@@ -1,0 +1,91 @@
+"""Broker names -> adapter classes and their default hosts; the one place that wires an adapter.
+
+The container calls ``build_broker`` once per account and session; tests and ``make run`` pass
+``hosts`` to point a dialect at its fake on loopback (every host key of the dialect can be
+overridden: Kite ``api``/``login``, Upstox ``api``/``hft``/``master``, ...).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+import httpx
+from tenacity import Retrying
+
+from chalicelib.adapters.brokers.angel import AngelBroker
+from chalicelib.adapters.brokers.base import AdapterConfig, HttpBroker, ist_now, make_client
+from chalicelib.adapters.brokers.base import make_retrying as default_retrying
+from chalicelib.adapters.brokers.dhan import DhanBroker
+from chalicelib.adapters.brokers.fyers import FyersBroker
+from chalicelib.adapters.brokers.kite import KiteBroker
+from chalicelib.adapters.brokers.noren import ShoonyaBroker, ZebuBroker
+from chalicelib.adapters.brokers.paper import PaperBroker
+from chalicelib.adapters.brokers.port import Credentials, Session
+from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter
+from chalicelib.adapters.brokers.upstox import UpstoxBroker
+
+ADAPTERS: Mapping[str, type[HttpBroker]] = {
+    "zerodha": KiteBroker,
+    "angelone": AngelBroker,
+    "upstox": UpstoxBroker,
+    "fyers": FyersBroker,
+    "dhan": DhanBroker,
+    "shoonya": ShoonyaBroker,
+    "zebu": ZebuBroker,
+    "paper": PaperBroker,
+}
+#: Host keys each adapter needs: a missing override for a dialect without defaults (paper) fails
+#: at build time, not at the first order.
+REQUIRED_HOSTS: Mapping[str, tuple[str, ...]] = {"paper": ("api", "login")}
+
+
+class UnknownBroker(ValueError):
+    """A broker name the platform has no adapter for."""
+
+
+def adapter_class(broker: str) -> type[HttpBroker]:
+    try:
+        return ADAPTERS[broker]
+    except KeyError:
+        raise UnknownBroker(f"unknown broker {broker!r}; known: {', '.join(ADAPTERS)}") from None
+
+
+def default_hosts(broker: str) -> Mapping[str, str]:
+    """The broker's production base URLs by host key."""
+    return dict(adapter_class(broker).default_hosts)
+
+
+def build_broker(
+    broker: str,
+    credentials: Credentials,
+    *,
+    account: str,
+    session: Session | None = None,
+    hosts: Mapping[str, str] | None = None,
+    client: httpx.Client | None = None,
+    retrying: Retrying | None = None,
+    limiter: OrderRateLimiter | None = None,
+    now: Callable[[], datetime] = ist_now,
+    sleep: Callable[[float], None] = time.sleep,
+) -> HttpBroker:
+    """One adapter for one broker account. Clients and limiters may be shared between calls."""
+    cls = adapter_class(broker)
+    merged = {**cls.default_hosts, **(hosts or {})}
+    missing = [key for key in REQUIRED_HOSTS.get(broker, ()) if key not in merged]
+    if missing:
+        raise ValueError(f"{broker} needs hosts {missing} (the paper server's URL)")
+    return cls(
+        AdapterConfig(
+            credentials=credentials,
+            client=client or make_client(),
+            retrying=retrying or default_retrying(sleep=sleep),
+            account=account,
+            session=session,
+            hosts=dict(hosts or {}),
+            limiter=limiter,
+            now=now,
+            sleep=sleep,
+        )
+    )
