@@ -15,19 +15,20 @@ from pathlib import Path
 from sim.brokers.base import FakeBrokerServer
 from sim.exchange import SimExchange
 
-#: dialect -> "module:class"; Shoonya and Zebu are both the Noren dialect.
+#: dialect -> "module:class" for the dialects built so far.
 DIALECTS = {
     "kite": "sim.brokers.kite:KiteServer",
     "angel": "sim.brokers.angel:AngelServer",
-    "upstox": "sim.brokers.upstox:UpstoxServer",
-    "fyers": "sim.brokers.fyers:FyersServer",
     "dhan": "sim.brokers.dhan:DhanServer",
-    "noren": "sim.brokers.noren:NorenServer",
 }
+#: Dialects of the interface that have no fake server yet (Noren serves Shoonya and Zebu).
+NOT_YET_BUILT = frozenset({"upstox", "fyers", "noren"})
 
 
 def server_class(dialect: str) -> type[FakeBrokerServer]:
     """The server class of ``dialect`` (``ValueError`` for an unknown one)."""
+    if dialect in NOT_YET_BUILT:
+        raise NotImplementedError(f"the {dialect} fake broker is not built yet")
     try:
         module_name, _, class_name = DIALECTS[dialect].partition(":")
     except KeyError:

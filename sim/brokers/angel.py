@@ -1,0 +1,383 @@
+"""Angel One SmartAPI dialect (what ``smartapi-python`` 1.5 sends and parses).
+
+Login: ``POST /rest/auth/angelbroking/user/v1/loginByPassword`` JSON ``{clientcode, password
+(MPIN), totp}`` with ``X-PrivateKey: <api_key>``; the TOTP is checked (RFC 6238, 30 s, +-1 step)
+against the app's secret as the base32 TOTP seed, on the exchange clock. The publisher login
+``GET /publisher-login?api_key=..`` redirects with ``auth_token``. Tokens expire 05:00 IST.
+Calls send ``Authorization: Bearer <jwt>``; replies are ``{"status": true|false, "message",
+"errorcode", "data"}``. Angel applies market protection to MARKET orders itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import struct
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from chalicelib.domain.instrument import Broker
+from chalicelib.domain.symbols import MONTHS
+from sim.brokers.base import (
+    FakeBrokerServer,
+    Route,
+    Session,
+    json_response,
+    next_at,
+    redirect,
+    route,
+)
+from sim.brokers.common import BadInput, decimal_field, int_field, ist_text, money, required
+from sim.exchange import OrderRefused, UnknownOrder
+from sim.orderbook import Order, OrderRequest, OrderType, Status
+
+P = "/rest/secure/angelbroking"
+ORDER_TYPES = {
+    "MARKET": OrderType.MARKET,
+    "LIMIT": OrderType.LIMIT,
+    "STOPLOSS_LIMIT": OrderType.SL,
+    "STOPLOSS_MARKET": OrderType.SL_M,
+}
+ORDER_TYPE_NAMES = {v: k for k, v in ORDER_TYPES.items()}
+STATUS = {
+    Status.OPEN: "open",
+    Status.TRIGGER_PENDING: "trigger pending",
+    Status.COMPLETE: "complete",
+    Status.CANCELLED: "cancelled",
+    Status.REJECTED: "rejected",
+}
+ERRORS = {
+    "token": "AG8001",
+    "ip": "AB1050",
+    "rate": "AB1019",
+    "server": "AB1004",
+    "input": "AB1008",
+    "order": "AB4008",
+    "not_found": "AB1000",
+}
+
+
+def totp(secret: str, moment: datetime, step_offset: int = 0) -> str:
+    """RFC 6238 six-digit TOTP of a base32 ``secret`` at ``moment``."""
+    key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
+    counter = int(moment.timestamp()) // 30 + step_offset
+    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    code = (struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF) % 1_000_000
+    return f"{code:06d}"
+
+
+def envelope(data: Any, message: str = "SUCCESS") -> Response:
+    """Angel's success envelope."""
+    return json_response({"status": True, "message": message, "errorcode": "", "data": data})
+
+
+class AngelServer(FakeBrokerServer):
+    """Fake Angel One SmartAPI."""
+
+    dialect = "angel"
+    token_message = "Invalid Token"
+    token_status = 401
+
+    def expiry_for(self, issued: datetime) -> datetime:
+        return next_at(issued, 5, 0)
+
+    def routes(self) -> list[Route]:
+        return [
+            route("GET", "/publisher-login", self.publisher_login, "public"),
+            route("POST", "/rest/auth/angelbroking/user/v1/loginByPassword", self.login, "public"),
+            route("GET", f"{P}/user/v1/getProfile", self.profile),
+            route("POST", f"{P}/order/v1/placeOrder", self.place, "order"),
+            route("POST", f"{P}/order/v1/modifyOrder", self.modify, "order"),
+            route("POST", f"{P}/order/v1/cancelOrder", self.cancel, "order"),
+            route("GET", f"{P}/order/v1/getOrderBook", self.order_book),
+            route("GET", f"{P}/order/v1/details/{{unique_id}}", self.details),
+            route("GET", f"{P}/order/v1/getTradeBook", self.trade_book),
+            route("GET", f"{P}/order/v1/getPosition", self.positions),
+            route("POST", f"{P}/order/v1/getLtpData", self.ltp),
+            route("GET", "/OpenAPI_File/files/OpenAPIScripMaster.json", self.master, "public"),
+        ]
+
+    def authenticate(self, request: Request) -> Session | None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        return self.session_for(token) if scheme == "Bearer" else None
+
+    def error(self, kind: str, message: str, status: int) -> Response:
+        body = {"status": False, "message": message, "errorcode": ERRORS.get(kind, "AB1000")}
+        return json_response({**body, "data": None}, status)
+
+    def ip_error(self, request: Request) -> Response:
+        return self.error("ip", f"Request from IP {request.remote_addr} is not whitelisted", 403)
+
+    # ------------------------------------------------------------- login
+    def _tokens(self, session: Session) -> dict[str, str]:
+        return {
+            "jwtToken": session.token,
+            "refreshToken": f"r{session.token}",
+            "feedToken": f"f{session.token[:12]}",
+        }
+
+    def publisher_login(self, request: Request, _s: Session | None, _a: dict) -> Response:
+        app = self.apps.get(request.args.get("api_key", ""))
+        if app is None:
+            return self.error("input", "Invalid API key", 400)
+        tokens = self._tokens(self.issue_session(app))
+        return redirect(
+            app.redirect_url,
+            {
+                "auth_token": tokens["jwtToken"],
+                "feed_token": tokens["feedToken"],
+                "refresh_token": tokens["refreshToken"],
+            },
+        )
+
+    def login(self, request: Request, _s: Session | None, _a: dict) -> Response:
+        app = self.apps.get(request.headers.get("X-PrivateKey", ""))
+        if app is None:
+            return self.error("token", "Invalid API Key", 401)
+        body = json.loads(request.get_data(as_text=True) or "{}")
+        if body.get("clientcode") != app.client_id:
+            return self.error("input", "Invalid clientcode", 400)
+        password = str(body.get("password", ""))
+        if not (password.isdigit() and 4 <= len(password) <= 6):
+            return self.error("input", "Invalid MPIN", 400)
+        now = self.exchange.now()
+        if str(body.get("totp")) not in {totp(app.api_secret, now, d) for d in (-1, 0, 1)}:
+            return self.error("input", "Invalid totp", 400)
+        return envelope(self._tokens(self.issue_session(app)))
+
+    def profile(self, _r: Request, session: Session | None, _a: dict) -> Response:
+        assert session is not None
+        return envelope(
+            {
+                "clientcode": session.client_id,
+                "name": f"Paper {session.client_id}",
+                "exchanges": ["NSE", "BSE", "NFO", "BFO"],
+                "products": ["DELIVERY", "INTRADAY", "MARGIN", "CARRYFORWARD"],
+            }
+        )
+
+    # ------------------------------------------------------------- orders
+    def _body(self, request: Request) -> dict[str, Any]:
+        try:
+            body = json.loads(request.get_data(as_text=True) or "{}")
+        except json.JSONDecodeError:
+            raise BadInput("Invalid JSON") from None
+        return body if isinstance(body, dict) else {}
+
+    def place(self, request: Request, session: Session | None, _a: dict) -> Response:
+        assert session is not None
+        try:
+            body = self._body(request)
+            token = required(body, "symboltoken")
+            instrument = self.exchange.resolve(token)
+            if body.get("tradingsymbol") != instrument.refs[Broker.ANGEL].symbol:
+                raise BadInput("Invalid tradingsymbol for symboltoken")
+            order_type = ORDER_TYPES.get(str(body.get("ordertype")))
+            if order_type is None:
+                raise BadInput("Invalid ordertype")
+            market = order_type in (OrderType.MARKET, OrderType.SL_M)
+            tag = str(body.get("ordertag") or "")
+            if len(tag) > 20:
+                raise BadInput("ordertag too long")
+            order = self.exchange.place(
+                session.client_id,
+                OrderRequest(
+                    instrument=token,
+                    side=required(body, "transactiontype"),
+                    quantity=int_field(body, "quantity"),
+                    order_type=order_type,
+                    price=Decimal(0) if market else decimal_field(body, "price"),
+                    trigger_price=decimal_field(body, "triggerprice"),
+                    product=required(body, "producttype"),
+                    validity=body.get("duration", "DAY"),
+                    tag=tag,
+                    market_protection=Decimal(-1) if market else None,
+                    variety=body.get("variety", "NORMAL"),
+                ),
+            )
+        except BadInput as exc:
+            return self.error("input", str(exc), 400)
+        except OrderRefused as exc:
+            return self.error("order", exc.message, 400)
+        return envelope(
+            {
+                "script": body["tradingsymbol"],
+                "orderid": order.order_id,
+                "uniqueorderid": f"u{order.order_id}",
+            }
+        )
+
+    def modify(self, request: Request, session: Session | None, _a: dict) -> Response:
+        assert session is not None
+        try:
+            body = self._body(request)
+            order = self.exchange.modify(
+                session.client_id,
+                required(body, "orderid"),
+                quantity=int_field(body, "quantity") if body.get("quantity") else None,
+                price=decimal_field(body, "price") if body.get("price") else None,
+                trigger_price=(
+                    decimal_field(body, "triggerprice") if body.get("triggerprice") else None
+                ),
+            )
+        except UnknownOrder:
+            return self.error("input", "Invalid orderid", 400)
+        except BadInput as exc:
+            return self.error("input", str(exc), 400)
+        except OrderRefused as exc:
+            return self.error("order", exc.message, 400)
+        return envelope({"orderid": order.order_id, "uniqueorderid": f"u{order.order_id}"})
+
+    def cancel(self, request: Request, session: Session | None, _a: dict) -> Response:
+        assert session is not None
+        try:
+            order = self.exchange.cancel(
+                session.client_id, required(self._body(request), "orderid")
+            )
+        except UnknownOrder:
+            return self.error("input", "Invalid orderid", 400)
+        except BadInput as exc:
+            return self.error("input", str(exc), 400)
+        except OrderRefused as exc:
+            return self.error("order", exc.message, 400)
+        return envelope({"orderid": order.order_id, "uniqueorderid": f"u{order.order_id}"})
+
+    def order_json(self, order: Order) -> dict[str, Any]:
+        """An order as Angel lists it."""
+        instrument = self.exchange.resolve_key(order.key)
+        ref = instrument.refs[Broker.ANGEL]
+        e = order.key.expiry
+        return {
+            "variety": order.variety,
+            "ordertype": ORDER_TYPE_NAMES[order.order_type],
+            "producttype": order.product,
+            "duration": order.validity,
+            "price": money(order.price),
+            "triggerprice": money(order.trigger_price),
+            "quantity": str(order.quantity),
+            "disclosedquantity": "0",
+            "tradingsymbol": ref.symbol,
+            "transactiontype": order.side,
+            "exchange": str(instrument.exchange),
+            "symboltoken": ref.token,
+            "ordertag": order.tag,
+            "instrumenttype": "OPTIDX",
+            "strikeprice": money(order.key.strike),
+            "optiontype": str(order.key.option_type),
+            "expirydate": f"{e.day:02d}{MONTHS[e.month - 1]}{e.year}",
+            "lotsize": str(order.lot_size),
+            "cancelsize": str(order.cancelled_quantity),
+            "averageprice": money(order.average_price),
+            "filledshares": str(order.filled_quantity),
+            "unfilledshares": str(order.quantity - order.filled_quantity),
+            "orderid": order.order_id,
+            "text": order.status_message if order.status is Status.REJECTED else "",
+            "status": STATUS[order.status],
+            "orderstatus": STATUS[order.status],
+            "updatetime": order.updated_at.strftime("%d-%b-%Y %H:%M:%S"),
+            "exchtime": order.updated_at.strftime("%d-%b-%Y %H:%M:%S"),
+            "exchorderupdatetime": ist_text(order.updated_at),
+            "parentorderid": "",
+            "uniqueorderid": f"u{order.order_id}",
+        }
+
+    def order_book(self, _r: Request, session: Session | None, _a: dict) -> Response:
+        assert session is not None
+        return envelope([self.order_json(o) for o in self.exchange.orders(session.client_id)])
+
+    def details(self, _r: Request, session: Session | None, args: dict) -> Response:
+        assert session is not None
+        try:
+            order = self.exchange.order(session.client_id, args["unique_id"].removeprefix("u"))
+        except UnknownOrder:
+            return self.error("input", "Invalid uniqueorderid", 400)
+        return envelope(self.order_json(order))
+
+    def trade_book(self, _r: Request, session: Session | None, _a: dict) -> Response:
+        assert session is not None
+        rows = []
+        for t in self.exchange.trades(session.client_id):
+            ref = self.exchange.resolve_key(t.key).refs[Broker.ANGEL]
+            rows.append(
+                {
+                    "exchange": str(t.key.underlying.exchange),
+                    "producttype": t.product,
+                    "tradingsymbol": ref.symbol,
+                    "symboltoken": ref.token,
+                    "transactiontype": t.side,
+                    "fillprice": money(t.price),
+                    "fillsize": str(t.quantity),
+                    "orderid": t.order_id,
+                    "fillid": t.trade_id,
+                    "filltime": t.at.strftime("%H:%M:%S"),
+                }
+            )
+        return envelope(rows)
+
+    def positions(self, _r: Request, session: Session | None, _a: dict) -> Response:
+        assert session is not None
+        rows = []
+        for p in self.exchange.positions(session.client_id):
+            ref = self.exchange.resolve_key(p.key).refs[Broker.ANGEL]
+            rows.append(
+                {
+                    "exchange": str(p.key.underlying.exchange),
+                    "symboltoken": ref.token,
+                    "producttype": p.product,
+                    "tradingsymbol": ref.symbol,
+                    "netqty": str(p.quantity),
+                    "buyqty": str(p.buy_quantity),
+                    "sellqty": str(p.sell_quantity),
+                    "buyamount": str(p.buy_value),
+                    "sellamount": str(p.sell_value),
+                    "netprice": str(p.average_price),
+                    "ltp": str(p.last_price),
+                    "pnl": str(p.pnl),
+                    "realised": str(p.realised),
+                    "unrealised": str(p.unrealised),
+                    "lotsize": str(self.exchange.resolve_key(p.key).lot_size),
+                }
+            )
+        return envelope(rows)
+
+    def ltp(self, request: Request, session: Session | None, _a: dict) -> Response:
+        assert session is not None
+        body = self._body(request)
+        try:
+            price = self.exchange.ltp(str(body.get("symboltoken", "")))
+        except OrderRefused as exc:
+            return self.error("input", exc.message, 400)
+        return envelope(
+            {
+                "exchange": body.get("exchange"),
+                "tradingsymbol": body.get("tradingsymbol"),
+                "symboltoken": body.get("symboltoken"),
+                "ltp": money(price),
+            }
+        )
+
+    def master(self, _r: Request, _s: Session | None, _a: dict) -> Response:
+        rows = []
+        for i in self.exchange.instruments():
+            ref = i.refs[Broker.ANGEL]
+            e = i.expiry
+            rows.append(
+                {
+                    "token": ref.token,
+                    "symbol": ref.symbol,
+                    "name": str(i.underlying),
+                    "expiry": f"{e.day:02d}{MONTHS[e.month - 1]}{e.year}",
+                    "strike": f"{i.strike * 100:.6f}",
+                    "lotsize": str(i.lot_size),
+                    "instrumenttype": "OPTIDX",
+                    "exch_seg": str(i.exchange),
+                    "tick_size": "5.000000",
+                }
+            )
+        return json_response(rows)
