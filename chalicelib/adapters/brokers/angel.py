@@ -284,7 +284,7 @@ class AngelBroker(HttpBroker):
             return RateLimited(message, **args)
         if mentions_ip_refusal(message):
             return IpNotAllowed(message, **args)
-        if code in AUTH_CODES or status == 401 or "token" in message.lower():
+        if code in AUTH_CODES or status == 401:
             return AuthExpired(message, **args)
         if status >= 500:
             return server_error(self.name, response, message, code)
