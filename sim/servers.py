@@ -20,9 +20,10 @@ DIALECTS = {
     "kite": "sim.brokers.kite:KiteServer",
     "angel": "sim.brokers.angel:AngelServer",
     "dhan": "sim.brokers.dhan:DhanServer",
+    "upstox": "sim.brokers.upstox:UpstoxServer",
 }
 #: Dialects of the interface that have no fake server yet (Noren serves Shoonya and Zebu).
-NOT_YET_BUILT = frozenset({"upstox", "fyers", "noren"})
+NOT_YET_BUILT = frozenset({"fyers", "noren"})
 
 
 def server_class(dialect: str) -> type[FakeBrokerServer]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from werkzeug.wrappers import Request
 
 from chalicelib.domain.calendar import IST
 
@@ -52,3 +55,14 @@ def ist_text(moment: datetime) -> str:
 def money(value: Decimal) -> float:
     """Prices in JSON bodies are numbers at every broker."""
     return float(value)
+
+
+def json_body(request: Request) -> dict[str, Any]:
+    """A request's JSON object body (Upstox, Fyers, Dhan); anything else is the dialect's input error."""
+    try:
+        body = json.loads(request.get_data(as_text=True) or "{}")
+    except json.JSONDecodeError:
+        raise BadInput("Invalid JSON body") from None
+    if not isinstance(body, dict):
+        raise BadInput("Invalid JSON body")
+    return body
