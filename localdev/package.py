@@ -44,6 +44,16 @@ def patch(document: dict[str, Any], stage: str) -> dict[str, Any]:
         for env_name, var_name in SETTINGS_VARS.items():
             variables[env_name] = f"${{var.{var_name}}}"
         function["role"] = "${var.lambda_role_arn}"
+        # Behind the static egress IP when infra/ enables it (empty lists: no VPC).
+        function["dynamic"] = {
+            "vpc_config": {
+                "for_each": "${length(var.lambda_subnet_ids) > 0 ? [1] : []}",
+                "content": {
+                    "subnet_ids": "${var.lambda_subnet_ids}",
+                    "security_group_ids": "${var.lambda_security_group_ids}",
+                },
+            }
+        }
     if stage in EMULATED_STAGES:
         resources = document["resource"]
         for kind in ("aws_api_gateway_rest_api", "aws_api_gateway_deployment"):
@@ -70,6 +80,18 @@ variable "lambda_role_arn" {
   description = "Execution role owned by infra/iam.tf."
   type        = string
 }
+
+variable "lambda_subnet_ids" {
+  description = "Private subnets behind the static egress IP (infra/network.tf); empty: no VPC."
+  type        = list(string)
+  default     = []
+}
+
+variable "lambda_security_group_ids" {
+  description = "Security groups for the Lambdas in the VPC."
+  type        = list(string)
+  default     = []
+}
 """ + "".join(
     f'\nvariable "{var}" {{\n  description = "Setting {env} for the Lambda functions."\n  type        = string\n}}\n'
     for env, var in SETTINGS_VARS.items()
@@ -83,6 +105,9 @@ module "app" {{
   user_pool_id        = aws_cognito_user_pool.users.id
   user_pool_client_id = aws_cognito_user_pool_client.api.id
   secrets_kms_key_id  = aws_kms_key.secrets.key_id
+  # Empty unless static_egress_ip = true (infra/network.tf).
+  lambda_subnet_ids         = aws_subnet.private[*].id
+  lambda_security_group_ids = aws_security_group.lambda[*].id
 }}
 
 output "function_arns" {{

@@ -51,6 +51,6 @@ def infra(emulator_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[s
         emulator_url,
         name_suffix=suffix,
         work_dir=work,
-        extra_vars={"region": REGION, "tick_schedule_enabled": "false"},
+        extra_vars={"region": REGION, "tick_schedule_enabled": "false", "static_egress_ip": "true"},
         include_app=False,
     )

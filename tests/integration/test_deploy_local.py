@@ -25,7 +25,7 @@ def deployed(emulator_url, tmp_path_factory):
     package("local", REGION, infra_dir=infra)
     outputs = terraform.apply(
         "local", emulator_url, name_suffix="-deploy", work_dir=work / "tf", infra_dir=infra,
-        extra_vars={"region": REGION, "tick_schedule_enabled": "false"},
+        extra_vars={"region": REGION, "tick_schedule_enabled": "false", "static_egress_ip": "true"},
     )  # fmt: skip
     return outputs
 
@@ -43,6 +43,8 @@ def test_packaged_functions_are_created_with_the_platform_settings(deployed, emu
         assert variables["TABLE_NAME"] == deployed["table_name"]
         assert variables["USER_POOL_ID"] == deployed["user_pool_id"]
         assert variables["SECRETS_KMS_KEY_ID"] == deployed["secrets_kms_key_id"]
+        # broker-facing functions leave through the static egress IP
+        assert sorted(config["VpcConfig"]["SubnetIds"]) == sorted(deployed["lambda_subnet_ids"])
     # the tick state machine invokes exactly these functions
     names = deployed["lambda_function_names"]
     assert arns["plan_tick"].endswith(":function:" + names["plan"])

@@ -52,6 +52,26 @@ def test_table_matches_the_models(infra, settings):
     assert table["SSEDescription"]["Status"] in ("ENABLED", "ENABLING")
 
 
+def test_static_egress_ip_routes_private_subnets_through_one_nat(infra, settings):
+    import ipaddress
+
+    assert ipaddress.ip_address(infra["egress_ip"])  # the address to whitelist at brokers
+    ec2 = _client("ec2", settings)
+    assert len(infra["lambda_subnet_ids"]) == 2 and len(infra["lambda_security_group_ids"]) == 1
+    tables = ec2.describe_route_tables(
+        Filters=[{"Name": "association.subnet-id", "Values": infra["lambda_subnet_ids"]}]
+    )["RouteTables"]
+    gateways = {
+        r.get("NatGatewayId")
+        for t in tables
+        for r in t["Routes"]
+        if r.get("DestinationCidrBlock") == "0.0.0.0/0"
+    }
+    assert len(gateways) == 1 and None not in gateways
+    [nat] = ec2.describe_nat_gateways(NatGatewayIds=list(gateways))["NatGateways"]
+    assert nat["NatGatewayAddresses"][0]["PublicIp"] == infra["egress_ip"]
+
+
 def test_everything_the_app_needs_is_output(infra):
     for name in ("table_name", "user_pool_id", "user_pool_client_id", "secrets_kms_key_id",
                  "tick_state_machine_arn", "alarm_topic_arn", "lambda_role_arn"):  # fmt: skip
