@@ -21,9 +21,10 @@ DIALECTS = {
     "angel": "sim.brokers.angel:AngelServer",
     "dhan": "sim.brokers.dhan:DhanServer",
     "upstox": "sim.brokers.upstox:UpstoxServer",
+    "noren": "sim.brokers.noren:NorenServer",
 }
 #: Dialects of the interface that have no fake server yet (Noren serves Shoonya and Zebu).
-NOT_YET_BUILT = frozenset({"fyers", "noren"})
+NOT_YET_BUILT = frozenset({"fyers"})
 
 
 def server_class(dialect: str) -> type[FakeBrokerServer]:
