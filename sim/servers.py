@@ -22,9 +22,10 @@ DIALECTS = {
     "dhan": "sim.brokers.dhan:DhanServer",
     "upstox": "sim.brokers.upstox:UpstoxServer",
     "noren": "sim.brokers.noren:NorenServer",
+    "fyers": "sim.brokers.fyers:FyersServer",
 }
 #: Dialects of the interface that have no fake server yet (Noren serves Shoonya and Zebu).
-NOT_YET_BUILT = frozenset({"fyers"})
+NOT_YET_BUILT: frozenset[str] = frozenset()
 
 
 def server_class(dialect: str) -> type[FakeBrokerServer]:

@@ -328,12 +328,21 @@ class FakeBrokerServer:
         delay = self.faults.take(account, Fault.TIMEOUT)
         if delay is not None:
             self.sleep(float(delay.get("delay", 5.0)))
-        if endpoint.kind == "order":
-            if self.faults.take(account, Fault.IP_NOT_WHITELISTED) is not None:
-                return self.ip_error(request)
-            if not self._admit_rate(account):
-                return self.error("rate", "Too many requests", 429)
+        if endpoint.kind == "order" and (
+            self.faults.take(account, Fault.IP_NOT_WHITELISTED) is not None
+        ):
+            return self.ip_error(request)
+        if self.rate_limited(endpoint.kind) and not self._admit_rate(self.rate_key(session)):
+            return self.error("rate", "Too many requests", 429)
         return endpoint.handler(request, session, args)
+
+    def rate_limited(self, kind: str) -> bool:
+        """Whether requests of ``kind`` count toward the 10/s window (most brokers: orders only)."""
+        return kind == "order"
+
+    def rate_key(self, session: Session) -> str:
+        """Whose window a request fills: the account (Fyers overrides: the whole app)."""
+        return session.client_id
 
     def raw_header(self, request: Request, name: str) -> str:
         """A header by its exact (case-insensitive) name, underscores included."""

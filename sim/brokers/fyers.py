@@ -1,0 +1,432 @@
+"""Fyers API v3 dialect (what ``fyers-apiv3`` 3.x sends and parses).
+
+Login: the browser opens ``GET /api/v3/generate-authcode?client_id=APPID-100&redirect_uri=..
+&response_type=code&state=..`` and is redirected with ``auth_code`` (and ``state``). ``POST
+/api/v3/validate-authcode`` JSON ``{grant_type: authorization_code, appIdHash, code}`` checks
+``appIdHash = sha256("<app_id>:<app_secret>")`` and answers ``{"s": "ok", "code": 200,
+"access_token", "refresh_token"}``. Tokens expire at 00:00 IST (the platform's early rule; Fyers
+says "valid for the trading day" without an hour). Calls send ``Authorization:
+<app_id>:<access_token>``.
+
+Replies are ``{"s": "ok", "code": ..., "message": ...}`` plus the payload; errors ``{"s":
+"error", "code": -<n>, "message"}``: -16 bad / expired token (401), -429 rate limit (429), -50
+invalid input, -99 order refused, -51 unknown order id; the static-IP refusal (-363) is close to,
+not a copy of, Fyers's wording. The 10 requests/s limit is one window per app over every
+authenticated call (Fyers limits the app, not the order endpoints); the 200/min cap is not
+simulated. Fyers protects MARKET / SL-M orders itself (the ``market_refused`` fault still refuses
+one).
+
+Hosts, all on this server: API ``base_url`` = ``http://127.0.0.1:PORT/api/v3``; market data
+``http://127.0.0.1:PORT/data`` (``/data/quotes?symbols=NSE:..,..``, as api-t1.fyers.in/data);
+symbol masters ``/sym_details/NSE_FO.csv`` and ``/sym_details/BSE_FO.csv`` (public.fyers.in),
+headerless CSVs that ``chalicelib.domain.masters.fyers`` parses.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+from datetime import datetime, time
+from decimal import Decimal
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from chalicelib.domain.calendar import IST
+from chalicelib.domain.instrument import Broker, Instrument
+from chalicelib.domain.symbols import format_strike
+from sim.brokers.base import (
+    App,
+    FakeBrokerServer,
+    Route,
+    Session,
+    json_response,
+    next_at,
+    redirect,
+    route,
+)
+from sim.brokers.common import BadInput, decimal_field, int_field, json_body, money, required
+from sim.exchange import OrderRefused, UnknownOrder
+from sim.orderbook import Order, OrderRequest, OrderType, Status, Trade
+
+API = "/api/v3"
+ORDER_TYPES = {1: OrderType.LIMIT, 2: OrderType.MARKET, 3: OrderType.SL_M, 4: OrderType.SL}
+ORDER_TYPE_CODES = {v: k for k, v in ORDER_TYPES.items()}
+SIDES = {1: "BUY", -1: "SELL"}
+SIDE_CODES = {v: k for k, v in SIDES.items()}
+PRODUCTS = frozenset({"INTRADAY", "MARGIN"})
+STATUS_CODES = {
+    Status.CANCELLED: 1,
+    Status.COMPLETE: 2,
+    Status.REJECTED: 5,
+    Status.OPEN: 6,
+    Status.TRIGGER_PENDING: 6,
+}
+ERROR_CODES = {
+    "token": -16,
+    "ip": -363,
+    "rate": -429,
+    "server": -500,
+    "input": -50,
+    "order": -99,
+    "not_found": -51,
+}
+EXCHANGE_CODES = {"NFO": 10, "BFO": 12}
+EXCHANGE_PREFIX = {"NFO": "NSE", "BFO": "BSE"}
+DERIVATIVES_SEGMENT, INDEX_OPTION = 11, 14
+INDEX_SYMBOLS = {
+    "NSE:NIFTY50-INDEX": "NIFTY",
+    "NSE:NIFTYBANK-INDEX": "BANKNIFTY",
+    "NSE:FINNIFTY-INDEX": "FINNIFTY",
+    "NSE:MIDCPNIFTY-INDEX": "MIDCPNIFTY",
+    "BSE:SENSEX-INDEX": "SENSEX",
+}
+#: Fyers stamps a contract's expiry at the close of trading on its expiry day.
+EXPIRY_TIME = time(15, 30)
+
+
+def app_id_hash(app_id: str, secret: str) -> str:
+    """``appIdHash``: hex sha256 of ``"<app_id>:<app_secret>"``."""
+    return hashlib.sha256(f"{app_id}:{secret}".encode()).hexdigest()
+
+
+def fyers_time(moment: datetime) -> str:
+    """``10-Mar-2026 10:00:00`` in IST (orderDateTime)."""
+    return moment.astimezone(IST).strftime("%d-%b-%Y %H:%M:%S")
+
+
+def ok(code: int = 200, message: str = "", **payload: Any) -> Response:
+    """Fyers's success envelope."""
+    return json_response({"s": "ok", "code": code, "message": message, **payload})
+
+
+def status_code(order: Order) -> int:
+    """Fyers's numeric order status."""
+    return STATUS_CODES[order.status]
+
+
+class FyersServer(FakeBrokerServer):
+    """Fake Fyers v3 (``base_url`` = host + ``/api/v3``; data under ``/data``)."""
+
+    dialect = "fyers"
+    api_prefix = API
+    token_status = 401
+    token_message = "Could not authenticate the user: the token is invalid or has expired"
+
+    def expiry_for(self, issued: datetime) -> datetime:
+        return next_at(issued, 0, 0)
+
+    def rate_limited(self, kind: str) -> bool:
+        return True
+
+    def rate_key(self, session: Session) -> str:
+        return f"app:{session.api_key}"
+
+    @property
+    def data_url(self) -> str:
+        """Root of the market-data endpoints (``{data_url}/quotes``)."""
+        return f"http://{self.host}:{self.port}/data"
+
+    def routes(self) -> list[Route]:
+        return [
+            route("GET", f"{API}/generate-authcode", self.login_page, "public"),
+            route("POST", f"{API}/validate-authcode", self.validate_authcode, "public"),
+            route("GET", f"{API}/profile", self.profile),
+            route("POST", f"{API}/orders/sync", self.place, "order"),
+            route("PATCH", f"{API}/orders/sync", self.modify, "order"),
+            route("DELETE", f"{API}/orders/sync", self.cancel, "order"),
+            route("GET", f"{API}/orders", self.order_book),
+            route("GET", f"{API}/tradebook", self.trade_book),
+            route("GET", f"{API}/positions", self.positions),
+            route("GET", "/data/quotes", self.quotes),
+            route("GET", "/sym_details/NSE_FO.csv", self.master, "public"),
+            route("GET", "/sym_details/BSE_FO.csv", self.master, "public"),
+        ]
+
+    def authenticate(self, request: Request) -> Session | None:
+        app_id, _, token = request.headers.get("Authorization", "").partition(":")
+        if not token:
+            return None
+        session = self.session_for(token.strip())
+        return session if session is not None and session.api_key == app_id.strip() else None
+
+    def error(self, kind: str, message: str, status: int) -> Response:
+        code = ERROR_CODES.get(kind, ERROR_CODES["input"])
+        return json_response({"s": "error", "code": code, "message": message}, status)
+
+    def ip_error(self, request: Request) -> Response:
+        return self.error(
+            "ip",
+            f"Request from IP {request.remote_addr} is not whitelisted. Orders are accepted only "
+            "from the static IP registered for this app.",
+            403,
+        )
+
+    # ------------------------------------------------------------- login
+    def login_page(self, request: Request, _s: Session | None, _a: dict[str, str]) -> Response:
+        args = request.args
+        app = self.apps.get(args.get("client_id", ""))
+        if app is None:
+            return self.error("input", "Invalid client_id", 400)
+        if args.get("redirect_uri") != app.redirect_url:
+            return self.error("input", "Invalid redirect_uri for this app", 400)
+        params = {"s": "ok", "code": "200", "auth_code": self.issue_code(app.api_key)}
+        if args.get("state"):
+            params["state"] = args["state"]
+        return redirect(app.redirect_url, params)
+
+    def _app_for_hash(self, digest: str) -> App | None:
+        for app in list(self.apps.values()):
+            if hmac.compare_digest(app_id_hash(app.api_key, app.api_secret), digest):
+                return app
+        return None
+
+    def validate_authcode(
+        self, request: Request, _s: Session | None, _a: dict[str, str]
+    ) -> Response:
+        try:
+            body = json_body(request)
+            digest, code = required(body, "appIdHash"), required(body, "code")
+        except BadInput as exc:
+            return self.error("input", str(exc), 400)
+        if body.get("grant_type") != "authorization_code":
+            return self.error("input", "Invalid grant_type", 400)
+        app = self._app_for_hash(digest)
+        if app is None:
+            return self.error("token", "Invalid appIdHash", 401)
+        if self.redeem_code(code) is not app:
+            return self.error("token", "Invalid or expired auth code", 401)
+        session = self.issue_session(app)
+        return ok(access_token=session.token, refresh_token=f"r{session.token}")
+
+    def profile(self, _r: Request, session: Session | None, _a: dict[str, str]) -> Response:
+        assert session is not None
+        return ok(
+            data={
+                "fy_id": session.client_id,
+                "name": f"Paper {session.client_id}",
+                "email_id": f"{session.client_id.lower()}@example.invalid",
+            }
+        )
+
+    # ------------------------------------------------------------- orders
+    def _order_request(self, body: dict[str, Any]) -> OrderRequest:
+        order_type = ORDER_TYPES.get(int_field(body, "type"))
+        side = SIDES.get(int_field(body, "side"))
+        if order_type is None:
+            raise BadInput("Invalid order type")
+        if side is None:
+            raise BadInput("Invalid side")
+        product = required(body, "productType")
+        if product not in PRODUCTS:
+            raise BadInput("Invalid productType")
+        market = order_type in (OrderType.MARKET, OrderType.SL_M)
+        return OrderRequest(
+            instrument=required(body, "symbol"),
+            side=side,
+            quantity=int_field(body, "qty"),
+            order_type=order_type,
+            price=Decimal(0) if market else decimal_field(body, "limitPrice"),
+            trigger_price=decimal_field(body, "stopPrice"),
+            product=product,
+            validity=str(body.get("validity") or "DAY"),
+            tag=str(body.get("orderTag") or ""),
+            market_protection=Decimal(-1) if market else None,
+        )
+
+    def place(self, request: Request, session: Session | None, _a: dict[str, str]) -> Response:
+        assert session is not None
+        try:
+            order_request = self._order_request(json_body(request))
+            order = self.exchange.place(session.client_id, order_request)
+        except BadInput as exc:
+            return self.error("input", str(exc), 400)
+        except OrderRefused as exc:
+            return self.error("order", exc.message, 400)
+        return ok(
+            1101,
+            f"Order Submitted Successfully. Your Order Ref. No.{order.order_id}",
+            id=order.order_id,
+        )
+
+    def modify(self, request: Request, session: Session | None, _a: dict[str, str]) -> Response:
+        assert session is not None
+        try:
+            body = json_body(request)
+            kind = ORDER_TYPES.get(int_field(body, "type")) if body.get("type") else None
+            order = self.exchange.modify(
+                session.client_id,
+                required(body, "id"),
+                quantity=int_field(body, "qty") if body.get("qty") else None,
+                price=decimal_field(body, "limitPrice") if body.get("limitPrice") else None,
+                trigger_price=(decimal_field(body, "stopPrice") if body.get("stopPrice") else None),
+                order_type=kind,
+            )
+        except UnknownOrder:
+            return self.error("not_found", "Invalid order id", 400)
+        except BadInput as exc:
+            return self.error("input", str(exc), 400)
+        except OrderRefused as exc:
+            return self.error("order", exc.message, 400)
+        return ok(1102, "Successfully modified order", id=order.order_id)
+
+    def cancel(self, request: Request, session: Session | None, _a: dict[str, str]) -> Response:
+        assert session is not None
+        try:
+            order = self.exchange.cancel(session.client_id, required(json_body(request), "id"))
+        except UnknownOrder:
+            return self.error("not_found", "Invalid order id", 400)
+        except BadInput as exc:
+            return self.error("input", str(exc), 400)
+        except OrderRefused as exc:
+            return self.error("order", exc.message, 400)
+        return ok(1103, "Successfully cancelled order", id=order.order_id)
+
+    def _contract(self, instrument: Instrument) -> dict[str, Any]:
+        ref = instrument.refs[Broker.FYERS]
+        exchange = str(instrument.exchange)
+        return {
+            "symbol": ref.symbol,
+            "fyToken": ref.token,
+            "exchange": EXCHANGE_CODES[exchange],
+            "segment": DERIVATIVES_SEGMENT,
+            "ex_sym": str(instrument.underlying),
+        }
+
+    def order_json(self, order: Order) -> dict[str, Any]:
+        """An orderBook row."""
+        instrument = self.exchange.resolve_key(order.key)
+        code = status_code(order)
+        return {
+            "clientId": order.account,
+            "id": order.order_id,
+            "exchOrdId": "" if order.status is Status.REJECTED else f"1{order.order_id}",
+            **self._contract(instrument),
+            "instrument": INDEX_OPTION,
+            "qty": order.quantity,
+            "filledQty": order.filled_quantity,
+            "remainingQuantity": order.quantity - order.filled_quantity,
+            "discloseQty": 0,
+            "limitPrice": money(order.price),
+            "stopPrice": money(order.trigger_price),
+            "tradedPrice": money(order.average_price),
+            "type": ORDER_TYPE_CODES[order.order_type],
+            "side": SIDE_CODES[order.side],
+            "productType": order.product,
+            "orderValidity": order.validity,
+            "status": code,
+            "orderNumStatus": f"{order.order_id}:{code}",
+            "message": order.status_message,
+            "offlineOrder": False,
+            "orderDateTime": fyers_time(order.placed_at),
+            "orderTag": order.tag,
+            "source": "API",
+            "pan": "",
+            "description": instrument.refs[Broker.FYERS].symbol,
+            "lp": money(self.exchange.price(order.key)),
+        }
+
+    def order_book(self, request: Request, session: Session | None, _a: dict) -> Response:
+        assert session is not None
+        wanted = request.args.get("id")
+        orders = self.exchange.orders(session.client_id)
+        rows = [self.order_json(o) for o in orders if not wanted or o.order_id == wanted]
+        return ok(orderBook=rows)
+
+    def _trade_json(self, trade: Trade) -> dict[str, Any]:
+        order = self.exchange.order(trade.account, trade.order_id)
+        return {
+            "clientId": trade.account,
+            "orderNumber": trade.order_id,
+            "exchangeOrderNo": f"1{trade.order_id}",
+            **self._contract(self.exchange.resolve_key(trade.key)),
+            "side": SIDE_CODES[trade.side],
+            "orderType": ORDER_TYPE_CODES[order.order_type],
+            "productType": trade.product,
+            "tradedQty": trade.quantity,
+            "tradePrice": money(trade.price),
+            "tradeValue": money(trade.price * trade.quantity),
+            "tradeNumber": trade.trade_id,
+            "orderDateTime": fyers_time(trade.at),
+            "orderTag": order.tag,
+            "row": int(trade.trade_id),
+        }
+
+    def trade_book(self, _r: Request, session: Session | None, _a: dict) -> Response:
+        assert session is not None
+        return ok(tradeBook=[self._trade_json(t) for t in self.exchange.trades(session.client_id)])
+
+    def positions(self, _r: Request, session: Session | None, _a: dict) -> Response:
+        assert session is not None
+        rows = []
+        for p in self.exchange.positions(session.client_id):
+            contract = self._contract(self.exchange.resolve_key(p.key))
+            buy_avg = p.buy_value / p.buy_quantity if p.buy_quantity else Decimal(0)
+            sell_avg = p.sell_value / p.sell_quantity if p.sell_quantity else Decimal(0)
+            rows.append(
+                {
+                    **contract,
+                    "id": f"{contract['symbol']}-{p.product}",
+                    "productType": p.product,
+                    "netQty": p.quantity,
+                    "qty": abs(p.quantity),
+                    "side": 1 if p.quantity > 0 else -1 if p.quantity < 0 else 0,
+                    "avgPrice": money(p.average_price),
+                    "netAvg": money(p.average_price),
+                    "buyQty": p.buy_quantity,
+                    "buyAvg": money(buy_avg),
+                    "buyVal": money(p.buy_value),
+                    "sellQty": p.sell_quantity,
+                    "sellAvg": money(sell_avg),
+                    "sellVal": money(p.sell_value),
+                    "realized_profit": money(p.realised),
+                    "unrealized_profit": money(p.unrealised),
+                    "pl": money(p.pnl),
+                    "ltp": money(p.last_price),
+                    "qtyMulti_com": 1,
+                    "crossCurrency": "N",
+                }
+            )
+        total = sum((p.pnl for p in self.exchange.positions(session.client_id)), Decimal(0))
+        overall = {"count_total": len(rows), "count_open": sum(1 for r in rows if r["netQty"])}
+        return ok(netPositions=rows, overall={**overall, "pl_total": money(total)})
+
+    def quotes(self, request: Request, session: Session | None, _a: dict) -> Response:
+        """``d`` rows named ``n`` with ``v.lp``; unknown symbols answer ``s: error`` in their row."""
+        assert session is not None
+        rows = []
+        for name in filter(None, (s.strip() for s in request.args.get("symbols", "").split(","))):
+            try:
+                price = self.exchange.ltp(INDEX_SYMBOLS.get(name, name))
+            except OrderRefused:
+                rows.append({"n": name, "s": "error", "v": {"errmsg": "invalid symbol"}})
+                continue
+            rows.append({"n": name, "s": "ok", "v": {"symbol": name, "lp": money(price)}})
+        if not rows:
+            return self.error("input", "Please provide symbols", 400)
+        return ok(d=rows)
+
+    # ------------------------------------------------------------- master
+    def master(self, request: Request, _s: Session | None, _a: dict[str, str]) -> Response:
+        exchange = "NFO" if request.path.endswith("NSE_FO.csv") else "BFO"
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        updated = self.exchange.now().date().isoformat()
+        for i in self.exchange.instruments():
+            if str(i.exchange) != exchange:
+                continue
+            ref = i.refs[Broker.FYERS]
+            expiry = datetime.combine(i.key.expiry, EXPIRY_TIME, IST)
+            strike = format_strike(i.strike)
+            details = f"{i.underlying} {i.key.expiry:%d %b %y} {strike} {i.option_type}"
+            writer.writerow(
+                [
+                    ref.token, details, INDEX_OPTION, i.lot_size, str(i.tick_size), "",
+                    "0915-1530|1815-1915:", updated, int(expiry.timestamp()), ref.symbol,
+                    EXCHANGE_CODES[exchange], DERIVATIVES_SEGMENT, ref.token[-6:],
+                    str(i.underlying), "-1", strike, str(i.option_type), "", "None", 0, 0.0,
+                ]
+            )  # fmt: skip
+        return Response(out.getvalue(), mimetype="text/csv")
