@@ -10,14 +10,22 @@ from typing import Any
 
 from chalice import Chalice
 
-from chalicelib.api import accounts, baskets, identity, market, strategies, system
+from chalicelib.api import (
+    accounts,
+    baskets,
+    broker_callbacks,
+    identity,
+    market,
+    strategies,
+    system,
+)
 from chalicelib.container import get_container
 from chalicelib.jobs import tick
 
 app = Chalice(app_name="optexec")
 app.log.setLevel(logging.INFO)
 
-for blueprint in (system, identity, accounts, baskets, strategies, market):
+for blueprint in (system, identity, accounts, broker_callbacks, baskets, strategies, market):
     app.register_blueprint(blueprint.bp)
 
 

@@ -19,6 +19,7 @@ from chalicelib.adapters.market.synthetic_quotes import SyntheticQuotes
 from chalicelib.domain.market_model import MarketModel
 from chalicelib.services.accounts import AccountService
 from chalicelib.services.baskets import BasketService
+from chalicelib.services.broker_sessions import BrokerSessionService
 from chalicelib.services.clock import Clock, system_clock
 from chalicelib.services.identity import IdentityService
 from chalicelib.services.preview import PreviewService
@@ -55,9 +56,25 @@ class Container:
         return IdentityService(cognito, self.repo, auto_confirm=s.auto_confirm_signup)
 
     @cached_property
+    def cipher(self) -> EnvelopeCipher:
+        return EnvelopeCipher(self.aws.client("kms"), self.settings.secrets_kms_key_id)
+
+    @cached_property
     def accounts(self) -> AccountService:
-        cipher = EnvelopeCipher(self.aws.client("kms"), self.settings.secrets_kms_key_id)
-        return AccountService(self.repo, cipher)
+        return AccountService(self.repo, self.cipher)
+
+    @cached_property
+    def broker_sessions(self) -> BrokerSessionService:
+        from chalicelib.adapters.brokers.registry import build_broker
+
+        return BrokerSessionService(
+            repo=self.repo,
+            cipher=self.cipher,
+            clock=self.clock,
+            public_api_url=self.settings.public_api_url,
+            hosts=self.settings.broker_hosts,
+            build_broker=build_broker,
+        )
 
     @cached_property
     def baskets(self) -> BasketService:

@@ -7,9 +7,10 @@ import time.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 
@@ -29,6 +30,10 @@ class Settings:
     auto_confirm_signup: bool = False
     schedule_shards: int = 4
     app_name: str = "optexec"
+    public_api_url: str = "http://127.0.0.1:8000"
+    # Per broker, host key -> base URL overrides (the fake brokers on loopback, a sandbox).
+    broker_hosts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    alarm_topic_arn: str | None = None
 
     @property
     def jwt_issuer(self) -> str:
@@ -58,6 +63,9 @@ class Settings:
             jwks_url_override=source.get("JWKS_URL") or None,
             auto_confirm_signup=source.get("AUTO_CONFIRM_SIGNUP", "").lower() in TRUE_WORDS,
             schedule_shards=int(source.get("SCHEDULE_SHARDS", "4")),
+            public_api_url=source.get("PUBLIC_API_URL", "http://127.0.0.1:8000"),
+            broker_hosts=_json_mapping(source.get("BROKER_HOSTS", ""), "BROKER_HOSTS"),
+            alarm_topic_arn=source.get("ALARM_TOPIC_ARN") or None,
         )
 
     def missing(self) -> list[str]:
@@ -69,3 +77,15 @@ class Settings:
             "SECRETS_KMS_KEY_ID": self.secrets_kms_key_id,
         }
         return [name for name, value in required.items() if not value]
+
+
+def _json_mapping(raw: str, name: str) -> dict[str, dict[str, str]]:
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as error:
+        raise ValueError(f"{name} must be a JSON object: {error}") from error
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise ValueError(f"{name} must map broker names to objects of host URLs")
+    return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in value.items()}

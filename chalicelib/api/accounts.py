@@ -7,8 +7,9 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib.api.routing import Request, json_response, route
-from chalicelib.api.schemas import AccountIn, AccountPatch
+from chalicelib.api.schemas import AccountIn, AccountPatch, SessionCodeIn
 from chalicelib.api.views import account_view
+from chalicelib.services.broker_sessions import session_view
 
 bp = Blueprint(__name__)
 
@@ -30,14 +31,45 @@ def create_account(req: Request) -> dict[str, Any]:
 
 @route(bp, "/accounts", "GET")
 def list_accounts(req: Request) -> dict[str, Any]:
-    """The caller's broker accounts."""
-    return {"items": [account_view(a) for a in req.container.accounts.list(req.uid)]}
+    """The caller's broker accounts with their session status."""
+    sessions = req.container.repo.sessions_of(req.uid)
+    now = req.container.clock()
+    return {
+        "items": [
+            account_view(a, session_view(sessions.get(a.account_id), now))
+            for a in req.container.accounts.list(req.uid)
+        ]
+    }
+
+
+@route(bp, "/accounts/readiness", "GET")
+def readiness(req: Request) -> dict[str, Any]:
+    """Which accounts can trade today, and until when (sessions end before the next trading day)."""
+    return {"items": req.container.broker_sessions.readiness(req.uid)}
 
 
 @route(bp, "/accounts/{account_id}", "GET")
 def get_account(req: Request, account_id: str) -> dict[str, Any]:
     """One broker account."""
-    return account_view(req.container.accounts.get(req.uid, account_id))
+    item = req.container.accounts.get(req.uid, account_id)
+    session = req.container.repo.get_session(req.uid, account_id)
+    return account_view(item, session_view(session, req.container.clock()))
+
+
+@route(bp, "/accounts/{account_id}/login", "GET")
+def login_url(req: Request, account_id: str) -> dict[str, Any]:
+    """The broker's login page for today's session, with a single-use state (10 minutes)."""
+    return {"url": req.container.broker_sessions.login_url(req.uid, account_id)}
+
+
+@route(bp, "/accounts/{account_id}/session", "POST", body=SessionCodeIn)
+def complete_with_code(req: Request, account_id: str) -> dict[str, Any]:
+    """Finish a login with a code the trader enters (Angel's TOTP, a pasted request token)."""
+    body: SessionCodeIn = req.body
+    account, session = req.container.broker_sessions.complete_with_code(
+        req.uid, account_id, body.code
+    )
+    return account_view(account, session_view(session, req.container.clock()))
 
 
 @route(bp, "/accounts/{account_id}", "PATCH", body=AccountPatch)

@@ -42,6 +42,16 @@ Text = Annotated[str, Field(min_length=1, max_length=100)]
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
+# Dialect-specific secrets sealed with the API secret (Angel: mpin, totp_secret; Noren: vendor_code).
+Secrets = Annotated[
+    dict[
+        Annotated[str, Field(pattern=r"^[a-z_]{1,32}$")],
+        Annotated[str, Field(min_length=1, max_length=256)],
+    ],
+    Field(max_length=6),
+]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -79,10 +89,11 @@ class AccountIn(Strict):
     api_key: Annotated[str, Field(min_length=1, max_length=256)] | None = None
     api_secret: Annotated[str, Field(min_length=1, max_length=256)] | None = None
     static_ip_note: Annotated[str, Field(max_length=200)] | None = None
+    extra: Secrets | None = None
 
     def secrets(self) -> dict[str, str]:
         pairs = {"api_key": self.api_key, "api_secret": self.api_secret}
-        return {k: v for k, v in pairs.items() if v}
+        return {**(self.extra or {}), **{k: v for k, v in pairs.items() if v}}
 
 
 class AccountPatch(Strict):
@@ -90,11 +101,16 @@ class AccountPatch(Strict):
     api_key: Annotated[str, Field(min_length=1, max_length=256)] | None = None
     api_secret: Annotated[str, Field(min_length=1, max_length=256)] | None = None
     static_ip_note: Annotated[str, Field(max_length=200)] | None = None
+    extra: Secrets | None = None
     version: int | None = None
 
     def secrets(self) -> dict[str, str]:
         pairs = {"api_key": self.api_key, "api_secret": self.api_secret}
-        return {k: v for k, v in pairs.items() if v}
+        return {**(self.extra or {}), **{k: v for k, v in pairs.items() if v}}
+
+
+class SessionCodeIn(Strict):
+    code: Annotated[str, Field(min_length=1, max_length=512)]
 
 
 # ----- baskets -----------------------------------------------------------------------------------

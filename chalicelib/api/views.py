@@ -18,7 +18,7 @@ def profile_view(profile: Profile) -> dict[str, Any]:
     }
 
 
-def account_view(item: AccountItem) -> dict[str, Any]:
+def account_view(item: AccountItem, session: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "id": item.account_id,
         "broker": item.broker,
@@ -27,8 +27,7 @@ def account_view(item: AccountItem) -> dict[str, Any]:
         "static_ip_note": item.static_ip_note,
         "status": item.status,
         "has_api_secret": item.secret_blob is not None,
-        # Sessions arrive with the broker OAuth flow; until then an account has none.
-        "session": {"status": "NONE", "expires_at": None},
+        "session": session or {"status": "NONE", "expires_at": None},
         "version": item.version,
         "created_at": item.created_at,
         "updated_at": item.updated_at,

@@ -34,9 +34,12 @@ class AccountService:
             )
         account_id = new_id()
         pk, sk = AccountItem.key(uid, account_id)
+        gsi1pk, gsi1sk = AccountItem.all_accounts_key(uid, account_id)
         item = AccountItem(
             pk,
             sk,
+            gsi1pk=gsi1pk,
+            gsi1sk=gsi1sk,
             uid=uid,
             account_id=account_id,
             broker=broker,

@@ -17,6 +17,7 @@ import io
 import re
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl
 
 from werkzeug.wrappers import Request, Response
 
@@ -121,8 +122,11 @@ class KiteServer(FakeBrokerServer):
         if app is None:
             return self.error("input", "Invalid `api_key`.", 400)
         code = self.issue_code(app.api_key)
+        # Kite sends the app's own `redirect_params` (a URL-encoded query) back on the redirect.
+        echoed = dict(parse_qsl(request.args.get("redirect_params", "")))
         return redirect(
-            app.redirect_url, {"request_token": code, "action": "login", "status": "success"}
+            app.redirect_url,
+            {**echoed, "request_token": code, "action": "login", "status": "success"},
         )
 
     def token_exchange(self, request: Request, _s: Session | None, _a: dict[str, str]) -> Response:

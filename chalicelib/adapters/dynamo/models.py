@@ -107,6 +107,38 @@ class AccountItem(BaseItem, discriminator="ACCOUNT"):
     def key(uid: str, account_id: str) -> tuple[str, str]:
         return user_pk(uid), f"ACCOUNT#{account_id}"
 
+    @staticmethod
+    def all_accounts_key(uid: str, account_id: str) -> tuple[str, str]:
+        """GSI1: every account of every user, for the daily readiness job (a family's handful)."""
+        return "ACCOUNTS", f"{uid}#{account_id}"
+
+
+class SessionItem(BaseItem, discriminator="SESSION"):
+    """A broker session: the access token sealed like the API secret, and its broker expiry."""
+
+    uid = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    broker = UnicodeAttribute()
+    sealed = JSONAttribute()
+    expires_at = UnicodeAttribute()  # ISO-8601 with offset
+
+    @staticmethod
+    def key(uid: str, account_id: str) -> tuple[str, str]:
+        return user_pk(uid), f"SESSION#{account_id}"
+
+
+class OAuthStateItem(BaseItem, discriminator="OAUTH_STATE"):
+    """A pending broker login: the unguessable state sent to the broker, single use, expiring."""
+
+    uid = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    broker = UnicodeAttribute()
+    expires_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(state: str) -> tuple[str, str]:
+        return f"OAUTH#{state}", "STATE"
+
 
 class BasketItem(BaseItem, discriminator="BASKET"):
     uid = UnicodeAttribute()
@@ -160,6 +192,8 @@ class ScheduleItem(BaseItem, discriminator="SCHEDULE"):
 ENTITY_MODELS: tuple[type[BaseItem], ...] = (
     ProfileItem,
     AccountItem,
+    SessionItem,
+    OAuthStateItem,
     BasketItem,
     StrategyItem,
     ScheduleItem,

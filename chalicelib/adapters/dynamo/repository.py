@@ -27,8 +27,10 @@ from chalicelib.adapters.dynamo.models import (
     AccountItem,
     BaseItem,
     BasketItem,
+    OAuthStateItem,
     ProfileItem,
     ScheduleItem,
+    SessionItem,
     StrategyItem,
     user_pk,
 )
@@ -130,7 +132,51 @@ class Repository:
         return self._query_user(AccountItem, uid, "ACCOUNT#")
 
     def delete_account(self, item: AccountItem) -> None:
-        guarded(lambda: item.delete())
+        def write(tx: TransactWrite) -> None:
+            tx.delete(item)
+            tx.delete(SessionItem(*SessionItem.key(item.uid, item.account_id)))
+
+        self._transact(write)
+
+    def all_accounts(self) -> list[AccountItem]:
+        return guarded(
+            lambda: [
+                item for item in BaseItem.gsi1.query("ACCOUNTS") if isinstance(item, AccountItem)
+            ]
+        )
+
+    # -- broker sessions and pending logins ----------------------------------------------------
+    def put_oauth_state(self, item: OAuthStateItem) -> None:
+        item.created_at = now_iso()
+        guarded(lambda: item.save(OAuthStateItem.pk.does_not_exist()))
+
+    def take_oauth_state(self, state: str) -> OAuthStateItem | None:
+        """Read and delete a pending login; the conditional delete makes a state work once."""
+        try:
+            item = self._get(OAuthStateItem, OAuthStateItem.key(state))
+        except NotFound:
+            return None
+        try:
+            item.delete(condition=OAuthStateItem.pk.exists())
+        except DeleteError as error:
+            if _lost_race(error):
+                return None  # consumed by a concurrent callback
+            raise DependencyUnavailable("storage is unavailable; retry shortly") from error
+        return item
+
+    def put_session(self, item: SessionItem) -> None:
+        item.created_at = item.updated_at = now_iso()
+        guarded(lambda: item.save())
+
+    def sessions_of(self, uid: str) -> dict[str, SessionItem]:
+        items = self._query_user(SessionItem, uid, "SESSION#")
+        return {item.account_id: item for item in items}
+
+    def get_session(self, uid: str, account_id: str) -> SessionItem | None:
+        try:
+            return self._get(SessionItem, SessionItem.key(uid, account_id))
+        except NotFound:
+            return None
 
     # -- baskets -------------------------------------------------------------------------------
     def put_basket(self, item: BasketItem) -> None:

@@ -1,0 +1,210 @@
+"""Daily broker logins: the login URL with a CSRF state, the OAuth callback, manual codes (TOTP),
+and readiness (which accounts can trade today, and until when).
+
+The state sent to the broker is 32 random bytes stored server-side for ten minutes and bound to
+the user and account; the callback consumes it with a conditional delete, so it is unguessable,
+expiring and single-use (stronger than a signed stateless token, which could be replayed until it
+expires). Access tokens are sealed with the same KMS envelope as API secrets.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.adapters.aws.secrets import EnvelopeCipher
+from chalicelib.adapters.brokers.errors import BrokerError, RateLimited, Unavailable
+from chalicelib.adapters.brokers.port import Credentials, Session
+from chalicelib.adapters.dynamo.models import AccountItem, OAuthStateItem, SessionItem
+from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.domain.calendar import IST, default_calendar
+from chalicelib.errors import DependencyUnavailable, Unprocessable, ValidationFailed
+from chalicelib.services.clock import Clock
+
+log = logging.getLogger(__name__)
+STATE_LIFETIME = timedelta(minutes=10)
+
+# The query parameter that carries the one-time code on each broker's redirect.
+CODE_PARAM: Mapping[str, str] = {
+    "zerodha": "request_token",
+    "paper": "request_token",
+    "upstox": "code",
+    "fyers": "auth_code",
+    "shoonya": "code",
+    "zebu": "code",
+    "dhan": "tokenId",
+    "angelone": "auth_token",
+}
+
+BrokerFactory = Callable[..., Any]
+
+
+@dataclass
+class BrokerSessionService:
+    repo: Repository
+    cipher: EnvelopeCipher
+    clock: Clock
+    public_api_url: str
+    hosts: Mapping[str, Mapping[str, str]]
+    build_broker: BrokerFactory
+
+    def callback_url(self, broker: str) -> str:
+        return f"{self.public_api_url.rstrip('/')}/brokers/{broker}/callback"
+
+    def _adapter(self, account: AccountItem) -> Any:
+        sealed = (
+            self.cipher.open(account.secret_blob, owner=account.uid) if account.secret_blob else {}
+        )
+        if not sealed.get("api_key"):
+            raise Unprocessable(
+                "the account has no api_key: PATCH /accounts/{id} with the broker app's key and secret",
+                field="api_key",
+                code="missing_credentials",
+            )
+        extra = {k: v for k, v in sealed.items() if k not in ("api_key", "api_secret")}
+        credentials = Credentials(
+            api_key=sealed["api_key"],
+            api_secret=sealed.get("api_secret", ""),
+            client_id=account.client_id,
+            redirect_url=self.callback_url(account.broker),
+            extra=extra,
+        )
+        return self.build_broker(
+            account.broker,
+            credentials,
+            account=account.account_id,
+            hosts=self.hosts.get(account.broker),
+        )
+
+    def login_url(self, uid: str, account_id: str) -> str:
+        account = self.repo.get_account(uid, account_id)
+        adapter = self._adapter(account)
+        state = secrets.token_urlsafe(32)
+        expires = self.clock() + STATE_LIFETIME
+        item = OAuthStateItem(
+            *OAuthStateItem.key(state),
+            uid=uid,
+            account_id=account_id,
+            broker=account.broker,
+            expires_at=expires.isoformat(),
+            ttl=expires,
+        )
+        self.repo.put_oauth_state(item)
+        with _broker_errors():
+            return str(adapter.login_url(state))
+
+    def complete_callback(
+        self, broker: str, params: Mapping[str, str]
+    ) -> tuple[AccountItem, SessionItem]:
+        """Finish a browser login from the broker's redirect."""
+        if broker not in CODE_PARAM:
+            raise ValidationFailed(f"unknown broker {broker!r}", field="broker")
+        if params.get("status", "success") not in ("success", "ok"):
+            raise ValidationFailed("the broker reports the login was not completed", field="status")
+        state = params.get("state", "")
+        pending = self.repo.take_oauth_state(state) if state else None
+        if pending is None or pending.broker != broker:
+            raise ValidationFailed(
+                "unknown or already used login state: start again from GET /accounts/{id}/login",
+                field="state",
+                code="invalid_state",
+            )
+        if datetime.fromisoformat(pending.expires_at) < self.clock():
+            raise ValidationFailed(
+                "the login took too long: start again", field="state", code="state_expired"
+            )
+        code = params.get(CODE_PARAM[broker], "")
+        if not code:
+            raise ValidationFailed(
+                f"the redirect has no {CODE_PARAM[broker]}", field=CODE_PARAM[broker]
+            )
+        return self._store(pending.uid, pending.account_id, code)
+
+    def complete_with_code(
+        self, uid: str, account_id: str, code: str
+    ) -> tuple[AccountItem, SessionItem]:
+        """Finish a login with a code the trader enters (Angel's TOTP, a pasted request token)."""
+        return self._store(uid, account_id, code)
+
+    def _store(self, uid: str, account_id: str, code: str) -> tuple[AccountItem, SessionItem]:
+        account = self.repo.get_account(uid, account_id)
+        adapter = self._adapter(account)
+        with _broker_errors():
+            session: Session = adapter.exchange_code(code)
+        sealed = self.cipher.seal(
+            {"access_token": session.access_token, "user_id": session.user_id, **session.extra},
+            owner=uid,
+        )
+        item = SessionItem(
+            *SessionItem.key(uid, account_id),
+            uid=uid,
+            account_id=account_id,
+            broker=account.broker,
+            sealed=sealed,
+            expires_at=session.expires_at.isoformat(),
+            ttl=session.expires_at + timedelta(days=7),
+        )
+        self.repo.put_session(item)
+        log.info("broker session stored", extra={"account": account_id, "broker": account.broker})
+        return account, item
+
+    def readiness(self, uid: str) -> list[dict[str, Any]]:
+        accounts = self.repo.list_accounts(uid)
+        sessions = self.repo.sessions_of(uid)
+        now = self.clock()
+        return [readiness_of(a, sessions.get(a.account_id), now) for a in accounts]
+
+
+def session_view(item: SessionItem | None, now: datetime) -> dict[str, Any]:
+    if item is None:
+        return {"status": "NONE", "expires_at": None}
+    expires = datetime.fromisoformat(item.expires_at)
+    return {"status": "VALID" if now < expires else "EXPIRED", "expires_at": expires.isoformat()}
+
+
+def readiness_of(
+    account: AccountItem, session: SessionItem | None, now: datetime
+) -> dict[str, Any]:
+    """Usable today = a session valid now that outlives today's F&O close."""
+    view = session_view(session, now)
+    calendar = default_calendar()
+    today = now.astimezone(IST).date()
+    trading = calendar.is_trading_day(today)
+    close = datetime.combine(today, calendar.fo_session_bounds(today)[1], tzinfo=IST)
+    usable = view["status"] == "VALID" and datetime.fromisoformat(view["expires_at"]) >= close
+    reason = None
+    if not usable:
+        reason = {
+            "NONE": "never logged in: GET /accounts/{id}/login",
+            "EXPIRED": "the session expired: log in again today",
+        }.get(view["status"], "the session ends before today's close: log in again")
+    return {
+        "account_id": account.account_id,
+        "broker": account.broker,
+        "label": account.label,
+        "session": view,
+        "trading_day": trading,
+        "usable_today": usable,
+        "until": view["expires_at"] if usable else None,
+        "action": reason,
+    }
+
+
+@contextmanager
+def _broker_errors() -> Iterator[None]:
+    """Broker failures during login become clear API errors, never a 500."""
+    try:
+        yield
+    except (Unavailable, RateLimited) as error:
+        raise DependencyUnavailable(
+            f"the broker is unavailable: {error}", code="broker_unavailable"
+        ) from error
+    except BrokerError as error:
+        raise Unprocessable(
+            f"the broker refused the login: {error}", code="broker_login_failed"
+        ) from error

@@ -1,0 +1,159 @@
+"""Daily broker login through the API against the fake brokers on loopback: login URL with a
+single-use state, the broker's redirect to our callback, the token exchange with the broker's
+checksum, the sealed session with the broker's expiry, and readiness."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import datetime
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from chalicelib.container import Container, use_container
+from sim.exchange import SimExchange
+from sim.servers import start_fake_broker
+from tests.integration.conftest import sign_up
+
+DIALECTS = {"zerodha": "kite", "upstox": "upstox", "shoonya": "noren", "zebu": "noren"}
+
+
+@pytest.fixture
+def fakes(settings, container) -> Iterator[dict]:
+    exchange = SimExchange(seed=11)
+    servers, hosts = {}, {}
+    for broker, dialect in DIALECTS.items():
+        try:
+            server = servers.get(dialect) or start_fake_broker(dialect, exchange)
+        except NotImplementedError:
+            continue
+        servers[dialect] = server
+        hosts[broker] = _hosts(dialect, server)
+    local = Container(dataclasses.replace(settings, broker_hosts=hosts))
+    use_container(local)
+    try:
+        yield {"servers": servers, "settings": local.settings, "container": local}
+    finally:
+        use_container(container)
+        for server in servers.values():
+            server.stop()
+
+
+def _hosts(dialect: str, server) -> dict[str, str]:
+    base, login = server.base_url, server.login_url_base
+    return {
+        "kite": {"api": base, "login": login},
+        "upstox": {"api": base, "hft": base, "login": login, "master": base},
+        "noren": {"api": base, "login": login},
+    }[dialect]
+
+
+def _login(api, fakes, broker: str, client_id: str) -> tuple[dict, str]:
+    dialect = DIALECTS[broker]
+    if dialect not in fakes["servers"]:
+        pytest.skip(f"the {dialect} fake broker is not built yet")
+    server = fakes["servers"][dialect]
+    callback = f"{fakes['settings'].public_api_url}/brokers/{broker}/callback"
+    server.register_app(f"key-{client_id}", f"secret-{client_id}", client_id, callback)
+    account = api.call(
+        "POST", "/accounts",
+        {"broker": broker, "client_id": client_id, "label": broker,
+         "api_key": f"key-{client_id}", "api_secret": f"secret-{client_id}"},
+    ).data  # fmt: skip
+    login = api.call("GET", f"/accounts/{account['id']}/login")
+    assert login.status_code == 200, login.body
+    assert login.data["url"].startswith(server.login_url_base)
+    redirect = httpx.get(login.data["url"], follow_redirects=False, timeout=5)
+    assert redirect.status_code in (302, 303, 307), redirect.text
+    location = urlsplit(redirect.headers["location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == callback
+    return account, location.query
+
+
+@pytest.mark.parametrize("broker", list(DIALECTS))
+def test_oauth_login_end_to_end(client, fakes, broker):
+    api, _ = sign_up(client)
+    account, query = _login(api, fakes, broker, f"C{broker[:3].upper()}1")
+    anonymous_callback = client.http.get(f"/brokers/{broker}/callback?{query}")
+    assert anonymous_callback.status_code == 200, anonymous_callback.body
+    refreshed = api.call("GET", f"/accounts/{account['id']}").data
+    assert refreshed["session"]["status"] == "VALID"
+    expires = datetime.fromisoformat(refreshed["session"]["expires_at"])
+    assert expires.utcoffset().total_seconds() == 5.5 * 3600
+    assert "access_token" not in api.call("GET", "/accounts").body.decode()
+
+    replay = client.http.get(f"/brokers/{broker}/callback?{query}")
+    assert replay.status_code == 400  # the state works once
+    ready = api.call("GET", "/accounts/readiness").data["items"]
+    [mine] = [r for r in ready if r["account_id"] == account["id"]]
+    assert (
+        mine["session"]["status"] == "VALID" and mine["until"] == refreshed["session"]["expires_at"]
+    )
+
+
+def test_kite_session_ends_at_six_next_morning(client, fakes):
+    api, _ = sign_up(client)
+    account, query = _login(api, fakes, "zerodha", "ZK6")
+    client.http.get(f"/brokers/zerodha/callback?{query}")
+    expires = datetime.fromisoformat(
+        api.call("GET", f"/accounts/{account['id']}").data["session"]["expires_at"]
+    )
+    assert (expires.hour, expires.minute) == (6, 0)
+
+
+def test_forged_or_foreign_state_is_refused(client, fakes):
+    api, _ = sign_up(client)
+    _, query = _login(api, fakes, "zerodha", "ZK7")
+    params = {k: v[0] for k, v in parse_qs(query).items()}
+    forged = dict(params, state="not-the-state")
+    response = client.http.get(
+        "/brokers/zerodha/callback?" + "&".join(f"{k}={v}" for k, v in forged.items())
+    )
+    assert response.status_code == 400 and b"invalid_state" in response.body
+    # a valid state presented to another broker's callback is refused too
+    wrong = client.http.get(f"/brokers/upstox/callback?code=x&state={params['state']}")
+    assert wrong.status_code == 400
+    cancelled = client.http.get(
+        f"/brokers/zerodha/callback?status=cancelled&state={params['state']}"
+    )
+    assert cancelled.status_code == 400
+
+
+def test_login_needs_credentials_and_ownership(client, fakes):
+    api, _ = sign_up(client)
+    other, _ = sign_up(client)
+    bare = api.call(
+        "POST", "/accounts", {"broker": "zerodha", "client_id": "ZK8", "label": "bare"}
+    ).data
+    refused = api.call("GET", f"/accounts/{bare['id']}/login")
+    assert refused.status_code == 422 and refused.data["error"]["code"] == "missing_credentials"
+    assert other.call("GET", f"/accounts/{bare['id']}/login").status_code == 404
+    ready = api.call("GET", "/accounts/readiness").data["items"]
+    assert ready[0]["usable_today"] is False and ready[0]["action"]
+
+
+def test_wrong_secret_is_a_clear_broker_error(client, fakes):
+    api, _ = sign_up(client)
+    server = fakes["servers"]["kite"]
+    callback = f"{fakes['settings'].public_api_url}/brokers/zerodha/callback"
+    server.register_app("key-ZK9", "real-secret", "ZK9", callback)
+    account = api.call(
+        "POST", "/accounts",
+        {"broker": "zerodha", "client_id": "ZK9", "label": "k", "api_key": "key-ZK9", "api_secret": "wrong"},
+    ).data  # fmt: skip
+    url = api.call("GET", f"/accounts/{account['id']}/login").data["url"]
+    query = urlsplit(httpx.get(url, follow_redirects=False).headers["location"]).query
+    response = client.http.get(f"/brokers/zerodha/callback?{query}")
+    assert response.status_code == 422
+    assert b"broker_login_failed" in response.body
+
+
+def test_angel_style_code_entry(client, fakes):
+    api, _ = sign_up(client)
+    account = api.call("POST", "/accounts", {"broker": "zerodha", "client_id": "ZK10", "label": "k",
+                                              "api_key": "nope", "api_secret": "nope"}).data  # fmt: skip
+    response = api.call("POST", f"/accounts/{account['id']}/session", {"code": "bad-token"})
+    assert response.status_code in (422, 503)
+    assert response.data["error"]["code"].startswith("broker_")
