@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from chalice import Chalice
+from chalice import Chalice, Cron
 
 from chalicelib.api import (
     accounts,
@@ -20,7 +20,7 @@ from chalicelib.api import (
     system,
 )
 from chalicelib.container import get_container
-from chalicelib.jobs import tick
+from chalicelib.jobs import readiness, tick
 
 app = Chalice(app_name="optexec")
 app.log.setLevel(logging.INFO)
@@ -39,3 +39,9 @@ def plan_tick(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def fire_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Step Functions Map task: fire one batch of orders at T."""
     return tick.fire(get_container(), event)
+
+
+@app.schedule(Cron(0, 3, "?", "*", "MON-FRI", "*"), name="pre_market_readiness")
+def pre_market_readiness(event: Any) -> dict[str, Any]:
+    """08:30 IST (03:00 UTC) on weekdays: alert about accounts that need today's broker login."""
+    return readiness.pre_market(get_container())

@@ -45,6 +45,11 @@ data "aws_iam_policy_document" "lambda" {
     resources = [aws_cognito_user_pool.users.arn]
   }
   statement {
+    sid       = "Alerts"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alarms.arn]
+  }
+  statement {
     sid       = "Logs"
     actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["arn:aws:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${local.function_base}*"]

@@ -26,6 +26,7 @@ SETTINGS_VARS = {
     "USER_POOL_ID": "user_pool_id",
     "USER_POOL_CLIENT_ID": "user_pool_client_id",
     "SECRETS_KMS_KEY_ID": "secrets_kms_key_id",
+    "ALARM_TOPIC_ARN": "alarm_topic_arn",
 }
 EMULATED_STAGES = {"local"}
 
@@ -105,6 +106,7 @@ module "app" {{
   user_pool_id        = aws_cognito_user_pool.users.id
   user_pool_client_id = aws_cognito_user_pool_client.api.id
   secrets_kms_key_id  = aws_kms_key.secrets.key_id
+  alarm_topic_arn     = aws_sns_topic.alarms.arn
   # Empty unless static_egress_ip = true (infra/network.tf).
   lambda_subnet_ids         = aws_subnet.private[*].id
   lambda_security_group_ids = aws_security_group.lambda[*].id

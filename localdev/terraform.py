@@ -172,6 +172,7 @@ def settings_env(
         "USER_POOL_ID": outputs["user_pool_id"],
         "USER_POOL_CLIENT_ID": outputs["user_pool_client_id"],
         "SECRETS_KMS_KEY_ID": outputs["secrets_kms_key_id"],
+        "ALARM_TOPIC_ARN": outputs["alarm_topic_arn"],
     }
     if endpoint:
         env["AWS_ENDPOINT_URL"] = endpoint

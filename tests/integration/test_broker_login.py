@@ -157,3 +157,43 @@ def test_angel_style_code_entry(client, fakes):
     response = api.call("POST", f"/accounts/{account['id']}/session", {"code": "bad-token"})
     assert response.status_code in (422, 503)
     assert response.data["error"]["code"].startswith("broker_")
+
+
+def test_pre_market_readiness_alerts_about_accounts_without_todays_session(
+    client, fakes, emulator_url
+):
+    import json as _json
+
+    import boto3
+
+    from chalicelib.domain.calendar import IST
+    from chalicelib.jobs.readiness import pre_market
+
+    api, uid = sign_up(client)
+    account, query = _login(api, fakes, "zerodha", "ZK11")
+    client.http.get(f"/brokers/zerodha/callback?{query}")
+    idle = api.call("POST", "/accounts", {"broker": "dhan", "client_id": "DH11", "label": "d"}).data
+    container = fakes["container"]
+    sqs = boto3.client("sqs", endpoint_url=emulator_url, region_name=container.settings.region)
+    sns = boto3.client("sns", endpoint_url=emulator_url, region_name=container.settings.region)
+    queue = sqs.create_queue(QueueName=f"alerts-{uid[:8]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=container.settings.alarm_topic_arn, Protocol="sqs", Endpoint=queue_arn)
+
+    holiday = pre_market(container, datetime(2026, 11, 24, 8, 30, tzinfo=IST))
+    assert holiday["trading_day"] is False and holiday["not_ready"] == []
+    # The session from the login above was issued today and ends at 06:00 tomorrow: on the next
+    # trading morning (Wed 25th, 08:30) it has expired, and the Dhan account never logged in.
+    summary = pre_market(container, datetime(2026, 11, 25, 8, 30, tzinfo=IST))
+    mine = {r["account_id"]: r for r in summary["not_ready"] if r["uid"] == uid}
+    assert set(mine) == {account["id"], idle["id"]}
+    assert mine[account["id"]]["session"]["status"] == "EXPIRED"
+    assert mine[idle["id"]]["session"]["status"] == "NONE"
+    assert summary["alerted"] == container.settings.alarm_topic_arn
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)[
+        "Messages"
+    ]
+    body = _json.loads(_json.loads(messages[0]["Body"])["Message"])
+    assert idle["id"] in {r["account_id"] for r in body["not_ready"]}
