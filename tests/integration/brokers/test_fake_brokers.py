@@ -73,7 +73,7 @@ DIALECTS = [
         "fyers",
         "fyers",
         masters.parse_fyers_master,
-        lambda s: {"api": s.base_url, "data": s.base_url, "master": s.base_url},
+        lambda s: {"api": s.base_url, "data": s.data_url, "master": s.login_url_base},
     ),
     Dialect(
         "noren",
@@ -122,8 +122,9 @@ def _log_in(rig_dialect: Dialect, adapter: HttpBroker, clock: object) -> HttpBro
 
         return adapter.with_session(adapter.exchange_code(totp(BASE32_SECRET, clock())))
     query = _follow_login(adapter.login_url("st4te"))
+    # Fyers' redirect carries both `code=200` (a status) and `auth_code`: the latter is the code.
     code = next(
-        query[k][0] for k in ("request_token", "code", "auth_code", "tokenId") if k in query
+        query[k][0] for k in ("request_token", "auth_code", "code", "tokenId") if k in query
     )
     return adapter.with_session(adapter.exchange_code(code))
 
