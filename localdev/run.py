@@ -1,13 +1,16 @@
 """`make run`: the whole platform on one machine.
 
 Starts the embedded AWS emulator (or uses AWS_ENDPOINT_URL), applies infra/ to it with Terraform,
-serves the API with `chalice local`, prints where everything is, and stops it all on Ctrl-C.
-The clock process and the simulated exchange join here as their issues land.
+starts the simulated exchange with a fake server per broker dialect, serves the API with
+`chalice local` with every broker pointed at its fake (a local run never reaches a real broker),
+prints where everything is, and stops it all on Ctrl-C. The clock process joins with the
+execution engine.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +21,18 @@ from pathlib import Path
 from localdev import emulator, terraform
 
 ROOT = Path(__file__).resolve().parent.parent
+SIM_DIR = ROOT / ".run" / "sim"
+# Which fake serves each broker name locally (paper trades through the Kite-dialect fake).
+FAKE_OF = {
+    "zerodha": "kite",
+    "paper": "kite",
+    "angelone": "angel",
+    "upstox": "upstox",
+    "fyers": "fyers",
+    "dhan": "dhan",
+    "shoonya": "noren",
+    "zebu": "noren",
+}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,10 +42,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--region", default="ap-south-1")
     args = parser.parse_args(argv)
 
-    started_here = not (
-        os.environ.get("AWS_ENDPOINT_URL") and emulator.is_healthy(os.environ["AWS_ENDPOINT_URL"])
-    )
-    url = emulator.start(args.emulator_port)
+    configured = os.environ.get("AWS_ENDPOINT_URL")
+    local = emulator.endpoint(args.emulator_port)
+    if configured and emulator.is_healthy(configured):
+        url, started_here = configured, False
+    elif emulator.is_healthy(local):  # e.g. `make emulator` earlier: use it, leave it running
+        url, started_here = local, False
+        emulator.configure(url)
+        print(f"emulator: using the one already running on {url}", flush=True)
+    else:
+        url, started_here = emulator.start(args.emulator_port), True
     processes: list[subprocess.Popen[bytes]] = []
     try:
         print("infra: applying infra/ to the emulator with Terraform ...", flush=True)
@@ -39,6 +60,10 @@ def main(argv: list[str] | None = None) -> None:
         )
         env = {**os.environ, **terraform.settings_env(outputs, "local", url, args.region)}
         env["AUTO_CONFIRM_SIGNUP"] = "true"
+        env["PUBLIC_API_URL"] = f"http://127.0.0.1:{args.api_port}"
+        fakes, hosts = _start_fakes()
+        processes.append(fakes)
+        env["BROKER_HOSTS"] = json.dumps({b: hosts[d] for b, d in FAKE_OF.items() if d in hosts})
         api = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "chalice"),
@@ -52,8 +77,9 @@ def main(argv: list[str] | None = None) -> None:
             env=env,
         )  # fmt: skip
         processes.append(api)
-        _banner(url, args.api_port, outputs)
+        _banner(url, args.api_port, outputs, hosts)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in background
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
         print("run: a component exited; stopping everything", flush=True)
@@ -72,7 +98,27 @@ def main(argv: list[str] | None = None) -> None:
             emulator.stop(args.emulator_port)
 
 
-def _banner(url: str, api_port: int, outputs: dict[str, object]) -> None:
+def _start_fakes() -> tuple[subprocess.Popen[bytes], dict[str, dict[str, str]]]:
+    """The simulated exchange and the six dialect fakes, state kept under .run/sim."""
+    hosts_file = SIM_DIR / "hosts.json"
+    hosts_file.unlink(missing_ok=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sim.servers", "--state-dir", str(SIM_DIR)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while not hosts_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise SystemExit("run: the fake brokers did not start")
+        time.sleep(0.1)
+    return process, json.loads(hosts_file.read_text())
+
+
+def _banner(
+    url: str, api_port: int, outputs: dict[str, object], hosts: dict[str, dict[str, str]]
+) -> None:
     print(
         "\n".join(
             [
@@ -83,6 +129,9 @@ def _banner(url: str, api_port: int, outputs: dict[str, object]) -> None:
                 f"  table            {outputs['table_name']}",
                 f"  user pool        {outputs['user_pool_id']} (sign-ups are auto-confirmed)",
                 f"  tick machine     {outputs['tick_state_machine_arn']}",
+                *(f"  fake {dialect:<11} {urls['api']}" for dialect, urls in sorted(hosts.items())),
+                "  (register a broker app at a fake: POST <fake root>/_sim/apps "
+                '{"api_key","api_secret","client_id","redirect_url"})',
                 f"  Try: curl -s http://127.0.0.1:{api_port}/health",
                 "Ctrl-C stops everything.",
                 "",

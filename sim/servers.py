@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import json
 import signal
 import sys
 import threading
@@ -44,6 +45,19 @@ def start_fake_broker(dialect: str, exchange: SimExchange, port: int = 0) -> Fak
     return server_class(dialect)(exchange).start(port)
 
 
+def adapter_hosts(dialect: str, server: FakeBrokerServer) -> dict[str, str]:
+    """The host overrides that point our adapter for ``dialect`` at this fake (by host key)."""
+    api, root = server.base_url, server.login_url_base
+    return {
+        "kite": {"api": api, "login": root, "master": api},
+        "angel": {"api": api, "login": root, "master": api},
+        "dhan": {"api": api, "auth": root, "master": api},
+        "upstox": {"api": api, "hft": api, "login": root, "master": api},
+        "fyers": {"api": api, "data": f"{root}/data", "master": root},
+        "noren": {"api": api, "login": root, "master": root},
+    }[dialect]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the fakes until interrupted."""
     parser = argparse.ArgumentParser(prog="python -m sim.servers", description=__doc__)
@@ -54,11 +68,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     exchange = SimExchange(seed=args.seed, state_dir=args.state_dir)
     servers = []
+    hosts = {}
     for i, dialect in enumerate(d.strip() for d in args.dialects.split(",") if d.strip()):
         port = args.port_base + i if args.port_base else 0
         server = start_fake_broker(dialect, exchange, port)
         servers.append(server)
+        hosts[dialect] = adapter_hosts(dialect, server)
         sys.stdout.write(f"{dialect}\tapi={server.base_url}\tlogin={server.login_url_base}\n")
+    # `make run` reads this to point the API's adapters at the fakes.
+    args.state_dir.mkdir(parents=True, exist_ok=True)
+    (args.state_dir / "hosts.json").write_text(json.dumps(hosts, indent=2))
     sys.stdout.flush()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

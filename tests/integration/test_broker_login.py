@@ -14,7 +14,7 @@ import pytest
 
 from chalicelib.container import Container, use_container
 from sim.exchange import SimExchange
-from sim.servers import start_fake_broker
+from sim.servers import adapter_hosts, start_fake_broker
 from tests.integration.conftest import sign_up
 
 DIALECTS = {"zerodha": "kite", "upstox": "upstox", "shoonya": "noren", "zebu": "noren"}
@@ -30,7 +30,7 @@ def fakes(settings, container) -> Iterator[dict]:
         except NotImplementedError:
             continue
         servers[dialect] = server
-        hosts[broker] = _hosts(dialect, server)
+        hosts[broker] = adapter_hosts(dialect, server)
     local = Container(dataclasses.replace(settings, broker_hosts=hosts))
     use_container(local)
     try:
@@ -39,15 +39,6 @@ def fakes(settings, container) -> Iterator[dict]:
         use_container(container)
         for server in servers.values():
             server.stop()
-
-
-def _hosts(dialect: str, server) -> dict[str, str]:
-    base, login = server.base_url, server.login_url_base
-    return {
-        "kite": {"api": base, "login": login},
-        "upstox": {"api": base, "hft": base, "login": login, "master": base},
-        "noren": {"api": base, "login": login},
-    }[dialect]
 
 
 def _login(api, fakes, broker: str, client_id: str) -> tuple[dict, str]:

@@ -47,40 +47,15 @@ class Dialect:
     fake: str
     broker: str
     parse_master: Callable[[bytes], list[Instrument]]
-    hosts: Callable[[object], dict[str, str]]
-
-
-def _same(server: object) -> dict[str, str]:
-    return {"api": server.base_url, "login": server.login_url_base, "master": server.base_url}
 
 
 DIALECTS = [
-    Dialect("kite", "zerodha", masters.parse_kite_master, _same),
-    Dialect("angel", "angelone", masters.parse_angel_master, _same),
-    Dialect(
-        "dhan",
-        "dhan",
-        masters.parse_dhan_master,
-        lambda s: {"api": s.base_url, "auth": s.login_url_base, "master": s.base_url},
-    ),
-    Dialect(
-        "upstox",
-        "upstox",
-        masters.parse_upstox_master,
-        lambda s: {"api": s.base_url, "hft": s.base_url, "master": s.base_url},
-    ),
-    Dialect(
-        "fyers",
-        "fyers",
-        masters.parse_fyers_master,
-        lambda s: {"api": s.base_url, "data": s.data_url, "master": s.login_url_base},
-    ),
-    Dialect(
-        "noren",
-        "shoonya",
-        masters.parse_noren_master,
-        lambda s: {"api": s.base_url, "login": s.login_url_base, "master": s.login_url_base},
-    ),
+    Dialect("kite", "zerodha", masters.parse_kite_master),
+    Dialect("angel", "angelone", masters.parse_angel_master),
+    Dialect("dhan", "dhan", masters.parse_dhan_master),
+    Dialect("upstox", "upstox", masters.parse_upstox_master),
+    Dialect("fyers", "fyers", masters.parse_fyers_master),
+    Dialect("noren", "shoonya", masters.parse_noren_master),
 ]
 
 
@@ -145,7 +120,7 @@ def rig(request) -> Iterator[Rig]:
             dialect.broker,
             creds,
             account=CLIENT,
-            hosts=dialect.hosts(server),
+            hosts=sim_servers.adapter_hosts(dialect.fake, server),
             now=clock,
             sleep=lambda s: None,
         )
