@@ -33,7 +33,7 @@ def deployed(emulator_url, tmp_path_factory):
 def test_packaged_functions_are_created_with_the_platform_settings(deployed, emulator_url):
     client = boto3.client("lambda", endpoint_url=emulator_url, region_name=REGION)
     arns = deployed["function_arns"]
-    assert set(arns) == {"api_handler", "plan_tick", "fire_batch"}
+    assert set(arns) == {"api_handler", "plan_tick", "fire_batch", "pre_market_readiness"}
     for name, expected in (("plan_tick", "app.plan_tick"), ("fire_batch", "app.fire_batch")):
         config = client.get_function_configuration(FunctionName=arns[name])
         assert config["Handler"] == expected
