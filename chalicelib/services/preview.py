@@ -18,12 +18,10 @@ from chalicelib.domain.calendar import IST, default_calendar
 from chalicelib.domain.instrument import Broker, ContractKey
 from chalicelib.domain.market_errors import MarketRuleError
 from chalicelib.domain.market_model import MarketModel
-from chalicelib.domain.option_chain import OptionChain
-from chalicelib.domain.protection import protected_limit_price
 from chalicelib.domain.sizing import order_slices
-from chalicelib.domain.strategy import Leg, Strategy, from_document
-from chalicelib.domain.strike_selection import select_strike
+from chalicelib.domain.strategy import Leg, from_document
 from chalicelib.domain.symbols import angel_symbol
+from chalicelib.services.order_builder import OrderBuilder, ResolvedLeg, market_error, order_tag
 from chalicelib.services.quotes import QuoteSource
 
 # Which symbol dialect each broker speaks (paper trades Kite-style names on the simulator).
@@ -39,21 +37,6 @@ DIALECT = {
 }
 
 
-def order_tag(strategy_id: str, leg_index: int) -> str:
-    """<= 20 alphanumerics naming strategy and leg, as brokers allow in their tag fields."""
-    return f"{strategy_id[:16]}L{leg_index}"[:20]
-
-
-@dataclass(frozen=True)
-class ResolvedLeg:
-    index: int
-    leg: Leg
-    key: ContractKey | None
-    ltp: Decimal | None
-    limit_price: Decimal | None
-    error: dict[str, Any] | None
-
-
 @dataclass
 class PreviewService:
     repo: Repository
@@ -66,15 +49,13 @@ class PreviewService:
         brokers = {a.account_id: a.broker for a in self.repo.list_accounts(uid)}
         at = at.astimezone(IST)
         calendar = default_calendar()
-        expiry = self.market.resolve_expiry(strategy.underlying, strategy.expiry, at.date())
-        spec = self.market.contract_spec(strategy.underlying, expiry, at.date())
-        close = calendar.fo_session_bounds(expiry)[1]
-        expiry_time = datetime.combine(expiry, close, tzinfo=IST)
-        spot = self.quotes.spot(strategy.underlying, at)
-        strikes = self.market.strikes(strategy.underlying, expiry, spot=spot)
-        chain = self.quotes.chain(strategy.underlying, strikes, at, expiry_time)
+        builder = OrderBuilder(self.market, self.quotes)
+        series = builder.series(strategy.underlying, strategy.expiry, at)
+        spec, expiry, spot = series.spec, series.expiry, series.spot
         resolved = [
-            self._resolve(i, leg, strategy, spot, chain, expiry, expiry_time, at)
+            builder.resolve(
+                series, i, leg.side.value, leg.option_type, leg.strike.method, leg.strike.value
+            )
             for i, leg in enumerate(strategy.legs)
         ]
         accounts = []
@@ -86,7 +67,12 @@ class PreviewService:
                     "broker": broker,
                     "legs": [
                         self._account_leg(
-                            resolved[al.index], al.multiplier, broker, spec, strategy_id
+                            resolved[al.index],
+                            strategy.legs[al.index],
+                            al.multiplier,
+                            broker,
+                            spec,
+                            strategy_id,
                         )
                         for al in account_legs
                     ],
@@ -117,52 +103,33 @@ class PreviewService:
             "accounts": accounts,
         }
 
-    def _resolve(
-        self,
-        index: int,
-        leg: Leg,
-        strategy: Strategy,
-        spot: Decimal,
-        chain: OptionChain,
-        expiry: Any,
-        expiry_time: datetime,
-        at: datetime,
-    ) -> ResolvedLeg:
-        try:
-            strike = select_strike(
-                leg.strike.method, leg.strike.value, leg.option_type, spot, chain,
-                expiry_time=expiry_time, now=at,
-            )  # fmt: skip
-            ltp = chain.premium(strike, leg.option_type)
-            limit = protected_limit_price(leg.side.value, ltp, on=at.date())
-        except MarketRuleError as error:
-            return ResolvedLeg(index, leg, None, None, None, _error(error, f"legs[{index}]"))
-        key = ContractKey(strategy.underlying, expiry, strike, leg.option_type)
-        return ResolvedLeg(index, leg, key, ltp, limit, None)
-
     def _account_leg(
         self,
         resolved: ResolvedLeg,
+        leg: Leg,
         multiplier: Decimal,
         broker: str | None,
         spec: Any,
         strategy_id: str,
     ) -> dict[str, Any]:
-        leg = resolved.leg
         view: dict[str, Any] = {
             "leg": resolved.index,
             "side": leg.side.value,
             "option_type": leg.option_type.value,
             "lots": leg.lots,
             "multiplier": str(multiplier),
-            "tag": order_tag(strategy_id, resolved.index),
+            "tag": order_tag(strategy_id, "ENTRY", resolved.index, 0),
         }
         if resolved.key is None:
             return {**view, "error": resolved.error}
         try:
             slices = order_slices(leg.lots, multiplier, spec)
         except MarketRuleError as error:
-            return {**view, "strike": str(resolved.key.strike), "error": _error(error, "lots")}
+            return {
+                **view,
+                "strike": str(resolved.key.strike),
+                "error": market_error(error, "lots"),
+            }
         return {
             **view,
             "strike": str(resolved.key.strike),
@@ -192,11 +159,3 @@ class PreviewService:
 
 def _within(moment: time, bounds: tuple[time, time]) -> bool:
     return bounds[0] <= moment < bounds[1]
-
-
-def _error(error: MarketRuleError, field: str) -> dict[str, Any]:
-    return {
-        "code": getattr(error, "code", None) or "market_rule",
-        "message": str(error),
-        "field": getattr(error, "field", None) or field,
-    }

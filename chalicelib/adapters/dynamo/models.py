@@ -189,6 +189,77 @@ class ScheduleItem(BaseItem, discriminator="SCHEDULE"):
         return f"SLOT#{weekday}#{hhmm}#{shard}"
 
 
+class ExecutionItem(BaseItem, discriminator="EXECUTION"):
+    """The exactly-once gate of one (strategy, trading date, ENTRY|EXIT): created with
+    attribute_not_exists, so a duplicate trigger, a retry or a second clock cannot send twice."""
+
+    uid = UnicodeAttribute()
+    strategy_id = UnicodeAttribute()
+    phase = UnicodeAttribute()
+    trade_date = UnicodeAttribute()
+    slot = UnicodeAttribute()  # scheduled_at of every order, ISO with offset
+    status = UnicodeAttribute()  # PLANNED | SENT | COMPLETE | PARTIAL | FAILED | UNWOUND | SKIPPED
+    owner = UnicodeAttribute()  # the clock / Lambda that took the gate
+    summary = JSONAttribute(null=True)
+    events = JSONAttribute(null=True)  # decisions and risk events, in order
+
+    @staticmethod
+    def key(uid: str, trade_date: str, strategy_id: str, phase: str) -> tuple[str, str]:
+        return user_pk(uid), f"EXEC#{trade_date}#{strategy_id}#{phase}"
+
+
+class OrderItem(BaseItem, discriminator="ORDER"):
+    """One child order (one slice of one leg on one account) with its timings and history."""
+
+    uid = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    execution = UnicodeAttribute()  # the ExecutionItem SK
+    strategy_id = UnicodeAttribute()
+    phase = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    broker = UnicodeAttribute()
+    tag = UnicodeAttribute()
+    request = JSONAttribute()
+    status = UnicodeAttribute()  # BUILT | SENT | OPEN | COMPLETE | REJECTED | CANCELLED | FAILED
+    broker_order_id = UnicodeAttribute(null=True)
+    filled_quantity = NumberAttribute(default=0)
+    average_price = UnicodeAttribute(null=True)
+    scheduled_at = UnicodeAttribute()
+    sent_at = UnicodeAttribute(null=True)
+    acked_at = UnicodeAttribute(null=True)
+    error = JSONAttribute(null=True)
+    history = JSONAttribute(null=True)
+    applied = NumberAttribute(default=0)  # fills applied to the position (exactly once)
+
+    @staticmethod
+    def key(uid: str, trade_date: str, order_id: str) -> tuple[str, str]:
+        return user_pk(uid), f"ORDER#{trade_date}#{order_id}"
+
+    @staticmethod
+    def execution_index_key(uid: str, execution_sk: str, order_id: str = "") -> tuple[str, str]:
+        return f"{uid}#{execution_sk}", f"ORDER#{order_id}"
+
+
+class PositionItem(BaseItem, discriminator="POSITION"):
+    """What a strategy holds on one account in one contract, from its fills."""
+
+    uid = UnicodeAttribute()
+    strategy_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    symbol = UnicodeAttribute()
+    contract = JSONAttribute()  # underlying, expiry, strike, option_type, exchange, lot, tick
+    net_quantity = NumberAttribute(default=0)
+    buy_quantity = NumberAttribute(default=0)
+    sell_quantity = NumberAttribute(default=0)
+    buy_value = UnicodeAttribute(default="0")
+    sell_value = UnicodeAttribute(default="0")
+    version = VersionAttribute()
+
+    @staticmethod
+    def key(uid: str, strategy_id: str, account_id: str, symbol: str) -> tuple[str, str]:
+        return user_pk(uid), f"POS#{strategy_id}#{account_id}#{symbol}"
+
+
 ENTITY_MODELS: tuple[type[BaseItem], ...] = (
     ProfileItem,
     AccountItem,
@@ -197,6 +268,9 @@ ENTITY_MODELS: tuple[type[BaseItem], ...] = (
     BasketItem,
     StrategyItem,
     ScheduleItem,
+    ExecutionItem,
+    OrderItem,
+    PositionItem,
 )
 
 
