@@ -1,0 +1,127 @@
+"""A ready broker adapter for one (user, account): credentials and session opened, paced, bound.
+
+Everything that sends or reads orders (planner, firer, settlement, kill switch) goes through here,
+so every adapter of a process shares one per-account order-rate limiter (the broker caps order
+requests per account, whatever strategy sends them) and one HTTP client per broker (keep-alive
+connections matter at 09:20:00). A missing or expired session is a clear ``DomainError`` naming
+the account, never an adapter failing later at the first order.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from chalicelib.adapters.aws.secrets import EnvelopeCipher
+from chalicelib.adapters.brokers.base import HttpBroker, make_client
+from chalicelib.adapters.brokers.port import Credentials, Session
+from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter
+from chalicelib.adapters.dynamo.models import AccountItem, SessionItem
+from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.domain.calendar import IST
+from chalicelib.errors import Unprocessable
+from chalicelib.services.clock import Clock
+
+BrokerFactory = Callable[..., HttpBroker]
+
+
+class SessionUnavailable(Unprocessable):
+    """The account cannot trade now: never logged in, or the broker session has expired."""
+
+    code = "no_session"
+
+    def __init__(self, message: str, *, account_id: str, code: str | None = None) -> None:
+        super().__init__(message, field="account_id", code=code)
+        self.account_id = account_id
+
+
+def _default_factory() -> BrokerFactory:
+    # Imported on first use: the registry pulls in every dialect, which a route may not need.
+    from chalicelib.adapters.brokers.registry import build_broker
+
+    return build_broker
+
+
+@dataclass
+class BrokerAccess:
+    """Builds adapters for stored accounts; one instance per process (see ``container.py``)."""
+
+    repo: Repository
+    cipher: EnvelopeCipher
+    hosts: Mapping[str, Mapping[str, str]]
+    limiter: OrderRateLimiter
+    clock: Clock
+    build: BrokerFactory | None = None
+    _clients: dict[str, httpx.Client] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def adapter(self, uid: str, account_id: str) -> HttpBroker:
+        """The caller's account, logged in. ``NotFound`` for another user's account."""
+        account = self.repo.get_account(uid, account_id)
+        return self.adapter_for(account, self.repo.get_session(uid, account_id))
+
+    def adapter_for(self, account: AccountItem, session: SessionItem | None) -> HttpBroker:
+        """An adapter from items already read (the planner batch-reads sessions per tick)."""
+        opened = self.session_of(account, session)
+        factory = self.build or _default_factory()
+        adapter = factory(
+            account.broker,
+            self.credentials(account),
+            account=account.account_id,
+            hosts=self.hosts.get(account.broker),
+            client=self._client(account.broker),
+            limiter=self.limiter,
+            now=self.clock,
+        )
+        return adapter.with_session(opened)
+
+    def session_of(self, account: AccountItem, item: SessionItem | None) -> Session:
+        """The opened session, refused when absent or past the broker's expiry."""
+        if item is None:
+            raise SessionUnavailable(
+                f"account {account.account_id} ({account.broker}) has no broker session: "
+                "log in with GET /accounts/{id}/login",
+                account_id=account.account_id,
+            )
+        expires = datetime.fromisoformat(item.expires_at).astimezone(IST)
+        if self.clock() >= expires:
+            raise SessionUnavailable(
+                f"the {account.broker} session of account {account.account_id} expired at "
+                f"{expires.isoformat()}: log in again",
+                account_id=account.account_id,
+                code="session_expired",
+            )
+        sealed = self.cipher.open(item.sealed, owner=account.uid)
+        extra = {k: v for k, v in sealed.items() if k not in ("access_token", "user_id")}
+        return Session(
+            broker=account.broker,
+            access_token=sealed["access_token"],
+            expires_at=expires,
+            user_id=sealed.get("user_id", ""),
+            extra=extra,
+        )
+
+    def credentials(self, account: AccountItem) -> Credentials:
+        """The account's API app credentials (order calls need the key; logins the secret too)."""
+        sealed: dict[str, Any] = (
+            self.cipher.open(account.secret_blob, owner=account.uid) if account.secret_blob else {}
+        )
+        extra = {k: v for k, v in sealed.items() if k not in ("api_key", "api_secret")}
+        return Credentials(
+            api_key=sealed.get("api_key", ""),
+            api_secret=sealed.get("api_secret", ""),
+            client_id=account.client_id,
+            extra=extra,
+        )
+
+    def _client(self, broker: str) -> httpx.Client:
+        """One keep-alive client per broker and process, created on first use."""
+        with self._lock:
+            if broker not in self._clients:
+                self._clients[broker] = make_client()
+            return self._clients[broker]

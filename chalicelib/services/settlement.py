@@ -1,0 +1,394 @@
+"""Settlement: from acknowledged orders to terminal states, positions and an execution outcome.
+
+An acknowledgement is not a fill. Settlement polls each order's broker status with a bounded
+exponential backoff, stores every transition (status, filled quantity, average price, the
+broker's message) in the order's ``history``, and applies the filled quantity to the strategy's
+position exactly once when the order reaches a terminal state (``ExecutionRepository.apply_fill``
+is guarded by the order's ``applied`` flag). Partial fills still resting are applied when the order
+ends, so positions only ever hold quantities the broker will not change any more.
+
+Positions are keyed by the canonical symbol ``UNDERLYING-YYYY-MM-DD-STRIKE-TYPE``
+(``closing.canonical_symbol``); the broker's tradingsymbol is kept in the position's contract.
+
+Failure policy (entries only): when a leg ends REJECTED / CANCELLED / FAILED (placement error)
+while other legs filled, the strategy's ``on_leg_failure`` decides. UNWIND (the default) cancels
+the entry's still-open orders and closes every filled quantity on every account with protected
+LIMIT orders (tags unique per day, phase letter "U"), settled like any other order; the execution
+ends UNWOUND when they all complete. KEEP records an alert event and keeps the fills.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.adapters.brokers.errors import BrokerError
+from chalicelib.adapters.brokers.port import Broker, OrderState, OrderStatus, Side
+from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
+from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem
+from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.domain.calendar import IST
+from chalicelib.errors import DomainError, NotFound
+from chalicelib.services.clock import Clock
+from chalicelib.services.closing import (
+    Holding,
+    canonical_symbol,
+    closing_orders,
+    contract_doc,
+    contract_key,
+)
+from chalicelib.services.exits import PositionCloser
+from chalicelib.services.order_builder import ChildOrder
+from chalicelib.services.order_sender import stamp
+
+log = logging.getLogger(__name__)
+
+TERMINAL = frozenset({"COMPLETE", "REJECTED", "CANCELLED", "FAILED"})
+FAILED = frozenset({"REJECTED", "CANCELLED", "FAILED"})
+#: Canonical broker status -> the order item's status (in-flight states are all "OPEN").
+ITEM_STATUS = {
+    OrderStatus.PENDING: "OPEN",
+    OrderStatus.OPEN: "OPEN",
+    OrderStatus.TRIGGER_PENDING: "OPEN",
+    OrderStatus.COMPLETE: "COMPLETE",
+    OrderStatus.CANCELLED: "CANCELLED",
+    OrderStatus.REJECTED: "REJECTED",
+}
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Poll delays: ``first`` then x``factor`` up to ``cap``; give up after ``deadline`` seconds."""
+
+    first: float = 0.25
+    factor: float = 2.0
+    cap: float = 2.0
+    deadline: float = 30.0
+
+
+@dataclass
+class SettlementReport:
+    execution: str
+    status: str
+    settled: bool
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    unwind: list[dict[str, Any]] = field(default_factory=list)
+    policy: str | None = None
+
+
+@dataclass
+class Settlement:
+    executions: ExecutionRepository
+    repo: Repository
+    closer: PositionCloser
+    clock: Clock
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
+    backoff: Backoff = field(default_factory=Backoff)
+
+    # -- the use case ----------------------------------------------------------------------------
+    def settle(
+        self,
+        uid: str,
+        execution_sk: str,
+        *,
+        orders: Sequence[OrderItem] | None = None,
+        on_leg_failure: str | None = None,
+    ) -> SettlementReport:
+        """Reconcile an execution's orders, apply fills, decide its status (and unwind)."""
+        execution = self.executions.get_execution(uid, execution_sk)
+        items = list(orders) if orders is not None else self._orders(uid, execution_sk)
+        own = [o for o in items if o.phase == execution.phase]
+        settled = self.reconcile(uid, own)
+        report = SettlementReport(execution_sk, execution.status, settled, _views(own))
+        if execution.phase == "ENTRY" and leg_failed_after_fill(own):
+            policy = on_leg_failure or self._policy(uid, execution.strategy_id)
+            report.policy = policy
+            earlier = [o for o in items if o.phase == "UNWIND"]
+            if policy == "KEEP":
+                self._alert(execution, own)
+            else:
+                if earlier:  # a second run (retry, reconcile job) never unwinds twice
+                    self.reconcile(uid, earlier)
+                    report.unwind = _views(earlier)
+                else:
+                    report.unwind = self.unwind(execution, own)
+                report.orders = _views(own)
+                unwound = all(u["status"] == "COMPLETE" for u in report.unwind)
+                self._finish(execution, "UNWOUND" if unwound else "PARTIAL", own, report.unwind)
+                report.status, report.settled = execution.status, unwound
+                return report
+        status = outcome(own) if settled else "SENT"
+        self._finish(execution, status, own, [])
+        report.status = execution.status
+        return report
+
+    def reconcile(self, uid: str, orders: Sequence[OrderItem]) -> bool:
+        """Poll until every sent order is terminal or the deadline passes; True when all are."""
+        adapters: dict[str, Broker | None] = {}
+        start = self.monotonic()
+        delay = self.backoff.first
+        while True:
+            for order in [o for o in orders if _pending(o)]:
+                adapter = self._adapter(adapters, uid, order.account_id)
+                if adapter is not None:
+                    self.poll(adapter, order)
+            if not any(_pending(o) for o in orders):
+                return True
+            remaining = self.backoff.deadline - (self.monotonic() - start)
+            if remaining <= 0:
+                self._give_up(orders)
+                return not any(_pending(o) for o in orders)
+            self.sleep(min(delay, remaining))
+            delay = min(delay * self.backoff.factor, self.backoff.cap)
+
+    def poll(self, adapter: Broker, order: OrderItem) -> None:
+        """One status read; records a transition and applies the fill at a terminal state."""
+        try:
+            if not order.broker_order_id and not self._recover(adapter, order):
+                return
+            state = adapter.status(str(order.broker_order_id))
+        except BrokerError as error:
+            log.warning(
+                "order status unavailable",
+                extra={"account": order.account_id, "tag": order.tag, "error": error.kind},
+            )
+            return
+        self.record(order, state)
+
+    def record(self, order: OrderItem, state: OrderState) -> None:
+        status = ITEM_STATUS[state.status]
+        entry = {
+            "at": stamp(self.clock()),
+            "status": status,
+            "broker_status": state.broker_status or state.status.value,
+            "filled_quantity": state.filled_quantity,
+            "average_price": None if state.average_price is None else str(state.average_price),
+            "message": state.message,
+        }
+        history = list(order.history or [])
+        last = history[-1] if history else {}
+        changed = any(entry[k] != last.get(k) for k in ("status", "filled_quantity", "average_price", "message"))  # fmt: skip
+        if changed:
+            history.append(entry)
+        order.history = history
+        order.status = status
+        order.filled_quantity = state.filled_quantity
+        order.average_price = entry["average_price"]
+        if status in TERMINAL and order.filled_quantity > 0 and not order.applied:
+            self.apply(order, state.symbol)
+        elif changed:
+            self.executions.save_order(order)
+
+    def apply(self, order: OrderItem, broker_symbol: str) -> None:
+        """The order's filled quantity at its average price into the strategy's position."""
+        key = contract_key(order.request)
+        price = Decimal(order.average_price or order.request["limit_price"])
+        applied = self.executions.apply_fill(
+            order,
+            canonical_symbol(key),
+            contract_doc(order.request, broker_symbol),
+            int(order.filled_quantity),
+            price,
+        )
+        if not applied:  # applied by a concurrent settler: keep our history anyway
+            self.executions.save_order(order)
+
+    # -- failure policy --------------------------------------------------------------------------
+    def unwind(self, execution: ExecutionItem, orders: Sequence[OrderItem]) -> list[dict[str, Any]]:
+        """Cancel what still rests, then close every filled quantity of the entry."""
+        uid = execution.uid
+        self.cancel_open(uid, orders)
+        self.reconcile(uid, orders)
+        held = entry_holdings(orders)
+        prices, errors = self.closer.prices(uid, held)
+        children, refused = closing_orders(
+            execution.strategy_id, held, prices, self.closer.market, phase="UNWIND",
+            on=self.clock().astimezone(IST).date(),
+        )  # fmt: skip
+        sent = self.closer.send_closing(
+            uid, execution.sk, execution.strategy_id, children, phase="UNWIND"
+        )
+        self.reconcile(uid, sent)
+        self.executions.add_event(
+            execution,
+            {
+                "kind": "unwind",
+                "policy": "UNWIND",
+                "orders": [o.order_id for o in sent],
+                "errors": errors + refused,
+            },
+        )
+        return _views(sent) + [{"status": "NOT_SENT", **e} for e in errors + refused]
+
+    def cancel_open(self, uid: str, orders: Iterable[OrderItem]) -> list[OrderItem]:
+        """Ask the broker to cancel every acknowledged, non-terminal order (outcome via status)."""
+        asked = []
+        adapters: dict[str, Broker | None] = {}
+        for order in orders:
+            if order.status in TERMINAL or not order.broker_order_id:
+                continue
+            adapter = self._adapter(adapters, uid, order.account_id)
+            if adapter is None:
+                continue
+            try:
+                adapter.cancel(order.broker_order_id)
+                asked.append(order)
+            except BrokerError as error:
+                log.warning(
+                    "cancel failed", extra={"account": order.account_id, "error": error.kind}
+                )
+        return asked
+
+    def _alert(self, execution: ExecutionItem, orders: Sequence[OrderItem]) -> None:
+        failed = [o.order_id for o in orders if o.status in FAILED]
+        log.warning(
+            "entry leg failed after fills; policy KEEP",
+            extra={"user": execution.uid, "strategy": execution.strategy_id, "orders": failed},
+        )
+        self.executions.add_event(
+            execution,
+            {"kind": "alert", "code": "leg_failed", "policy": "KEEP", "failed_orders": failed},
+        )
+
+    # -- plumbing --------------------------------------------------------------------------------
+    def _finish(
+        self,
+        execution: ExecutionItem,
+        status: str,
+        orders: Sequence[OrderItem],
+        unwind: Sequence[dict[str, Any]],
+    ) -> None:
+        summary = {
+            "orders": len(orders),
+            "complete": sum(o.status == "COMPLETE" for o in orders),
+            "failed": sum(o.status in FAILED for o in orders),
+            "open": sum(_pending(o) for o in orders),
+            "unwind_orders": len(unwind),
+        }
+        self.executions.update_execution(execution, status=status, summary=summary)
+        self.executions.add_event(execution, {"kind": "settled", "status": status, **summary})
+
+    def _orders(self, uid: str, execution_sk: str) -> list[OrderItem]:
+        return self.executions.orders_of_execution(uid, execution_sk)
+
+    def _policy(self, uid: str, strategy_id: str) -> str:
+        try:
+            spec = self.repo.get_strategy(uid, strategy_id).spec
+        except NotFound:
+            return "UNWIND"
+        return str((spec.get("risk") or {}).get("on_leg_failure") or "UNWIND")
+
+    def _adapter(self, cache: dict[str, Broker | None], uid: str, account_id: str) -> Broker | None:
+        if account_id not in cache:
+            try:
+                cache[account_id] = self.closer.access.adapter(uid, account_id)
+            except (DomainError, BrokerError) as error:
+                log.warning(
+                    "no adapter to settle with", extra={"account": account_id, "error": str(error)}
+                )
+                cache[account_id] = None
+        return cache[account_id]
+
+    def _recover(self, adapter: Broker, order: OrderItem) -> bool:
+        """A SENT order without a broker id (ambiguous placement): find it by its tag."""
+        side = Side(order.request["side"])
+        found = [
+            s
+            for s in adapter.find_by_tag(order.tag)
+            if (s.side is None or s.side == side) and s.quantity == int(order.request["quantity"])
+        ]
+        if len(found) != 1:
+            return False
+        order.broker_order_id = found[0].order_id
+        order.acked_at = order.acked_at or stamp(self.clock())
+        return True
+
+    def _give_up(self, orders: Iterable[OrderItem]) -> None:
+        """At the deadline an order the broker never acknowledged (nor lists by tag) failed."""
+        for order in orders:
+            if order.status == "SENT" and not order.broker_order_id:
+                order.status = "FAILED"
+                order.history = [
+                    *(order.history or []),
+                    {
+                        "at": stamp(self.clock()),
+                        "status": "FAILED",
+                        "filled_quantity": 0,
+                        "average_price": None,
+                        "message": "no order with this tag at the broker after the deadline",
+                    },
+                ]
+                self.executions.save_order(order)
+
+
+def _pending(order: OrderItem) -> bool:
+    """Sent and not terminal; BUILT orders were never sent and are nobody's to poll."""
+    return order.status not in TERMINAL and order.status != "BUILT"
+
+
+def leg_failed_after_fill(orders: Sequence[OrderItem]) -> bool:
+    """A leg ended without its full quantity while some quantity of the entry filled."""
+    failed = any(
+        o.status in FAILED and o.filled_quantity < int(o.request["quantity"]) for o in orders
+    )
+    return failed and any(o.filled_quantity > 0 for o in orders)
+
+
+def outcome(orders: Sequence[OrderItem]) -> str:
+    """COMPLETE when every order filled, FAILED when nothing did, PARTIAL otherwise."""
+    if orders and all(o.status == "COMPLETE" for o in orders):
+        return "COMPLETE"
+    if not any(o.filled_quantity > 0 for o in orders):
+        return "FAILED"
+    return "PARTIAL"
+
+
+def entry_holdings(orders: Iterable[OrderItem]) -> list[Holding]:
+    """Net filled quantity per (account, contract) of an entry's orders."""
+    net: dict[tuple[str, str], int] = {}
+    first: dict[tuple[str, str], OrderItem] = {}
+    for order in orders:
+        if not order.filled_quantity:
+            continue
+        child = ChildOrder.from_dict(order.request)
+        slot = (order.account_id, canonical_symbol(child.key))
+        sign = 1 if child.side == "BUY" else -1
+        net[slot] = net.get(slot, 0) + sign * int(order.filled_quantity)
+        first.setdefault(slot, order)
+    holdings = []
+    for slot, quantity in net.items():
+        child = ChildOrder.from_dict(first[slot].request)
+        holdings.append(
+            Holding(
+                account_id=child.account_id,
+                broker=first[slot].broker,
+                key=child.key,
+                exchange=child.exchange,
+                lot_size=child.lot_size,
+                tick_size=child.tick_size,
+                product=child.product,
+                net_quantity=quantity,
+            )
+        )
+    return holdings
+
+
+def _views(orders: Iterable[OrderItem]) -> list[dict[str, Any]]:
+    return [
+        {
+            "order_id": o.order_id,
+            "account_id": o.account_id,
+            "tag": o.tag,
+            "side": o.request["side"],
+            "quantity": int(o.request["quantity"]),
+            "status": o.status,
+            "filled_quantity": int(o.filled_quantity),
+            "average_price": o.average_price,
+        }
+        for o in orders
+    ]
