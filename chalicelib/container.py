@@ -6,22 +6,31 @@ and install it with `use_container()` instead of patching modules.
 
 from __future__ import annotations
 
+import os
 import threading
 from functools import cached_property
+from typing import Any
 
 from chalicelib.adapters.aws.clients import AwsClients
 from chalicelib.adapters.aws.cognito import CognitoIdentity
 from chalicelib.adapters.aws.jwt_verifier import JwtVerifier
 from chalicelib.adapters.aws.secrets import EnvelopeCipher
+from chalicelib.adapters.brokers.rate_limit import SlidingWindowLimiter
+from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
 from chalicelib.adapters.dynamo.models import bind_table
 from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.adapters.market.broker_quotes import KiteQuotes
 from chalicelib.adapters.market.synthetic_quotes import SyntheticQuotes
 from chalicelib.domain.market_model import MarketModel
 from chalicelib.services.accounts import AccountService
 from chalicelib.services.baskets import BasketService
+from chalicelib.services.broker_access import BrokerAccess
 from chalicelib.services.broker_sessions import BrokerSessionService
 from chalicelib.services.clock import Clock, system_clock
+from chalicelib.services.firer import Firer
 from chalicelib.services.identity import IdentityService
+from chalicelib.services.order_builder import OrderBuilder
+from chalicelib.services.planner import Planner
 from chalicelib.services.preview import PreviewService
 from chalicelib.services.quotes import QuoteSource
 from chalicelib.services.strategies import StrategyService
@@ -98,7 +107,50 @@ class Container:
     def preview(self) -> PreviewService:
         return PreviewService(self.repo, self.market, self.quotes)
 
+    # -- execution ---------------------------------------------------------------------------
+    @cached_property
+    def limiter(self) -> SlidingWindowLimiter:
+        # One per process: every adapter of every strategy shares each account's budget.
+        return SlidingWindowLimiter()
 
+    @cached_property
+    def broker_access(self) -> BrokerAccess:
+        return BrokerAccess(
+            repo=self.repo,
+            cipher=self.cipher,
+            hosts=self.settings.broker_hosts,
+            limiter=self.limiter,
+            clock=self.clock,
+        )
+
+    @cached_property
+    def executions(self) -> ExecutionRepository:
+        return ExecutionRepository(self.repo)
+
+    @cached_property
+    def planner(self) -> Planner:
+        return Planner(
+            repo=self.repo,
+            executions=self.executions,
+            builder=OrderBuilder(self.market, self.quotes),
+            owner=f"{self.settings.stage}:{os.getpid()}",
+            quotes_for=self._quotes_for,
+        )
+
+    def _quotes_for(self, usable: list[tuple[Any, Any]]) -> QuoteSource | None:
+        """Live quotes through the user's first Kite-dialect account (Zerodha or paper)."""
+        for account, session in usable:
+            if account.broker in KITE_DIALECT:
+                adapter = self.broker_access.adapter_for(account, session)
+                return KiteQuotes(adapter, self.market, name=account.broker)
+        return None
+
+    @cached_property
+    def firer(self) -> Firer:
+        return Firer(adapter_for=self.broker_access.adapter, market=self.market, wall=self.clock)
+
+
+KITE_DIALECT = frozenset({"zerodha", "paper"})
 _lock = threading.Lock()
 _container: Container | None = None
 

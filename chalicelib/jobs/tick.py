@@ -1,12 +1,9 @@
 """The tick's plan and fire steps, as plain functions of (container, event).
 
-EventBridge Scheduler starts the tick state machine in the minute before slot T; `plan` finds what is
-due at T through the GSI2 schedule index and returns the batches the Map state fans out to `fire`.
-
-Foundation scope: the planner resolves the slot, skips holidays and times outside the session and
-reads the due schedule entries (counting its DynamoDB requests), but returns no batches, and `fire`
-sends nothing. Order building and sending are the execution engine's (issue #5); until it lands a
-tick is a dry run that reports what was due, so nothing is ever half-sent.
+EventBridge Scheduler starts the tick state machine in the minute before slot T. `plan` takes the
+exactly-once gates and builds and stores every order due at T, returning references to them in
+batches (an account's orders stay together); the Map state hands each batch to `fire`, which
+sleeps to T on its own monotonic clock and sends. Locally, `localdev.clock` calls the same two.
 """
 
 from __future__ import annotations
@@ -15,10 +12,10 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.adapters.dynamo.metrics import count_requests
+from chalicelib.adapters.dynamo.models import BaseItem, OrderItem
+from chalicelib.adapters.dynamo.repository import guarded
 from chalicelib.container import Container
-from chalicelib.domain.calendar import IST, default_calendar
-from chalicelib.domain.strategy import Weekday
+from chalicelib.domain.calendar import IST
 from chalicelib.errors import ValidationFailed
 
 log = logging.getLogger(__name__)
@@ -40,31 +37,27 @@ def slot_of(event: dict[str, Any], now: datetime) -> datetime:
 
 def plan(container: Container, event: dict[str, Any]) -> dict[str, Any]:
     slot = slot_of(event, container.clock())
-    wake_at = (slot - WAKE_BEFORE).astimezone(IST)
+    planned = container.planner.plan(slot)
     result: dict[str, Any] = {
         "slot": slot.isoformat(),
-        "wake_at": wake_at.isoformat(),
-        "batches": [],
+        "wake_at": (slot - WAKE_BEFORE).isoformat(),
+        "batches": planned.batches(),
+        **planned.stats,
     }
-    calendar = default_calendar()
-    session = calendar.session(slot.date())
-    if not calendar.is_trading_day(slot.date()) or session is None:
-        result["skipped"] = calendar.holiday_reason(slot.date()) or "not a trading day"
-        return result
-    if not session.open <= slot.time() <= session.close:
-        result["skipped"] = "outside the F&O session"
-        return result
-    with count_requests() as requests:
-        due = container.repo.due(Weekday.of(slot.date()).value, slot.strftime("%H%M"))
-    result["due"] = len(due)
-    result["dynamodb_requests"] = sum(requests.values())
-    result["dry_run"] = "execution engine not installed: nothing is sent"
-    log.info("tick planned", extra={"slot": result["slot"], "due": len(due)})
+    if planned.skipped:
+        result["skipped"] = planned.skipped
     return result
 
 
 def fire(container: Container, event: dict[str, Any]) -> dict[str, Any]:
-    """Placeholder of the foundation: sends nothing (see the module docstring)."""
-    batch = event.get("batch") or {}
-    log.info("fire called without an execution engine", extra={"slot": event.get("slot")})
-    return {"sent": 0, "orders": len(batch.get("orders", [])), "dry_run": True}
+    """Send one batch: load its orders, wait for their time, send each once."""
+    refs = (event.get("batch") or {}).get("orders", [])
+    keys = [(ref["pk"], ref["sk"]) for ref in refs]
+    orders = [
+        o
+        for o in guarded(lambda: list(BaseItem.batch_get(keys, consistent_read=True)))
+        if isinstance(o, OrderItem)
+    ]
+    outcome = container.firer.fire(orders)
+    log.info("batch fired", extra={"slot": event.get("slot"), **outcome})
+    return {"orders": len(refs), **outcome}

@@ -130,8 +130,16 @@ class OrderBuilder:
     def __init__(self, market: MarketModel, quotes: QuoteSource) -> None:
         self.market = market
         self.quotes = quotes
+        self._series: dict[tuple[Underlying, ExpiryChoice, datetime], Series] = {}
 
     def series(self, underlying: Underlying, choice: ExpiryChoice, at: datetime) -> Series:
+        """The series at `at`, fetched once per builder (a builder lives for one tick)."""
+        key = (underlying, choice, at)
+        if key not in self._series:
+            self._series[key] = self._fetch_series(underlying, choice, at)
+        return self._series[key]
+
+    def _fetch_series(self, underlying: Underlying, choice: ExpiryChoice, at: datetime) -> Series:
         at = at.astimezone(IST)
         expiry = self.market.resolve_expiry(underlying, choice, at.date())
         spec = self.market.contract_spec(underlying, expiry, at.date())

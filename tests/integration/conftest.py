@@ -1,16 +1,21 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from chalice.test import Client
 
 from chalicelib.container import Container, use_container
 from chalicelib.settings import Settings
 from localdev.terraform import settings_env
+from sim.exchange import SimExchange
+from sim.servers import adapter_hosts, start_fake_broker
 from tests.conftest import REGION
 
 pytestmark = pytest.mark.integration
@@ -95,3 +100,50 @@ def setup(user: Api) -> dict[str, Any]:
         for i in (1, 2)
     ]  # fmt: skip
     return {"api": user, "basket": basket["id"], "a1": accounts[0]["id"], "a2": accounts[1]["id"]}
+
+
+# ----- fake brokers on loopback, and the daily login through the API ------------------------
+DIALECTS = {"zerodha": "kite", "upstox": "upstox", "shoonya": "noren", "zebu": "noren"}
+
+
+@pytest.fixture
+def fakes(settings, container) -> Iterator[dict]:
+    exchange = SimExchange(seed=11)
+    servers, hosts = {}, {}
+    for broker, dialect in DIALECTS.items():
+        try:
+            server = servers.get(dialect) or start_fake_broker(dialect, exchange)
+        except NotImplementedError:
+            continue
+        servers[dialect] = server
+        hosts[broker] = adapter_hosts(dialect, server)
+    local = Container(dataclasses.replace(settings, broker_hosts=hosts))
+    use_container(local)
+    try:
+        yield {"servers": servers, "settings": local.settings, "container": local}
+    finally:
+        use_container(container)
+        for server in servers.values():
+            server.stop()
+
+
+def broker_login(api, fakes, broker: str, client_id: str) -> tuple[dict, str]:
+    dialect = DIALECTS[broker]
+    if dialect not in fakes["servers"]:
+        pytest.skip(f"the {dialect} fake broker is not built yet")
+    server = fakes["servers"][dialect]
+    callback = f"{fakes['settings'].public_api_url}/brokers/{broker}/callback"
+    server.register_app(f"key-{client_id}", f"secret-{client_id}", client_id, callback)
+    account = api.call(
+        "POST", "/accounts",
+        {"broker": broker, "client_id": client_id, "label": broker,
+         "api_key": f"key-{client_id}", "api_secret": f"secret-{client_id}"},
+    ).data  # fmt: skip
+    login = api.call("GET", f"/accounts/{account['id']}/login")
+    assert login.status_code == 200, login.body
+    assert login.data["url"].startswith(server.login_url_base)
+    redirect = httpx.get(login.data["url"], follow_redirects=False, timeout=5)
+    assert redirect.status_code in (302, 303, 307), redirect.text
+    location = urlsplit(redirect.headers["location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == callback
+    return account, location.query

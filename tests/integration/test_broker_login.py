@@ -4,69 +4,19 @@ checksum, the sealed session with the broker's expiry, and readiness."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from chalicelib.container import Container, use_container
-from sim.exchange import SimExchange
-from sim.servers import adapter_hosts, start_fake_broker
-from tests.integration.conftest import sign_up
-
-DIALECTS = {"zerodha": "kite", "upstox": "upstox", "shoonya": "noren", "zebu": "noren"}
-
-
-@pytest.fixture
-def fakes(settings, container) -> Iterator[dict]:
-    exchange = SimExchange(seed=11)
-    servers, hosts = {}, {}
-    for broker, dialect in DIALECTS.items():
-        try:
-            server = servers.get(dialect) or start_fake_broker(dialect, exchange)
-        except NotImplementedError:
-            continue
-        servers[dialect] = server
-        hosts[broker] = adapter_hosts(dialect, server)
-    local = Container(dataclasses.replace(settings, broker_hosts=hosts))
-    use_container(local)
-    try:
-        yield {"servers": servers, "settings": local.settings, "container": local}
-    finally:
-        use_container(container)
-        for server in servers.values():
-            server.stop()
-
-
-def _login(api, fakes, broker: str, client_id: str) -> tuple[dict, str]:
-    dialect = DIALECTS[broker]
-    if dialect not in fakes["servers"]:
-        pytest.skip(f"the {dialect} fake broker is not built yet")
-    server = fakes["servers"][dialect]
-    callback = f"{fakes['settings'].public_api_url}/brokers/{broker}/callback"
-    server.register_app(f"key-{client_id}", f"secret-{client_id}", client_id, callback)
-    account = api.call(
-        "POST", "/accounts",
-        {"broker": broker, "client_id": client_id, "label": broker,
-         "api_key": f"key-{client_id}", "api_secret": f"secret-{client_id}"},
-    ).data  # fmt: skip
-    login = api.call("GET", f"/accounts/{account['id']}/login")
-    assert login.status_code == 200, login.body
-    assert login.data["url"].startswith(server.login_url_base)
-    redirect = httpx.get(login.data["url"], follow_redirects=False, timeout=5)
-    assert redirect.status_code in (302, 303, 307), redirect.text
-    location = urlsplit(redirect.headers["location"])
-    assert f"{location.scheme}://{location.netloc}{location.path}" == callback
-    return account, location.query
+from tests.integration.conftest import DIALECTS, broker_login, sign_up
 
 
 @pytest.mark.parametrize("broker", list(DIALECTS))
 def test_oauth_login_end_to_end(client, fakes, broker):
     api, _ = sign_up(client)
-    account, query = _login(api, fakes, broker, f"C{broker[:3].upper()}1")
+    account, query = broker_login(api, fakes, broker, f"C{broker[:3].upper()}1")
     anonymous_callback = client.http.get(f"/brokers/{broker}/callback?{query}")
     assert anonymous_callback.status_code == 200, anonymous_callback.body
     refreshed = api.call("GET", f"/accounts/{account['id']}").data
@@ -86,7 +36,7 @@ def test_oauth_login_end_to_end(client, fakes, broker):
 
 def test_kite_session_ends_at_six_next_morning(client, fakes):
     api, _ = sign_up(client)
-    account, query = _login(api, fakes, "zerodha", "ZK6")
+    account, query = broker_login(api, fakes, "zerodha", "ZK6")
     client.http.get(f"/brokers/zerodha/callback?{query}")
     expires = datetime.fromisoformat(
         api.call("GET", f"/accounts/{account['id']}").data["session"]["expires_at"]
@@ -96,7 +46,7 @@ def test_kite_session_ends_at_six_next_morning(client, fakes):
 
 def test_forged_or_foreign_state_is_refused(client, fakes):
     api, _ = sign_up(client)
-    _, query = _login(api, fakes, "zerodha", "ZK7")
+    _, query = broker_login(api, fakes, "zerodha", "ZK7")
     params = {k: v[0] for k, v in parse_qs(query).items()}
     forged = dict(params, state="not-the-state")
     response = client.http.get(
@@ -161,7 +111,7 @@ def test_pre_market_readiness_alerts_about_accounts_without_todays_session(
     from chalicelib.jobs.readiness import pre_market
 
     api, uid = sign_up(client)
-    account, query = _login(api, fakes, "zerodha", "ZK11")
+    account, query = broker_login(api, fakes, "zerodha", "ZK11")
     client.http.get(f"/brokers/zerodha/callback?{query}")
     idle = api.call("POST", "/accounts", {"broker": "dhan", "client_id": "DH11", "label": "d"}).data
     container = fakes["container"]

@@ -243,6 +243,19 @@ class KiteBroker(HttpBroker):
         }
         return {k: v for k, v in prices.items() if v is not None}
 
+    def index_ltp(self, names: Sequence[str]) -> Mapping[str, Decimal]:
+        """Spot levels by Kite's index names ("NSE:NIFTY 50", "BSE:SENSEX")."""
+        data = self._call(
+            "GET",
+            "api",
+            "/quote/ltp",
+            idempotent=True,
+            headers=self._headers(),
+            params=[("i", n) for n in names],
+        )["data"]
+        prices = {k: decimal_or_none(v.get("last_price")) for k, v in data.items()}
+        return {k: v for k, v in prices.items() if v is not None}
+
     def instruments(self) -> bytes:
         """NFO and BFO CSVs joined under one header (the Kite master parser reads both)."""
         nfo, bfo = (

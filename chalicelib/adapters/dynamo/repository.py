@@ -335,3 +335,25 @@ class Repository:
 
     def user_schedule(self, uid: str) -> list[ScheduleItem]:
         return self._query_user(ScheduleItem, uid, "SCHED#")
+
+    def accounts_and_sessions(
+        self, pairs: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[AccountItem, SessionItem | None]]:
+        """Accounts and their sessions for many users at once: BatchGet, 100 keys a request."""
+        keys = []
+        for uid, account_id in sorted(set(pairs)):
+            keys.append(AccountItem.key(uid, account_id))
+            keys.append(SessionItem.key(uid, account_id))
+        found: dict[tuple[str, str], BaseItem] = {}
+        for item in guarded(lambda: list(BaseItem.batch_get(keys, consistent_read=True))):
+            found[(item.pk, item.sk)] = item
+        result: dict[tuple[str, str], tuple[AccountItem, SessionItem | None]] = {}
+        for uid, account_id in sorted(set(pairs)):
+            account = found.get(AccountItem.key(uid, account_id))
+            if isinstance(account, AccountItem):
+                session = found.get(SessionItem.key(uid, account_id))
+                result[(uid, account_id)] = (
+                    account,
+                    session if isinstance(session, SessionItem) else None,
+                )
+        return result

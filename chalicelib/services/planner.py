@@ -1,0 +1,257 @@
+"""The planner: everything due at slot T, gated exactly once and built into orders before T.
+
+Per tick: skip holidays, weekends and minutes outside the session; read the slot through GSI2
+(one Query per shard); read every due account and its session in BatchGets of 100 keys; take the
+exactly-once gate per (user, strategy, date, phase); resolve each strategy's series once per
+underlying and expiry (one quote fetch); build and store every child order (status BUILT) with its
+`scheduled_at`. The firer then only sends. A duplicate trigger, a retry or a second clock finds
+the gate taken and builds nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any
+
+from chalicelib.adapters.brokers.errors import BrokerError
+from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
+from chalicelib.adapters.dynamo.metrics import count_requests
+from chalicelib.adapters.dynamo.models import OrderItem, ScheduleItem, SessionItem
+from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.domain.calendar import IST, default_calendar
+from chalicelib.domain.market_errors import MarketRuleError
+from chalicelib.domain.strategy import Weekday
+from chalicelib.errors import DomainError
+from chalicelib.services.order_builder import ChildOrder, OrderBuilder, market_error
+from chalicelib.services.quotes import QuoteSource
+
+log = logging.getLogger(__name__)
+
+# (uid, strategy_id, account_id) -> a reason when a kill switch blocks new entries, else None.
+KillSwitchCheck = Callable[[str, str, str], str | None]
+# (uid, strategy_id, brokers by account, at) -> closing orders built from the strategy's positions.
+ExitBuilder = Callable[[str, str, dict[str, str], datetime], list[ChildOrder]]
+# A user's usable (account, session) pairs -> the quote source for that user's strategies, or None
+# for the default (quotes are fetched once per user, underlying and expiry in a tick).
+QuotesFor = Callable[[list[tuple[Any, SessionItem]]], QuoteSource | None]
+
+
+@dataclass
+class PlannedExecution:
+    uid: str
+    strategy_id: str
+    phase: str
+    execution_sk: str
+    scheduled_at: datetime
+    orders: list[OrderItem] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class TickPlan:
+    slot: datetime
+    executions: list[PlannedExecution] = field(default_factory=list)
+    skipped: str | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def orders(self) -> list[OrderItem]:
+        return [o for e in self.executions for o in e.orders]
+
+    def batches(self, accounts_per_batch: int = 5) -> list[dict[str, Any]]:
+        """Order references grouped by account (an account's orders stay in one batch, so
+        BUY-before-SELL and the rate limiter hold), a few accounts per fire Lambda."""
+        by_account: dict[tuple[str, str], list[OrderItem]] = {}
+        for order in self.orders:
+            by_account.setdefault((order.uid, order.account_id), []).append(order)
+        groups = list(by_account.items())
+        batches = []
+        for start in range(0, len(groups), accounts_per_batch):
+            chunk = groups[start : start + accounts_per_batch]
+            batches.append(
+                {
+                    "orders": [
+                        {"pk": o.pk, "sk": o.sk, "scheduled_at": o.scheduled_at}
+                        for _, orders in chunk
+                        for o in orders
+                    ]
+                }
+            )
+        return batches
+
+
+@dataclass
+class Planner:
+    repo: Repository
+    executions: ExecutionRepository
+    builder: OrderBuilder
+    owner: str
+    kill_switch: KillSwitchCheck | None = None
+    exit_builder: ExitBuilder | None = None
+    quotes_for: QuotesFor | None = None
+
+    def plan(self, slot: datetime) -> TickPlan:
+        slot = slot.astimezone(IST).replace(second=0, microsecond=0)
+        plan = TickPlan(slot)
+        calendar = default_calendar()
+        session = calendar.session(slot.date())
+        if not calendar.is_trading_day(slot.date()) or session is None:
+            plan.skipped = calendar.holiday_reason(slot.date()) or "not a trading day"
+            return plan
+        if not session.open <= slot.time() < session.close:
+            plan.skipped = "outside the F&O session"
+            return plan
+        with count_requests() as requests:
+            due = self.repo.due(Weekday.of(slot.date()).value, slot.strftime("%H%M"))
+            pairs = {(d.uid, a) for d in due for a in d.payload["accounts"]}
+            accounts = self.repo.accounts_and_sessions(pairs) if pairs else {}
+        plan.stats = {
+            "due": len(due),
+            "accounts": len(pairs),
+            "dynamodb_requests_to_plan": sum(requests.values()),
+            "duplicates": 0,
+        }
+        builders: dict[str, OrderBuilder] = {}
+        for item in sorted(due, key=lambda d: (d.fire_time, d.uid, d.strategy_id)):
+            if item.uid not in builders:
+                builders[item.uid] = self._builder_for(item.uid, accounts, slot)
+            planned = self._plan_one(item, slot, accounts, builders[item.uid])
+            if planned is None:
+                plan.stats["duplicates"] += 1
+                continue
+            plan.executions.append(planned)
+        log.info("tick planned", extra={"slot": slot.isoformat(), **plan.stats})
+        return plan
+
+    def _builder_for(
+        self,
+        uid: str,
+        accounts: dict[tuple[str, str], tuple[Any, SessionItem | None]],
+        slot: datetime,
+    ) -> OrderBuilder:
+        """A per-tick builder for one user: its own quote source, series cached for the tick."""
+        usable = [
+            (a, s)
+            for (owner, _), (a, s) in sorted(accounts.items())
+            if owner == uid and s is not None and _unusable((a, s), slot) is None
+        ]
+        try:
+            source = self.quotes_for(usable) if self.quotes_for else None
+        except DomainError as error:
+            log.warning("no quote source for user", extra={"user": uid, "error": str(error)})
+            source = None
+        return OrderBuilder(self.builder.market, source or self.builder.quotes)
+
+    def _plan_one(
+        self,
+        item: ScheduleItem,
+        slot: datetime,
+        accounts: dict[tuple[str, str], tuple[Any, SessionItem | None]],
+        builder: OrderBuilder,
+    ) -> PlannedExecution | None:
+        scheduled_at = datetime.combine(slot.date(), time.fromisoformat(item.fire_time), tzinfo=IST)
+        trade_date = slot.date().isoformat()
+        gate = self.executions.open_execution(
+            item.uid, trade_date, item.strategy_id, item.phase, scheduled_at.isoformat(), self.owner
+        )
+        if gate is None:
+            return None  # another trigger or clock owns this execution: send nothing
+        planned = PlannedExecution(item.uid, item.strategy_id, item.phase, gate.sk, scheduled_at)
+        brokers: dict[str, str] = {}
+        for account_id in item.payload["accounts"]:
+            found = accounts.get((item.uid, account_id))
+            reason = _unusable(found, scheduled_at)
+            if reason is None and item.phase == "ENTRY" and self.kill_switch:
+                reason = self.kill_switch(item.uid, item.strategy_id, account_id)
+            if reason:
+                planned.errors.append(
+                    {"account_id": account_id, "code": "account_unusable", "message": reason}
+                )
+            else:
+                brokers[account_id] = found[0].broker  # type: ignore[index]
+        try:
+            orders = self._orders(item, brokers, scheduled_at, planned, builder)
+        except MarketRuleError as error:
+            orders = []
+            planned.errors.append(market_error(error, "market"))
+        except (BrokerError, DomainError) as error:
+            # One user's broker or data failure never stops the tick for everyone else.
+            orders = []
+            planned.errors.append({"code": "quotes_unavailable", "message": str(error)})
+        planned.orders = [
+            self._order_item(item, gate.sk, trade_date, scheduled_at, o) for o in orders
+        ]
+        if planned.orders:
+            self.executions.put_orders(planned.orders)
+        status = "PLANNED" if planned.orders else "SKIPPED"
+        self.executions.update_execution(
+            gate,
+            status=status,
+            summary={"orders": len(planned.orders), "errors": planned.errors},
+        )
+        return planned
+
+    def _orders(
+        self,
+        item: ScheduleItem,
+        brokers: dict[str, str],
+        at: datetime,
+        planned: PlannedExecution,
+        builder: OrderBuilder,
+    ) -> list[ChildOrder]:
+        if not brokers:
+            return []
+        if item.phase == "EXIT":
+            if self.exit_builder is None:
+                planned.errors.append({"code": "exit_unavailable", "message": "no exit builder"})
+                return []
+            return self.exit_builder(item.uid, item.strategy_id, brokers, at)
+        payload = {
+            **item.payload,
+            "accounts": {a: legs for a, legs in item.payload["accounts"].items() if a in brokers},
+        }
+        orders, errors = builder.entry_orders(item.strategy_id, payload, brokers, at)
+        planned.errors.extend(errors)
+        return orders
+
+    @staticmethod
+    def _order_item(
+        item: ScheduleItem,
+        execution_sk: str,
+        trade_date: str,
+        scheduled_at: datetime,
+        order: ChildOrder,
+    ) -> OrderItem:
+        order_id = f"{order.tag}-{order.account_id}"
+        gsi1pk, gsi1sk = OrderItem.execution_index_key(item.uid, execution_sk, order_id)
+        return OrderItem(
+            *OrderItem.key(item.uid, trade_date, order_id),
+            gsi1pk=gsi1pk,
+            gsi1sk=gsi1sk,
+            uid=item.uid,
+            order_id=order_id,
+            execution=execution_sk,
+            strategy_id=item.strategy_id,
+            phase=item.phase,
+            account_id=order.account_id,
+            broker=order.broker,
+            tag=order.tag,
+            request=order.to_dict(),
+            status="BUILT",
+            scheduled_at=scheduled_at.isoformat(),
+            history=[],
+        )
+
+
+def _unusable(found: tuple[Any, SessionItem | None] | None, at: datetime) -> str | None:
+    if found is None:
+        return "the account no longer exists"
+    session = found[1]
+    if session is None:
+        return "no broker session: log in today"
+    if datetime.fromisoformat(session.expires_at) <= at:
+        return "the broker session has expired: log in again"
+    return None

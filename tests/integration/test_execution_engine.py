@@ -1,0 +1,144 @@
+"""The engine end to end on the emulator and the fake brokers: plan before T (gate, quotes, orders),
+fire at T (BUY before SELL, once), under duplicate triggers, retries and a second clock."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import pytest
+
+from chalicelib.adapters.dynamo.models import SessionItem
+from chalicelib.container import Container, use_container
+from chalicelib.domain.calendar import IST
+from chalicelib.services.planner import Planner
+from tests.factories import four_leg_strategy
+from tests.integration.conftest import broker_login, sign_up
+
+SLOT = datetime(2026, 11, 25, 9, 20, tzinfo=IST)  # a Wednesday and a trading day
+
+
+class SlotClock:
+    """Wall clock that reads `start` now and advances in real time (the firer really waits)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start, self.origin = start, time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self.origin)
+
+
+@pytest.fixture
+def trader(client, fakes) -> Iterator[dict]:
+    """A user with a Kite and a Shoonya account logged in, sessions covering the slot day."""
+    api, uid = sign_up(client)
+    accounts = {}
+    for broker, client_id in (("zerodha", "ZE1"), ("shoonya", "SH1")):
+        account, query = broker_login(api, fakes, broker, client_id + uid[:4])
+        assert client.http.get(f"/brokers/{broker}/callback?{query}").status_code == 200
+        session = SessionItem.get(*SessionItem.key(uid, account["id"]))
+        session.update(
+            actions=[SessionItem.expires_at.set((SLOT + timedelta(hours=8)).isoformat())]
+        )
+        accounts[broker] = account["id"]
+    basket = api.call("POST", "/baskets", {"name": "engine"}).data["id"]
+    body = four_leg_strategy(basket, accounts["zerodha"], accounts["shoonya"])
+    body["entry"] = {"time": "09:20:00", "days": ["WED"]}
+    strategy = api.call("POST", "/strategies", body).data
+    yield {"api": api, "uid": uid, "accounts": accounts, "strategy": strategy["id"]}
+
+
+def _engine(fakes, at: datetime) -> Container:
+    engine = Container(fakes["settings"], clock=SlotClock(at))
+    use_container(engine)
+    return engine
+
+
+def test_plan_then_fire_sends_every_leg_once(client, fakes, trader):
+    engine = _engine(fakes, SLOT - timedelta(seconds=20))
+    plan = engine.planner.plan(SLOT)
+    mine = [e for e in plan.executions if e.uid == trader["uid"]]
+    assert len(mine) == 1 and mine[0].errors == []
+    orders = mine[0].orders
+    # A1 (Kite) trades legs 0-3 x1; A2 (Shoonya) legs 0, 2, 3 x2: one slice each (<= freeze)
+    per_account = Counter(o.account_id for o in orders)
+    assert per_account == {trader["accounts"]["zerodha"]: 4, trader["accounts"]["shoonya"]: 3}
+    assert {
+        o.request["quantity"] for o in orders if o.account_id == trader["accounts"]["shoonya"]
+    } == {130}
+    assert all(o.status == "BUILT" and o.scheduled_at == SLOT.isoformat() for o in orders)
+    assert plan.stats["dynamodb_requests_to_plan"] >= engine.settings.schedule_shards
+
+    # duplicate trigger, retry and a second clock: the gate is taken, nothing more is built
+    assert engine.planner.plan(SLOT).stats["duplicates"] >= 1
+    second_clock = Planner(engine.repo, engine.executions, engine.planner.builder, owner="clock-2")
+    again = second_clock.plan(SLOT)
+    assert all(e.uid != trader["uid"] for e in again.executions)
+
+    engine.clock.start = SLOT - timedelta(milliseconds=150)
+    engine.clock.origin = time.monotonic()
+    outcome = engine.firer.fire(orders)
+    assert outcome == {"sent": 7, "failed": 0, "skipped": 0}
+    assert engine.firer.fire(orders) == {"sent": 0, "failed": 0, "skipped": 7}  # claimed once
+
+    stored = engine.executions.orders_of_execution(trader["uid"], mine[0].execution_sk)
+    assert {o.status for o in stored} == {"SENT"}
+    for account_id in trader["accounts"].values():
+        sent = sorted((o for o in stored if o.account_id == account_id), key=lambda o: o.sent_at)
+        sides = [o.request["side"] for o in sent]
+        assert sides == sorted(sides)  # every BUY before any SELL ("BUY" < "SELL")
+    for o in stored:
+        assert o.broker_order_id and o.sent_at and o.acked_at
+        assert datetime.fromisoformat(o.sent_at) >= SLOT  # never early
+    received = Counter()
+    for server in fakes["servers"].values():
+        for request in server.received:
+            received[request.account] += 1
+    assert sum(received.values()) == 7
+
+
+def test_lambda_plan_and_fire_handlers(client, fakes, trader):
+    engine = _engine(fakes, SLOT - timedelta(seconds=40))
+    # the scheduler fires at T-1 min: 09:19 IST = 03:49 UTC
+    planned = client.lambda_.invoke("plan_tick", {"scheduled_time": "2026-11-25T03:49:00Z"}).payload
+    assert planned["slot"] == SLOT.isoformat() and planned["wake_at"] == "2026-11-25T09:19:59+05:30"
+    refs = [r for b in planned["batches"] for r in b["orders"]]
+    assert len(refs) >= 7
+    engine.clock.start, engine.clock.origin = SLOT - timedelta(milliseconds=100), time.monotonic()
+    fired = [client.lambda_.invoke("fire_batch", {"slot": planned["slot"], "batch": b}).payload
+             for b in planned["batches"]]  # fmt: skip
+    assert sum(f["sent"] for f in fired) >= 7 and all(f["failed"] == 0 for f in fired)
+    replay = client.lambda_.invoke(
+        "fire_batch", {"slot": planned["slot"], "batch": planned["batches"][0]}
+    )
+    assert replay.payload["sent"] == 0  # a retried Map item sends nothing twice
+    again = client.lambda_.invoke("plan_tick", {"scheduled_time": "2026-11-25T03:49:00Z"}).payload
+    assert again["batches"] == [] and again["duplicates"] >= 1
+
+
+def test_nothing_fires_on_holidays_weekends_or_outside_the_session(fakes, trader):
+    engine = _engine(fakes, SLOT)
+    assert engine.planner.plan(datetime(2026, 11, 24, 9, 20, tzinfo=IST)).skipped  # holiday
+    assert engine.planner.plan(datetime(2026, 11, 28, 9, 20, tzinfo=IST)).skipped  # Saturday
+    assert (
+        engine.planner.plan(datetime(2026, 11, 25, 9, 0, tzinfo=IST)).skipped
+        == "outside the F&O session"
+    )
+
+
+def test_an_account_without_a_session_is_reported_not_sent(client, fakes, trader):
+    uid = trader["uid"]
+    session = SessionItem.get(*SessionItem.key(uid, trader["accounts"]["shoonya"]))
+    session.delete()
+    engine = _engine(fakes, SLOT - timedelta(seconds=20))
+    [mine] = [e for e in engine.planner.plan(SLOT).executions if e.uid == uid]
+    assert {o.account_id for o in mine.orders} == {trader["accounts"]["zerodha"]}
+    assert mine.errors[0]["account_id"] == trader["accounts"]["shoonya"]
+    assert "log in" in mine.errors[0]["message"]
+
+
+def test_login_callback_host_is_the_api(fakes):
+    assert urlsplit(fakes["settings"].public_api_url).hostname == "127.0.0.1"
