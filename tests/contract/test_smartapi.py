@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
-pytest.importorskip("SmartApi", reason="smartapi-python not installed (requirements-sdk.txt)")
 from SmartApi import SmartConnect
 
 from chalicelib.domain.masters import parse_angel_master
