@@ -79,6 +79,7 @@ class BrokerSessionService:
             credentials,
             account=account.account_id,
             hosts=self.hosts.get(account.broker),
+            now=self.clock,  # session expiry counts from the platform's clock
         )
 
     def login_url(self, uid: str, account_id: str) -> str:
