@@ -14,6 +14,7 @@ from chalicelib.api import (
     accounts,
     baskets,
     broker_callbacks,
+    executions,
     identity,
     market,
     strategies,
@@ -25,7 +26,9 @@ from chalicelib.jobs import readiness, tick
 app = Chalice(app_name="optexec")
 app.log.setLevel(logging.INFO)
 
-for blueprint in (system, identity, accounts, broker_callbacks, baskets, strategies, market):
+for blueprint in (
+    system, identity, accounts, broker_callbacks, baskets, strategies, market, executions,
+):  # fmt: skip
     app.register_blueprint(blueprint.bp)
 
 

@@ -17,6 +17,7 @@ from chalicelib.adapters.aws.jwt_verifier import JwtVerifier
 from chalicelib.adapters.aws.secrets import EnvelopeCipher
 from chalicelib.adapters.brokers.rate_limit import SlidingWindowLimiter
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
+from chalicelib.adapters.dynamo.kill_switch_items import KillSwitchRepository
 from chalicelib.adapters.dynamo.models import bind_table
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.adapters.market.broker_quotes import KiteQuotes
@@ -27,12 +28,16 @@ from chalicelib.services.baskets import BasketService
 from chalicelib.services.broker_access import BrokerAccess
 from chalicelib.services.broker_sessions import BrokerSessionService
 from chalicelib.services.clock import Clock, system_clock
+from chalicelib.services.closing import BrokerLtp
+from chalicelib.services.exits import PositionCloser
 from chalicelib.services.firer import Firer
 from chalicelib.services.identity import IdentityService
+from chalicelib.services.kill_switch import KillSwitch
 from chalicelib.services.order_builder import OrderBuilder
 from chalicelib.services.planner import Planner
 from chalicelib.services.preview import PreviewService
 from chalicelib.services.quotes import QuoteSource
+from chalicelib.services.settlement import Settlement
 from chalicelib.services.strategies import StrategyService
 from chalicelib.settings import Settings
 
@@ -148,6 +153,21 @@ class Container:
     @cached_property
     def firer(self) -> Firer:
         return Firer(adapter_for=self.broker_access.adapter, market=self.market, wall=self.clock)
+
+    # -- settlement, exits, kill switch --------------------------------------------------------
+    @cached_property
+    def closer(self) -> PositionCloser:
+        return PositionCloser(
+            self.executions, self.broker_access, self.market, BrokerLtp(), self.clock
+        )
+
+    @cached_property
+    def settlement(self) -> Settlement:
+        return Settlement(self.executions, self.repo, self.closer, self.clock)
+
+    @cached_property
+    def kill_switch(self) -> KillSwitch:
+        return KillSwitch(KillSwitchRepository(), self.repo, self.settlement, self.clock)
 
 
 KITE_DIALECT = frozenset({"zerodha", "paper"})

@@ -1,0 +1,263 @@
+"""Execution and results of the caller: executions, orders, positions, P&L, the kill switch.
+
+Every read starts from the caller's partition, so another user's execution id simply is not
+found (404). Execution ids are the execution item's sort key in URL-safe base64 (no padding).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from chalice import Blueprint, Response
+
+from chalicelib.adapters.dynamo.kill_switch_items import KillSwitchItem
+from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem, PositionItem
+from chalicelib.api.routing import Request, json_response, route
+from chalicelib.api.schemas import Strict
+from chalicelib.domain.calendar import IST, default_calendar
+from chalicelib.domain.market_errors import MarketRuleError
+from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.services.closing import contract_key
+from chalicelib.services.quotes import QuoteSource
+
+bp = Blueprint(__name__)
+ORDER_STATUSES = ("BUILT", "SENT", "OPEN", "COMPLETE", "REJECTED", "CANCELLED", "FAILED")
+
+
+class KillSwitchIn(Strict):
+    scope: Literal["all", "account", "strategy"]
+    id: str | None = None
+    reason: str = ""
+
+
+# -- ids and parameters ----------------------------------------------------------------------
+def execution_id(sk: str) -> str:
+    return base64.urlsafe_b64encode(sk.encode()).decode().rstrip("=")
+
+
+def execution_sk(value: str) -> str:
+    try:
+        sk = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise NotFound("execution not found") from None
+    if not sk.startswith("EXEC#"):
+        raise NotFound("execution not found")
+    return sk
+
+
+def trade_date(req: Request, now: datetime) -> str:
+    raw = req.query.get("date")
+    if not raw:
+        return now.astimezone(IST).date().isoformat()
+    try:
+        return date.fromisoformat(raw).isoformat()
+    except ValueError:
+        raise ValidationFailed("date must be YYYY-MM-DD", field="date") from None
+
+
+# -- views -----------------------------------------------------------------------------------
+def execution_view(item: ExecutionItem) -> dict[str, Any]:
+    return {
+        "id": execution_id(item.sk),
+        "strategy_id": item.strategy_id,
+        "phase": item.phase,
+        "trade_date": item.trade_date,
+        "slot": item.slot,
+        "status": item.status,
+        "summary": item.summary,
+        "events": item.events or [],
+        "created_at": item.created_at,
+        "updated_at": item.updated_at,
+    }
+
+
+def order_view(item: OrderItem) -> dict[str, Any]:
+    request = item.request
+    fills = []
+    if item.filled_quantity:
+        fills.append({"quantity": int(item.filled_quantity), "average_price": item.average_price})
+    return {
+        "id": item.order_id,
+        "execution_id": execution_id(item.execution),
+        "strategy_id": item.strategy_id,
+        "phase": item.phase,
+        "account_id": item.account_id,
+        "broker": item.broker,
+        "tag": item.tag,
+        "side": request["side"],
+        "contract": {k: request[k] for k in ("underlying", "expiry", "strike", "option_type")},
+        "quantity": int(request["quantity"]),
+        "limit_price": request["limit_price"],
+        "product": request["product"],
+        "status": item.status,
+        "broker_order_id": item.broker_order_id,
+        "filled_quantity": int(item.filled_quantity),
+        "average_price": item.average_price,
+        "fills": fills,
+        "scheduled_at": item.scheduled_at,
+        "sent_at": item.sent_at,
+        "acked_at": item.acked_at,
+        "error": item.error,
+        "history": item.history or [],
+    }
+
+
+def position_view(item: PositionItem, ltp: Decimal | None = None) -> dict[str, Any]:
+    buy_q, sell_q = int(item.buy_quantity), int(item.sell_quantity)
+    buy_v, sell_v = Decimal(item.buy_value), Decimal(item.sell_value)
+    buy_avg = buy_v / buy_q if buy_q else None
+    sell_avg = sell_v / sell_q if sell_q else None
+    closed = min(buy_q, sell_q)
+    realised = (sell_avg - buy_avg) * closed if closed and buy_avg and sell_avg else Decimal(0)
+    net = int(item.net_quantity)
+    unrealised: Decimal | None = Decimal(0)
+    if net:
+        open_avg = buy_avg if net > 0 else sell_avg
+        unrealised = None if ltp is None or open_avg is None else (ltp - open_avg) * net
+    return {
+        "strategy_id": item.strategy_id,
+        "account_id": item.account_id,
+        "symbol": item.symbol,
+        "contract": item.contract,
+        "net_quantity": net,
+        "buy_quantity": buy_q,
+        "sell_quantity": sell_q,
+        "buy_value": _money(buy_v),
+        "sell_value": _money(sell_v),
+        "buy_average": None if buy_avg is None else _money(buy_avg),
+        "sell_average": None if sell_avg is None else _money(sell_avg),
+        "ltp": None if ltp is None else str(ltp),
+        "realised": _money(realised),
+        "unrealised": None if unrealised is None else _money(unrealised),
+        "updated_at": item.updated_at,
+    }
+
+
+def kill_switch_view(item: KillSwitchItem) -> dict[str, Any]:
+    return {
+        "scope": item.scope,
+        "id": None if item.scope == "all" else item.target,
+        "reason": item.reason,
+        "engaged_by": item.engaged_by,
+        "engaged_at": item.engaged_at,
+        "summary": item.summary,
+    }
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.01")))
+
+
+def _ltp(quotes: QuoteSource, item: PositionItem, at: datetime) -> Decimal | None:
+    """The contract's price from the container's quote source (labelled in the response)."""
+    try:
+        key = contract_key(item.contract)
+        close = default_calendar().fo_session_bounds(key.expiry)[1]
+        expiry_time = datetime.combine(key.expiry, close, tzinfo=IST)
+        if expiry_time <= at:
+            return None
+        chain = quotes.chain(key.underlying, (key.strike,), at, expiry_time)
+        return chain.premium(key.strike, key.option_type)
+    except (MarketRuleError, KeyError, ValueError):
+        return None
+
+
+# -- executions and orders -------------------------------------------------------------------
+@route(bp, "/executions", "GET", query=("date",))
+def list_executions(req: Request) -> dict[str, Any]:
+    """The caller's executions on a trading date (default today, IST)."""
+    day = trade_date(req, req.container.clock())
+    items = req.container.executions.executions_on(req.uid, day)
+    return {"date": day, "items": [execution_view(i) for i in items]}
+
+
+@route(bp, "/executions/{execution}", "GET")
+def get_execution(req: Request, execution: str) -> dict[str, Any]:
+    """One execution with its orders: timings, broker ids, state history, fills."""
+    sk = execution_sk(execution)
+    item = req.container.executions.get_execution(req.uid, sk)
+    orders = req.container.executions.orders_of_execution(req.uid, sk)
+    orders.sort(key=lambda o: (o.scheduled_at, o.sent_at or "", o.order_id))
+    return {**execution_view(item), "orders": [order_view(o) for o in orders]}
+
+
+@route(bp, "/orders", "GET", query=("date", "status"))
+def list_orders(req: Request) -> dict[str, Any]:
+    """The caller's orders on a date (default today), optionally of one status."""
+    day = trade_date(req, req.container.clock())
+    status = req.query.get("status")
+    if status and status.upper() not in ORDER_STATUSES:
+        raise ValidationFailed(f"status must be one of {', '.join(ORDER_STATUSES)}", field="status")
+    items = req.container.executions.orders_on(req.uid, day)
+    if status:
+        items = [o for o in items if o.status == status.upper()]
+    return {"date": day, "items": [order_view(o) for o in items]}
+
+
+# -- positions and P&L -----------------------------------------------------------------------
+@route(bp, "/positions", "GET", query=("strategy_id",))
+def list_positions(req: Request) -> dict[str, Any]:
+    """The caller's positions (optionally of one strategy), from settled fills."""
+    items = req.container.executions.positions(req.uid, req.query.get("strategy_id") or None)
+    return {"items": [position_view(p) for p in items]}
+
+
+@route(bp, "/pnl", "GET", query=("date",))
+def pnl(req: Request) -> dict[str, Any]:
+    """Realised and unrealised P&L of the positions traded on a date (default today)."""
+    now = req.container.clock()
+    day = trade_date(req, now)
+    quotes = req.container.quotes
+    items = [
+        p
+        for p in req.container.executions.positions(req.uid)
+        if (p.updated_at or "").startswith(day)
+    ]
+    views = [position_view(p, _ltp(quotes, p, now) if p.net_quantity else None) for p in items]
+    realised = sum((Decimal(v["realised"]) for v in views), Decimal(0))
+    priced = [v["unrealised"] for v in views if v["unrealised"] is not None]
+    unrealised = sum((Decimal(u) for u in priced), Decimal(0))
+    return {
+        "date": day,
+        "realised": _money(realised),
+        "unrealised": _money(unrealised),
+        "total": _money(realised + unrealised),
+        "unpriced": [v["symbol"] for v in views if v["unrealised"] is None],
+        "prices": {"source": quotes.name, "live": quotes.live, "note": quotes.note},
+        "positions": views,
+    }
+
+
+# -- kill switch -----------------------------------------------------------------------------
+@route(bp, "/kill-switch", "POST", body=KillSwitchIn)
+def engage_kill_switch(req: Request) -> dict[str, Any]:
+    """Cancel open orders and square off in scope, then refuse new entries until released."""
+    body: KillSwitchIn = req.body
+    item = req.container.kill_switch.engage(
+        req.uid, body.scope, body.id, who=req.uid, reason=body.reason
+    )
+    return kill_switch_view(item)
+
+
+@route(bp, "/kill-switch", "GET")
+def list_kill_switches(req: Request) -> dict[str, Any]:
+    """The caller's engaged kill switches."""
+    return {"items": [kill_switch_view(i) for i in req.container.kill_switch.active(req.uid)]}
+
+
+@route(bp, "/kill-switch/{scope}", "DELETE")
+def release_kill_switch(req: Request, scope: str) -> Response:
+    """Release the global kill switch."""
+    req.container.kill_switch.release(req.uid, scope, None)
+    return json_response(None, 204)
+
+
+@route(bp, "/kill-switch/{scope}/{target}", "DELETE")
+def release_scoped_kill_switch(req: Request, scope: str, target: str) -> Response:
+    """Release an account's or a strategy's kill switch."""
+    req.container.kill_switch.release(req.uid, scope, target)
+    return json_response(None, 204)
