@@ -3,8 +3,8 @@
 Starts the embedded AWS emulator (or uses AWS_ENDPOINT_URL), applies infra/ to it with Terraform,
 starts the simulated exchange with a fake server per broker dialect, serves the API with
 `chalice local` with every broker pointed at its fake (a local run never reaches a real broker),
-prints where everything is, and stops it all on Ctrl-C. The clock process joins with the
-execution engine.
+runs the clock process (plans each minute ahead, fires on the second), prints where everything
+is, and stops it all on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> None:
             env=env,
         )  # fmt: skip
         processes.append(api)
+        clock = subprocess.Popen([sys.executable, "-m", "localdev.clock"], cwd=ROOT, env=env)
+        processes.append(clock)
         _banner(url, args.api_port, outputs, hosts)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in background
@@ -129,6 +131,7 @@ def _banner(
                 f"  table            {outputs['table_name']}",
                 f"  user pool        {outputs['user_pool_id']} (sign-ups are auto-confirmed)",
                 f"  tick machine     {outputs['tick_state_machine_arn']}",
+                "  clock            plans each minute 20 s ahead and fires on the second",
                 *(f"  fake {dialect:<11} {urls['api']}" for dialect, urls in sorted(hosts.items())),
                 "  (register a broker app at a fake: POST <fake root>/_sim/apps "
                 '{"api_key","api_secret","client_id","redirect_url"})',
