@@ -42,3 +42,8 @@ output "lambda_function_names" {
   description = "Names the Chalice package must create (plan, fire, api)."
   value       = local.function_names
 }
+
+output "tick_dlq_url" {
+  description = "Ticks the scheduler could not start."
+  value       = aws_sqs_queue.tick_dlq.id
+}

@@ -33,5 +33,32 @@ resource "aws_scheduler_schedule" "tick" {
       maximum_event_age_in_seconds = 60
       maximum_retry_attempts       = 2
     }
+    dead_letter_config {
+      arn = aws_sqs_queue.tick_dlq.arn
+    }
   }
+}
+
+# A tick the scheduler could not start lands here (and raises the alarm below); the next minute's
+# tick is unaffected.
+resource "aws_sqs_queue" "tick_dlq" {
+  name                      = "${local.name}-tick-dlq"
+  message_retention_seconds = 1209600
+  sqs_managed_sse_enabled   = true
+}
+
+data "aws_iam_policy_document" "tick_dlq" {
+  statement {
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.tick_dlq.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "tick_dlq" {
+  queue_url = aws_sqs_queue.tick_dlq.id
+  policy    = data.aws_iam_policy_document.tick_dlq.json
 }

@@ -72,6 +72,14 @@ def test_static_egress_ip_routes_private_subnets_through_one_nat(infra, settings
     assert nat["NatGatewayAddresses"][0]["PublicIp"] == infra["egress_ip"]
 
 
+def test_the_schedule_has_a_dead_letter_queue(infra, settings):
+    scheduler = _client("scheduler", settings)
+    schedule = scheduler.get_schedule(Name=infra["tick_state_machine_arn"].rsplit(":", 1)[-1])
+    assert schedule["ScheduleExpressionTimezone"] == "Asia/Kolkata"
+    assert schedule["Target"]["DeadLetterConfig"]["Arn"].endswith("-tick-dlq")
+    assert infra["tick_dlq_url"]
+
+
 def test_everything_the_app_needs_is_output(infra):
     for name in ("table_name", "user_pool_id", "user_pool_client_id", "secrets_kms_key_id",
                  "tick_state_machine_arn", "alarm_topic_arn", "lambda_role_arn"):  # fmt: skip
