@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from localdev import emulator, terraform
+from localdev import emulator, stack, terraform
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_DIR = ROOT / ".run" / "sim"
@@ -42,22 +42,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--region", default="ap-south-1")
     args = parser.parse_args(argv)
 
-    configured = os.environ.get("AWS_ENDPOINT_URL")
-    local = emulator.endpoint(args.emulator_port)
-    if configured and emulator.is_healthy(configured):
-        url, started_here = configured, False
-    elif emulator.is_healthy(local):  # e.g. `make emulator` earlier: use it, leave it running
-        url, started_here = local, False
-        emulator.configure(url)
-        print(f"emulator: using the one already running on {url}", flush=True)
-    else:
-        url, started_here = emulator.start(args.emulator_port), True
+    url, started_here = stack.emulator_for(args.emulator_port)
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        print("infra: applying infra/ to the emulator with Terraform ...", flush=True)
-        outputs = terraform.apply(
-            "local", url, extra_vars={"region": args.region}, include_app=False
-        )
+        outputs = stack.apply_platform(url, args.region)
         env = {**os.environ, **terraform.settings_env(outputs, "local", url, args.region)}
         env["AUTO_CONFIRM_SIGNUP"] = "true"
         env["PUBLIC_API_URL"] = f"http://127.0.0.1:{args.api_port}"
