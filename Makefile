@@ -11,7 +11,7 @@ API_PORT  ?= 8000
 REGION    ?= ap-south-1
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test lint format unit integration emulator emulator-stop infra-local package deploy bench clean
+.PHONY: help venv run test lint format unit integration emulator emulator-stop infra-local package deploy bench clean demo
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -66,3 +66,6 @@ bench: $(STAMP) ## run the benchmarks; figures go to bench/results/*.json
 
 clean: ## remove local state (emulator logs, terraform state for emulator stages)
 	rm -rf .run .pytest_cache .coverage infra/chalice infra/app.tf
+
+demo: $(STAMP) ## a demo trader, two fake-broker accounts, an iron condor at the next minute: entry, fills, exit
+	$(PY) -m localdev.demo --emulator-port $(PORT) --region $(REGION)

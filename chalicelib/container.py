@@ -140,6 +140,12 @@ class Container:
             builder=OrderBuilder(self.market, self.quotes),
             owner=f"{self.settings.stage}:{os.getpid()}",
             quotes_for=self._quotes_for,
+            kill_switch=lambda uid, strategy_id, account_id: self.kill_switch.blocks(
+                uid, strategy_id, account_id
+            ),
+            exit_builder=lambda uid, strategy_id, brokers, at: self.closer.exit_orders(
+                uid, strategy_id, at=at
+            ),
         )
 
     def _quotes_for(self, usable: list[tuple[Any, Any]]) -> QuoteSource | None:

@@ -32,8 +32,11 @@ log = logging.getLogger(__name__)
 
 # (uid, strategy_id, account_id) -> a reason when a kill switch blocks new entries, else None.
 KillSwitchCheck = Callable[[str, str, str], str | None]
-# (uid, strategy_id, brokers by account, at) -> closing orders built from the strategy's positions.
-ExitBuilder = Callable[[str, str, dict[str, str], datetime], list[ChildOrder]]
+# (uid, strategy_id, brokers by account, at) -> closing orders built from the strategy's positions
+# (what the entry actually filled, never a mirror of the config), and what could not be built.
+ExitBuilder = Callable[
+    [str, str, dict[str, str], datetime], tuple[list[ChildOrder], list[dict[str, Any]]]
+]
 # A user's usable (account, session) pairs -> the quote source for that user's strategies, or None
 # for the default (quotes are fetched once per user, underlying and expiry in a tick).
 QuotesFor = Callable[[list[tuple[Any, SessionItem]]], QuoteSource | None]
@@ -208,7 +211,9 @@ class Planner:
             if self.exit_builder is None:
                 planned.errors.append({"code": "exit_unavailable", "message": "no exit builder"})
                 return []
-            return self.exit_builder(item.uid, item.strategy_id, brokers, at)
+            closing, errors = self.exit_builder(item.uid, item.strategy_id, brokers, at)
+            planned.errors.extend(errors)
+            return [o for o in closing if o.account_id in brokers]
         payload = {
             **item.payload,
             "accounts": {a: legs for a, legs in item.payload["accounts"].items() if a in brokers},

@@ -142,3 +142,36 @@ def test_an_account_without_a_session_is_reported_not_sent(client, fakes, trader
 
 def test_login_callback_host_is_the_api(fakes):
     assert urlsplit(fakes["settings"].public_api_url).hostname == "127.0.0.1"
+
+
+def test_exit_closes_what_the_entry_filled(client, fakes, trader):
+    """Exits come from positions (what filled), on every account, not from the strategy's legs."""
+    engine = _engine(fakes, SLOT - timedelta(seconds=20))
+    [entry] = [e for e in engine.planner.plan(SLOT).executions if e.uid == trader["uid"]]
+    engine.clock.start, engine.clock.origin = SLOT - timedelta(milliseconds=50), time.monotonic()
+    engine.firer.fire(entry.orders)
+    report = engine.settlement.settle(trader["uid"], entry.execution_sk)
+    assert report.status == "COMPLETE", report
+    held = {
+        (p.account_id, p.symbol): p.net_quantity for p in engine.executions.positions(trader["uid"])
+    }
+    assert len(held) == 7 and all(q != 0 for q in held.values())
+
+    # the trader closes one leg by hand at the broker meanwhile? no: exits use our positions
+    exit_slot = datetime(2026, 11, 25, 15, 15, tzinfo=IST)
+    engine.clock.start, engine.clock.origin = exit_slot - timedelta(seconds=10), time.monotonic()
+    [exit_plan] = [e for e in engine.planner.plan(exit_slot).executions if e.uid == trader["uid"]]
+    assert exit_plan.phase == "EXIT" and exit_plan.errors == []
+    closing = {(o.account_id, o.request["side"]) for o in exit_plan.orders}
+    assert len(exit_plan.orders) == 7
+    assert all(side in ("BUY", "SELL") for _, side in closing)
+    engine.clock.start, engine.clock.origin = (
+        exit_slot - timedelta(milliseconds=50),
+        time.monotonic(),
+    )
+    assert engine.firer.fire(exit_plan.orders)["sent"] == 7
+    assert engine.settlement.settle(trader["uid"], exit_plan.execution_sk).status == "COMPLETE"
+    flat = {
+        (p.account_id, p.symbol): p.net_quantity for p in engine.executions.positions(trader["uid"])
+    }
+    assert set(flat) == set(held) and set(flat.values()) == {0}
