@@ -44,6 +44,12 @@ def fire_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return tick.fire(get_container(), event)
 
 
+@app.lambda_function(name="settle_slot")
+def settle_slot(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Step Functions task after the fan-out: settle every execution of the slot."""
+    return tick.settle(get_container(), event)
+
+
 @app.schedule(Cron(0, 3, "?", "*", "MON-FRI", "*"), name="pre_market_readiness")
 def pre_market_readiness(event: Any) -> dict[str, Any]:
     """08:30 IST (03:00 UTC) on weekdays: alert about accounts that need today's broker login."""

@@ -81,7 +81,7 @@ resource "aws_iam_role" "sfn" {
 data "aws_iam_policy_document" "sfn" {
   statement {
     actions   = ["lambda:InvokeFunction"]
-    resources = [local.function_arns.plan, local.function_arns.fire]
+    resources = [local.function_arns.plan, local.function_arns.fire, local.function_arns.settle]
   }
 }
 

@@ -10,6 +10,7 @@ resource "aws_sfn_state_machine" "tick" {
   definition = templatefile("${path.module}/tick.asl.json.tftpl", {
     plan_function_arn    = local.function_arns.plan
     fire_function_arn    = local.function_arns.fire
+    settle_function_arn  = local.function_arns.settle
     fire_map_concurrency = var.fire_map_concurrency
   })
 }

@@ -94,12 +94,19 @@ class Clock:
                 return True
 
 
+def settle_orders(container: Container, orders: list[Any]) -> None:
+    """Settle every execution the fired orders belong to (fills, positions, leg failures)."""
+    for uid, execution_sk in sorted({(o.uid, o.execution) for o in orders}):
+        report = container.settlement.settle(uid, execution_sk)
+        log.info("settled %s: %s", execution_sk, report.status)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="localdev.clock")
     parser.add_argument("--lead-seconds", type=float, default=20.0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    clock = Clock(get_container(), lead=timedelta(seconds=args.lead_seconds))
+    clock = Clock(get_container(), lead=timedelta(seconds=args.lead_seconds), settle=settle_orders)
     signal.signal(signal.SIGTERM, lambda *_: clock.stop.set())
     signal.signal(signal.SIGINT, lambda *_: clock.stop.set())
     log.info("clock running: plans each minute %ss ahead, fires on the second", args.lead_seconds)

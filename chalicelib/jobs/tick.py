@@ -42,6 +42,9 @@ def plan(container: Container, event: dict[str, Any]) -> dict[str, Any]:
         "slot": slot.isoformat(),
         "wake_at": (slot - WAKE_BEFORE).isoformat(),
         "batches": planned.batches(),
+        "executions": [
+            {"uid": e.uid, "sk": e.execution_sk} for e in planned.executions if e.orders
+        ],
         **planned.stats,
     }
     if planned.skipped:
@@ -61,3 +64,16 @@ def fire(container: Container, event: dict[str, Any]) -> dict[str, Any]:
     outcome = container.firer.fire(orders)
     log.info("batch fired", extra={"slot": event.get("slot"), **outcome})
     return {"orders": len(refs), **outcome}
+
+
+def settle(container: Container, event: dict[str, Any]) -> dict[str, Any]:
+    """After the fan-out: reconcile every execution of the slot to a terminal state (fills to
+    positions, the leg-failure policy), bounded by the settlement's own deadline."""
+    slot = event.get("slot", "")
+    executions = event.get("executions") or []
+    statuses = {}
+    for ref in executions:
+        report = container.settlement.settle(ref["uid"], ref["sk"])
+        statuses[ref["sk"]] = report.status
+    log.info("slot settled", extra={"slot": slot, "executions": len(statuses)})
+    return {"slot": slot, "statuses": statuses}

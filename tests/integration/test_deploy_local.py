@@ -33,7 +33,13 @@ def deployed(emulator_url, tmp_path_factory):
 def test_packaged_functions_are_created_with_the_platform_settings(deployed, emulator_url):
     client = boto3.client("lambda", endpoint_url=emulator_url, region_name=REGION)
     arns = deployed["function_arns"]
-    assert set(arns) == {"api_handler", "plan_tick", "fire_batch", "pre_market_readiness"}
+    assert set(arns) == {
+        "api_handler",
+        "plan_tick",
+        "fire_batch",
+        "settle_slot",
+        "pre_market_readiness",
+    }
     for name, expected in (("plan_tick", "app.plan_tick"), ("fire_batch", "app.fire_batch")):
         config = client.get_function_configuration(FunctionName=arns[name])
         assert config["Handler"] == expected
@@ -49,6 +55,7 @@ def test_packaged_functions_are_created_with_the_platform_settings(deployed, emu
     names = deployed["lambda_function_names"]
     assert arns["plan_tick"].endswith(":function:" + names["plan"])
     assert arns["fire_batch"].endswith(":function:" + names["fire"])
+    assert arns["settle_slot"].endswith(":function:" + names["settle"])
     assert arns["api_handler"].endswith(":function:" + names["api"])
 
 

@@ -84,7 +84,7 @@ def test_everything_the_app_needs_is_output(infra):
     for name in ("table_name", "user_pool_id", "user_pool_client_id", "secrets_kms_key_id",
                  "tick_state_machine_arn", "alarm_topic_arn", "lambda_role_arn"):  # fmt: skip
         assert infra[name], name
-    assert set(infra["lambda_function_names"]) == {"plan", "fire", "api"}
+    assert set(infra["lambda_function_names"]) == {"plan", "fire", "settle", "api"}
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def lambda_doubles(infra, settings):
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("handler.py", "def handler(event, context):\n    return event\n")
     client = _client("lambda", settings)
-    for name in (infra["lambda_function_names"]["plan"], infra["lambda_function_names"]["fire"]):
+    for name in (infra["lambda_function_names"][k] for k in ("plan", "fire", "settle")):
         client.create_function(
             FunctionName=name,
             Runtime="python3.11",
@@ -139,14 +139,19 @@ def test_tick_plans_waits_and_fans_out_to_fire(lambda_doubles, infra, settings):
         "slot": "2026-11-25T09:20:00+05:30",
         "wake_at": wake_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "batches": [{"accounts": ["A1"]}, {"accounts": ["A2"]}, {"accounts": ["A3"]}],
+        "executions": [{"uid": "u1", "sk": "EXEC#2026-11-25#s1#ENTRY"}],
     }
-    _queue_lambda_answers(settings, [plan, {"sent": 4}, {"sent": 4}, {"sent": 3}])
+    settled = {"slot": plan["slot"], "statuses": {"EXEC#2026-11-25#s1#ENTRY": "COMPLETE"}}
+    _queue_lambda_answers(settings, [plan, {"sent": 4}, {"sent": 4}, {"sent": 3}, settled])
     started = datetime.now(UTC)
     described, events = _run(settings, infra, {"scheduled_time": "2026-11-25T03:49:00Z"})
     assert described["status"] == "SUCCEEDED", described
     output = json.loads(described["output"])
     assert sorted(r["result"]["sent"] for r in output["fired"]) == [3, 4, 4]
     assert output["plan"]["slot"] == plan["slot"]
+    assert (
+        output["settled"]["result"]["statuses"] == settled["statuses"]
+    )  # settle runs after the fan-out
     types = [e["type"] for e in events]
     assert "WaitStateEntered" in types and "MapStateEntered" in types
     # The Wait held the fan-out until wake_at, to its whole-second precision: the fire Lambdas
@@ -157,8 +162,9 @@ def test_tick_plans_waits_and_fans_out_to_fire(lambda_doubles, infra, settings):
 
 def test_tick_with_nothing_due_ends_quietly(lambda_doubles, infra, settings):
     _queue_lambda_answers(
-        settings, [{"slot": "s", "wake_at": "2026-11-25T03:49:59Z", "batches": []}]
+        settings,
+        [{"slot": "s", "wake_at": "2026-11-25T03:49:59Z", "batches": [], "executions": []}],
     )
     described, events = _run(settings, infra, {"scheduled_time": "2026-11-25T03:49:00Z"})
-    assert described["status"] == "SUCCEEDED"
+    assert described["status"] == "SUCCEEDED", [e.get("taskFailedEventDetails") for e in events]
     assert "MapStateEntered" not in [e["type"] for e in events]
