@@ -30,7 +30,7 @@ from chalicelib.services.broker_sessions import BrokerSessionService
 from chalicelib.services.clock import Clock, system_clock
 from chalicelib.services.closing import BrokerLtp
 from chalicelib.services.exits import PositionCloser
-from chalicelib.services.firer import Firer
+from chalicelib.services.firer import Firer, StampingLimiter
 from chalicelib.services.identity import IdentityService
 from chalicelib.services.kill_switch import KillSwitch
 from chalicelib.services.order_builder import OrderBuilder
@@ -114,9 +114,10 @@ class Container:
 
     # -- execution ---------------------------------------------------------------------------
     @cached_property
-    def limiter(self) -> SlidingWindowLimiter:
-        # One per process: every adapter of every strategy shares each account's budget.
-        return SlidingWindowLimiter()
+    def limiter(self) -> StampingLimiter:
+        # One per process: every adapter of every strategy shares each account's budget; the
+        # firer reads when each request was granted (its true send time).
+        return StampingLimiter(SlidingWindowLimiter(), wall=self.clock)
 
     @cached_property
     def broker_access(self) -> BrokerAccess:
@@ -158,7 +159,12 @@ class Container:
 
     @cached_property
     def firer(self) -> Firer:
-        return Firer(adapter_for=self.broker_access.adapter, market=self.market, wall=self.clock)
+        return Firer(
+            adapter_for=self.broker_access.adapter,
+            market=self.market,
+            wall=self.clock,
+            stamps=self.limiter,
+        )
 
     # -- settlement, exits, kill switch --------------------------------------------------------
     @cached_property
