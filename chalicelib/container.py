@@ -6,8 +6,10 @@ and install it with `use_container()` instead of patching modules.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
@@ -32,7 +34,7 @@ from chalicelib.services.closing import BrokerLtp
 from chalicelib.services.exits import PositionCloser
 from chalicelib.services.firer import Firer, StampingLimiter
 from chalicelib.services.identity import IdentityService
-from chalicelib.services.kill_switch import KillSwitch
+from chalicelib.services.kill_switch import KillSwitch, blocking_reason
 from chalicelib.services.order_builder import OrderBuilder
 from chalicelib.services.planner import Planner
 from chalicelib.services.preview import PreviewService
@@ -141,13 +143,14 @@ class Container:
             builder=OrderBuilder(self.market, self.quotes),
             owner=f"{self.settings.stage}:{os.getpid()}",
             quotes_for=self._quotes_for,
-            kill_switch=lambda uid, strategy_id, account_id: self.kill_switch.blocks(
-                uid, strategy_id, account_id
-            ),
+            kill_switch=self._kill_switch_check,
             exit_builder=lambda uid, strategy_id, brokers, at: self.closer.exit_orders(
                 uid, strategy_id, at=at
             ),
         )
+
+    def _kill_switch_check(self, uid: str) -> Callable[[str, str], str | None]:
+        return functools.partial(blocking_reason, self.kill_switch.active(uid))
 
     def _quotes_for(self, usable: list[tuple[Any, Any]]) -> QuoteSource | None:
         """Live quotes through the user's first Kite-dialect account (Zerodha or paper)."""

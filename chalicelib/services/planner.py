@@ -30,8 +30,9 @@ from chalicelib.services.quotes import QuoteSource
 
 log = logging.getLogger(__name__)
 
-# (uid, strategy_id, account_id) -> a reason when a kill switch blocks new entries, else None.
-KillSwitchCheck = Callable[[str, str, str], str | None]
+# uid -> a check (strategy_id, account_id) -> the reason a kill switch blocks new entries, or None.
+# Loaded once per user per tick (one Query), not per strategy and account.
+KillSwitchCheck = Callable[[str], Callable[[str, str], str | None]]
 # (uid, strategy_id, brokers by account, at) -> closing orders built from the strategy's positions
 # (what the entry actually filled, never a mirror of the config), and what could not be built.
 ExitBuilder = Callable[
@@ -118,10 +119,12 @@ class Planner:
             "duplicates": 0,
         }
         builders: dict[str, OrderBuilder] = {}
+        blocks: dict[str, Callable[[str, str], str | None]] = {}
         for item in sorted(due, key=lambda d: (d.fire_time, d.uid, d.strategy_id)):
             if item.uid not in builders:
                 builders[item.uid] = self._builder_for(item.uid, accounts, slot)
-            planned = self._plan_one(item, slot, accounts, builders[item.uid])
+                blocks[item.uid] = self.kill_switch(item.uid) if self.kill_switch else _no_block
+            planned = self._plan_one(item, slot, accounts, builders[item.uid], blocks[item.uid])
             if planned is None:
                 plan.stats["duplicates"] += 1
                 continue
@@ -154,6 +157,7 @@ class Planner:
         slot: datetime,
         accounts: dict[tuple[str, str], tuple[Any, SessionItem | None]],
         builder: OrderBuilder,
+        blocked: Callable[[str, str], str | None],
     ) -> PlannedExecution | None:
         scheduled_at = datetime.combine(slot.date(), time.fromisoformat(item.fire_time), tzinfo=IST)
         trade_date = slot.date().isoformat()
@@ -167,8 +171,8 @@ class Planner:
         for account_id in item.payload["accounts"]:
             found = accounts.get((item.uid, account_id))
             reason = _unusable(found, scheduled_at)
-            if reason is None and item.phase == "ENTRY" and self.kill_switch:
-                reason = self.kill_switch(item.uid, item.strategy_id, account_id)
+            if reason is None and item.phase == "ENTRY":
+                reason = blocked(item.strategy_id, account_id)
             if reason:
                 planned.errors.append(
                     {"account_id": account_id, "code": "account_unusable", "message": reason}
@@ -249,6 +253,10 @@ class Planner:
             scheduled_at=scheduled_at.isoformat(),
             history=[],
         )
+
+
+def _no_block(strategy_id: str, account_id: str) -> str | None:
+    return None
 
 
 def _unusable(found: tuple[Any, SessionItem | None] | None, at: datetime) -> str | None:

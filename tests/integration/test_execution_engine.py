@@ -175,3 +175,14 @@ def test_exit_closes_what_the_entry_filled(client, fakes, trader):
         (p.account_id, p.symbol): p.net_quantity for p in engine.executions.positions(trader["uid"])
     }
     assert set(flat) == set(held) and set(flat.values()) == {0}
+
+
+def test_kill_switch_refuses_new_entries(client, fakes, trader):
+    engine = _engine(fakes, SLOT - timedelta(seconds=20))
+    engine.kill_switch.engage(
+        trader["uid"], "strategy", trader["strategy"], who="test", reason="drill"
+    )
+    [mine] = [e for e in engine.planner.plan(SLOT).executions if e.uid == trader["uid"]]
+    assert mine.orders == []
+    assert {e["code"] for e in mine.errors} == {"account_unusable"}
+    assert all("kill" in e["message"].lower() for e in mine.errors)
