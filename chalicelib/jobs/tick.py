@@ -20,7 +20,9 @@ from chalicelib.errors import ValidationFailed
 
 log = logging.getLogger(__name__)
 LEAD = timedelta(minutes=1)  # the schedule fires one minute before the slot it plans
-WAKE_BEFORE = timedelta(seconds=1)  # fire Lambdas sleep the last second on their own clock
+# Fire Lambdas start this long before T: building adapters (sessions, KMS) and claiming every
+# order happen before T, then they sleep the rest on their own monotonic clock.
+WAKE_BEFORE = timedelta(seconds=3)
 
 
 def slot_of(event: dict[str, Any], now: datetime) -> datetime:

@@ -104,7 +104,7 @@ def test_lambda_plan_and_fire_handlers(client, fakes, trader):
     engine = _engine(fakes, SLOT - timedelta(seconds=40))
     # the scheduler fires at T-1 min: 09:19 IST = 03:49 UTC
     planned = client.lambda_.invoke("plan_tick", {"scheduled_time": "2026-11-25T03:49:00Z"}).payload
-    assert planned["slot"] == SLOT.isoformat() and planned["wake_at"] == "2026-11-25T09:19:59+05:30"
+    assert planned["slot"] == SLOT.isoformat() and planned["wake_at"] == "2026-11-25T09:19:57+05:30"
     refs = [r for b in planned["batches"] for r in b["orders"]]
     assert len(refs) >= 7
     engine.clock.start, engine.clock.origin = SLOT - timedelta(milliseconds=100), time.monotonic()
