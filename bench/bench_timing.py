@@ -4,7 +4,7 @@ Three scenarios, each at its own slot on a trading day (Wed 2026-11-25, IST), us
 through the services and logged in through each fake broker's redirect, live quotes from the
 fake Kite of each user:
 
-  small   25 accounts (zerodha/kite, fyers, shoonya/noren) x 4 legs = 100 orders, fire lead 1 s
+  small   25 accounts (zerodha/kite, fyers, shoonya/noren) x 4 legs = 100 orders, fire lead 3 s (the fire Lambda's WAKE_BEFORE)
           (what a fire Lambda sees: it wakes at T-1s)
   large   250 accounts x 4 legs = 1,000 orders in ONE Firer.fire (the local clock process),
           with CPU time of the fire path per order
@@ -119,7 +119,7 @@ def run(container: Container, fakes: Any, clock: ShiftedClock, slot: datetime, l
 
     firer = TimedFirer(
         adapter_for=container.broker_access.adapter, market=container.market, wall=clock,
-        max_workers=max_workers,
+        max_workers=max_workers, stamps=container.limiter,
     )  # fmt: skip
     clock.set(slot - timedelta(seconds=lead_s))
     fire_start_mono = time.monotonic()
@@ -220,9 +220,9 @@ def main() -> None:
     parser.add_argument("--scenarios", default="small,large,paced")
     parser.add_argument("--small-accounts", type=int, default=25)
     parser.add_argument("--large-accounts", type=int, default=250)
-    parser.add_argument("--large-lead", type=float, default=6.0,
+    parser.add_argument("--large-lead", type=float, default=20.0,
                         help="seconds between fire() and T for the large run (adapter prep)")  # fmt: skip
-    parser.add_argument("--large-workers", type=int, default=32)
+    parser.add_argument("--large-workers", type=int, default=256)
     args = parser.parse_args()
     wanted = args.scenarios.split(",")
     results: dict[str, Any] = {
@@ -234,10 +234,10 @@ def main() -> None:
         clock = ShiftedClock(DAY.replace(hour=9, minute=10))
         container = Container(settings(url, kms_key(url), fakes.hosts(), table), clock=clock)
         plans = {
-            "small": (DAY.replace(hour=9, minute=20), args.small_accounts, 1, BROKERS, 1.0, 32),
+            "small": (DAY.replace(hour=9, minute=20), args.small_accounts, 1, BROKERS, 3.0, 256),
             "large": (DAY.replace(hour=9, minute=21), args.large_accounts, 1, BROKERS,
                       args.large_lead, args.large_workers),
-            "paced": (DAY.replace(hour=9, minute=22), 1, 10, ("zerodha",), 1.0, 32),
+            "paced": (DAY.replace(hour=9, minute=22), 1, 10, ("zerodha",), 3.0, 256),
         }  # fmt: skip
         for name in wanted:
             slot, accounts, per_user, brokers, lead, workers = plans[name]

@@ -17,7 +17,8 @@ from chalicelib.adapters.aws.clients import AwsClients
 from chalicelib.adapters.aws.cognito import CognitoIdentity
 from chalicelib.adapters.aws.jwt_verifier import JwtVerifier
 from chalicelib.adapters.aws.secrets import EnvelopeCipher
-from chalicelib.adapters.brokers.rate_limit import SlidingWindowLimiter
+from chalicelib.adapters.brokers.dynamo_rate_limit import DynamoRateLimiter
+from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter, SlidingWindowLimiter
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
 from chalicelib.adapters.dynamo.kill_switch_items import KillSwitchRepository
 from chalicelib.adapters.dynamo.models import bind_table
@@ -119,7 +120,14 @@ class Container:
     def limiter(self) -> StampingLimiter:
         # One per process: every adapter of every strategy shares each account's budget; the
         # firer reads when each request was granted (its true send time).
-        return StampingLimiter(SlidingWindowLimiter(), wall=self.clock)
+        # On AWS many fire Lambdas send for one account at once: the budget lives in the table.
+        # Locally one process sends everything, so the in-process window is the whole truth.
+        inner: OrderRateLimiter = (
+            SlidingWindowLimiter(self.settings.order_rate)
+            if self.settings.stage in LOCAL_STAGES
+            else DynamoRateLimiter(self.settings.order_rate)
+        )
+        return StampingLimiter(inner, wall=self.clock)
 
     @cached_property
     def broker_access(self) -> BrokerAccess:
@@ -186,6 +194,7 @@ class Container:
 
 
 KITE_DIALECT = frozenset({"zerodha", "paper"})
+LOCAL_STAGES = frozenset({"local", "test"})
 _lock = threading.Lock()
 _container: Container | None = None
 

@@ -34,6 +34,7 @@ class Settings:
     # Per broker, host key -> base URL overrides (the fake brokers on loopback, a sandbox).
     broker_hosts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     alarm_topic_arn: str | None = None
+    order_rate: int = 8  # order requests per second per broker account (capped at 10)
 
     @property
     def jwt_issuer(self) -> str:
@@ -66,6 +67,7 @@ class Settings:
             public_api_url=source.get("PUBLIC_API_URL", "http://127.0.0.1:8000"),
             broker_hosts=_json_mapping(source.get("BROKER_HOSTS", ""), "BROKER_HOSTS"),
             alarm_topic_arn=source.get("ALARM_TOPIC_ARN") or None,
+            order_rate=int(source.get("ORDER_RATE", "8")),
         )
 
     def missing(self) -> list[str]:

@@ -91,3 +91,21 @@ def test_emulator_shim_answers_what_moto_lacks():
     body = app({"PATH_INFO": "/_localstack/health", "REQUEST_METHOD": "GET"}, lambda s, h: None)
     assert json.loads(b"".join(body))["services"]
     assert app({"PATH_INFO": "/"}, lambda s, h: None) == [b"moto"] and len(calls) == 1
+
+
+def test_the_order_rate_budget_is_shared_through_the_table_on_aws():
+    from chalicelib.adapters.brokers.dynamo_rate_limit import DynamoRateLimiter
+    from chalicelib.adapters.brokers.rate_limit import SlidingWindowLimiter
+    from chalicelib.adapters.dynamo.models import BaseItem, bind_table
+    from chalicelib.container import Container
+
+    meta = BaseItem.Meta
+    bound = (meta.table_name, meta.region, getattr(meta, "host", None))
+
+    base = {"TABLE_NAME": "t", "USER_POOL_ID": "p", "USER_POOL_CLIENT_ID": "c",
+            "SECRETS_KMS_KEY_ID": "k", "ORDER_RATE": "6"}  # fmt: skip
+    aws = Container(Settings.from_env({**base, "STAGE": "prod"})).limiter._inner
+    local = Container(Settings.from_env({**base, "STAGE": "local"})).limiter._inner
+    assert isinstance(aws, DynamoRateLimiter) and aws.rate == 6
+    bind_table(*bound)  # a Container binds the models: leave them as other tests had them
+    assert isinstance(local, SlidingWindowLimiter) and local.rate == 6

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from chalicelib.adapters.dynamo.models import BaseItem
+from chalicelib.adapters.dynamo.models import all_models, transaction_connection
 
 
 @contextmanager
@@ -23,9 +23,17 @@ def count_requests() -> Iterator[Counter[str]]:
         name = target.decode() if isinstance(target, bytes) else str(target)
         counts[name.rsplit(".", 1)[-1] or "unknown"] += 1
 
-    events = BaseItem._get_connection().connection.client.meta.events
-    events.register("before-send.dynamodb", on_send, unique_id="count-requests")
+    clients = {id(c): c for c in _clients()}
+    for client in clients.values():
+        client.meta.events.register("before-send.dynamodb", on_send, unique_id="count-requests")
     try:
         yield counts
     finally:
-        events.unregister("before-send.dynamodb", unique_id="count-requests")
+        for client in clients.values():
+            client.meta.events.unregister("before-send.dynamodb", unique_id="count-requests")
+
+
+def _clients() -> list[Any]:
+    """Every botocore client the models and transactions use (PynamoDB keeps one per class)."""
+    models = [m._get_connection().connection.client for m in all_models()]
+    return [*models, transaction_connection().client]

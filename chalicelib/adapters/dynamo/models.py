@@ -17,6 +17,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     VersionAttribute,
 )
+from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
@@ -274,14 +275,35 @@ ENTITY_MODELS: tuple[type[BaseItem], ...] = (
 )
 
 
+_transactions: dict[str, Connection] = {}
+
+
+def transaction_connection() -> Connection:
+    """One connection (and botocore client) for TransactWrites, reused: a new client per
+    transaction costs milliseconds and escapes request counting."""
+    if "current" not in _transactions:
+        meta: Any = BaseItem.Meta
+        _transactions["current"] = Connection(region=meta.region, host=meta.host)
+    return _transactions["current"]
+
+
+def all_models() -> list[type[BaseItem]]:
+    """BaseItem and every entity subclass defined anywhere (PynamoDB keeps a client per class)."""
+    found: list[type[BaseItem]] = [BaseItem]
+    for model in found:
+        found.extend(m for m in model.__subclasses__() if m not in found)
+    return found
+
+
 def bind_table(table_name: str, region: str, host: str | None) -> None:
     """Point every model at the deployed table; called once by the container."""
     meta: Any = BaseItem.Meta
     meta.table_name = table_name
     meta.region = region
     meta.host = host
+    _transactions.clear()
     # PynamoDB caches a connection per class; drop it so the new binding takes effect.
-    for model in (BaseItem, *ENTITY_MODELS):
+    for model in all_models():
         model._connection = None
     for index in (BaseItem.gsi1, BaseItem.gsi2):
         index.Meta.model = BaseItem

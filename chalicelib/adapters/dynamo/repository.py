@@ -32,6 +32,7 @@ from chalicelib.adapters.dynamo.models import (
     ScheduleItem,
     SessionItem,
     StrategyItem,
+    transaction_connection,
     user_pk,
 )
 from chalicelib.domain.calendar import IST
@@ -82,8 +83,7 @@ class Repository:
 
     # -- plumbing ------------------------------------------------------------------------------
     def _connection(self) -> Connection:
-        meta: Any = BaseItem.Meta
-        return Connection(region=meta.region, host=meta.host)
+        return transaction_connection()
 
     def _get(self, model: type[T], key: tuple[str, str]) -> T:
         def load() -> T:
