@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -78,6 +78,9 @@ class Firer:
     sleep: Callable[[float], None] = time.sleep
     stamps: StampingLimiter | None = None
     max_workers: int = MAX_WORKERS
+    #: CPU seconds of the last fire() by stage (threads summed): prep, send (the hot path), record.
+    last_cpu: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def wait_until(self, moment: datetime) -> None:
         """Sleep on the monotonic clock until `moment` (a wall-clock instant)."""
@@ -96,22 +99,38 @@ class Firer:
             key = (order.scheduled_at, order.uid, order.account_id)
             by_account.setdefault(key, []).append(order)
         counts = {"sent": 0, "failed": 0, "skipped": 0}
+        self.last_cpu = {"prep": 0.0, "send": 0.0, "record": 0.0}
         for scheduled_at in sorted({k[0] for k in by_account}):
             groups = [_hedges_first(g) for k, g in by_account.items() if k[0] == scheduled_at]
             workers = max(1, min(self.max_workers, len(groups)))
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                adapters = list(pool.map(self._adapter, groups))
-                claimed = list(pool.map(self._claim_all, groups))
+                adapters = list(pool.map(self._cpu("prep", self._adapter), groups))
+                claimed = list(pool.map(self._cpu("prep", self._claim_all), groups))
                 counts["skipped"] += sum(
                     len(g) - len(c) for g, c in zip(groups, claimed, strict=True)
                 )
                 requests = [[self._request(o) for o in group] for group in claimed]
                 self.wait_until(datetime.fromisoformat(scheduled_at))
-                results = list(pool.map(self._send_account, claimed, requests, adapters))
-                for outcome in pool.map(self._record_all, results):
+                send = self._cpu("send", self._send_account)
+                results = list(pool.map(send, claimed, requests, adapters))
+                for outcome in pool.map(self._cpu("record", self._record_all), results):
                     counts["sent"] += outcome["sent"]
                     counts["failed"] += outcome["failed"]
         return counts
+
+    def _cpu(self, stage: str, work: Callable[..., Any]) -> Callable[..., Any]:
+        """`work`, adding the CPU time its thread spends to `last_cpu[stage]`."""
+        lock = self._lock
+
+        def timed(*args: Any) -> Any:
+            started = time.thread_time()
+            try:
+                return work(*args)
+            finally:
+                with lock:
+                    self.last_cpu[stage] += time.thread_time() - started
+
+        return timed
 
     # -- before T ------------------------------------------------------------------------------
     def _adapter(self, group: list[OrderItem]) -> Any:
