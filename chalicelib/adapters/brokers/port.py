@@ -22,20 +22,9 @@ from typing import Protocol, runtime_checkable
 
 from chalicelib.domain.instrument import ContractKey, Instrument
 from chalicelib.domain.money import is_on_tick
+from chalicelib.domain.strategy import Product, Side  # one definition of the canonical enums
 
 TAG_PATTERN = re.compile(r"^[A-Za-z0-9]{1,20}$")
-
-
-class Side(StrEnum):
-    BUY = "BUY"
-    SELL = "SELL"
-
-
-class Product(StrEnum):
-    """MIS: intraday, squared off by the broker; NRML: carried overnight (F&O margin)."""
-
-    MIS = "MIS"
-    NRML = "NRML"
 
 
 class OrderType(StrEnum):
