@@ -166,6 +166,9 @@ def run(container: Container, fakes: Any, clock: ShiftedClock, slot: datetime, l
         "cpu_fire_per_order_ms": round((cpu1 - cpu0) * 1000 / len(orders), 3),
         "cpu_send_phase_per_order_ms": round(send_cpu * 1000 / len(orders), 3),
         "cpu_prep_ms": round((marks["wait_start_cpu"] - cpu0) * 1000, 1),
+        # thread CPU measured by the firer itself: the hot path at T is the "send" stage only
+        "cpu_hot_path_per_order_ms": round(firer.last_cpu.get("send", 0) * 1000 / len(orders), 3),
+        "cpu_record_per_order_ms": round(firer.last_cpu.get("record", 0) * 1000 / len(orders), 3),
         "send_phase_wall_s": round(fire_end_mono - marks["wait_end_mono"], 3),
         "max_workers": max_workers,
     }
@@ -211,6 +214,8 @@ def report(name: str, r: dict[str, Any]) -> None:
               f"  (min {x['min']}, n={x['n']})")  # fmt: skip
     print(f"  CPU in Firer.fire {r['cpu_fire_total_ms']} ms = {r['cpu_fire_per_order_ms']} ms/order"
           f" (send phase only {r['cpu_send_phase_per_order_ms']} ms/order; prep {r['cpu_prep_ms']} ms)")  # fmt: skip
+    print(f"  hot path at T (HTTP sends, thread CPU) {r['cpu_hot_path_per_order_ms']} ms/order;"
+          f" recording results after the sends {r['cpu_record_per_order_ms']} ms/order")  # fmt: skip
     print(f"  BUY before SELL on every account: {r['buy_before_sell_every_account']}; "
           f"early sends: {r['early_sends']}")  # fmt: skip
 

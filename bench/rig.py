@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -29,8 +28,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from chalicelib.adapters.dynamo.metrics import count_requests  # noqa: E402
 from chalicelib.adapters.dynamo.models import (  # noqa: E402
-    ENTITY_MODELS,
     BaseItem,
     SessionItem,
     bind_table,
@@ -160,33 +159,8 @@ def settings(url: str, key_id: str, hosts: dict[str, dict[str, str]], table: str
     )
 
 
-@contextmanager
-def count_all_requests() -> Iterator[Counter[str]]:
-    """DynamoDB requests by operation over every model's client.
-
-    `chalicelib.adapters.dynamo.metrics.count_requests` listens on BaseItem's client only;
-    PynamoDB keeps one connection (one botocore client) per model class, so ExecutionItem.save,
-    OrderItem.update and OrderItem.batch_write are not seen there. TransactWrites through
-    `Repository._connection()` (a new client per call) are not seen by either.
-    """
-    counts: Counter[str] = Counter()
-
-    def on_send(request: Any, **_: Any) -> None:
-        target = request.headers.get("X-Amz-Target", b"")
-        name = target.decode() if isinstance(target, bytes) else str(target)
-        counts[name.rsplit(".", 1)[-1] or "unknown"] += 1
-
-    clients = {
-        id(c): c
-        for c in (m._get_connection().connection.client for m in (BaseItem, *ENTITY_MODELS))
-    }
-    for client in clients.values():
-        client.meta.events.register("before-send.dynamodb", on_send, unique_id="bench-count")
-    try:
-        yield counts
-    finally:
-        for client in clients.values():
-            client.meta.events.unregister("before-send.dynamodb", unique_id="bench-count")
+# Every model's client and the transaction connection: the platform's own counter.
+count_all_requests = count_requests
 
 
 def log_in(container: Any, fakes: FakeBrokers, uid: str, broker: str, client_id: str,
