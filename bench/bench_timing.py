@@ -223,6 +223,11 @@ def report(name: str, r: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scenarios", default="small,large,paced")
+    parser.add_argument(
+        "--stage",
+        default="local",
+        help="local: in-process rate limiter; prod: the DynamoDB one (AWS)",
+    )
     parser.add_argument("--small-accounts", type=int, default=25)
     parser.add_argument("--large-accounts", type=int, default=250)
     parser.add_argument("--large-lead", type=float, default=20.0,
@@ -231,13 +236,16 @@ def main() -> None:
     args = parser.parse_args()
     wanted = args.scenarios.split(",")
     results: dict[str, Any] = {
+        "stage": args.stage,
         "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
         "day": DAY.date().isoformat(),
     }
     table = "bench-timing"
     with emulator_table(table) as url, fake_brokers(["kite", "fyers", "noren"]) as fakes:
         clock = ShiftedClock(DAY.replace(hour=9, minute=10))
-        container = Container(settings(url, kms_key(url), fakes.hosts(), table), clock=clock)
+        container = Container(
+            settings(url, kms_key(url), fakes.hosts(), table, args.stage), clock=clock
+        )
         plans = {
             "small": (DAY.replace(hour=9, minute=20), args.small_accounts, 1, BROKERS, 3.0, 256),
             "large": (DAY.replace(hour=9, minute=21), args.large_accounts, 1, BROKERS,
@@ -268,7 +276,9 @@ def main() -> None:
                 r.pop("_orders")
                 r.pop("_received_ms")
             results[name] = r
-    path = write_result("timing.json", results)
+    path = write_result(
+        "timing.json" if args.stage == "local" else f"timing-{args.stage}.json", results
+    )
     print(f"\nwritten to {path}")
 
 

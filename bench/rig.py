@@ -146,9 +146,13 @@ class ShiftedClock:
         return self.start + timedelta(seconds=ns / 1e9 - self.origin)
 
 
-def settings(url: str, key_id: str, hosts: dict[str, dict[str, str]], table: str) -> Settings:
+def settings(
+    url: str, key_id: str, hosts: dict[str, dict[str, str]], table: str, stage: str = "local"
+) -> Settings:
+    """`local`: the in-process order-rate limiter (make run); an AWS stage name (e.g. `prod`):
+    the DynamoDB-backed limiter that fire Lambdas share, one conditional write per order."""
     return Settings(
-        stage="bench",
+        stage=stage,
         region=REGION,
         table_name=table,
         user_pool_id="",
