@@ -21,7 +21,7 @@ from chalicelib.api import (
     system,
 )
 from chalicelib.container import get_container
-from chalicelib.jobs import readiness, tick
+from chalicelib.jobs import readiness, reconcile, tick
 
 app = Chalice(app_name="optexec")
 app.log.setLevel(logging.INFO)
@@ -54,3 +54,9 @@ def settle_slot(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def pre_market_readiness(event: Any) -> dict[str, Any]:
     """08:30 IST (03:00 UTC) on weekdays: alert about accounts that need today's broker login."""
     return readiness.pre_market(get_container())
+
+
+@app.schedule(Cron(15, 10, "?", "*", "MON-FRI", "*"), name="end_of_day_reconciliation")
+def end_of_day_reconciliation(event: Any) -> dict[str, Any]:
+    """15:45 IST (10:15 UTC) on weekdays: settle whatever the day left open."""
+    return reconcile.end_of_day(get_container())

@@ -2,8 +2,8 @@
 
 Chalice's local server serves HTTP only, so `make run` runs this beside it. Each cycle: sleep to
 T - lead, plan slot T (gates, quotes, orders), fire at T on the monotonic clock, then settle the
-sent orders in the background. Daily jobs run at their minute (pre-market readiness at 08:30
-IST). Any failure is logged and the loop goes on to the next
+sent orders in the background. Daily jobs run at their minute: pre-market readiness at 08:30 and
+end-of-day reconciliation at 15:45 IST. Any failure is logged and the loop goes on to the next
 minute; two clocks at once still send each order once (the gate and the per-order claim).
 
 Usage: python -m localdev.clock  (settings from the environment, as `chalice local` gets them)
@@ -25,7 +25,7 @@ from chalicelib.domain.calendar import IST
 from chalicelib.jobs import readiness
 
 log = logging.getLogger("clock")
-DAILY_JOBS: dict[time, str] = {time(8, 30): "pre_market"}
+DAILY_JOBS: dict[time, str] = {time(8, 30): "pre_market", time(15, 45): "end_of_day"}
 
 
 @dataclass

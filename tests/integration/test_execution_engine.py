@@ -186,3 +186,16 @@ def test_kill_switch_refuses_new_entries(client, fakes, trader):
     assert mine.orders == []
     assert {e["code"] for e in mine.errors} == {"account_unusable"}
     assert all("kill" in e["message"].lower() for e in mine.errors)
+
+
+def test_end_of_day_reconciliation_settles_what_the_tick_left_open(client, fakes, trader):
+    from chalicelib.jobs.reconcile import end_of_day
+
+    engine = _engine(fakes, SLOT - timedelta(seconds=20))
+    [entry] = [e for e in engine.planner.plan(SLOT).executions if e.uid == trader["uid"]]
+    engine.clock.start, engine.clock.origin = SLOT - timedelta(milliseconds=50), time.monotonic()
+    engine.firer.fire(entry.orders)  # sent, never settled by the tick
+    summary = end_of_day(engine, datetime(2026, 11, 25, 15, 45, tzinfo=IST))
+    assert summary["settled"][entry.execution_sk] == "COMPLETE"
+    again = end_of_day(engine, datetime(2026, 11, 25, 15, 45, tzinfo=IST))
+    assert entry.execution_sk not in again["settled"]  # final executions are left alone

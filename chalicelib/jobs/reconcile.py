@@ -1,0 +1,35 @@
+"""End-of-day reconciliation (15:45 IST on weekdays): settle every execution of the day that is
+not final yet, so an order the tick's settle step left open (a resting LIMIT, a Lambda that timed
+out) still reaches its terminal state and its fills reach the positions."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from chalicelib.container import Container
+from chalicelib.domain.calendar import IST
+
+log = logging.getLogger(__name__)
+FINAL = frozenset({"COMPLETE", "PARTIAL", "FAILED", "UNWOUND", "SKIPPED"})
+
+
+def end_of_day(container: Container, now: datetime | None = None) -> dict[str, Any]:
+    day = (now or container.clock()).astimezone(IST).date().isoformat()
+    users = sorted({account.uid for account in container.repo.all_accounts()})
+    settled: dict[str, str] = {}
+    for uid in users:
+        for execution in container.executions.executions_on(uid, day):
+            if execution.status in FINAL:
+                continue
+            try:
+                report = container.settlement.settle(uid, execution.sk)
+                settled[execution.sk] = report.status
+            except Exception:
+                log.exception(
+                    "reconciliation failed", extra={"user": uid, "execution": execution.sk}
+                )
+                settled[execution.sk] = "ERROR"
+    log.info("end of day reconciled", extra={"date": day, "executions": len(settled)})
+    return {"date": day, "users": len(users), "settled": settled}
