@@ -131,7 +131,6 @@ def test_concurrent_basket_change_fails_the_stale_writer(setup, container):
     api = setup["api"]
     sid = _create(setup)["id"]
     repo = container.repo
-    uid = repo.get_strategy  # noqa: F841 - keep the repo API in view
     item = next(s for s in repo.list_strategies(_uid(api)) if s.strategy_id == sid)
     stale_basket = repo.get_basket(item.uid, item.basket_id)
     api.call("PATCH", f"/baskets/{setup['basket']}", {"name": "renamed"})
