@@ -42,10 +42,11 @@ def order_item(
     phase: str,
     child: ChildOrder,
     scheduled_at: datetime,
+    order_id: str | None = None,
 ) -> OrderItem:
     """A BUILT order item for ``child``, linked to its execution through GSI1."""
     trade_date = scheduled_at.astimezone(IST).date().isoformat()
-    order_id = secrets.token_hex(8)
+    order_id = order_id or secrets.token_hex(8)
     gsi1pk, gsi1sk = OrderItem.execution_index_key(uid, execution_sk, order_id)
     return OrderItem(
         *OrderItem.key(uid, trade_date, order_id),

@@ -26,6 +26,7 @@ from chalicelib.domain.market_errors import MarketRuleError
 from chalicelib.domain.strategy import Weekday
 from chalicelib.errors import DomainError
 from chalicelib.services.order_builder import ChildOrder, OrderBuilder, market_error
+from chalicelib.services.order_sender import order_item
 from chalicelib.services.quotes import QuoteSource
 
 log = logging.getLogger(__name__)
@@ -188,9 +189,11 @@ class Planner:
             # One user's broker or data failure never stops the tick for everyone else.
             orders = []
             planned.errors.append({"code": "quotes_unavailable", "message": str(error)})
-        planned.orders = [
-            self._order_item(item, gate.sk, trade_date, scheduled_at, o) for o in orders
-        ]
+        planned.orders = [  # one deterministic id per order and day: tag and account
+            order_item(item.uid, gate.sk, item.strategy_id, item.phase, o, scheduled_at,
+                       order_id=f"{o.tag}-{o.account_id}")
+            for o in orders
+        ]  # fmt: skip
         if planned.orders:
             self.executions.put_orders(planned.orders)
         status = "PLANNED" if planned.orders else "SKIPPED"
@@ -225,34 +228,6 @@ class Planner:
         orders, errors = builder.entry_orders(item.strategy_id, payload, brokers, at)
         planned.errors.extend(errors)
         return orders
-
-    @staticmethod
-    def _order_item(
-        item: ScheduleItem,
-        execution_sk: str,
-        trade_date: str,
-        scheduled_at: datetime,
-        order: ChildOrder,
-    ) -> OrderItem:
-        order_id = f"{order.tag}-{order.account_id}"
-        gsi1pk, gsi1sk = OrderItem.execution_index_key(item.uid, execution_sk, order_id)
-        return OrderItem(
-            *OrderItem.key(item.uid, trade_date, order_id),
-            gsi1pk=gsi1pk,
-            gsi1sk=gsi1sk,
-            uid=item.uid,
-            order_id=order_id,
-            execution=execution_sk,
-            strategy_id=item.strategy_id,
-            phase=item.phase,
-            account_id=order.account_id,
-            broker=order.broker,
-            tag=order.tag,
-            request=order.to_dict(),
-            status="BUILT",
-            scheduled_at=scheduled_at.isoformat(),
-            history=[],
-        )
 
 
 def _no_block(strategy_id: str, account_id: str) -> str | None:

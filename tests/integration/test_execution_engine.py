@@ -69,7 +69,9 @@ def test_plan_then_fire_sends_every_leg_once(client, fakes, trader):
     assert {
         o.request["quantity"] for o in orders if o.account_id == trader["accounts"]["shoonya"]
     } == {130}
-    assert all(o.status == "BUILT" and o.scheduled_at == SLOT.isoformat() for o in orders)
+    assert all(
+        o.status == "BUILT" and datetime.fromisoformat(o.scheduled_at) == SLOT for o in orders
+    )
     assert plan.stats["dynamodb_requests_to_plan"] >= engine.settings.schedule_shards
 
     # duplicate trigger, retry and a second clock: the gate is taken, nothing more is built
