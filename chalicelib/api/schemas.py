@@ -16,15 +16,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from chalicelib.domain.expiry import ExpiryChoice
 from chalicelib.domain.strategy import (
     Allocation,
+    ExitReason,
     Leg,
+    LockAndTrail,
+    MtmScope,
     OnLegFailure,
     Product,
+    ReEntry,
+    ReEntryMode,
     RiskLevel,
     RiskUnit,
     Side,
     Strategy,
     StrategyRisk,
     StrikeRule,
+    Trailing,
     Weekday,
 )
 from chalicelib.domain.strike_selection import StrikeMethod
@@ -153,6 +159,37 @@ class RiskLevelIn(Strict):
         return RiskLevel(self.type, self.value)
 
 
+class TrailingIn(Strict):
+    every: Annotated[Money, Field(description="favourable move, in the stop-loss's unit")]
+    by: Annotated[Money, Field(description="how far the stop tightens per step")]
+
+    def to_domain(self) -> Trailing:
+        return Trailing(self.every, self.by)
+
+
+class ReEntryIn(Strict):
+    mode: ReEntryMode
+    max_count: Annotated[int, Field(ge=1, le=10)] = 1
+    on: Annotated[list[Literal["STOP_LOSS", "TARGET"]], Field(min_length=1, max_length=2)] = [
+        "STOP_LOSS"
+    ]
+
+    def to_domain(self) -> ReEntry:
+        return ReEntry(
+            self.mode, self.max_count, tuple(ExitReason(r) for r in dict.fromkeys(self.on))
+        )
+
+
+class LockAndTrailIn(Strict):
+    reach: Money
+    lock: Money
+    every: Money | None = None
+    by: Money | None = None
+
+    def to_domain(self) -> LockAndTrail:
+        return LockAndTrail(self.reach, self.lock, self.every, self.by)
+
+
 class LegIn(Strict):
     side: Side
     option_type: OptionType
@@ -161,6 +198,8 @@ class LegIn(Strict):
     allocations: Annotated[list[AllocationIn], Field(min_length=1, max_length=20)] | None = None
     stop_loss: RiskLevelIn | None = None
     target: RiskLevelIn | None = None
+    trailing: TrailingIn | None = None
+    re_entry: ReEntryIn | None = None
 
     def to_domain(self) -> Leg:
         return Leg(
@@ -173,6 +212,8 @@ class LegIn(Strict):
             ),
             stop_loss=self.stop_loss.to_domain() if self.stop_loss else None,
             target=self.target.to_domain() if self.target else None,
+            trailing=self.trailing.to_domain() if self.trailing else None,
+            re_entry=self.re_entry.to_domain() if self.re_entry else None,
         )
 
 
@@ -201,6 +242,14 @@ class RiskIn(Strict):
     mtm_stop_loss: Money | None = None
     mtm_target: Money | None = None
     on_leg_failure: OnLegFailure = OnLegFailure.UNWIND
+    mtm_scope: MtmScope = MtmScope.STRATEGY
+    lock_and_trail: LockAndTrailIn | None = None
+    move_sl_to_cost: bool = False
+    no_re_entry_after: Annotated[str, Field(description="IST HH:MM:SS")] | None = None
+
+    _cutoff = field_validator("no_re_entry_after")(
+        lambda cls, v: None if v is None else _clock_time(v).isoformat()
+    )
 
 
 class StrategyIn(Strict):
@@ -232,6 +281,16 @@ class StrategyIn(Strict):
                 mtm_stop_loss=self.risk.mtm_stop_loss,
                 mtm_target=self.risk.mtm_target,
                 on_leg_failure=self.risk.on_leg_failure,
+                mtm_scope=self.risk.mtm_scope,
+                lock_and_trail=(
+                    self.risk.lock_and_trail.to_domain() if self.risk.lock_and_trail else None
+                ),
+                move_sl_to_cost=self.risk.move_sl_to_cost,
+                no_re_entry_after=(
+                    time.fromisoformat(self.risk.no_re_entry_after)
+                    if self.risk.no_re_entry_after
+                    else None
+                ),
             ),
         )
 

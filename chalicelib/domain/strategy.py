@@ -7,13 +7,14 @@ names the field, so the trader knows what to fix.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from chalicelib.domain.broker_support import broker_capabilities
 from chalicelib.domain.calendar import default_calendar
 from chalicelib.domain.contracts import contract_spec
 from chalicelib.domain.expiry import ExpiryChoice, resolve_expiry
@@ -64,6 +65,28 @@ class OnLegFailure(StrEnum):
     KEEP = "KEEP"
 
 
+class ReEntryMode(StrEnum):
+    RE_ASAP = "RE_ASAP"  # re-enter the same contract as soon as the leg is out
+    RE_COST = "RE_COST"  # wait until the premium returns to the leg's entry price
+
+
+class ExitReason(StrEnum):
+    """Why a leg or a whole strategy was closed before (or at) its exit time."""
+
+    STOP_LOSS = "STOP_LOSS"
+    TARGET = "TARGET"
+    MTM_STOP_LOSS = "MTM_STOP_LOSS"
+    MTM_TARGET = "MTM_TARGET"
+    MTM_LOCKED_PROFIT = "MTM_LOCKED_PROFIT"
+    EXIT_TIME = "EXIT_TIME"
+    KILL_SWITCH = "KILL_SWITCH"
+
+
+class MtmScope(StrEnum):
+    STRATEGY = "STRATEGY"  # the strategy's combined P&L over every account
+    ACCOUNT = "ACCOUNT"  # each account's share on its own
+
+
 class StrategyStatus(StrEnum):
     ACTIVE = "ACTIVE"
     PAUSED = "PAUSED"
@@ -82,6 +105,33 @@ class RiskLevel:
 
 
 @dataclass(frozen=True)
+class Trailing:
+    """Every ``every`` of favourable move, tighten the stop by ``by`` (the stop-loss's unit;
+    ABSOLUTE stops trail in points)."""
+
+    every: Decimal
+    by: Decimal
+
+
+@dataclass(frozen=True)
+class ReEntry:
+    mode: ReEntryMode
+    max_count: int
+    on: tuple[ExitReason, ...] = (ExitReason.STOP_LOSS,)
+
+
+@dataclass(frozen=True)
+class LockAndTrail:
+    """Once the strategy's profit reaches ``reach``, exit if it falls back to ``lock``; every
+    further ``every`` of profit raises that floor by ``by`` (both optional)."""
+
+    reach: Decimal
+    lock: Decimal
+    every: Decimal | None = None
+    by: Decimal | None = None
+
+
+@dataclass(frozen=True)
 class Allocation:
     account_id: str
     multiplier: Decimal
@@ -96,6 +146,13 @@ class Leg:
     allocations: tuple[Allocation, ...] | None = None
     stop_loss: RiskLevel | None = None
     target: RiskLevel | None = None
+    trailing: Trailing | None = None
+    re_entry: ReEntry | None = None
+
+    @property
+    def guarded(self) -> bool:
+        """True when the leg has a rule the price monitor must watch."""
+        return self.stop_loss is not None or self.target is not None
 
 
 @dataclass(frozen=True)
@@ -103,6 +160,16 @@ class StrategyRisk:
     mtm_stop_loss: Decimal | None = None
     mtm_target: Decimal | None = None
     on_leg_failure: OnLegFailure = OnLegFailure.UNWIND
+    mtm_scope: MtmScope = MtmScope.STRATEGY
+    lock_and_trail: LockAndTrail | None = None
+    move_sl_to_cost: bool = False
+    no_re_entry_after: time | None = None
+
+    @property
+    def watches_mtm(self) -> bool:
+        return any(
+            x is not None for x in (self.mtm_stop_loss, self.mtm_target, self.lock_and_trail)
+        )
 
 
 @dataclass(frozen=True)
@@ -148,6 +215,11 @@ class Strategy:
                 )
         return plan
 
+    @property
+    def has_risk_rules(self) -> bool:
+        """True when anything must be watched between entry and exit."""
+        return self.risk.watches_mtm or any(leg.guarded for leg in self.legs)
+
     def times(self) -> Iterator[tuple[Phase, time, tuple[Weekday, ...]]]:
         yield Phase.ENTRY, self.entry_time, self.entry_days
         yield Phase.EXIT, self.exit_time, self.exit_days
@@ -158,11 +230,132 @@ class Strategy:
 # ---------------------------------------------------------------------------------------------
 
 
-def check_strategy(strategy: Strategy, known_accounts: Iterable[str], today: date) -> None:
-    """Raise ValidationFailed naming the first field that breaks a rule."""
+def check_strategy(
+    strategy: Strategy,
+    known_accounts: Iterable[str],
+    today: date,
+    brokers: Mapping[str, str] | None = None,
+) -> None:
+    """Raise ValidationFailed naming the first field that breaks a rule.
+
+    ``brokers`` maps account ids to their broker, so risk rules a broker cannot honour are
+    refused here rather than stored and ignored.
+    """
     _check_times(strategy, today)
     _check_allocations(strategy, set(known_accounts))
     _check_legs(strategy, today)
+    _check_risk(strategy, today)
+    if brokers is not None:
+        _check_broker_support(strategy, brokers)
+
+
+def _carried_overnight(strategy: Strategy) -> bool:
+    same_days = set(strategy.exit_days) == set(strategy.entry_days)
+    return not (same_days and strategy.exit_time > strategy.entry_time)
+
+
+def _check_risk(strategy: Strategy, today: date) -> None:
+    risk = strategy.risk
+    for i, leg in enumerate(strategy.legs):
+        where = f"legs[{i}]"
+        _check_level_reachable(leg, where)
+        if leg.trailing is not None:
+            if leg.stop_loss is None:
+                raise ValidationFailed(
+                    "a trailing stop needs a stop_loss to trail", field=f"{where}.trailing"
+                )
+            if leg.trailing.by > leg.trailing.every:
+                raise ValidationFailed(
+                    "trailing.by must not exceed trailing.every (the stop would pass the price)",
+                    field=f"{where}.trailing.by",
+                )
+        if leg.re_entry is not None:
+            for reason, level in (
+                (ExitReason.STOP_LOSS, leg.stop_loss),
+                (ExitReason.TARGET, leg.target),
+            ):
+                if reason in leg.re_entry.on and level is None:
+                    raise ValidationFailed(
+                        f"re-entry on {reason.value} needs the leg's "
+                        f"{'stop_loss' if reason is ExitReason.STOP_LOSS else 'target'}",
+                        field=f"{where}.re_entry.on",
+                    )
+    if risk.move_sl_to_cost and sum(leg.stop_loss is not None for leg in strategy.legs) < 2:
+        raise ValidationFailed(
+            "move_sl_to_cost needs a stop_loss on at least two legs",
+            field="risk.move_sl_to_cost",
+        )
+    lock = risk.lock_and_trail
+    if lock is not None:
+        if lock.lock >= lock.reach:
+            raise ValidationFailed(
+                "the locked profit must be below the profit that locks it",
+                field="risk.lock_and_trail.lock",
+            )
+        if (lock.every is None) != (lock.by is None):
+            raise ValidationFailed(
+                "give both every and by to trail the locked profit, or neither",
+                field="risk.lock_and_trail.every",
+            )
+        if lock.every is not None and lock.by is not None and lock.by > lock.every:
+            raise ValidationFailed(
+                "lock_and_trail.by must not exceed lock_and_trail.every",
+                field="risk.lock_and_trail.by",
+            )
+    if risk.mtm_target is not None and lock is not None and lock.reach >= risk.mtm_target:
+        raise ValidationFailed(
+            "lock_and_trail.reach must be below mtm_target (the target exits first)",
+            field="risk.lock_and_trail.reach",
+        )
+    cutoff = risk.no_re_entry_after
+    if cutoff is not None and not strategy.entry_time < cutoff < strategy.exit_time:
+        raise ValidationFailed(
+            "no_re_entry_after must fall between the entry and exit times",
+            field="risk.no_re_entry_after",
+        )
+    if strategy.has_risk_rules and _carried_overnight(strategy):
+        raise ValidationFailed(
+            "stop-loss, target and MTM rules are intraday: stop orders are DAY orders and the "
+            "price monitor runs in the session, so a position carried overnight would be "
+            "unprotected; exit the same day or remove the risk rules",
+            field="product",
+        )
+
+
+def _check_level_reachable(leg: Leg, where: str) -> None:
+    """Refuse levels a premium can never reach: it cannot fall to zero or below."""
+    hundred = Decimal(100)
+    stop, target = leg.stop_loss, leg.target
+    bought, sold = leg.side is Side.BUY, leg.side is Side.SELL
+    if bought and stop is not None and stop.unit is RiskUnit.PERCENT and stop.value >= hundred:
+        raise ValidationFailed(
+            "a stop of 100% or more on a bought option can never trigger",
+            field=f"{where}.stop_loss.value",
+        )
+    if sold and target is not None and target.unit is RiskUnit.PERCENT and target.value >= hundred:
+        raise ValidationFailed(
+            "a target of 100% or more on a sold option can never be reached",
+            field=f"{where}.target.value",
+        )
+
+
+def _check_broker_support(strategy: Strategy, brokers: Mapping[str, str]) -> None:
+    for i, leg in enumerate(strategy.legs):
+        for allocation in strategy.allocations_of(leg):
+            broker = brokers.get(allocation.account_id, "")
+            support = broker_capabilities(broker)
+            if leg.stop_loss is not None and not support.stop_limit_orders:
+                raise ValidationFailed(
+                    f"{broker} does not accept stop-loss limit orders through its API, so this "
+                    "leg's stop cannot be placed at the exchange",
+                    field=f"legs[{i}].stop_loss",
+                )
+            if leg.trailing is not None and not support.modify_orders:
+                raise ValidationFailed(
+                    f"{broker} cannot modify open orders through its API, so a trailing stop "
+                    "cannot be moved",
+                    field=f"legs[{i}].trailing",
+                )
 
 
 def _check_times(strategy: Strategy, today: date) -> None:
@@ -265,6 +458,16 @@ def to_document(strategy: Strategy) -> dict[str, Any]:
             "lots": leg.lots,
             "stop_loss": _level_doc(leg.stop_loss),
             "target": _level_doc(leg.target),
+            "trailing": None
+            if leg.trailing is None
+            else {"every": str(leg.trailing.every), "by": str(leg.trailing.by)},
+            "re_entry": None
+            if leg.re_entry is None
+            else {
+                "mode": leg.re_entry.mode.value,
+                "max_count": leg.re_entry.max_count,
+                "on": [r.value for r in leg.re_entry.on],
+            },
         }
         if leg.allocations is not None:
             doc["allocations"] = _allocations_doc(leg.allocations)
@@ -290,7 +493,24 @@ def to_document(strategy: Strategy) -> dict[str, Any]:
             "mtm_stop_loss": None if risk.mtm_stop_loss is None else str(risk.mtm_stop_loss),
             "mtm_target": None if risk.mtm_target is None else str(risk.mtm_target),
             "on_leg_failure": risk.on_leg_failure.value,
+            "mtm_scope": risk.mtm_scope.value,
+            "lock_and_trail": _lock_doc(risk.lock_and_trail),
+            "move_sl_to_cost": risk.move_sl_to_cost,
+            "no_re_entry_after": None
+            if risk.no_re_entry_after is None
+            else risk.no_re_entry_after.isoformat(),
         },
+    }
+
+
+def _lock_doc(lock: LockAndTrail | None) -> dict[str, str | None] | None:
+    if lock is None:
+        return None
+    return {
+        "reach": str(lock.reach),
+        "lock": str(lock.lock),
+        "every": None if lock.every is None else str(lock.every),
+        "by": None if lock.by is None else str(lock.by),
     }
 
 
@@ -314,6 +534,8 @@ def from_document(doc: dict[str, Any]) -> Strategy:
             allocations=(_allocations_of_doc(leg["allocations"]) if "allocations" in leg else None),
             stop_loss=_level_of_doc(leg.get("stop_loss")),
             target=_level_of_doc(leg.get("target")),
+            trailing=_trailing_of_doc(leg.get("trailing")),
+            re_entry=_re_entry_of_doc(leg.get("re_entry")),
         )
         for leg in doc["legs"]
     )
@@ -334,7 +556,40 @@ def from_document(doc: dict[str, Any]) -> Strategy:
             mtm_stop_loss=_decimal_or_none(risk.get("mtm_stop_loss")),
             mtm_target=_decimal_or_none(risk.get("mtm_target")),
             on_leg_failure=OnLegFailure(risk.get("on_leg_failure", "UNWIND")),
+            mtm_scope=MtmScope(risk.get("mtm_scope") or "STRATEGY"),
+            lock_and_trail=_lock_of_doc(risk.get("lock_and_trail")),
+            move_sl_to_cost=bool(risk.get("move_sl_to_cost", False)),
+            no_re_entry_after=(
+                time.fromisoformat(risk["no_re_entry_after"])
+                if risk.get("no_re_entry_after")
+                else None
+            ),
         ),
+    )
+
+
+def _trailing_of_doc(doc: dict[str, str] | None) -> Trailing | None:
+    return None if not doc else Trailing(Decimal(doc["every"]), Decimal(doc["by"]))
+
+
+def _re_entry_of_doc(doc: dict[str, Any] | None) -> ReEntry | None:
+    if not doc:
+        return None
+    return ReEntry(
+        ReEntryMode(doc["mode"]),
+        int(doc["max_count"]),
+        tuple(ExitReason(r) for r in doc.get("on") or ["STOP_LOSS"]),
+    )
+
+
+def _lock_of_doc(doc: dict[str, Any] | None) -> LockAndTrail | None:
+    if not doc:
+        return None
+    return LockAndTrail(
+        reach=Decimal(doc["reach"]),
+        lock=Decimal(doc["lock"]),
+        every=_decimal_or_none(doc.get("every")),
+        by=_decimal_or_none(doc.get("by")),
     )
 
 

@@ -41,8 +41,8 @@ class StrategyService:
             basket = self.repo.get_basket(uid, strategy.basket_id)
         except NotFound as error:
             raise ValidationFailed("unknown basket", field="basket_id") from error
-        known = [a.account_id for a in self.repo.list_accounts(uid)]
-        check_strategy(strategy, known, self.clock().date())
+        brokers = {a.account_id: a.broker for a in self.repo.list_accounts(uid)}
+        check_strategy(strategy, brokers, self.clock().date(), brokers)
         return basket
 
     def create(self, uid: str, strategy: Strategy) -> StrategyItem:

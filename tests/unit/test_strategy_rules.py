@@ -52,13 +52,118 @@ def test_the_session_close_moved_to_1540_on_2026_08_03():
     assert error.value.field == "exit.time"
 
 
+def _without_risk(body: dict) -> dict:
+    for leg in body["legs"]:
+        leg.pop("stop_loss", None)
+    body["risk"] = {"on_leg_failure": "UNWIND"}
+    return body
+
+
 def test_positional_strategy_may_exit_on_other_days():
-    positional = strategy(
+    body = four_leg_strategy(
+        "B1", "A1", "A2",
+        product="NRML",
+        entry={"time": "15:00:00", "days": ["MON"]},
+        exit={"time": "09:30:00", "days": ["TUE"]},
+    )  # fmt: skip
+    positional = StrategyIn.model_validate(_without_risk(body)).to_domain()
+    check_strategy(positional, ["A1", "A2"], TODAY)
+
+
+def test_risk_rules_on_a_position_carried_overnight_are_refused():
+    carried = strategy(
         product="NRML",
         entry={"time": "15:00:00", "days": ["MON"]},
         exit={"time": "09:30:00", "days": ["TUE"]},
     )
-    check_strategy(positional, ["A1", "A2"], TODAY)
+    with pytest.raises(ValidationFailed) as error:
+        check_strategy(carried, ["A1", "A2"], TODAY)
+    assert error.value.field == "product"
+    assert "overnight" in str(error.value)
+
+
+def _leg(**extra):
+    base = {"side": "SELL", "option_type": "CE", "strike": {"method": "ATM_OFFSET", "value": 0},
+            "lots": 1}  # fmt: skip
+    return {**base, **extra}
+
+
+SL30 = {"type": "PERCENT", "value": "30"}
+
+
+@pytest.mark.parametrize(
+    ("legs", "risk", "field"),
+    [
+        ([_leg(trailing={"every": "10", "by": "5"})], {}, "legs[0].trailing"),
+        ([_leg(stop_loss=SL30, trailing={"every": "5", "by": "10"})], {}, "legs[0].trailing.by"),
+        ([_leg(stop_loss=SL30, re_entry={"mode": "RE_ASAP", "on": ["TARGET"]})], {},
+         "legs[0].re_entry.on"),
+        ([_leg(re_entry={"mode": "RE_COST"})], {}, "legs[0].re_entry.on"),
+        ([_leg(stop_loss=SL30), _leg()], {"move_sl_to_cost": True}, "risk.move_sl_to_cost"),
+        ([_leg()], {"lock_and_trail": {"reach": "1000", "lock": "1000"}},
+         "risk.lock_and_trail.lock"),
+        ([_leg()], {"lock_and_trail": {"reach": "1000", "lock": "500", "every": "100"}},
+         "risk.lock_and_trail.every"),
+        ([_leg()], {"lock_and_trail": {"reach": "1000", "lock": "500", "every": "100",
+                                       "by": "200"}}, "risk.lock_and_trail.by"),
+        ([_leg()], {"mtm_target": "900", "lock_and_trail": {"reach": "1000", "lock": "500"}},
+         "risk.lock_and_trail.reach"),
+        ([_leg(stop_loss=SL30)], {"no_re_entry_after": "09:10:00"}, "risk.no_re_entry_after"),
+        ([_leg(stop_loss=SL30)], {"no_re_entry_after": "15:20:00"}, "risk.no_re_entry_after"),
+        ([_leg(side="BUY", stop_loss={"type": "PERCENT", "value": "100"})], {},
+         "legs[0].stop_loss.value"),
+        ([_leg(target={"type": "PERCENT", "value": "100"})], {}, "legs[0].target.value"),
+    ],
+)  # fmt: skip
+def test_risk_rules_that_cannot_be_honoured_are_refused(legs, risk, field):
+    with pytest.raises(ValidationFailed) as error:
+        check_strategy(strategy(legs=legs, risk=risk), ["A1", "A2"], TODAY)
+    assert error.value.field == field
+
+
+def test_full_risk_configuration_is_accepted_and_round_trips():
+    legs = [
+        _leg(stop_loss=SL30, target={"type": "POINTS", "value": "20"},
+             trailing={"every": "10", "by": "5"},
+             re_entry={"mode": "RE_COST", "max_count": 2, "on": ["STOP_LOSS", "TARGET"]}),
+        _leg(option_type="PE", stop_loss={"type": "ABSOLUTE", "value": "150"}),
+    ]  # fmt: skip
+    risk = {
+        "mtm_stop_loss": "3000", "mtm_target": "9000", "mtm_scope": "ACCOUNT",
+        "lock_and_trail": {"reach": "4000", "lock": "1500", "every": "1000", "by": "500"},
+        "move_sl_to_cost": True, "no_re_entry_after": "14:30",
+    }  # fmt: skip
+    original = strategy(legs=legs, risk=risk)
+    check_strategy(original, ["A1", "A2"], TODAY, {"A1": "zerodha", "A2": "shoonya"})
+    assert original.has_risk_rules
+    assert from_document(to_document(original)) == original
+
+
+def test_a_broker_without_stop_orders_is_refused(monkeypatch):
+    from chalicelib.domain import strategy as module
+    from chalicelib.domain.broker_support import NOTHING
+
+    with pytest.raises(ValidationFailed) as error:
+        check_strategy(strategy(), ["A1", "A2"], TODAY, {"A1": "zerodha", "A2": "nobroker"})
+    assert error.value.field == "legs[2].stop_loss"
+    monkeypatch.setattr(
+        module, "broker_capabilities", lambda broker: NOTHING.__class__(
+            broker, NOTHING.effective_from, True, False, 0)
+    )  # fmt: skip
+    trailing = strategy(legs=[_leg(stop_loss=SL30, trailing={"every": "10", "by": "5"})])
+    with pytest.raises(ValidationFailed) as error:
+        check_strategy(trailing, ["A1", "A2"], TODAY, {"A1": "zerodha", "A2": "zerodha"})
+    assert error.value.field == "legs[0].trailing"
+
+
+def test_known_brokers_support_stops_and_modification():
+    from chalicelib.domain.broker_support import broker_capabilities
+
+    for broker in ("zerodha", "angelone", "upstox", "fyers", "dhan", "shoonya", "zebu", "paper"):
+        support = broker_capabilities(broker)
+        assert support.stop_limit_orders and support.modify_orders
+        assert support.max_modifications >= 10
+    assert not broker_capabilities("zerodha", date(2020, 1, 1)).stop_limit_orders
 
 
 def test_unknown_and_duplicate_accounts():

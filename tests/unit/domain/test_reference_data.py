@@ -20,6 +20,7 @@ FILES = [
     "freeze_limits",
     "strike_steps",
     "protection_slabs",
+    "broker_support",
 ]
 
 
