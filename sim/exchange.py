@@ -3,7 +3,9 @@
 Every fake broker server is a dialect over one ``SimExchange``. Prices are a pure function of
 (seed, clock) (see ``sim.market``); resting orders are re-matched lazily at the current clock on
 every call, so advancing a ``ManualClock`` and reading the order book is enough to see a stop
-trigger or a limit fill. With a ``state_dir`` every change is written atomically to
+trigger or a limit fill. A scenario test can also pin one contract's premium with ``set_price``
+(every read, match and quote then sees the pin, and resting orders re-match at once) until it
+releases it. With a ``state_dir`` every change (pins included) is written atomically to
 ``exchange.json`` and reloaded on start, so paper trading survives restarts.
 
 Refusals come in two kinds, as at a real broker: ``OrderRefused`` is raised for requests that
@@ -26,7 +28,7 @@ from typing import Any
 
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import ContractKey, Instrument
-from chalicelib.domain.money import is_on_tick
+from chalicelib.domain.money import TICK, is_on_tick
 from chalicelib.domain.protection import default_protection_policies
 from chalicelib.domain.reference_data import in_force
 from chalicelib.domain.underlying import Underlying
@@ -35,6 +37,8 @@ from sim.faults import Fault, FaultBook
 from sim.market import Listing, instrument_for, listing_for, option_price, spot_at
 from sim.orderbook import (
     ACTIVE,
+    STOP_TYPES,
+    USER_CANCEL,
     Order,
     OrderRequest,
     OrderType,
@@ -43,6 +47,8 @@ from sim.orderbook import (
     apply_fill,
     crosses,
     fill_quantity,
+    key_from_json,
+    key_to_json,
     triggered,
 )
 from sim.persistence import read_json, write_json_atomic
@@ -127,6 +133,7 @@ class SimExchange:
         self._accounts: dict[str, Account] = {}
         self._orders: dict[str, Order] = {}
         self._trades: list[Trade] = []
+        self._pins: dict[ContractKey, Decimal] = {}
         self._sequence = itertools.count(1)
         self._trade_sequence = itertools.count(1)
         self._load()
@@ -169,9 +176,48 @@ class SimExchange:
         return spot_at(self.seed, Underlying(underlying), self.now())
 
     def price(self, key: ContractKey, at: datetime | None = None) -> Decimal:
-        """Option premium of ``key`` at ``at`` (default now)."""
+        """Option premium of ``key`` at ``at`` (default now); a pinned contract answers its pin."""
+        pinned = self._pins.get(key)
+        if pinned is not None:
+            return pinned
         moment = at or self.now()
         return option_price(key, spot_at(self.seed, key.underlying, moment), moment)
+
+    def set_price(self, key: ContractKey, price: Decimal | None) -> Decimal:
+        """Pin the LTP of one option contract (``None`` releases it back to the model price).
+
+        The pin holds at every moment until released: ``ltp``, ``price``, matching, positions
+        and every fake server's quotes see it. Resting orders are re-matched at once, so pinning
+        a premium across a stop's trigger fires the stop before this returns. Prices must be
+        positive and on the contract's tick (``ValueError`` otherwise: a scenario with an
+        off-tick premium is a mistake in the scenario). Returns the contract's LTP afterwards.
+        """
+        if not isinstance(key, ContractKey):
+            raise TypeError(f"set_price takes a ContractKey, not {type(key).__name__}")
+        value = None if price is None else self._pin_value(key, price)
+        with self._lock:
+            if value is None:
+                self._pins.pop(key, None)
+            else:
+                self._pins[key] = value
+            self._sweep()
+            self._save()
+            return self.price(key)
+
+    def _pin_value(self, key: ContractKey, price: Decimal | int | str) -> Decimal:
+        try:
+            value = Decimal(str(price))
+        except ArithmeticError:
+            raise ValueError(f"price {price!r} is not a number") from None
+        tick = self.resolve_key(key).tick_size or TICK
+        if not value.is_finite() or value <= 0 or not is_on_tick(value, tick):
+            raise ValueError(f"price {price} must be positive and on the {tick} tick")
+        return value
+
+    def pins(self) -> dict[ContractKey, Decimal]:
+        """The pinned contracts and their prices."""
+        with self._lock:
+            return dict(self._pins)
 
     def ltp(self, instrument: str | ContractKey) -> Decimal:
         """Last price of an option (by key, symbol or token) or of an index (by name)."""
@@ -269,7 +315,7 @@ class SimExchange:
                 )
         if request.order_type in (OrderType.LIMIT, OrderType.SL) and request.price <= 0:
             raise OrderRefused("input", "Price must be positive for a limit order")
-        if request.order_type in (OrderType.SL, OrderType.SL_M) and request.trigger_price <= 0:
+        if request.order_type in STOP_TYPES and request.trigger_price <= 0:
             raise OrderRefused("input", "Trigger price must be positive for a stop order")
         market = request.order_type in (OrderType.MARKET, OrderType.SL_M)
         unprotected = request.market_protection is None or request.market_protection == 0
@@ -304,7 +350,7 @@ class SimExchange:
             lots = order.quantity // order.lot_size
             order.max_fill_lots = max(1, int(lots * ratio))
             order.hold_until = now + timedelta(seconds=float(partial.get("hold", 60)))
-        if order.order_type in (OrderType.SL, OrderType.SL_M):
+        if order.order_type in STOP_TYPES:
             if self.faults.take(order.account, Fault.SL_CANCELLED) is not None:
                 order.cancel_on_trigger = True
             order.transition(Status.TRIGGER_PENDING, now)
@@ -348,19 +394,31 @@ class SimExchange:
                 raise OrderRefused(
                     "state", f"Order cannot be modified as it is {order.status.lower()}"
                 )
-            if quantity is not None:
-                if quantity % order.lot_size or quantity < order.filled_quantity:
-                    raise OrderRefused("lot_size", "Invalid quantity for modification")
-                order.quantity = quantity
+            if quantity is not None and (
+                quantity <= 0 or quantity % order.lot_size or quantity < order.filled_quantity
+            ):
+                raise OrderRefused("lot_size", "Invalid quantity for modification")
             for name, value in (("price", price), ("trigger_price", trigger_price)):
-                if value is not None:
-                    if not is_on_tick(value):
-                        raise OrderRefused("tick", f"{name} {value} is not on the tick")
-                    setattr(order, name, value)
-            if order_type is not None:
-                order.order_type = order_type
+                if value is not None and (value < 0 or not is_on_tick(value)):
+                    raise OrderRefused("tick", f"{name} {value} is not on the tick")
+            new_type = order.order_type if order_type is None else order_type
+            new_price = order.price if price is None else price
+            new_trigger = order.trigger_price if trigger_price is None else trigger_price
+            if new_type in (OrderType.LIMIT, OrderType.SL) and new_price <= 0:
+                raise OrderRefused("input", "Price must be positive for a limit order")
+            if new_type in STOP_TYPES and new_trigger <= 0:
+                raise OrderRefused("input", "Trigger price must be positive for a stop order")
+            status = order.status
+            if new_type is not order.order_type:
+                if new_type not in STOP_TYPES:
+                    status = Status.OPEN  # a stop turned limit / market rests as one
+                elif order.order_type not in STOP_TYPES and not order.filled_quantity:
+                    status = Status.TRIGGER_PENDING  # an untouched limit turned stop waits
+            if quantity is not None:
+                order.quantity = quantity
+            order.price, order.trigger_price, order.order_type = new_price, new_trigger, new_type
             now = self.now()
-            order.transition(order.status, now, "modified")
+            order.transition(status, now, "modified")
             self._match(order, self.price(order.key, now), now)
             self._save()
             return order
@@ -374,7 +432,7 @@ class SimExchange:
                 raise OrderRefused(
                     "state", f"Order cannot be cancelled as it is {order.status.lower()}"
                 )
-            order.transition(Status.CANCELLED, self.now(), "cancelled by user")
+            order.transition(Status.CANCELLED, self.now(), USER_CANCEL)
             self._save()
             return order
 
@@ -498,6 +556,7 @@ class SimExchange:
                 "orders": [o.to_json() for o in self._orders.values()],
                 "trades": [t.to_json() for t in self._trades],
                 "sequence": sequence,
+                "pins": [{"key": key_to_json(k), "price": str(p)} for k, p in self._pins.items()],
             },
         )
 
@@ -512,5 +571,6 @@ class SimExchange:
         self._accounts = {a: Account(a, Decimal(f)) for a, f in doc["accounts"].items()}
         self._orders = {o["order_id"]: Order.from_json(o) for o in doc["orders"]}
         self._trades = [Trade.from_json(t) for t in doc["trades"]]
+        self._pins = {key_from_json(p["key"]): Decimal(p["price"]) for p in doc.get("pins", [])}
         self._sequence = itertools.count(int(doc["sequence"]) + 1)
         self._trade_sequence = itertools.count(len(self._trades) + 1)

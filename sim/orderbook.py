@@ -42,6 +42,25 @@ class OrderType(StrEnum):
     SL_M = "SL-M"
 
 
+#: Order types that wait for a trigger.
+STOP_TYPES = frozenset({OrderType.SL, OrderType.SL_M})
+#: The message of a cancellation the account asked for (any other one is the broker's doing).
+USER_CANCEL = "cancelled by user"
+
+
+def broker_reason(status: Status | str, message: str) -> str:
+    """Why the broker or exchange ended an order (rejection, RMS cancellation), else "".
+
+    Dialects that only show a reason field for orders the broker ended (Angel ``text``, Dhan
+    ``omsErrorDescription``, Noren ``rejreason``) show this.
+    """
+    if Status(status) is Status.REJECTED:
+        return message
+    if Status(status) is Status.CANCELLED and message != USER_CANCEL:
+        return message
+    return ""
+
+
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
     """What a dialect asks the exchange to do, already translated to canonical terms.
@@ -207,6 +226,17 @@ def key_from_json(doc: list[str]) -> ContractKey:
     """Inverse of ``key_to_json``."""
     return ContractKey(
         Underlying(doc[0]), date.fromisoformat(doc[1]), Decimal(doc[2]), OptionType(doc[3])
+    )
+
+
+def prices_at(order: Order, state: dict[str, Any] | None) -> tuple[Decimal, Decimal]:
+    """(price, trigger price) as of one history entry (``None``: now); history rows show the
+    prices the order had then, so a modification shows as the change it was."""
+    if state is None:
+        return order.price, order.trigger_price
+    return (
+        Decimal(state.get("price", order.price)),
+        Decimal(state.get("trigger_price", order.trigger_price)),
     )
 
 

@@ -6,6 +6,11 @@ against the app's secret as the base32 TOTP seed, on the exchange clock. The pub
 ``GET /publisher-login?api_key=..`` redirects with ``auth_token``. Tokens expire 05:00 IST.
 Calls send ``Authorization: Bearer <jwt>``; replies are ``{"status": true|false, "message",
 "errorcode", "data"}``. Angel applies market protection to MARKET orders itself.
+
+Varieties: a stop order (``STOPLOSS_LIMIT`` / ``STOPLOSS_MARKET``) is placed with variety
+``STOPLOSS`` and a plain one with ``NORMAL`` (``AMO`` takes either); ``modifyOrder`` and
+``cancelOrder`` must name the order's variety. LTPs: ``order/v1/getLtpData`` (one token) and
+``market/v1/quote/`` (``{"mode": "LTP", "exchangeTokens": {"NFO": [...]}}``, the batch call).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from sim.brokers.base import (
 )
 from sim.brokers.common import BadInput, decimal_field, int_field, ist_text, money, required
 from sim.exchange import OrderRefused, UnknownOrder
-from sim.orderbook import Order, OrderRequest, OrderType, Status
+from sim.orderbook import STOP_TYPES, Order, OrderRequest, OrderType, Status, broker_reason
 
 P = "/rest/secure/angelbroking"
 ORDER_TYPES = {
@@ -44,6 +49,8 @@ ORDER_TYPES = {
     "STOPLOSS_MARKET": OrderType.SL_M,
 }
 ORDER_TYPE_NAMES = {v: k for k, v in ORDER_TYPES.items()}
+VARIETIES = frozenset({"NORMAL", "STOPLOSS", "AMO", "ROBO"})
+QUOTE_MODES = frozenset({"LTP", "OHLC", "FULL"})
 STATUS = {
     Status.OPEN: "open",
     Status.TRIGGER_PENDING: "trigger pending",
@@ -77,6 +84,18 @@ def envelope(data: Any, message: str = "SUCCESS") -> Response:
     return json_response({"status": True, "message": message, "errorcode": "", "data": data})
 
 
+def _variety_for(variety: str, order_type: OrderType) -> str:
+    """The placement's variety, checked against its order type (``BadInput`` if they clash)."""
+    if variety not in VARIETIES:
+        raise BadInput(f"Invalid variety {variety or '(missing)'}")
+    stop = order_type in STOP_TYPES
+    if stop and variety not in ("STOPLOSS", "AMO"):
+        raise BadInput(f"Invalid variety {variety} for ordertype {ORDER_TYPE_NAMES[order_type]}")
+    if variety == "STOPLOSS" and not stop:
+        raise BadInput(f"Invalid ordertype {ORDER_TYPE_NAMES[order_type]} for variety STOPLOSS")
+    return variety
+
+
 class AngelServer(FakeBrokerServer):
     """Fake Angel One SmartAPI."""
 
@@ -100,6 +119,8 @@ class AngelServer(FakeBrokerServer):
             route("GET", f"{P}/order/v1/getTradeBook", self.trade_book),
             route("GET", f"{P}/order/v1/getPosition", self.positions),
             route("POST", f"{P}/order/v1/getLtpData", self.ltp),
+            route("POST", f"{P}/market/v1/quote/", self.market_quote),
+            route("POST", f"{P}/market/v1/quote", self.market_quote),
             route("GET", "/OpenAPI_File/files/OpenAPIScripMaster.json", self.master, "public"),
         ]
 
@@ -181,6 +202,7 @@ class AngelServer(FakeBrokerServer):
             order_type = ORDER_TYPES.get(str(body.get("ordertype")))
             if order_type is None:
                 raise BadInput("Invalid ordertype")
+            variety = _variety_for(str(body.get("variety") or ""), order_type)
             market = order_type in (OrderType.MARKET, OrderType.SL_M)
             tag = str(body.get("ordertag") or "")
             if len(tag) > 20:
@@ -198,7 +220,7 @@ class AngelServer(FakeBrokerServer):
                     validity=body.get("duration", "DAY"),
                     tag=tag,
                     market_protection=Decimal(-1) if market else None,
-                    variety=body.get("variety", "NORMAL"),
+                    variety=variety,
                 ),
             )
         except BadInput as exc:
@@ -213,18 +235,33 @@ class AngelServer(FakeBrokerServer):
             }
         )
 
+    def _named_order(self, body: dict[str, Any], session: Session) -> Order:
+        """The order ``orderid`` names, checked against the ``variety`` the request gives."""
+        order = self.exchange.order(session.client_id, required(body, "orderid"))
+        variety = required(body, "variety")
+        if variety != order.variety:
+            raise BadInput(f"Invalid variety {variety} for an order of variety {order.variety}")
+        return order
+
     def modify(self, request: Request, session: Session | None, _a: dict) -> Response:
         assert session is not None
         try:
             body = self._body(request)
+            order = self._named_order(body, session)
+            order_type = None
+            if body.get("ordertype"):
+                order_type = ORDER_TYPES.get(str(body["ordertype"]))
+                if order_type is None:
+                    raise BadInput("Invalid ordertype")
             order = self.exchange.modify(
                 session.client_id,
-                required(body, "orderid"),
+                order.order_id,
                 quantity=int_field(body, "quantity") if body.get("quantity") else None,
                 price=decimal_field(body, "price") if body.get("price") else None,
                 trigger_price=(
                     decimal_field(body, "triggerprice") if body.get("triggerprice") else None
                 ),
+                order_type=order_type,
             )
         except UnknownOrder:
             return self.error("input", "Invalid orderid", 400)
@@ -237,9 +274,8 @@ class AngelServer(FakeBrokerServer):
     def cancel(self, request: Request, session: Session | None, _a: dict) -> Response:
         assert session is not None
         try:
-            order = self.exchange.cancel(
-                session.client_id, required(self._body(request), "orderid")
-            )
+            order = self._named_order(self._body(request), session)
+            order = self.exchange.cancel(session.client_id, order.order_id)
         except UnknownOrder:
             return self.error("input", "Invalid orderid", 400)
         except BadInput as exc:
@@ -277,7 +313,7 @@ class AngelServer(FakeBrokerServer):
             "filledshares": str(order.filled_quantity),
             "unfilledshares": str(order.quantity - order.filled_quantity),
             "orderid": order.order_id,
-            "text": order.status_message if order.status is Status.REJECTED else "",
+            "text": broker_reason(order.status, order.status_message),
             "status": STATUS[order.status],
             "orderstatus": STATUS[order.status],
             "updatetime": order.updated_at.strftime("%d-%b-%Y %H:%M:%S"),
@@ -361,6 +397,42 @@ class AngelServer(FakeBrokerServer):
                 "ltp": money(price),
             }
         )
+
+    def market_quote(self, request: Request, session: Session | None, _a: dict) -> Response:
+        """Batch quotes: ``fetched`` rows (LTP mode fields) and ``unfetched`` tokens."""
+        assert session is not None
+        try:
+            body = self._body(request)
+            if str(body.get("mode")) not in QUOTE_MODES:
+                raise BadInput("Invalid mode")
+            wanted = body.get("exchangeTokens")
+            if not isinstance(wanted, dict) or not wanted:
+                raise BadInput("Invalid exchangeTokens")
+        except BadInput as exc:
+            return self.error("input", str(exc), 400)
+        fetched, unfetched = [], []
+        for exchange, tokens in wanted.items():
+            for token in tokens if isinstance(tokens, list) else []:
+                instrument = self.exchange.listing().find(str(token))
+                if instrument is None or str(instrument.exchange) != exchange:
+                    unfetched.append(
+                        {
+                            "exchange": exchange,
+                            "symbolToken": str(token),
+                            "message": "Invalid Token",
+                            "errorCode": "AB4018",
+                        }
+                    )
+                    continue
+                fetched.append(
+                    {
+                        "exchange": exchange,
+                        "tradingSymbol": instrument.refs[Broker.ANGEL].symbol,
+                        "symbolToken": str(token),
+                        "ltp": money(self.exchange.ltp(instrument.key)),
+                    }
+                )
+        return envelope({"fetched": fetched, "unfetched": unfetched})
 
     def master(self, _r: Request, _s: Session | None, _a: dict) -> Response:
         rows = []

@@ -9,6 +9,9 @@ order a real broker does, the checks that are not dialect-specific:
 3. on order endpoints only: the static-IP check and the 10 orders/s sliding window per account
    (always on; place, modify and cancel all count), and the receive-time record.
 
+Admin routes under ``/_sim/`` (no auth) arm faults, list received requests, tick the exchange
+and pin a contract's price (``POST /_sim/price``) for tests that drive the fakes from outside.
+
 Sessions and registered apps are persisted next to the exchange state, so a restarted paper
 setup keeps its daily login.
 """
@@ -25,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -33,7 +37,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from chalicelib.domain.calendar import IST
-from sim.exchange import SimExchange
+from sim.exchange import OrderRefused, SimExchange
 from sim.faults import ORDER_FAULTS, Fault, FaultBook
 from sim.persistence import read_json, write_json_atomic
 
@@ -382,6 +386,8 @@ class FakeBrokerServer:
         if path == "/_sim/tick" and request.method == "POST":
             self.exchange.tick()
             return json_response({"ok": True, "at": self.exchange.now().isoformat()})
+        if path == "/_sim/price" and request.method == "POST":
+            return self._admin_price(request)
         if path == "/_sim/apps" and request.method == "POST":
             body = request.get_json(force=True)
             app = self.register_app(
@@ -389,6 +395,24 @@ class FakeBrokerServer:
             )
             return json_response(asdict(app))
         return json_response({"error": "unknown admin route"}, 404)
+
+    def _admin_price(self, request: Request) -> Response:
+        """``{"instrument": <any listed name or token>, "price": "105.10" | null}``: pin / release."""
+        body = request.get_json(force=True, silent=True)
+        if not isinstance(body, dict):
+            return json_response({"error": "a JSON object body is required"}, 400)
+        try:
+            instrument = self.exchange.resolve(str(body["instrument"]))
+            price = body.get("price")
+            ltp = self.exchange.set_price(
+                instrument.key, None if price is None else Decimal(str(price))
+            )
+        except OrderRefused as exc:
+            return json_response({"error": exc.message}, 400)
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            return json_response({"error": str(exc)}, 400)
+        pinned = instrument.key in self.exchange.pins()
+        return json_response({"instrument": body["instrument"], "ltp": str(ltp), "pinned": pinned})
 
     # ------------------------------------------------------------- persistence
     @property

@@ -7,6 +7,8 @@ the browser opens ``/login/consentApp-login?consentAppId=..`` and is redirected 
 API calls (``base_url`` + ``/v2``) carry ``access-token`` and ``client-id`` headers; errors are
 ``{"errorType", "errorCode": "DH-9xx", "errorMessage"}``. Dhan applies market protection itself,
 so MARKET orders are accepted as protected (the ``market_refused`` fault still refuses one).
+Dhan has no trigger-pending status: a stop order waiting for its trigger is ``PENDING`` like a
+resting limit (``orderType`` STOP_LOSS and nothing filled tell them apart, as far as they can be).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from chalicelib.domain.symbols import dhan_exchange_segment, format_strike
 from sim.brokers.base import FakeBrokerServer, Route, Session, json_response, redirect, route
 from sim.brokers.common import BadInput, decimal_field, int_field, ist_text, money, required
 from sim.exchange import OrderRefused, UnknownOrder
-from sim.orderbook import Order, OrderRequest, OrderType, Status
+from sim.orderbook import Order, OrderRequest, OrderType, Status, broker_reason
 
 ORDER_TYPES = {
     "MARKET": OrderType.MARKET,
@@ -212,9 +214,15 @@ class DhanServer(FakeBrokerServer):
         assert session is not None
         try:
             body = self._body(request)
+            order_type = None
+            if body.get("orderType"):
+                order_type = ORDER_TYPES.get(str(body["orderType"]))
+                if order_type is None:
+                    raise BadInput("Invalid orderType")
             order = self.exchange.modify(
                 session.client_id,
                 args["order_id"],
+                order_type=order_type,
                 quantity=int_field(body, "quantity") if body.get("quantity") else None,
                 price=decimal_field(body, "price") if body.get("price") else None,
                 trigger_price=(
@@ -270,7 +278,7 @@ class DhanServer(FakeBrokerServer):
             "drvOptionType": "CALL" if order.key.option_type == "CE" else "PUT",
             "drvStrikePrice": money(order.key.strike),
             "omsErrorCode": order.reject_code or "",
-            "omsErrorDescription": order.status_message if order.status is Status.REJECTED else "",
+            "omsErrorDescription": broker_reason(order.status, order.status_message),
             "algoId": "",
             "remainingQuantity": order.quantity - order.filled_quantity,
             "averageTradedPrice": money(order.average_price),

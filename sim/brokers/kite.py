@@ -33,7 +33,7 @@ from sim.brokers.base import (
 )
 from sim.brokers.common import BadInput, decimal_field, int_field, ist_text, money, required
 from sim.exchange import OrderRefused, UnknownOrder
-from sim.orderbook import Order, OrderRequest, OrderType, Status
+from sim.orderbook import Order, OrderRequest, OrderType, Status, prices_at
 
 STATUS = {
     Status.OPEN: "OPEN",
@@ -235,6 +235,8 @@ class KiteServer(FakeBrokerServer):
         assert session is not None
         form = request.form
         try:
+            if args["variety"] not in VARIETIES:
+                raise BadInput("Invalid `variety`.")
             order = self.exchange.modify(
                 session.client_id,
                 args["order_id"],
@@ -255,6 +257,8 @@ class KiteServer(FakeBrokerServer):
 
     def cancel(self, _r: Request, session: Session | None, args: dict[str, str]) -> Response:
         assert session is not None
+        if args["variety"] not in VARIETIES:
+            return self.error("input", "Invalid `variety`.", 400)
         try:
             order = self.exchange.cancel(session.client_id, args["order_id"])
         except UnknownOrder:
@@ -273,6 +277,7 @@ class KiteServer(FakeBrokerServer):
         pending = quantity - filled if status in (Status.OPEN, Status.TRIGGER_PENDING) else 0
         cancelled = quantity - filled if status in (Status.CANCELLED, Status.REJECTED) else 0
         message = (state["message"] if state else order.status_message) or None
+        price, trigger = prices_at(order, state)
         stamp = ist_text(order.placed_at)
         return {
             "account_id": order.account,
@@ -300,8 +305,8 @@ class KiteServer(FakeBrokerServer):
             "product": order.product,
             "quantity": quantity,
             "disclosed_quantity": 0,
-            "price": money(order.price),
-            "trigger_price": money(order.trigger_price),
+            "price": money(price),
+            "trigger_price": money(trigger),
             "average_price": money(
                 order.average_price if not state else Decimal(state["average_price"])
             ),

@@ -48,7 +48,15 @@ from sim.brokers.base import (
 )
 from sim.brokers.common import BadInput, decimal_field, int_field, required
 from sim.exchange import OrderRefused, UnknownOrder
-from sim.orderbook import Order, OrderRequest, OrderType, Status, Trade
+from sim.orderbook import (
+    Order,
+    OrderRequest,
+    OrderType,
+    Status,
+    Trade,
+    broker_reason,
+    prices_at,
+)
 
 API = "/NorenWClientAPI"
 STATUS = {
@@ -365,6 +373,7 @@ class NorenServer(FakeBrokerServer):
         quantity = state["quantity"] if state else order.quantity
         average = Decimal(state["average_price"]) if state else order.average_price
         at = datetime.fromisoformat(state["at"]) if state else order.updated_at
+        price, trigger = prices_at(order, state)
         row = {
             "stat": "Ok",
             "norenordno": order.order_id,
@@ -375,9 +384,9 @@ class NorenServer(FakeBrokerServer):
             "trantype": SIDE_NAMES[order.side],
             "prctyp": PRICE_TYPE_NAMES.get(order.order_type, str(order.order_type)),
             "ret": order.validity,
-            "prc": price_text(order.price),
-            "trgprc": price_text(order.trigger_price),
-            "rprc": price_text(order.price),
+            "prc": price_text(price),
+            "trgprc": price_text(trigger),
+            "rprc": price_text(price),
             "dscqty": "0",
             "prd": order.product,
             "status": STATUS[status],
@@ -392,8 +401,9 @@ class NorenServer(FakeBrokerServer):
         }
         if status is not Status.REJECTED:
             row["exchordid"] = f"1{order.order_id}"
-        if status is Status.REJECTED:
-            row["rejreason"] = (state["message"] if state else order.status_message) or ""
+        reason = broker_reason(status, (state["message"] if state else order.status_message) or "")
+        if status is Status.REJECTED or reason:
+            row["rejreason"] = reason
         if status is Status.CANCELLED:
             row["cancelqty"] = str(quantity - filled)
         return row

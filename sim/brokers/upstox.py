@@ -58,7 +58,7 @@ from sim.brokers.common import (
     required,
 )
 from sim.exchange import OrderRefused, UnknownOrder
-from sim.orderbook import Order, OrderRequest, OrderType, Status, Trade
+from sim.orderbook import Order, OrderRequest, OrderType, Status, Trade, prices_at
 
 STATUS = {
     Status.OPEN: "open",
@@ -364,10 +364,11 @@ class UpstoxServer(FakeBrokerServer):
         average = Decimal(state["average_price"]) if state else order.average_price
         message = (state["message"] if state else order.status_message) or ""
         stamp = state["at"] if state else order.updated_at.isoformat()
+        price, trigger = prices_at(order, state)
         return {
             **self._instrument_fields(self.exchange.resolve_key(order.key)),
             "product": order.product,
-            "price": money(order.price),
+            "price": money(price),
             "quantity": quantity,
             "status": STATUS[status],
             "guid": f"sim{order.order_id}",
@@ -375,7 +376,7 @@ class UpstoxServer(FakeBrokerServer):
             "placed_by": order.account,
             "order_type": str(order.order_type),
             "validity": order.validity,
-            "trigger_price": money(order.trigger_price),
+            "trigger_price": money(trigger),
             "disclosed_quantity": 0,
             "transaction_type": order.side,
             "average_price": money(average),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -126,3 +127,69 @@ def test_sl_cancelled_by_broker(http, angel, auth):
     http.post(f"{angel.base_url}{P}/order/v1/placeOrder", json=body, headers=auth)
     book = http.get(f"{angel.base_url}{P}/order/v1/getOrderBook", headers=auth).json()["data"]
     assert book[0]["status"] == "cancelled"
+
+
+def test_stop_orders_live_in_the_stoploss_variety(http, angel, auth):
+    ref, ltp = atm(http, angel)
+    last = Decimal(str(ltp))
+    url = f"{angel.base_url}{P}/order/v1"
+    sl = order(ref, last + 5, ordertype="STOPLOSS_LIMIT", triggerprice=str(last + 4))
+    refused = http.post(f"{url}/placeOrder", json=sl, headers=auth)
+    assert refused.status_code == 400 and "variety" in refused.json()["message"]
+    wrong = http.post(
+        f"{url}/placeOrder", json={**order(ref, ltp), "variety": "STOPLOSS"}, headers=auth
+    )
+    assert wrong.status_code == 400
+    placed = http.post(f"{url}/placeOrder", json={**sl, "variety": "STOPLOSS"}, headers=auth)
+    order_id = placed.json()["data"]["orderid"]
+    book = http.get(f"{url}/getOrderBook", headers=auth).json()["data"]
+    assert (book[0]["variety"], book[0]["status"]) == ("STOPLOSS", "trigger pending")
+
+    modify = {"orderid": order_id, "ordertype": "STOPLOSS_LIMIT", "triggerprice": str(last + 3)}
+    assert http.post(f"{url}/modifyOrder", json=modify, headers=auth).status_code == 400
+    modified = http.post(f"{url}/modifyOrder", json={**modify, "variety": "STOPLOSS"}, headers=auth)
+    assert modified.json()["status"] is True
+    assert angel.exchange.order(CLIENT, order_id).trigger_price == last + 3
+
+    cancel = {"variety": "NORMAL", "orderid": order_id}
+    assert http.post(f"{url}/cancelOrder", json=cancel, headers=auth).status_code == 400
+    cancelled = http.post(
+        f"{url}/cancelOrder", json={**cancel, "variety": "STOPLOSS"}, headers=auth
+    )
+    assert cancelled.json()["status"] is True
+    assert http.get(f"{url}/getOrderBook", headers=auth).json()["data"][0]["status"] == "cancelled"
+
+
+def test_broker_cancelled_stop_says_why(http, angel, auth):
+    ref, ltp = atm(http, angel)
+    angel.inject(CLIENT, "sl_cancelled")
+    body = order(ref, round(ltp + 2, 2), ordertype="STOPLOSS_LIMIT", triggerprice=str(ltp))
+    http.post(f"{angel.base_url}{P}/order/v1/placeOrder", json={**body, "variety": "STOPLOSS"},
+              headers=auth)  # fmt: skip
+    row = http.get(f"{angel.base_url}{P}/order/v1/getOrderBook", headers=auth).json()["data"][0]
+    assert row["status"] == "cancelled" and "cancelled by the broker" in row["text"]
+
+
+def test_market_quote_batch_follows_a_pinned_price(http, angel, auth):
+    master = parse_angel_master(
+        http.get(f"{angel.base_url}/OpenAPI_File/files/OpenAPIScripMaster.json").content
+    )
+    spot = angel.exchange.spot("NIFTY")
+    nearest = min(master, key=lambda i: (i.expiry, abs(i.strike - spot)))
+    angel.exchange.set_price(nearest.key, Decimal("42.35"))
+    token = nearest.refs["angel"].token
+    reply = http.post(
+        f"{angel.base_url}{P}/market/v1/quote/",
+        json={"mode": "LTP", "exchangeTokens": {"NFO": [token, "999"]}},
+        headers=auth,
+    ).json()
+    assert reply["status"] is True
+    [row] = reply["data"]["fetched"]
+    assert (row["symbolToken"], row["ltp"]) == (token, 42.35)
+    assert [u["symbolToken"] for u in reply["data"]["unfetched"]] == ["999"]
+    bad = http.post(
+        f"{angel.base_url}{P}/market/v1/quote",
+        json={"mode": "X", "exchangeTokens": {}},
+        headers=auth,
+    )
+    assert bad.status_code == 400

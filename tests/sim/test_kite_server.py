@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
+from decimal import Decimal
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -256,3 +257,33 @@ def test_sessions_survive_a_restart(tmp_path, clock, http):
         assert http.get(f"{second.base_url}/orders", headers=auth).status_code == 200
     finally:
         second.stop()
+
+
+def test_stop_order_history_shows_each_trigger_and_the_variety_is_checked(http, kite, auth):
+    symbol, _ = atm_symbol(http, kite)
+    kite.exchange.set_price(kite.exchange.resolve(symbol).key, Decimal("100.00"))
+    placed = place(http, kite, auth, symbol, 110.25, order_type="SL", trigger_price="110.00").json()
+    order_id = placed["data"]["order_id"]
+    change = {"order_type": "SL", "price": "105.25", "trigger_price": "105.00", "quantity": 65}
+    wrong = http.put(f"{kite.base_url}/orders/bogus/{order_id}", data=change, headers=auth)
+    assert wrong.status_code == 400 and wrong.json()["error_type"] == "InputException"
+    assert (
+        http.put(
+            f"{kite.base_url}/orders/regular/{order_id}", data=change, headers=auth
+        ).status_code
+        == 200
+    )
+    history = http.get(f"{kite.base_url}/orders/{order_id}", headers=auth).json()["data"]
+    assert [(h["status"], h["trigger_price"], h["price"]) for h in history] == [
+        ("TRIGGER PENDING", 110.0, 110.25),
+        ("TRIGGER PENDING", 105.0, 105.25),
+    ]
+    assert history[-1]["variety"] == "regular" and history[-1]["order_type"] == "SL"
+    gone = http.delete(f"{kite.base_url}/orders/bogus/{order_id}", headers=auth)
+    assert gone.status_code == 400
+    assert (
+        http.delete(f"{kite.base_url}/orders/regular/{order_id}", headers=auth).json()["data"][
+            "order_id"
+        ]
+        == order_id
+    )

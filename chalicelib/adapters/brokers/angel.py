@@ -6,6 +6,10 @@ true|false, "message", "errorcode", "data"}``. Orders need the symbol token from
 master. Statuses are lowercase. The rate gate answers HTTP 403 with the plain text "Access denied
 because of exceeding access rate".
 
+Varieties: a stop-loss order lives in variety ``STOPLOSS`` and a plain one in ``NORMAL``;
+``modifyOrder`` and ``cancelOrder`` must name the order's variety. The adapter remembers the
+variety of the orders it placed and looks an unknown one up in the order book before cancelling.
+
 Login: SmartAPI's personal-app flow is ``loginByPassword`` with client code, MPIN and a TOTP.
 ``exchange_code(code)`` takes the current TOTP as the code (the MPIN is in
 ``Credentials.extra["pin"]``); ``login_url`` points at the publisher login page for apps that
@@ -22,6 +26,7 @@ from urllib.parse import urlencode
 import httpx
 
 from chalicelib.adapters.brokers.base import (
+    AdapterConfig,
     HttpBroker,
     broker_ref,
     decimal_or_none,
@@ -84,6 +89,11 @@ class AngelBroker(HttpBroker):
         "login": "https://smartapi.angelone.in",
         "master": "https://margincalculator.angelbroking.com",
     }
+
+    def __init__(self, config: AdapterConfig) -> None:
+        super().__init__(config)
+        #: order id -> variety, for the orders this adapter placed (cancel must name it).
+        self._varieties: dict[str, str] = {}
 
     def login_url(self, state: str) -> str:
         query = urlencode({"api_key": self.config.credentials.api_key, "state": state})
@@ -155,6 +165,7 @@ class AngelBroker(HttpBroker):
             headers=self._headers(),
             json=payload,
         )["data"]
+        self._varieties[str(data["orderid"])] = payload["variety"]
         return OrderAck(str(data["orderid"]), tag=request.tag)
 
     def _cancel(self, order_id: str) -> OrderAck:
@@ -164,9 +175,23 @@ class AngelBroker(HttpBroker):
             f"{ORDER}/cancelOrder",
             idempotent=False,
             headers=self._headers(),
-            json={"variety": "NORMAL", "orderid": order_id},
+            json={"variety": self._variety_of(order_id), "orderid": order_id},
         )["data"]
         return OrderAck(str(data.get("orderid", order_id)))
+
+    def _variety_of(self, order_id: str) -> str:
+        """The variety the order was placed in: remembered, else from the order book."""
+        known = self._varieties.get(order_id)
+        if known is not None:
+            return known
+        rows = self._call(
+            "GET", "api", f"{ORDER}/getOrderBook", idempotent=True, headers=self._headers()
+        )["data"]
+        for row in rows or []:
+            if str(row.get("orderid")) == order_id and row.get("variety"):
+                self._varieties[order_id] = str(row["variety"])
+                return self._varieties[order_id]
+        return VARIETIES[OrderType.LIMIT]  # not in the book: the broker's refusal will say so
 
     def _modify(self, order_id: str, change: Modification, request: OrderRequest) -> OrderAck:
         ref = broker_ref(request.instrument, DomainBroker.ANGEL, self.name)
@@ -179,7 +204,8 @@ class AngelBroker(HttpBroker):
             idempotent=False,
             headers=self._headers(),
             json={
-                "variety": VARIETIES[order_type],
+                # The order's own variety (fixed at placement), whatever the new order type.
+                "variety": VARIETIES[request.order_type],
                 "orderid": order_id,
                 "ordertype": ORDER_TYPES[order_type],
                 "producttype": PRODUCTS[request.product],

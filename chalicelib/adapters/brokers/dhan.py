@@ -4,7 +4,9 @@ Dialect: ``access-token`` header (and ``client-id`` for market data), JSON bodie
 ``{"errorType", "errorCode": "DH-9xx", "errorMessage"}``. Orders name the contract by the Dhan
 security id and ``exchangeSegment`` (NSE_FNO / BSE_FNO); the tag travels as ``correlationId``
 and has its own lookup endpoint. Statuses: TRANSIT, PENDING, PART_TRADED, TRADED, REJECTED,
-CANCELLED, EXPIRED.
+CANCELLED, EXPIRED. There is no trigger-pending status: a stop-loss order (STOP_LOSS /
+STOP_LOSS_MARKET) that is PENDING with nothing filled is reported TRIGGER_PENDING (Dhan's book
+carries no last price, so a stop that triggered but has not filled yet reads the same).
 
 Login is Dhan's consent flow: ``login_url`` first asks auth.dhan.co for a consent id (with the
 app id / secret headers), so unlike the others it makes one request; Dhan does not echo a
@@ -74,6 +76,7 @@ STATUSES: Mapping[str, OrderStatus] = {
 PRODUCTS = {Product.MIS: "INTRADAY", Product.NRML: "MARGIN"}
 PRODUCT_BACK = {"INTRADAY": Product.MIS, "MARGIN": Product.NRML}
 ORDER_TYPES = {OrderType.LIMIT: "LIMIT", OrderType.SL_LIMIT: "STOP_LOSS"}
+STOP_ORDER_TYPES = frozenset({"STOP_LOSS", "STOP_LOSS_MARKET"})
 
 
 class DhanBroker(HttpBroker):
@@ -209,9 +212,16 @@ class DhanBroker(HttpBroker):
     def _state(self, row: Mapping[str, Any]) -> OrderState:
         raw = str(row.get("orderStatus") or "")
         side = str(row.get("transactionType") or "")
+        status = map_status(STATUSES, raw, self.name)
+        if (
+            raw.strip().upper() == "PENDING"
+            and str(row.get("orderType") or "").upper() in STOP_ORDER_TYPES
+            and not whole(row.get("filledQty"))
+        ):
+            status = OrderStatus.TRIGGER_PENDING
         return OrderState(
             order_id=str(row["orderId"]),
-            status=map_status(STATUSES, raw, self.name),
+            status=status,
             quantity=whole(row.get("quantity")),
             filled_quantity=whole(row.get("filledQty")),
             average_price=decimal_or_none(row.get("averageTradedPrice")),

@@ -4,6 +4,12 @@ Dialect: ``Authorization: <app_id>:<access_token>``, JSON bodies, replies ``{"s"
 "code": <int>, "message": ...}``. Order fields are numeric enums: type 1 LIMIT / 4 SL-LIMIT, side
 1 buy / -1 sell; statuses 1 cancelled, 2 traded, 4 transit, 5 rejected, 6 pending, 7 expired.
 Token exchange sends ``appIdHash = sha256("<app_id>:<app_secret>")``.
+
+Fyers has no trigger-pending status: a stop order waiting for its trigger is "6 pending" like a
+resting limit. The adapter reports TRIGGER_PENDING for a pending stop (type 3 / 4) with nothing
+filled whose row's last price (``lp``) has not reached the stop; once ``lp`` is at or through the
+stop the exchange has triggered it, so it is OPEN. (A stop that triggered and saw the price come
+back before filling reads TRIGGER_PENDING: the book does not say more.)
 """
 
 from __future__ import annotations
@@ -62,6 +68,8 @@ STATUSES: Mapping[int, OrderStatus] = {
     7: OrderStatus.CANCELLED,
 }
 ORDER_TYPES = {OrderType.LIMIT: 1, OrderType.SL_LIMIT: 4}
+#: Fyers order types that wait for a trigger: 3 SL-M, 4 SL-L.
+STOP_TYPES = frozenset({3, 4})
 SIDES = {Side.BUY: 1, Side.SELL: -1}
 PRODUCTS = {Product.MIS: "INTRADAY", Product.NRML: "MARGIN"}
 PRODUCT_BACK = {"INTRADAY": Product.MIS, "MARGIN": Product.NRML}
@@ -74,6 +82,16 @@ REJECT_CODES = frozenset({-99, -392})
 def fyers_app_id_hash(app_id: str, app_secret: str) -> str:
     """``appIdHash``: hex sha256 of "<app_id>:<app_secret>"."""
     return hashlib.sha256(f"{app_id}:{app_secret}".encode()).hexdigest()
+
+
+def awaiting_trigger(row: Mapping[str, Any], side: Side | None) -> bool:
+    """Whether a pending row is a stop still waiting for its trigger (see the module docstring)."""
+    if whole(row.get("type")) not in STOP_TYPES or whole(row.get("filledQty")):
+        return False
+    stop, last = decimal_or_none(row.get("stopPrice")), decimal_or_none(row.get("lp"))
+    if stop is None or last is None or side is None:
+        return True
+    return last < stop if side is Side.BUY else last > stop
 
 
 class FyersBroker(HttpBroker):
@@ -189,9 +207,12 @@ class FyersBroker(HttpBroker):
     def _state(self, row: Mapping[str, Any]) -> OrderState:
         raw = whole(row.get("status"))
         side = {1: Side.BUY, -1: Side.SELL}.get(whole(row.get("side")))
+        status = STATUSES.get(raw, OrderStatus.PENDING)
+        if status is OrderStatus.OPEN and awaiting_trigger(row, side):
+            status = OrderStatus.TRIGGER_PENDING
         return OrderState(
             order_id=str(row["id"]),
-            status=STATUSES.get(raw, OrderStatus.PENDING),
+            status=status,
             quantity=whole(row.get("qty")),
             filled_quantity=whole(row.get("filledQty")),
             average_price=decimal_or_none(row.get("tradedPrice")),
