@@ -21,7 +21,7 @@ from chalicelib.api import (
     system,
 )
 from chalicelib.container import get_container
-from chalicelib.jobs import readiness, reconcile, tick
+from chalicelib.jobs import instruments, readiness, reconcile, tick
 
 app = Chalice(app_name="optexec")
 app.log.setLevel(logging.INFO)
@@ -54,6 +54,12 @@ def settle_slot(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def pre_market_readiness(event: Any) -> dict[str, Any]:
     """08:30 IST (03:00 UTC) on weekdays: alert about accounts that need today's broker login."""
     return readiness.pre_market(get_container())
+
+
+@app.schedule(Cron(15, 3, "?", "*", "MON-FRI", "*"), name="instrument_refresh")
+def instrument_refresh(event: Any) -> dict[str, Any]:
+    """08:45 IST (03:15 UTC) on weekdays: load today's broker instrument masters (tokens)."""
+    return instruments.refresh(get_container())
 
 
 @app.schedule(Cron(15, 10, "?", "*", "MON-FRI", "*"), name="end_of_day_reconciliation")

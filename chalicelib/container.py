@@ -35,6 +35,7 @@ from chalicelib.services.closing import BrokerLtp
 from chalicelib.services.exits import PositionCloser
 from chalicelib.services.firer import Firer, StampingLimiter
 from chalicelib.services.identity import IdentityService
+from chalicelib.services.instrument_refresh import InstrumentRefresh
 from chalicelib.services.kill_switch import KillSwitch, blocking_reason
 from chalicelib.services.order_builder import OrderBuilder
 from chalicelib.services.planner import Planner
@@ -103,8 +104,20 @@ class Container:
 
     @cached_property
     def market(self) -> MarketModel:
-        # Computed rules until a broker's instrument master is loaded (broker issue).
-        return MarketModel()
+        # Computed rules plus the broker masters: today's cached files now, the rest when the
+        # morning refresh runs or an adapter that needs a token is built (instrument_refresh.py).
+        return self.instruments.warm()
+
+    @cached_property
+    def instruments(self) -> InstrumentRefresh:
+        s = self.settings
+        return InstrumentRefresh(
+            brokers=s.instrument_brokers,
+            hosts=s.broker_hosts,
+            clock=self.clock,
+            cache_dir=s.instrument_cache_dir,
+            allow_default_hosts=s.stage not in LOCAL_STAGES,  # never the real brokers locally
+        )
 
     @cached_property
     def quotes(self) -> QuoteSource:
@@ -137,6 +150,7 @@ class Container:
             hosts=self.settings.broker_hosts,
             limiter=self.limiter,
             clock=self.clock,
+            build=self.instruments.build_broker,  # loads a token dialect's master first
         )
 
     @cached_property

@@ -35,6 +35,10 @@ class Settings:
     broker_hosts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     alarm_topic_arn: str | None = None
     order_rate: int = 8  # order requests per second per broker account (capped at 10)
+    # Instrument masters: where downloads are cached (empty: a directory under the system temp
+    # dir) and whose public masters the morning refresh downloads (services/instrument_refresh).
+    instrument_cache_dir: str = ""
+    instrument_brokers: tuple[str, ...] = ("angelone", "upstox", "dhan", "shoonya")
 
     @property
     def jwt_issuer(self) -> str:
@@ -68,6 +72,8 @@ class Settings:
             broker_hosts=_json_mapping(source.get("BROKER_HOSTS", ""), "BROKER_HOSTS"),
             alarm_topic_arn=source.get("ALARM_TOPIC_ARN") or None,
             order_rate=int(source.get("ORDER_RATE", "8")),
+            instrument_cache_dir=source.get("INSTRUMENT_CACHE_DIR", ""),
+            instrument_brokers=_names(source.get("INSTRUMENT_BROKERS"), cls.instrument_brokers),
         )
 
     def missing(self) -> list[str]:
@@ -79,6 +85,13 @@ class Settings:
             "SECRETS_KMS_KEY_ID": self.secrets_kms_key_id,
         }
         return [name for name, value in required.items() if not value]
+
+
+def _names(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list; unset keeps ``default``, an empty value means none."""
+    if raw is None:
+        return default
+    return tuple(n.strip() for n in raw.split(",") if n.strip())
 
 
 def _json_mapping(raw: str, name: str) -> dict[str, dict[str, str]]:

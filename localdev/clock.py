@@ -2,9 +2,10 @@
 
 Chalice's local server serves HTTP only, so `make run` runs this beside it. Each cycle: sleep to
 T - lead, plan slot T (gates, quotes, orders), fire at T on the monotonic clock, then settle the
-sent orders in the background. Daily jobs run at their minute: pre-market readiness at 08:30 and
-end-of-day reconciliation at 15:45 IST. Any failure is logged and the loop goes on to the next
-minute; two clocks at once still send each order once (the gate and the per-order claim).
+sent orders in the background. Daily jobs run at their minute: pre-market readiness at 08:30, the
+instrument-master refresh at 08:45 and end-of-day reconciliation at 15:45 IST. Any failure is
+logged and the loop goes on to the next minute; two clocks at once still send each order once
+(the gate and the per-order claim).
 
 Usage: python -m localdev.clock  (settings from the environment, as `chalice local` gets them)
 """
@@ -22,10 +23,14 @@ from typing import Any
 
 from chalicelib.container import Container, get_container
 from chalicelib.domain.calendar import IST
-from chalicelib.jobs import readiness
+from chalicelib.jobs import instruments, readiness
 
 log = logging.getLogger("clock")
-DAILY_JOBS: dict[time, str] = {time(8, 30): "pre_market", time(15, 45): "end_of_day"}
+DAILY_JOBS: dict[time, str] = {
+    time(8, 30): "pre_market",
+    time(8, 45): "instruments",
+    time(15, 45): "end_of_day",
+}
 
 
 @dataclass
@@ -83,6 +88,13 @@ class Clock:
                          len(summary.get("not_ready", [])))  # fmt: skip
             except Exception:
                 log.exception("pre-market readiness failed")
+        elif job == "instruments":
+            try:
+                summary = instruments.refresh(self.container, slot)
+                log.info("instrument masters: %s contracts, failed %s",
+                         summary.get("contracts"), summary.get("failed"))  # fmt: skip
+            except Exception:
+                log.exception("instrument refresh failed")
 
     def _sleep_until(self, moment: datetime) -> bool:
         """True when asked to stop while sleeping."""
