@@ -22,6 +22,7 @@ from chalicelib.api import (
 )
 from chalicelib.container import get_container
 from chalicelib.jobs import instruments, readiness, reconcile, tick
+from chalicelib.jobs import risk as risk_jobs
 
 app = Chalice(app_name="optexec")
 app.log.setLevel(logging.INFO)
@@ -60,6 +61,13 @@ def pre_market_readiness(event: Any) -> dict[str, Any]:
 def instrument_refresh(event: Any) -> dict[str, Any]:
     """08:45 IST (03:15 UTC) on weekdays: load today's broker instrument masters (tokens)."""
     return instruments.refresh(get_container())
+
+
+@app.schedule(Cron("0/5", "3-10", "?", "*", "MON-FRI", "*"), name="risk_monitor")
+def risk_monitor(event: Any) -> dict[str, Any]:
+    """Every 5 minutes of 08:30-16:25 IST on weekdays: the price monitor (stops, targets,
+    trailing, MTM, re-entry) for 285 s at one cycle a second; idle outside the session."""
+    return risk_jobs.lambda_run(get_container())
 
 
 @app.schedule(Cron(15, 10, "?", "*", "MON-FRI", "*"), name="end_of_day_reconciliation")

@@ -23,6 +23,7 @@ from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
 from chalicelib.adapters.dynamo.kill_switch_items import KillSwitchRepository
 from chalicelib.adapters.dynamo.models import bind_table
 from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.adapters.dynamo.risk_items import RiskRepository
 from chalicelib.adapters.market.broker_quotes import KiteQuotes
 from chalicelib.adapters.market.synthetic_quotes import SyntheticQuotes
 from chalicelib.domain.market_model import MarketModel
@@ -32,6 +33,7 @@ from chalicelib.services.broker_access import BrokerAccess
 from chalicelib.services.broker_sessions import BrokerSessionService
 from chalicelib.services.clock import Clock, system_clock
 from chalicelib.services.closing import BrokerLtp
+from chalicelib.services.exit_guard import ExitGuard
 from chalicelib.services.exits import PositionCloser
 from chalicelib.services.firer import Firer, StampingLimiter
 from chalicelib.services.identity import IdentityService
@@ -41,6 +43,7 @@ from chalicelib.services.order_builder import OrderBuilder
 from chalicelib.services.planner import Planner
 from chalicelib.services.preview import PreviewService
 from chalicelib.services.quotes import QuoteSource
+from chalicelib.services.risk_engine import QUICK, RiskEngine
 from chalicelib.services.settlement import Settlement
 from chalicelib.services.strategies import StrategyService
 from chalicelib.settings import Settings
@@ -189,6 +192,7 @@ class Container:
             market=self.market,
             wall=self.clock,
             stamps=self.limiter,
+            before_send=ExitGuard(self.risk),
         )
 
     # -- settlement, exits, kill switch --------------------------------------------------------
@@ -204,7 +208,19 @@ class Container:
 
     @cached_property
     def kill_switch(self) -> KillSwitch:
-        return KillSwitch(KillSwitchRepository(), self.repo, self.settlement, self.clock)
+        return KillSwitch(
+            KillSwitchRepository(), self.repo, self.settlement, self.clock, risk=self.risk
+        )
+
+    # -- risk management -----------------------------------------------------------------------
+    @cached_property
+    def risk(self) -> RiskEngine:
+        # Its own settlement: the monitor polls with a short backoff and must not share state
+        # with the slot's settlement thread.
+        settlement = Settlement(self.executions, self.repo, self.closer, self.clock, backoff=QUICK)
+        return RiskEngine(
+            RiskRepository(self.settings.schedule_shards), self.repo, settlement, self.clock
+        )
 
 
 KITE_DIALECT = frozenset({"zerodha", "paper"})

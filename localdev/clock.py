@@ -23,7 +23,7 @@ from typing import Any
 
 from chalicelib.container import Container, get_container
 from chalicelib.domain.calendar import IST
-from chalicelib.jobs import instruments, readiness
+from chalicelib.jobs import instruments, readiness, reconcile, risk
 
 log = logging.getLogger("clock")
 DAILY_JOBS: dict[time, str] = {
@@ -95,6 +95,12 @@ class Clock:
                          summary.get("contracts"), summary.get("failed"))  # fmt: skip
             except Exception:
                 log.exception("instrument refresh failed")
+        elif job == "end_of_day":
+            try:
+                summary = reconcile.end_of_day(self.container, slot)
+                log.info("end of day reconciled: %s", summary)
+            except Exception:
+                log.exception("end-of-day reconciliation failed")
 
     def _sleep_until(self, moment: datetime) -> bool:
         """True when asked to stop while sleeping."""
@@ -111,16 +117,31 @@ def settle_orders(container: Container, orders: list[Any]) -> None:
     for uid, execution_sk in sorted({(o.uid, o.execution) for o in orders}):
         report = container.settlement.settle(uid, execution_sk)
         log.info("settled %s: %s", execution_sk, report.status)
+        armed = risk.arm(container, uid, execution_sk)
+        if armed:
+            log.info("risk armed %s: %s", execution_sk, armed)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="localdev.clock")
     parser.add_argument("--lead-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--monitor-interval", type=float, default=1.0, help="price monitor period, seconds"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     clock = Clock(get_container(), lead=timedelta(seconds=args.lead_seconds), settle=settle_orders)
     signal.signal(signal.SIGTERM, lambda *_: clock.stop.set())
     signal.signal(signal.SIGINT, lambda *_: clock.stop.set())
+    monitor = threading.Thread(
+        target=risk.monitor,
+        args=(clock.container,),
+        kwargs={"interval": args.monitor_interval, "stop": clock.stop},
+        name="risk-monitor",
+        daemon=True,
+    )
+    monitor.start()
+    log.info("price monitor running every %ss in the session", args.monitor_interval)
     log.info("clock running: plans each minute %ss ahead, fires on the second", args.lead_seconds)
     clock.run()
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from chalicelib.container import Container
 from chalicelib.domain.calendar import IST
+from chalicelib.domain.strategy import ExitReason
 
 log = logging.getLogger(__name__)
 FINAL = frozenset({"COMPLETE", "PARTIAL", "FAILED", "UNWOUND", "SKIPPED"})
@@ -31,5 +32,9 @@ def end_of_day(container: Container, now: datetime | None = None) -> dict[str, A
                     "reconciliation failed", extra={"user": uid, "execution": execution.sk}
                 )
                 settled[execution.sk] = "ERROR"
+    closed_books = 0
+    for book in container.risk.books.live(day):  # after the close: nothing left to guard
+        container.risk.freeze(book.uid, day, book.strategy_id, ExitReason.EXIT_TIME, None)
+        closed_books += 1
     log.info("end of day reconciled", extra={"date": day, "executions": len(settled)})
-    return {"date": day, "users": len(users), "settled": settled}
+    return {"date": day, "users": len(users), "settled": settled, "risk_books_closed": closed_books}

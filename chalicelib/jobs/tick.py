@@ -17,6 +17,7 @@ from chalicelib.adapters.dynamo.repository import guarded
 from chalicelib.container import Container
 from chalicelib.domain.calendar import IST
 from chalicelib.errors import ValidationFailed
+from chalicelib.jobs import risk
 
 log = logging.getLogger(__name__)
 LEAD = timedelta(minutes=1)  # the schedule fires one minute before the slot it plans
@@ -77,5 +78,6 @@ def settle(container: Container, event: dict[str, Any]) -> dict[str, Any]:
     for ref in executions:
         report = container.settlement.settle(ref["uid"], ref["sk"])
         statuses[ref["sk"]] = report.status
+        risk.arm(container, ref["uid"], ref["sk"])  # stops at the broker once fills are known
     log.info("slot settled", extra={"slot": slot, "executions": len(statuses)})
     return {"slot": slot, "statuses": statuses}

@@ -38,6 +38,9 @@ SPIN_WINDOW = 0.003  # seconds of busy-wait before T; sleeping the last stretch 
 MAX_WORKERS = 256  # one per account: 250 accounts send in one wave, not in waves of 32
 
 AdapterFor = Callable[[str, str], Any]  # (uid, account_id) -> a Broker with a session
+BeforeSend = Callable[
+    [list[OrderItem], list[OrderRequest], Any], tuple[list[OrderItem], list[OrderRequest]]
+]
 
 
 class StampingLimiter:
@@ -78,6 +81,8 @@ class Firer:
     sleep: Callable[[float], None] = time.sleep
     stamps: StampingLimiter | None = None
     max_workers: int = MAX_WORKERS
+    #: At T, before an account's sends: may drop or shrink orders (exits cancel stops first).
+    before_send: BeforeSend | None = None
     #: CPU seconds of the last fire() by stage (threads summed): prep, send (the hot path), record.
     last_cpu: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -172,6 +177,11 @@ class Firer:
         self, orders: list[OrderItem], requests: list[OrderRequest], adapter: Any
     ) -> list[Sent]:
         results = []
+        if self.before_send is not None and not isinstance(adapter, Exception):
+            try:
+                orders, requests = self.before_send(orders, requests, adapter)
+            except Exception:  # the exit still goes out: an unprotected position is worse
+                log.exception("before-send hook failed", extra={"account": orders[0].account_id})
         for order, request in zip(orders, requests, strict=True):
             before = self.wall()
             if isinstance(adapter, Exception):

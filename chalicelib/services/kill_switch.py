@@ -18,9 +18,11 @@ from chalicelib.adapters.dynamo.kill_switch_items import ALL, KillSwitchItem, Ki
 from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain.calendar import IST
+from chalicelib.domain.strategy import ExitReason
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.services.clock import Clock
 from chalicelib.services.closing import Holding, closing_orders, holding_of_position
+from chalicelib.services.risk_engine import RiskEngine
 from chalicelib.services.settlement import TERMINAL, Settlement
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ class KillSwitch:
     repo: Repository
     settlement: Settlement
     clock: Clock
+    risk: RiskEngine | None = None
 
     # -- queries -------------------------------------------------------------------------------
     def active(self, uid: str) -> list[KillSwitchItem]:
@@ -72,6 +75,7 @@ class KillSwitch:
         )
         self.store.put(item)  # refuse entries before anything else can fail
         log.warning("kill switch engaged", extra={"user": uid, "scope": scope, "target": target})
+        self.freeze_risk(uid, scope, target, now)
         cancelled = self.cancel_open_orders(uid, scope, target, now)
         squared, errors = self.square_off(uid, scope, target, now)
         item.summary = {
@@ -95,6 +99,18 @@ class KillSwitch:
         log.warning("kill switch released", extra={"user": uid, "scope": scope, "target": target})
 
     # -- steps ---------------------------------------------------------------------------------
+    def freeze_risk(self, uid: str, scope: str, target: str, now: datetime) -> None:
+        """Stop the price monitor acting in scope (no stop re-placed, no re-entry) and cancel its
+        orders, before the square-off: a stop never fires on a position the switch closed."""
+        if self.risk is None:
+            return
+        day = now.date().isoformat()
+        for book in self.risk.books.of_user(uid, day):
+            if scope == "strategy" and book.strategy_id != target:
+                continue
+            account = target if scope == "account" else None
+            self.risk.freeze(uid, day, book.strategy_id, ExitReason.KILL_SWITCH, account)
+
     def cancel_open_orders(
         self, uid: str, scope: str, target: str, now: datetime
     ) -> list[OrderItem]:

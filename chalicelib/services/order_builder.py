@@ -72,6 +72,7 @@ class ChildOrder:
     limit_price: Decimal
     product: str
     tag: str
+    trigger: Decimal | None = None  # set for a stop-loss LIMIT order
 
     def instrument(self, market: MarketModel) -> Instrument:
         try:
@@ -99,6 +100,7 @@ class ChildOrder:
             "limit_price": str(self.limit_price),
             "product": self.product,
             "tag": self.tag,
+            **({} if self.trigger is None else {"trigger": str(self.trigger)}),
         }
 
     @classmethod
@@ -123,6 +125,7 @@ class ChildOrder:
             limit_price=Decimal(doc["limit_price"]),
             product=doc["product"],
             tag=doc["tag"],
+            trigger=Decimal(doc["trigger"]) if doc.get("trigger") else None,
         )
 
 

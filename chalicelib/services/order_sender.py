@@ -75,6 +75,20 @@ def error_doc(error: Exception) -> dict[str, Any]:
     }
 
 
+def order_request(child: ChildOrder, market: MarketModel) -> OrderRequest:
+    """The port's request for ``child``: a LIMIT, or a stop-loss LIMIT when it has a trigger."""
+    return OrderRequest(
+        child.instrument(market),
+        Side(child.side),
+        child.quantity,
+        Product(child.product),
+        OrderType.LIMIT if child.trigger is None else OrderType.SL_LIMIT,
+        child.limit_price,
+        child.tag,
+        trigger=child.trigger,
+    )
+
+
 def send(
     adapter: Broker,
     item: OrderItem,
@@ -92,16 +106,7 @@ def send(
     item.sent_at = stamp(clock())
     executions.save_order(item)
     try:
-        request = OrderRequest(
-            child.instrument(market),
-            Side(child.side),
-            child.quantity,
-            Product(child.product),
-            OrderType.LIMIT,
-            child.limit_price,
-            child.tag,
-        )
-        ack = adapter.place(request)
+        ack = adapter.place(order_request(child, market))
     except (Rejected, InvalidOrder, InvalidRequest) as error:
         _refused(item, "REJECTED", error, clock)
     except Unavailable as error:

@@ -113,11 +113,26 @@ class ExecutionRepository:
         )
 
     # -- positions -----------------------------------------------------------------------------
-    def positions(self, uid: str, strategy_id: str | None = None) -> list[PositionItem]:
+    def positions(
+        self, uid: str, strategy_id: str | None = None, *, consistent: bool = False
+    ) -> list[PositionItem]:
         prefix = f"POS#{strategy_id}#" if strategy_id else "POS#"
         return guarded(
-            lambda: list(PositionItem.query(user_pk(uid), BaseItem.sk.startswith(prefix)))
+            lambda: list(
+                PositionItem.query(
+                    user_pk(uid), BaseItem.sk.startswith(prefix), consistent_read=consistent
+                )
+            )
         )
+
+    def orders(self, uid: str, trade_date: str, order_ids: list[str]) -> list[OrderItem]:
+        """The named orders of one day, in one BatchGet (consistent)."""
+        keys = [OrderItem.key(uid, trade_date, order_id) for order_id in dict.fromkeys(order_ids)]
+        if not keys:
+            return []
+        found = guarded(lambda: list(OrderItem.batch_get(keys, consistent_read=True)))
+        by_id = {o.order_id: o for o in found}
+        return [by_id[i] for i in dict.fromkeys(order_ids) if i in by_id]
 
     def apply_fill(
         self,

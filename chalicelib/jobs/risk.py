@@ -1,0 +1,79 @@
+"""The price monitor's loop and the arming step after an entry settles, as plain functions.
+
+Locally the clock process runs ``monitor`` in a thread for the whole session. On AWS a scheduled
+Lambda runs it for just under five minutes every five minutes of the session (the schedule and
+timeout live in app.py and .chalice/config.json): the same one-second semantics for about 76
+invocations a day. Overlapping runs are safe, because every transition is claimed on the risk
+book's version before any broker call.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.container import Container
+from chalicelib.domain.calendar import IST, default_calendar
+
+log = logging.getLogger(__name__)
+INTERVAL = 1.0
+LAMBDA_RUN = timedelta(seconds=285)  # inside the 300 s timeout, next run starts on the 5 min
+
+
+def arm(container: Container, uid: str, execution_sk: str) -> dict[str, Any] | None:
+    """After an ENTRY settles: the risk book and its stop orders (None: nothing to guard)."""
+    try:
+        book = container.risk.arm(uid, execution_sk)
+    except Exception:
+        log.exception("arming the risk book failed", extra={"execution": execution_sk})
+        return {"error": "arming failed; the monitor will retry"}
+    if book is None:
+        return None
+    return {"book": book.sk, "guards": len(book.guards)}
+
+
+def in_session(moment: datetime) -> bool:
+    day = moment.astimezone(IST)
+    calendar = default_calendar()
+    if not calendar.is_trading_day(day.date()):
+        return False
+    opens, closes = calendar.fo_session_bounds(day.date())
+    return opens <= day.time() < closes
+
+
+def monitor(
+    container: Container,
+    *,
+    run_for: timedelta | None = None,
+    interval: float = INTERVAL,
+    stop: threading.Event | None = None,
+) -> dict[str, Any]:
+    """Run monitor cycles every ``interval`` seconds during the session, for ``run_for`` (or
+    until ``stop`` is set); one failing cycle is logged and the next one runs."""
+    stop = stop or threading.Event()
+    started = time.monotonic()
+    cycles = failed = 0
+    while not stop.is_set():
+        if run_for is not None and time.monotonic() - started >= run_for.total_seconds():
+            break
+        began = time.monotonic()
+        if in_session(container.clock()):
+            try:
+                figures = container.risk.cycle()
+                cycles += 1
+                failed += figures.get("failed", 0)
+            except Exception:
+                failed += 1
+                log.exception("risk cycle failed")
+        stop.wait(max(0.0, interval - (time.monotonic() - began)))
+    return {"cycles": cycles, "failed": failed}
+
+
+def lambda_run(container: Container) -> dict[str, Any]:
+    """The scheduled Lambda: nothing outside the session, else one five-minute stretch."""
+    if not in_session(container.clock()):
+        return {"cycles": 0, "skipped": "outside the F&O session"}
+    return monitor(container, run_for=LAMBDA_RUN)

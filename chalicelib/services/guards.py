@@ -1,0 +1,244 @@
+"""Guards: one protected (account, leg, cycle) of a risk book, as a JSON document, and the orders
+that act on it.
+
+A guard is born when an entry (or re-entry) fill is known, with the leg's stop and target priced
+from the average fill. Its ``state`` moves ARMED -> EXITING -> CLOSED -> (WAITING -> re-entered
+as the next cycle) -> DONE. Money stays a decimal string in the document; ``Guard`` wraps the
+dict so the engine reads typed values without copying the document around.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.adapters.dynamo.models import OrderItem
+from chalicelib.domain.instrument import ContractKey
+from chalicelib.domain.protection import protected_limit_price
+from chalicelib.domain.risk import closing_side, stop_order_prices, stop_price, target_price
+from chalicelib.domain.sizing import slice_quantity
+from chalicelib.domain.strategy import Leg, RiskUnit
+from chalicelib.services.closing import Holding, canonical_symbol, contract_key, unique_tag
+from chalicelib.services.order_builder import ChildOrder
+
+ARMED, EXITING, CLOSED, WAITING, DONE = "ARMED", "EXITING", "CLOSED", "WAITING", "DONE"
+LIVE_STATES = frozenset({ARMED, EXITING, CLOSED, WAITING})
+#: Order phases of the risk engine's orders (all attached to the entry execution).
+STOP, RISK_EXIT, REENTRY = "STOP", "RISKX", "REENTRY"
+RISK_PHASES = frozenset({STOP, RISK_EXIT, REENTRY})
+CONTRACT_FIELDS = (
+    "underlying", "expiry", "strike", "option_type", "exchange", "lot_size", "tick_size",
+    "product", "broker",
+)  # fmt: skip
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _str(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+class Guard:
+    """Typed access to one guard document (mutations write through to the dict)."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+
+    # identity and contract
+    @property
+    def id(self) -> str:
+        return str(self.doc["id"])
+
+    @property
+    def account_id(self) -> str:
+        return str(self.doc["account_id"])
+
+    @property
+    def leg(self) -> int:
+        return int(self.doc["leg"])
+
+    @property
+    def side(self) -> str:
+        return str(self.doc["side"])
+
+    @property
+    def key(self) -> ContractKey:
+        return contract_key(self.doc["contract"])
+
+    @property
+    def symbol(self) -> str:
+        return str(self.doc["symbol"])
+
+    @property
+    def tick(self) -> Decimal:
+        return Decimal(str(self.doc["contract"]["tick_size"]))
+
+    # money
+    @property
+    def quantity(self) -> int:
+        return int(self.doc["quantity"])
+
+    @property
+    def entry(self) -> Decimal:
+        return Decimal(str(self.doc["entry_price"]))
+
+    def price(self, name: str) -> Decimal | None:
+        return _dec(self.doc.get(name))
+
+    def set_price(self, name: str, value: Decimal | None) -> None:
+        self.doc[name] = _str(value)
+
+    @property
+    def state(self) -> str:
+        return str(self.doc["state"])
+
+    @state.setter
+    def state(self, value: str) -> None:
+        self.doc["state"] = value
+
+    def ids(self, name: str) -> list[str]:
+        return list(self.doc.get(name) or [])
+
+    def holding(self, quantity: int | None = None) -> Holding:
+        contract = self.doc["contract"]
+        held = self.quantity if quantity is None else quantity
+        return Holding(
+            account_id=self.account_id,
+            broker=str(contract.get("broker", "")),
+            key=self.key,
+            exchange=str(contract["exchange"]),
+            lot_size=int(contract["lot_size"]),
+            tick_size=self.tick,
+            product=str(contract.get("product", "MIS")),
+            net_quantity=held if self.side == "BUY" else -held,
+        )
+
+
+def new_guard(
+    *,
+    account_id: str,
+    leg_index: int,
+    leg: Leg,
+    cycle: int,
+    contract: dict[str, Any],
+    quantity: int,
+    entry_price: Decimal,
+    re_entries: int = 0,
+) -> dict[str, Any]:
+    """A guard for ``quantity`` units of a leg filled at ``entry_price`` (average)."""
+    tick = Decimal(str(contract["tick_size"]))
+    stop = stop_price(leg.side, entry_price, leg.stop_loss, tick) if leg.stop_loss else None
+    target = target_price(leg.side, entry_price, leg.target, tick) if leg.target else None
+    key = contract_key(contract)
+    return {
+        "id": f"{account_id}:{leg_index}:{cycle}",
+        "account_id": account_id,
+        "leg": leg_index,
+        "cycle": cycle,
+        "side": leg.side.value,
+        "contract": {name: contract.get(name) for name in CONTRACT_FIELDS}
+        | {"broker_symbol": contract.get("broker_symbol", "")},
+        "symbol": canonical_symbol(key),
+        "quantity": quantity,
+        "entry_price": str(entry_price),
+        "stop": _str(stop),
+        "initial_stop": _str(stop),
+        "target": _str(target),
+        "best": str(entry_price),
+        "stop_unit": leg.stop_loss.unit.value if leg.stop_loss else RiskUnit.POINTS.value,
+        "stop_orders": [],
+        "broker_stop": None,
+        "modifications": 0,
+        "replacements": 0,
+        "software_stop": False,
+        "cost_moved": False,
+        "state": ARMED,
+        "reason": None,
+        "exit_price": None,
+        "exit_orders": [],
+        "exit_attempts": 0,
+        "re_entries": re_entries,
+    }
+
+
+def entry_fills(orders: Iterable[OrderItem]) -> dict[tuple[str, int], tuple[int, Decimal, dict]]:
+    """(account, leg) -> (filled units, average price, contract doc) of terminal entry orders."""
+    sums: dict[tuple[str, int], list[Any]] = {}
+    for order in orders:
+        filled = int(order.filled_quantity or 0)
+        if not filled or order.average_price is None:
+            continue
+        request = order.request
+        slot = (order.account_id, int(request["leg"]))
+        total = sums.setdefault(slot, [0, Decimal(0), request])
+        total[0] += filled
+        total[1] += Decimal(order.average_price) * filled
+    return {slot: (units, value / units, request) for slot, (units, value, request) in sums.items()}
+
+
+def stop_children(
+    guard: Guard, strategy_id: str, freeze_qty: int, on: date, seq: int
+) -> list[ChildOrder]:
+    """The SL-LIMIT orders (sliced at the freeze limit) that close the guard at its stop."""
+    stop = guard.price("stop")
+    assert stop is not None
+    trigger, limit = stop_order_prices(guard.side, stop, on, guard.tick)
+    return _children(guard, strategy_id, STOP, freeze_qty, seq, limit, trigger)
+
+
+def closing_children(
+    guard: Guard, strategy_id: str, quantity: int, ltp: Decimal, freeze_qty: int, on: date, seq: int
+) -> list[ChildOrder]:
+    """Protected LIMIT orders closing ``quantity`` units of the guard at ``ltp``."""
+    side = closing_side(guard.side)
+    limit = protected_limit_price(side.value, ltp, on=on, tick=guard.tick)
+    return _children(guard, strategy_id, RISK_EXIT, freeze_qty, seq, limit, None, quantity)
+
+
+def reentry_children(
+    guard: Guard, strategy_id: str, ltp: Decimal, freeze_qty: int, on: date, seq: int
+) -> list[ChildOrder]:
+    """Protected LIMIT orders entering the guard's leg again, same side and quantity."""
+    limit = protected_limit_price(guard.side, ltp, on=on, tick=guard.tick)
+    return _children(
+        guard, strategy_id, REENTRY, freeze_qty, seq, limit, None, guard.quantity, guard.side
+    )
+
+
+def _children(
+    guard: Guard,
+    strategy_id: str,
+    phase: str,
+    freeze_qty: int,
+    seq: int,
+    limit: Decimal,
+    trigger: Decimal | None,
+    quantity: int | None = None,
+    side: str | None = None,
+) -> list[ChildOrder]:
+    contract = guard.doc["contract"]
+    lot = int(contract["lot_size"])
+    slices: Sequence[int] = slice_quantity(quantity or guard.quantity, lot, freeze_qty)
+    return [
+        ChildOrder(
+            account_id=guard.account_id,
+            broker=str(contract.get("broker", "")),
+            leg=guard.leg,
+            slice_no=n,
+            side=side or closing_side(guard.side).value,
+            key=guard.key,
+            exchange=str(contract["exchange"]),
+            lot_size=lot,
+            tick_size=guard.tick,
+            quantity=units,
+            limit_price=limit,
+            product=str(contract.get("product", "MIS")),
+            tag=unique_tag(strategy_id, phase, seq + n),
+            trigger=trigger,
+        )
+        for n, units in enumerate(slices)
+    ]
