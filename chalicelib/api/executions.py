@@ -16,6 +16,7 @@ from chalice import Blueprint, Response
 
 from chalicelib.adapters.dynamo.kill_switch_items import KillSwitchItem
 from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem, PositionItem
+from chalicelib.adapters.dynamo.risk_items import RiskBookItem
 from chalicelib.api.routing import Request, json_response, route
 from chalicelib.api.schemas import Strict
 from chalicelib.domain.calendar import IST, default_calendar
@@ -182,7 +183,47 @@ def get_execution(req: Request, execution: str) -> dict[str, Any]:
     item = req.container.executions.get_execution(req.uid, sk)
     orders = req.container.executions.orders_of_execution(req.uid, sk)
     orders.sort(key=lambda o: (o.scheduled_at, o.sent_at or "", o.order_id))
-    return {**execution_view(item), "orders": [order_view(o) for o in orders]}
+    view = {**execution_view(item), "orders": [order_view(o) for o in orders]}
+    if item.phase == "ENTRY":
+        book = req.container.risk.books.get(req.uid, item.trade_date, item.strategy_id)
+        view["risk"] = None if book is None else risk_view(book)
+    return view
+
+
+@route(bp, "/risk", "GET", query=("date",))
+def list_risk(req: Request) -> dict[str, Any]:
+    """The day's risk books: every guarded leg's stop, target, state and exit reason, and the
+    risk events (triggers, modifications, exits, re-entries) with the prices that caused them."""
+    day = trade_date(req, req.container.clock())
+    books = req.container.risk.books.of_user(req.uid, day)
+    items = []
+    for book in books:
+        execution = req.container.executions.get_execution(req.uid, book.execution)
+        events = [e for e in execution.events or [] if e.get("kind") in RISK_EVENT_KINDS]
+        items.append({**risk_view(book), "execution_id": execution_id(book.execution),
+                      "events": events})  # fmt: skip
+    return {"date": day, "items": items}
+
+
+RISK_EVENT_KINDS = frozenset({
+    "risk_armed", "stop_placed", "stop_loss", "target", "trail", "move_to_cost", "closed",
+    "stop_order_lost", "alert", "mtm_exit", "re_entry_waiting", "re_entered", "re_entry_expired",
+})  # fmt: skip
+
+
+def risk_view(book: RiskBookItem) -> dict[str, Any]:
+    return {
+        "strategy_id": book.strategy_id,
+        "trade_date": book.trade_date,
+        "status": book.status,
+        "mtm": book.mtm,
+        "guards": [
+            {k: v for k, v in guard.items() if k != "contract"}
+            | {"broker_symbol": guard["contract"].get("broker_symbol")}
+            for guard in book.guards
+        ],
+        "version": book.version,
+    }
 
 
 @route(bp, "/orders", "GET", query=("date", "status"))

@@ -390,3 +390,28 @@ def test_two_monitors_act_once(rig: Rig):
     assert len(s.orders("RISKX")) == 1
     assert s.position(0) == 0
     assert [p["transaction_type"] for p in s.placed()] == ["BUY", "BUY"]  # stop, one close
+
+
+def test_risk_events_are_visible_through_the_api_and_only_to_their_owner(rig: Rig, client):
+    from chalicelib.api.executions import execution_id
+    from tests.integration.conftest import sign_up
+
+    s = Scenario(rig, [SHORT_SL30], {})
+    s.enter()
+    s.price(0, "131.00")
+    s.step()
+    entry = rig.api.call("GET", f"/executions/{execution_id(s.execution.sk)}")
+    assert entry.status_code == 200, entry.body
+    [guard] = entry.data["risk"]["guards"]
+    assert guard["reason"] == "STOP_LOSS" and guard["exit_price"] == "131.00"
+    kinds = [e["kind"] for e in entry.data["events"]]
+    assert kinds.index("stop_placed") < kinds.index("stop_loss")
+    phases = sorted(o["phase"] for o in entry.data["orders"])
+    assert phases == ["ENTRY", "STOP"]
+    listed = rig.api.call("GET", "/risk")
+    [book] = [b for b in listed.data["items"] if b["strategy_id"] == rig.strategy_id]
+    assert [e["kind"] for e in book["events"]][-1] == "stop_loss"
+    assert book["events"][-1]["price"] == "131.00"
+    other, _uid = sign_up(client, "Other Trader")
+    assert other.call("GET", "/risk").data["items"] == []
+    assert other.call("GET", f"/executions/{execution_id(s.execution.sk)}").status_code == 404
