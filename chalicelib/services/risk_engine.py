@@ -98,6 +98,9 @@ class RiskEngine:
     clock: Callable[[], datetime]
     monotonic: Callable[[], float] = systime.monotonic
     _adapters: dict[tuple[str, str], tuple[float, Broker | None]] = field(default_factory=dict)
+    #: Risk orders by id, kept across cycles: the broker's order book refreshes the open ones,
+    #: so the table is read for an order once, not every second.
+    _order_cache: dict[str, OrderItem] = field(default_factory=dict)
 
     # -- arming ---------------------------------------------------------------------------------
     def arm(self, uid: str, execution_sk: str) -> RiskBookItem | None:
@@ -169,7 +172,12 @@ class RiskEngine:
         strategy = from_document(book.rules)
         guards = [Guard(doc) for doc in book.guards]
         live = [g for g in guards if g.state in LIVE_STATES]
-        positions = self.settlement.executions.positions(book.uid, book.strategy_id)
+        # Positions matter only to MTM rules: a book without them reads none each second.
+        positions = (
+            self.settlement.executions.positions(book.uid, book.strategy_id)
+            if strategy.risk.watches_mtm
+            else []
+        )
         prices = self._prices(book.uid, live, positions)
         known = self._refresh_orders(book, live)
         context = _Context(self, book, strategy, now, prices, known)
@@ -275,9 +283,11 @@ class RiskEngine:
         reach the positions exactly once, through settlement)."""
         ids = [i for g in guards for name in ("stop_orders", "exit_orders", "entry_orders")
                for i in g.ids(name)]  # fmt: skip
-        loaded = self.settlement.executions.orders(book.uid, book.trade_date, ids)
-        known = {o.order_id: o for o in loaded}
-        orders = [o for o in loaded if o.status not in TERMINAL]
+        missing = [i for i in ids if i not in self._order_cache]
+        for order in self.settlement.executions.orders(book.uid, book.trade_date, missing):
+            self._order_cache[order.order_id] = order
+        known = {i: self._order_cache[i] for i in ids if i in self._order_cache}
+        orders = [o for o in known.values() if o.status not in TERMINAL]
         by_account: dict[str, list[OrderItem]] = {}
         for order in orders:
             by_account.setdefault(order.account_id, []).append(order)
@@ -777,6 +787,7 @@ class _Context:
             send(adapter, item, engine.settlement.closer.market, executions, engine.clock)
             items.append(item)
         self.known.update({o.order_id: o for o in items})
+        engine._order_cache.update({o.order_id: o for o in items})
         return items
 
     def _seq(self, guard: Guard) -> int:

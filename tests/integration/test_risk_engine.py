@@ -415,3 +415,19 @@ def test_risk_events_are_visible_through_the_api_and_only_to_their_owner(rig: Ri
     other, _uid = sign_up(client, "Other Trader")
     assert other.call("GET", "/risk").data["items"] == []
     assert other.call("GET", f"/executions/{execution_id(s.execution.sk)}").status_code == 404
+
+
+def test_per_account_mtm_exits_only_that_account(rig: Rig):
+    s = Scenario(rig, [SHORT_SL30], {"mtm_stop_loss": "500", "mtm_scope": "ACCOUNT"})
+    s.enter()
+    s.price(0, "120.00")  # loss 20 x lot on this account
+    s.step()
+    book = s.book()
+    account = rig.zerodha["id"]
+    assert book.mtm["exited"][account]["reason"] == "MTM_STOP_LOSS"
+    assert book.status == "LIVE"  # the book stays live for the strategy's other accounts
+    assert [g["state"] for g in book.guards] == ["DONE"] and s.position(0) == 0
+    assert s.orders("STOP")[0].status == "CANCELLED"
+    s.price(0, "140.00")
+    s.step()
+    assert len(s.orders("RISKX")) == 1  # exited once

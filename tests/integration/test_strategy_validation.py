@@ -61,6 +61,15 @@ CASES = [
     ("surprise", 1, "surprise"),
     ("legs.0.surprise", 1, "legs[0].surprise"),
     ("underlying", _DELETE, "underlying"),
+    # risk settings the platform cannot honour are refused, never stored and ignored
+    ("legs.0.trailing", {"every": "10", "by": "5"}, "legs[0].trailing"),
+    ("legs.2.trailing", {"every": "5", "by": "10"}, "legs[2].trailing.by"),
+    ("legs.2.re_entry", {"mode": "RE_COST", "on": ["TARGET"]}, "legs[2].re_entry.on"),
+    ("legs.2.re_entry", {"mode": "RE_SOMETIME"}, "legs[2].re_entry.mode"),
+    ("risk.move_sl_to_cost", True, "risk.move_sl_to_cost"),
+    ("risk.lock_and_trail", {"reach": "1000", "lock": "2000"}, "risk.lock_and_trail.lock"),
+    ("risk.no_re_entry_after", "15:30:00", "risk.no_re_entry_after"),
+    ("legs.3.stop_loss", {"type": "PERCENT", "value": "100"}, "legs[3].stop_loss.value"),
 ]
 
 
