@@ -23,16 +23,36 @@ INTERVAL = 1.0
 LAMBDA_RUN = timedelta(seconds=285)  # inside the 300 s timeout, next run starts on the 5 min
 
 
-def arm(container: Container, uid: str, execution_sk: str) -> dict[str, Any] | None:
-    """After an ENTRY settles: the risk book and its stop orders (None: nothing to guard)."""
+ARM_ATTEMPTS = 3
+
+
+def arm(
+    container: Container, uid: str, execution_sk: str, *, pause: float = 0.5
+) -> dict[str, Any] | None:
+    """After an ENTRY settles: the risk book and its stop orders (None: nothing to guard).
+
+    Arming is idempotent (the book is created once), so a failure is retried a few times; if it
+    still fails the filled legs have no stop, which is said loudly: logged as an error and, when
+    the table answers, recorded as an alert on the execution.
+    """
+    for attempt in range(ARM_ATTEMPTS):
+        try:
+            book = container.risk.arm(uid, execution_sk)
+        except Exception:
+            log.exception("arming the risk book failed", extra={"execution": execution_sk})
+            time.sleep(pause * (attempt + 1))
+            continue
+        return None if book is None else {"book": book.sk, "guards": len(book.guards)}
+    message = "risk book not armed: stop-losses were NOT placed for this entry"
+    log.error(message, extra={"user": uid, "execution": execution_sk})
     try:
-        book = container.risk.arm(uid, execution_sk)
+        execution = container.executions.get_execution(uid, execution_sk)
+        container.executions.add_event(
+            execution, {"kind": "alert", "code": "risk_not_armed", "message": message}
+        )
     except Exception:
-        log.exception("arming the risk book failed", extra={"execution": execution_sk})
-        return {"error": "arming failed; the monitor will retry"}
-    if book is None:
-        return None
-    return {"book": book.sk, "guards": len(book.guards)}
+        log.exception("could not record the arming alert")
+    return {"error": message}
 
 
 def in_session(moment: datetime) -> bool:

@@ -37,7 +37,7 @@ from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.adapters.dynamo.risk_items import DONE as BOOK_DONE
 from chalicelib.adapters.dynamo.risk_items import LIVE, RiskBookItem, RiskRepository
 from chalicelib.domain.broker_support import broker_capabilities
-from chalicelib.domain.calendar import IST, default_calendar
+from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import ContractKey
 from chalicelib.domain.market_errors import MarketRuleError
 from chalicelib.domain.money import Rounding, snap_to_tick
@@ -151,11 +151,10 @@ class RiskEngine:
 
     # -- the monitor ------------------------------------------------------------------------------
     def cycle(self, now: datetime | None = None) -> dict[str, int]:
-        """One pass over every live book of the day; never raises for one book's failure."""
+        """One pass over every live book of the day; never raises for one book's failure.
+        (The loop in ``jobs.risk`` runs it only in the session of a trading day.)"""
         moment = (now or self.clock()).astimezone(IST)
         figures = {"books": 0, "failed": 0}
-        if not default_calendar().is_trading_day(moment.date()):
-            return figures
         for book in self.books.live(moment.date().isoformat()):
             figures["books"] += 1
             try:

@@ -148,7 +148,8 @@ def test_stop_loss_is_placed_at_the_broker_and_fills_there(rig: Rig):
 
     s.price(0, "131.00")  # the exchange triggers the stop; nobody of ours needs to be alive
     assert s.broker_order(stop).status.value == "COMPLETE"
-    s.step()
+    figures = s.engine.cycle(s.now)  # the monitor finds the live book through GSI1
+    assert figures["books"] >= 1 and figures["failed"] == 0
     [guard] = s.guards()
     assert guard["state"] == "DONE" and guard["reason"] == "STOP_LOSS"
     assert guard["exit_price"] == "131.00"
@@ -431,3 +432,25 @@ def test_per_account_mtm_exits_only_that_account(rig: Rig):
     s.price(0, "140.00")
     s.step()
     assert len(s.orders("RISKX")) == 1  # exited once
+
+
+def test_re_entry_asap_stops_at_the_no_re_entry_time(rig: Rig):
+    leg = {"side": "SELL", "stop_loss": {"type": "POINTS", "value": "10"},
+           "re_entry": {"mode": "RE_ASAP", "max_count": 5}}  # fmt: skip
+    s = Scenario(rig, [leg], {"no_re_entry_after": "10:00:30"})
+    s.enter()
+    lot = s.contracts[0].lot_size
+    s.price(0, "111.00")
+    s.step()  # stopped out and re-entered at once, at the market
+    guards = s.guards()
+    assert [g["state"] for g in guards] == ["DONE", "ARMED"]
+    assert D(guards[1]["entry_price"]) == D("111.00") and guards[1]["stop"] == "121.00"
+    assert s.position(0) == -lot
+    s.price(0, "122.00")
+    s.step(seconds=60)  # 10:01:01: past the cut-off, no further re-entry
+    assert [g["state"] for g in s.guards()] == ["DONE", "DONE"]
+    assert s.position(0) == 0
+    assert [e["kind"] for e in s.events() if e["kind"].startswith("re_")] == [
+        "re_entry_waiting",
+        "re_entered",
+    ]

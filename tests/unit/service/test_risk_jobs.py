@@ -1,0 +1,73 @@
+"""The price monitor's loop: cycles only in the session of a trading day, survives a failing
+cycle, stops when asked; arming failures never break the settle step."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from chalicelib.domain.calendar import IST
+from chalicelib.jobs import risk
+
+TRADING = datetime(2026, 11, 25, 10, 0, tzinfo=IST)  # a Wednesday
+HOLIDAY = datetime(2026, 11, 24, 10, 0, tzinfo=IST)  # Guru Nanak Jayanti
+
+
+class FakeRisk:
+    def __init__(self, fail_first: bool = False) -> None:
+        self.calls = 0
+        self.fail_first = fail_first
+
+    def cycle(self) -> dict[str, int]:
+        self.calls += 1
+        if self.fail_first and self.calls == 1:
+            raise RuntimeError("broker hiccup")
+        return {"books": 1, "failed": 0}
+
+    def arm(self, uid: str, sk: str) -> Any:
+        self.calls += 1
+        raise RuntimeError("storage down")
+
+
+def container(now: datetime, engine: FakeRisk) -> Any:
+    return SimpleNamespace(clock=lambda: now, risk=engine)
+
+
+def test_in_session_only_on_trading_days_and_hours():
+    assert risk.in_session(TRADING)
+    assert not risk.in_session(HOLIDAY)
+    assert not risk.in_session(TRADING.replace(hour=9, minute=14))
+    assert not risk.in_session(TRADING.replace(hour=15, minute=40))
+
+
+def test_monitor_runs_cycles_and_survives_a_failure():
+    engine = FakeRisk(fail_first=True)
+    figures = risk.monitor(
+        container(TRADING, engine), run_for=timedelta(seconds=0.2), interval=0.02
+    )
+    assert engine.calls >= 3 and figures["failed"] == 1
+    assert figures["cycles"] == engine.calls - 1
+
+
+def test_monitor_idles_outside_the_session_and_stops_when_asked():
+    engine = FakeRisk()
+    stop = threading.Event()
+    timer = threading.Timer(0.1, stop.set)
+    timer.start()
+    figures = risk.monitor(container(HOLIDAY, engine), interval=0.02, stop=stop)
+    assert engine.calls == 0 and figures == {"cycles": 0, "failed": 0}
+    assert risk.lambda_run(container(HOLIDAY, engine))["cycles"] == 0
+
+
+def test_arming_failure_is_retried_then_reported_loudly_not_raised():
+    engine = FakeRisk()
+    events: list[dict[str, Any]] = []
+    executions = SimpleNamespace(
+        get_execution=lambda uid, sk: sk, add_event=lambda execution, event: events.append(event)
+    )
+    c = SimpleNamespace(clock=lambda: TRADING, risk=engine, executions=executions)
+    outcome = risk.arm(c, "u", "sk", pause=0)
+    assert "NOT placed" in outcome["error"]
+    assert [e["code"] for e in events] == ["risk_not_armed"]
