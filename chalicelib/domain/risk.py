@@ -55,45 +55,36 @@ def _beyond(entry: Decimal, step: Decimal) -> Decimal:
     return snap_to_tick(entry + step, abs(step), rounding)
 
 
+def _level(entry: Decimal, level: RiskLevel, direction: int) -> Decimal:
+    """The raw price ``level`` away from ``entry`` upwards (+1) or downwards (-1)."""
+    if level.unit is RiskUnit.ABSOLUTE:
+        return level.value
+    return entry + direction * distance(level.unit, level.value, entry)
+
+
+def _away(entry: Decimal, raw: Decimal, direction: int, tick: Decimal) -> Decimal | None:
+    """``raw`` snapped towards the entry (the tighter side), kept at least a tick away from it
+    in ``direction``; None when that is below the smallest premium."""
+    if direction > 0:
+        return max(snap_to_tick(raw, tick, Rounding.DOWN), _beyond(entry, tick))
+    price = min(snap_to_tick(raw, tick, Rounding.UP), _beyond(entry, -tick))
+    return price if price >= tick else None
+
+
 def stop_price(
     entry_side: Side | str, entry: Decimal, level: RiskLevel, tick: Decimal = TICK
 ) -> Decimal | None:
     """The stop's trigger for a leg entered at ``entry``; None when it can never trigger."""
-    if short(entry_side):
-        raw = (
-            level.value
-            if level.unit is RiskUnit.ABSOLUTE
-            else entry + distance(level.unit, level.value, entry)
-        )
-        stop = max(snap_to_tick(raw, tick, Rounding.DOWN), _beyond(entry, tick))
-        return stop
-    raw = (
-        level.value
-        if level.unit is RiskUnit.ABSOLUTE
-        else entry - distance(level.unit, level.value, entry)
-    )
-    stop = min(snap_to_tick(raw, tick, Rounding.UP), _beyond(entry, -tick))
-    return stop if stop >= tick else None
+    direction = 1 if short(entry_side) else -1  # a short's stop is above its entry
+    return _away(entry, _level(entry, level, direction), direction, tick)
 
 
 def target_price(
     entry_side: Side | str, entry: Decimal, level: RiskLevel, tick: Decimal = TICK
 ) -> Decimal | None:
     """The price that books the leg's profit; None when a premium cannot reach it."""
-    if short(entry_side):
-        raw = (
-            level.value
-            if level.unit is RiskUnit.ABSOLUTE
-            else entry - distance(level.unit, level.value, entry)
-        )
-        target = min(snap_to_tick(raw, tick, Rounding.UP), _beyond(entry, -tick))
-        return target if target >= tick else None
-    raw = (
-        level.value
-        if level.unit is RiskUnit.ABSOLUTE
-        else entry + distance(level.unit, level.value, entry)
-    )
-    return max(snap_to_tick(raw, tick, Rounding.DOWN), _beyond(entry, tick))
+    direction = -1 if short(entry_side) else 1
+    return _away(entry, _level(entry, level, direction), direction, tick)
 
 
 def stop_hit(entry_side: Side | str, stop: Decimal | None, ltp: Decimal) -> bool:
