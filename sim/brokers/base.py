@@ -19,10 +19,13 @@ setup keeps its daily login.
 from __future__ import annotations
 
 import collections
+import contextlib
+import io
 import json
 import logging
 import re
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -117,10 +120,73 @@ def redirect(url: str, params: dict[str, str]) -> Response:
 
 
 class _QuietHandler(WSGIRequestHandler):
-    """No access log lines on stderr (tests and ``make run`` would drown in them)."""
+    """HTTP/1.1 with keep-alive, as a broker's gateway speaks; no access log lines on stderr.
+
+    werkzeug's own ``run_wsgi`` answers ``Connection: close`` to every request whatever the
+    protocol version, so every order would pay a TCP connect and a new server thread, which no
+    real broker's keep-alive gateway costs a client. Turning keep-alive on there is not enough:
+    after each response it drains the socket with ``rfile.read(10_000_000)``, which on a kept
+    connection swallows (or blocks on) the client's next request. Here the request body is read
+    in full before the app runs, and every response carries its Content-Length, so the next
+    request line is where ``handle()`` expects it.
+    """
+
+    protocol_version = "HTTP/1.1"
+    #: Headers and body leave in two writes: without TCP_NODELAY the body waits for the client's
+    #: delayed ACK of the headers (~40 ms on Linux) once the connection is kept open.
+    disable_nagle_algorithm = True
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return None
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.connections.add(self.connection)  # type: ignore[attr-defined]
+
+    def finish(self) -> None:
+        self.server.connections.discard(self.connection)  # type: ignore[attr-defined]
+        super().finish()
+
+    def run_wsgi(self) -> None:
+        if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        environ = self.environ = self.make_environ()
+        if environ.pop("wsgi.input_terminated", False):  # chunked: DechunkedInput stops at the end
+            body = environ["wsgi.input"].read()
+        else:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = self.rfile.read(length) if length > 0 else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        started: list[Any] = []
+        chunks: list[bytes] = []
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
+            started[:] = [status, headers]
+            return chunks.append
+
+        result = self.server.app(environ, start_response)
+        try:
+            chunks.extend(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        status, headers = started
+        code, _, reason = status.partition(" ")
+        payload = b"".join(chunks)
+        self.send_response(int(code), reason)
+        for name, value in headers:
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        if self.close_connection:  # HTTP/1.0 or "Connection: close" from the client
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+        self.wfile.flush()
 
     def make_environ(self) -> dict[str, Any]:
         """Keep the raw headers too: werkzeug drops names with underscores (Dhan's app_id)."""
@@ -257,6 +323,7 @@ class FakeBrokerServer:
         self._server = make_server(
             self.host, port, self, threaded=True, request_handler=_QuietHandler
         )
+        self._server.connections = set()  # open keep-alive connections, closed by stop()
         self.port = self._server.server_port
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -272,6 +339,11 @@ class FakeBrokerServer:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            # idle keep-alive connections: their threads wait for a next request that must not
+            # reach a stopped server (a restarted one on the same port has other state)
+            for connection in list(self._server.connections):
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
             self._server = None
         if self._thread is not None:
             self._thread.join(timeout=5)
