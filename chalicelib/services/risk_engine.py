@@ -526,8 +526,8 @@ class _Context:
         guard.doc["quantity"] = guard.quantity - filled
         guard.doc["stop_orders"], guard.doc["broker_stop"] = [], None
         self.dirty = True
-        if guard.doc.pop("cancel_requested", False) and not lost:
-            return False  # our own cancel (too many modifications): place afresh below
+        if guard.doc.pop("cancel_requested", False):
+            return False  # our own cancel (the modification cap): place afresh, not a loss
         messages = [(o.history or [{}])[-1].get("message", "") for o in lost]
         if any(o.status == "REJECTED" for o in lost):
             # A rejection (price band, margin, a rule) would repeat: watch the stop in software.

@@ -454,3 +454,28 @@ def test_re_entry_asap_stops_at_the_no_re_entry_time(rig: Rig):
         "re_entry_waiting",
         "re_entered",
     ]
+
+
+def test_past_the_modification_cap_a_stop_is_cancelled_and_placed_anew(rig: Rig, monkeypatch):
+    from chalicelib.domain.broker_support import BrokerSupport
+    from chalicelib.services import risk_engine
+
+    capped = BrokerSupport("zerodha", datetime(2025, 1, 1).date(), True, True, 1)
+    monkeypatch.setattr(risk_engine, "broker_capabilities", lambda broker: capped)
+    leg = {"side": "SELL", "stop_loss": {"type": "POINTS", "value": "20"},
+           "trailing": {"every": "10", "by": "5"}}  # fmt: skip
+    s = Scenario(rig, [leg], {})
+    s.enter()
+    [first] = s.orders("STOP")
+    s.price(0, "89.00")
+    s.step()  # one modification: 120 -> 115
+    assert s.broker_order(first).trigger_price == D("115.00")
+    s.price(0, "79.00")
+    s.step()  # the cap is reached: cancel instead of a second modification
+    assert s.broker_order(first).status.value == "CANCELLED"
+    s.step()  # placed anew at the trailed stop
+    stops = s.orders("STOP")
+    assert len(stops) == 2 and s.broker_order(stops[-1]).trigger_price == D("110.00")
+    [guard] = s.guards()
+    assert guard["replacements"] == 0 and not s.events("stop_order_lost")
+    assert guard["broker_stop"] == "110.00" and s.position(0) == -s.contracts[0].lot_size
