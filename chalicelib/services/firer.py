@@ -140,7 +140,11 @@ class Firer:
     # -- before T ------------------------------------------------------------------------------
     def _adapter(self, group: list[OrderItem]) -> Any:
         try:
-            return self.adapter_for(group[0].uid, group[0].account_id)
+            adapter = self.adapter_for(group[0].uid, group[0].account_id)
+            warm = getattr(adapter, "warm", None)
+            if warm is not None:
+                warm()  # the connection is open before T; the first order skips the handshake
+            return adapter
         except Exception as error:
             log.warning("no adapter", extra={"user": group[0].uid, "account": group[0].account_id})
             return error

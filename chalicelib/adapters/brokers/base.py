@@ -81,7 +81,7 @@ def make_client(
         timeout=timeout,
         transport=transport,
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
         headers={"User-Agent": "optexec-broker-adapter"},
     )
 
@@ -137,10 +137,23 @@ class HttpBroker(ABC):
 
     name: ClassVar[str]
     default_hosts: ClassVar[Mapping[str, str]]
+    #: The host key orders go to (Upstox places on its HFT host).
+    order_host: ClassVar[str] = "api"
 
     def __init__(self, config: AdapterConfig) -> None:
         self.config = config
         self.hosts = {**self.default_hosts, **config.hosts}
+
+    def warm(self) -> None:
+        """Open (and keep) the connection to the order host before T, so the first order of
+        the slot does not pay a TCP and TLS handshake. Any answer will do; failure is harmless."""
+        host = self.hosts.get(self.order_host)
+        if not host:
+            return
+        try:
+            self.config.client.request("HEAD", host.rstrip("/") + "/", timeout=2.0)
+        except httpx.HTTPError:
+            log.info("warm-up failed", extra={"broker": self.name})
 
     # ----------------------------------------------------------------- session
     def with_session(self, session: Session) -> Self:

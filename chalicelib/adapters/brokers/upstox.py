@@ -78,6 +78,7 @@ def instrument_key(instrument: Instrument, name: str) -> str:
 
 class UpstoxBroker(HttpBroker):
     name = "upstox"
+    order_host = "hft"
     default_hosts: Mapping[str, str] = {
         "api": "https://api.upstox.com",
         "hft": "https://api-hft.upstox.com",
