@@ -29,7 +29,7 @@ from chalicelib.adapters.market.synthetic_quotes import SyntheticQuotes
 from chalicelib.domain.market_model import MarketModel
 from chalicelib.services.accounts import AccountService
 from chalicelib.services.baskets import BasketService
-from chalicelib.services.broker_access import BrokerAccess
+from chalicelib.services.broker_access import BrokerAccess, CachedAccess
 from chalicelib.services.broker_sessions import BrokerSessionService
 from chalicelib.services.clock import Clock, system_clock
 from chalicelib.services.closing import BrokerLtp
@@ -216,8 +216,12 @@ class Container:
     @cached_property
     def risk(self) -> RiskEngine:
         # Its own settlement: the monitor polls with a short backoff and must not share state
-        # with the slot's settlement thread.
-        settlement = Settlement(self.executions, self.repo, self.closer, self.clock, backoff=QUICK)
+        # with the slot's settlement thread,
+        # and the monitor asks for the same adapters every second: they are cached a minute.
+        closer = PositionCloser(
+            self.executions, CachedAccess(self.broker_access), self.market, BrokerLtp(), self.clock
+        )
+        settlement = Settlement(self.executions, self.repo, closer, self.clock, backoff=QUICK)
         return RiskEngine(
             RiskRepository(self.settings.schedule_shards), self.repo, settlement, self.clock
         )

@@ -10,6 +10,7 @@ the account, never an adapter failing later at the first order.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -125,3 +126,28 @@ class BrokerAccess:
             if broker not in self._clients:
                 self._clients[broker] = make_client()
             return self._clients[broker]
+
+
+@dataclass
+class CachedAccess:
+    """``BrokerAccess.adapter`` remembered for ``ttl`` seconds per (user, account).
+
+    The price monitor asks for the same accounts every second; building an adapter reads the
+    account and its session and opens both with KMS, which at one cycle a second would cost two
+    reads and two decrypts per account per second. A minute-old adapter is as good: sessions
+    last the trading day.
+    """
+
+    access: BrokerAccess
+    ttl: float = 60.0
+    monotonic: Callable[[], float] = time.monotonic
+    _cache: dict[tuple[str, str], tuple[float, Any]] = field(default_factory=dict, repr=False)
+
+    def adapter(self, uid: str, account_id: str) -> HttpBroker:
+        key = (uid, account_id)
+        hit = self._cache.get(key)
+        if hit is not None and self.monotonic() - hit[0] < self.ttl:
+            return hit[1]  # failures are not remembered: a new login is seen next cycle
+        adapter = self.access.adapter(uid, account_id)
+        self._cache[key] = (self.monotonic(), adapter)
+        return adapter

@@ -23,7 +23,6 @@ Every decision is an event on the entry execution, with the price that triggered
 from __future__ import annotations
 
 import logging
-import time as systime
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -87,7 +86,6 @@ log = logging.getLogger(__name__)
 MAX_STOP_LOSSES = 3  # broker-cancelled stop orders re-placed before falling back to software
 MAX_EXIT_ATTEMPTS = 3
 QUICK = Backoff(first=0.05, factor=2.0, cap=0.5, deadline=5.0)
-ADAPTER_TTL = 60.0
 
 
 @dataclass
@@ -96,8 +94,6 @@ class RiskEngine:
     repo: Repository
     settlement: Settlement
     clock: Callable[[], datetime]
-    monotonic: Callable[[], float] = systime.monotonic
-    _adapters: dict[tuple[str, str], tuple[float, Broker | None]] = field(default_factory=dict)
     #: Risk orders by id, kept across cycles: the broker's order book refreshes the open ones,
     #: so the table is read for an order once, not every second.
     _order_cache: dict[str, OrderItem] = field(default_factory=dict)
@@ -249,16 +245,12 @@ class RiskEngine:
 
     # -- plumbing ---------------------------------------------------------------------------------
     def adapter(self, uid: str, account_id: str) -> Broker | None:
-        cached = self._adapters.get((uid, account_id))
-        if cached is not None and self.monotonic() - cached[0] < ADAPTER_TTL:
-            return cached[1]
+        """The account's adapter (the container gives the engine a caching access), or None."""
         try:
-            adapter: Broker | None = self.settlement.closer.access.adapter(uid, account_id)
+            return self.settlement.closer.access.adapter(uid, account_id)
         except (DomainError, BrokerError) as error:
             log.warning("no adapter for risk", extra={"account": account_id, "error": str(error)})
-            adapter = None
-        self._adapters[(uid, account_id)] = (self.monotonic(), adapter)
-        return adapter
+            return None
 
     def _prices(
         self, uid: str, guards: Sequence[Guard], positions: Sequence[PositionItem]
