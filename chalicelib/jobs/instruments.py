@@ -6,13 +6,13 @@ yesterday's file (or cannot be sent at all when there is none). See
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 from typing import Any
 
 from chalicelib.container import Container
 from chalicelib.domain.calendar import IST, default_calendar
+from chalicelib.jobs import alerts
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +29,8 @@ def refresh(container: Container, now: datetime | None = None) -> dict[str, Any]
         "instrument masters refreshed",
         extra={"contracts": summary["contracts"], "failed": summary["failed"]},
     )
-    topic = container.settings.alarm_topic_arn
-    if summary["failed"] and topic:
-        container.aws.client("sns").publish(
-            TopicArn=topic,
-            Subject=f"Instrument master not refreshed: {', '.join(summary['failed'])}",
-            Message=json.dumps(summary, indent=2, default=str),
+    if summary["failed"]:
+        alerts.publish(
+            container, f"Instrument master not refreshed: {', '.join(summary['failed'])}", summary
         )
-        summary["alerted"] = topic
     return summary

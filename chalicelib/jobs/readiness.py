@@ -7,7 +7,6 @@ cover today's session and alerts the owner through the alarm topic, before the f
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from datetime import datetime
@@ -15,6 +14,7 @@ from typing import Any
 
 from chalicelib.container import Container
 from chalicelib.domain.calendar import IST, default_calendar
+from chalicelib.jobs import alerts
 from chalicelib.services.broker_sessions import readiness_of
 
 log = logging.getLogger(__name__)
@@ -50,12 +50,6 @@ def pre_market(container: Container, now: datetime | None = None) -> dict[str, A
         "ready": ready,
         "not_ready": not_ready,
     }
-    topic = container.settings.alarm_topic_arn
-    if not_ready and topic:
-        container.aws.client("sns").publish(
-            TopicArn=topic,
-            Subject=f"{len(not_ready)} broker account(s) need today's login",
-            Message=json.dumps(summary, indent=2, default=str),
-        )
-        summary["alerted"] = topic
+    if not_ready:
+        alerts.publish(container, f"{len(not_ready)} broker account(s) need today's login", summary)
     return summary

@@ -17,6 +17,7 @@ from typing import Any
 
 from chalicelib.container import Container
 from chalicelib.domain.calendar import IST, default_calendar
+from chalicelib.jobs import alerts
 
 log = logging.getLogger(__name__)
 INTERVAL = 1.0
@@ -52,7 +53,12 @@ def arm(
         )
     except Exception:
         log.exception("could not record the arming alert")
-    return {"error": message}
+    outcome: dict[str, Any] = {"error": message, "user": uid, "execution": execution_sk}
+    try:
+        alerts.publish(container, "Stop-losses NOT placed for an entry", outcome)
+    except Exception:
+        log.exception("could not publish the arming alert")
+    return outcome
 
 
 def in_session(moment: datetime) -> bool:
