@@ -10,8 +10,11 @@ PORT      ?= 4566
 API_PORT  ?= 8000
 REGION    ?= ap-south-1
 PYTEST_ARGS ?=
+# The instants the date- and hour-sensitive tests run at again: 02:00 IST on a trading Monday, a Sunday
+# noon, and an exchange holiday (Christmas 2026). See tests/conftest.py.
+AMBIENT_INSTANTS ?= 2026-11-30T02:00:00+05:30 2026-11-29T12:00:00+05:30 2026-12-25T11:00:00+05:30
 
-.PHONY: help venv run test lint format unit integration emulator emulator-stop infra-local package deploy bench clean demo
+.PHONY: help venv run test test-ambient lint format unit integration emulator emulator-stop infra-local package deploy bench clean demo
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -37,8 +40,15 @@ format: $(STAMP) ## apply ruff format and fixes
 	$(VENV)/bin/ruff format .
 	@if command -v terraform >/dev/null; then terraform fmt -recursive infra; fi
 
-test: $(STAMP) lint ## the whole suite (unit + emulator integration) with coverage
+test: $(STAMP) lint ## the whole suite (unit + emulator integration) with coverage, then the clock-sensitive tests at three instants
 	$(PY) -m pytest --cov=chalicelib --cov=app --cov-report=term --cov-fail-under=90 $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory test-ambient
+
+test-ambient: $(STAMP) ## the ambient_time tests again at each of AMBIENT_INSTANTS (a green suite at any hour)
+	@for at in $(AMBIENT_INSTANTS); do \
+	  echo "== ambient_time tests with now = $$at"; \
+	  OPTEXEC_TEST_AT=$$at $(PY) -m pytest -q -m ambient_time -p no:cacheprovider || exit 1; \
+	done
 
 unit: $(STAMP) ## unit tests only (no emulator)
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)

@@ -22,7 +22,7 @@ from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter, SlidingWind
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
 from chalicelib.adapters.dynamo.kill_switch_items import KillSwitchRepository
 from chalicelib.adapters.dynamo.models import bind_table
-from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.adapters.dynamo.repository import Repository, bind_clock
 from chalicelib.adapters.dynamo.risk_items import RiskRepository
 from chalicelib.adapters.market.broker_quotes import KiteQuotes
 from chalicelib.adapters.market.synthetic_quotes import SyntheticQuotes
@@ -54,6 +54,7 @@ class Container:
         self.settings = settings
         self.clock = clock
         bind_table(settings.table_name, settings.region, settings.aws_endpoint_url)
+        bind_clock(clock)
 
     @cached_property
     def aws(self) -> AwsClients:

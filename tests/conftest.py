@@ -1,6 +1,12 @@
 """Shared fixtures. Integration fixtures start the embedded AWS emulator on a free loopback port
 (or use AWS_ENDPOINT_URL when it already serves an emulator or LocalStack) and apply infra/ to it
-with Terraform once per session, so every integration test runs against what `make deploy` builds."""
+with Terraform once per session, so every integration test runs against what `make deploy` builds.
+
+Time: the platform under test never reads the wall clock. Every container built by the fixtures
+runs on `platform_clock`, which starts each test at the *ambient instant*: a fixed trading morning
+by default, or `OPTEXEC_TEST_AT` (an ISO instant) when set. CI runs the `ambient_time` tests again at
+02:00 IST on a trading day, a Sunday noon and an exchange holiday to prove none of them depends on
+when the suite happens to run; a test that needs a particular moment sets the clock itself."""
 
 from __future__ import annotations
 
@@ -8,14 +14,37 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
 
+from chalicelib.services.clock import ShiftedClock
 from localdev import emulator as emulator_launcher
 from localdev import terraform
 
 REGION = "ap-south-1"
+# A Wednesday mid-morning, inside the F&O session: what "now" is unless a test or CI says otherwise.
+DEFAULT_AMBIENT = "2026-11-25T10:00:00+05:30"
+
+
+def ambient_instant() -> datetime:
+    """The instant every test starts at (``OPTEXEC_TEST_AT`` or the default trading morning)."""
+    moment = datetime.fromisoformat(os.environ.get("OPTEXEC_TEST_AT") or DEFAULT_AMBIENT)
+    if moment.tzinfo is None:
+        raise ValueError("OPTEXEC_TEST_AT needs an offset, e.g. 2026-11-30T02:00:00+05:30")
+    return moment
+
+
+@pytest.fixture(scope="session")
+def platform_clock() -> ShiftedClock:
+    """The one clock of every container the fixtures build; reset to the ambient instant per test."""
+    return ShiftedClock(ambient_instant())
+
+
+@pytest.fixture(autouse=True)
+def _ambient_time(platform_clock: ShiftedClock) -> None:
+    platform_clock.set(ambient_instant())
 
 
 def _free_port() -> int:

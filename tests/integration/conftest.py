@@ -29,8 +29,8 @@ def settings(infra: dict[str, Any], emulator_url: str) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def container(settings: Settings) -> Iterator[Container]:
-    built = Container(settings)
+def container(settings: Settings, platform_clock) -> Iterator[Container]:
+    built = Container(settings, clock=platform_clock)
     use_container(built)
     yield built
     use_container(None)
@@ -107,8 +107,8 @@ DIALECTS = {"zerodha": "kite", "upstox": "upstox", "shoonya": "noren", "zebu": "
 
 
 @pytest.fixture
-def fakes(settings, container) -> Iterator[dict]:
-    exchange = SimExchange(seed=11)
+def fakes(settings, container, platform_clock) -> Iterator[dict]:
+    exchange = SimExchange(seed=11, clock=platform_clock)
     servers, hosts = {}, {}
     for broker, dialect in DIALECTS.items():
         try:
@@ -117,7 +117,7 @@ def fakes(settings, container) -> Iterator[dict]:
             continue
         servers[dialect] = server
         hosts[broker] = adapter_hosts(dialect, server)
-    local = Container(dataclasses.replace(settings, broker_hosts=hosts))
+    local = Container(dataclasses.replace(settings, broker_hosts=hosts), clock=platform_clock)
     use_container(local)
     try:
         yield {"servers": servers, "settings": local.settings, "container": local}

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +14,6 @@ from chalice.test import Client
 
 from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem
 from chalicelib.container import Container
-from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import Instrument
 from chalicelib.domain.money import Rounding, snap_to_tick
 from chalicelib.domain.protection import protected_limit_price
@@ -66,7 +64,7 @@ class Rig:
         self, broker: str, instrument: Instrument, side: str, lots: int = 1, leg: int = 0
     ) -> ChildOrder:
         ltp = self.exchange.ltp(instrument.key)
-        today = datetime.now(IST).date()
+        today = self.container.clock().date()
         return ChildOrder(
             account_id=self.account(broker)["id"],
             broker=broker,
@@ -92,7 +90,7 @@ class Rig:
         return dataclasses.replace(order, limit_price=low)
 
     def execution(self, phase: str = "ENTRY", strategy_id: str | None = None) -> ExecutionItem:
-        now = datetime.now(IST)
+        now = self.container.clock()
         item = self.container.executions.open_execution(
             self.uid, now.date().isoformat(), strategy_id or self.strategy_id, phase,
             now.isoformat(), "test",
@@ -106,7 +104,7 @@ class Rig:
         c = self.container
         item = order_item(
             self.uid, execution.sk, execution.strategy_id, phase or execution.phase, child,
-            datetime.now(IST),
+            self.container.clock(),
         )  # fmt: skip
         adapter = c.broker_access.adapter(self.uid, child.account_id)
         return send(adapter, item, c.market, c.executions, c.clock)

@@ -10,11 +10,16 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from chalicelib.domain.calendar import IST
 from tests.integration.conftest import DIALECTS, broker_login, sign_up
+
+pytestmark = pytest.mark.ambient_time
+TRADING_MORNING = datetime(2026, 11, 23, 9, 0, tzinfo=IST)  # a Monday, before the open
 
 
 @pytest.mark.parametrize("broker", list(DIALECTS))
-def test_oauth_login_end_to_end(client, fakes, broker):
+def test_oauth_login_end_to_end(client, fakes, platform_clock, broker):
+    platform_clock.set(TRADING_MORNING)  # a morning login is what readiness calls usable today
     api, _ = sign_up(client)
     account, query = broker_login(api, fakes, broker, f"C{broker[:3].upper()}1")
     anonymous_callback = client.http.get(f"/brokers/{broker}/callback?{query}")
@@ -32,6 +37,34 @@ def test_oauth_login_end_to_end(client, fakes, broker):
     assert (
         mine["session"]["status"] == "VALID" and mine["until"] == refreshed["session"]["expires_at"]
     )
+
+
+def test_a_login_at_night_is_valid_but_not_usable_for_the_day_ahead(client, fakes, platform_clock):
+    """At 02:00 IST a Kite token still ends at 06:00: readiness says log in again, not "ready"."""
+    platform_clock.set(datetime(2026, 11, 30, 2, 0, tzinfo=IST))
+    api, _ = sign_up(client)
+    account, query = broker_login(api, fakes, "zerodha", "ZKN")
+    assert client.http.get(f"/brokers/zerodha/callback?{query}").status_code == 200
+    [mine] = [
+        r
+        for r in api.call("GET", "/accounts/readiness").data["items"]
+        if r["account_id"] == account["id"]
+    ]
+    assert mine["session"] == {"status": "VALID", "expires_at": "2026-11-30T06:00:00+05:30"}
+    assert mine["trading_day"] is True and mine["usable_today"] is False
+    assert mine["until"] is None and "before today's close" in mine["action"]
+
+
+def test_readiness_on_a_sunday_and_a_holiday_is_not_a_trading_day(client, fakes, platform_clock):
+    platform_clock.set(datetime(2026, 11, 29, 12, 0, tzinfo=IST))
+    api, _ = sign_up(client)
+    _, query = broker_login(api, fakes, "zerodha", "ZKS")
+    client.http.get(f"/brokers/zerodha/callback?{query}")
+    [sunday] = api.call("GET", "/accounts/readiness").data["items"]
+    assert sunday["trading_day"] is False and sunday["session"]["status"] == "VALID"
+    platform_clock.set(datetime(2026, 12, 25, 5, 0, tzinfo=IST))  # Christmas, before 06:00
+    [holiday] = api.call("GET", "/accounts/readiness").data["items"]
+    assert holiday["trading_day"] is False and holiday["session"]["status"] == "EXPIRED"
 
 
 def test_kite_session_ends_at_six_next_morning(client, fakes):
@@ -101,7 +134,7 @@ def test_angel_style_code_entry(client, fakes):
 
 
 def test_pre_market_readiness_alerts_about_accounts_without_todays_session(
-    client, fakes, emulator_url
+    client, fakes, emulator_url, platform_clock
 ):
     import json as _json
 
@@ -110,6 +143,7 @@ def test_pre_market_readiness_alerts_about_accounts_without_todays_session(
     from chalicelib.domain.calendar import IST
     from chalicelib.jobs.readiness import pre_market
 
+    platform_clock.set(TRADING_MORNING)
     api, uid = sign_up(client)
     account, query = broker_login(api, fakes, "zerodha", "ZK11")
     client.http.get(f"/brokers/zerodha/callback?{query}")
@@ -125,8 +159,8 @@ def test_pre_market_readiness_alerts_about_accounts_without_todays_session(
 
     holiday = pre_market(container, datetime(2026, 11, 24, 8, 30, tzinfo=IST))
     assert holiday["trading_day"] is False and holiday["not_ready"] == []
-    # The session from the login above was issued today and ends at 06:00 tomorrow: on the next
-    # trading morning (Wed 25th, 08:30) it has expired, and the Dhan account never logged in.
+    # The session from the login above was issued on Mon 23rd and ends at 06:00 on the 24th: on the
+    # next trading morning (Wed 25th, 08:30) it has expired, and the Dhan account never logged in.
     summary = pre_market(container, datetime(2026, 11, 25, 8, 30, tzinfo=IST))
     mine = {r["account_id"]: r for r in summary["not_ready"] if r["uid"] == uid}
     assert set(mine) == {account["id"], idle["id"]}

@@ -14,21 +14,12 @@ import pytest
 from chalicelib.adapters.dynamo.models import SessionItem
 from chalicelib.container import Container, use_container
 from chalicelib.domain.calendar import IST
+from chalicelib.services.clock import ShiftedClock
 from chalicelib.services.planner import Planner
 from tests.factories import four_leg_strategy
 from tests.integration.conftest import broker_login, sign_up
 
 SLOT = datetime(2026, 11, 25, 9, 20, tzinfo=IST)  # a Wednesday and a trading day
-
-
-class SlotClock:
-    """Wall clock that reads `start` now and advances in real time (the firer really waits)."""
-
-    def __init__(self, start: datetime) -> None:
-        self.start, self.origin = start, time.monotonic()
-
-    def __call__(self) -> datetime:
-        return self.start + timedelta(seconds=time.monotonic() - self.origin)
 
 
 @pytest.fixture
@@ -52,7 +43,7 @@ def trader(client, fakes) -> Iterator[dict]:
 
 
 def _engine(fakes, at: datetime) -> Container:
-    engine = Container(fakes["settings"], clock=SlotClock(at))
+    engine = Container(fakes["settings"], clock=ShiftedClock(at))
     use_container(engine)
     return engine
 

@@ -10,6 +10,8 @@ from chalicelib.api.executions import execution_id
 from tests.integration.conftest import sign_up
 from tests.integration.execution_rig import Rig, make_rig
 
+pytestmark = pytest.mark.ambient_time  # reads and defaults to "today"
+
 
 @pytest.fixture
 def rig(client, fakes) -> Rig:

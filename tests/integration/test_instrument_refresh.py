@@ -19,12 +19,13 @@ import pytest
 from chalicelib.adapters.dynamo.models import SessionItem
 from chalicelib.container import Container, use_container
 from chalicelib.domain.instrument import Broker
+from chalicelib.services.clock import ShiftedClock
 from localdev.clock import Clock
 from sim.brokers.angel import AngelServer, totp
 from sim.servers import adapter_hosts, start_fake_broker
 from tests.factories import four_leg_strategy
 from tests.integration.conftest import Api, broker_login, sign_up
-from tests.integration.test_execution_engine import SLOT, SlotClock
+from tests.integration.test_execution_engine import SLOT
 
 SEED = "JBSWY3DPEHPK3PXP"  # the Angel app's TOTP seed (base32)
 
@@ -56,7 +57,7 @@ def world(client, fakes, tmp_path) -> Iterator[dict[str, Any]]:
     settings = dataclasses.replace(
         fakes["settings"], broker_hosts=hosts, instrument_cache_dir=str(tmp_path / "masters")
     )
-    engine = Container(settings, clock=SlotClock(SLOT - timedelta(seconds=20)))
+    engine = Container(settings, clock=ShiftedClock(SLOT - timedelta(seconds=20)))
     use_container(engine)
     try:
         yield {
@@ -97,7 +98,7 @@ def _trader(client, world) -> dict[str, Any]:
     angel = _account(
         api, world["angel"], settings, "angelone", f"AN{suffix}", extra={"pin": "1234"}
     )
-    code = totp(SEED, datetime.now(world["exchange"].now().tzinfo))
+    code = totp(SEED, world["exchange"].now())
     done = api.call("POST", f"/accounts/{angel['id']}/session", {"code": code})
     assert done.status_code == 200, done.body
     ids["angelone"] = angel["id"]
@@ -210,7 +211,7 @@ def test_the_morning_refresh_gives_angel_upstox_and_dhan_orders_their_tokens(cli
 def test_a_cold_process_loads_a_master_when_it_first_builds_that_brokers_adapter(client, world):
     """No morning job ran in this process: building the Angel adapter before T loads the master."""
     trader = _trader(client, world)
-    cold = Container(world["engine"].settings, clock=SlotClock(SLOT - timedelta(seconds=20)))
+    cold = Container(world["engine"].settings, clock=ShiftedClock(SLOT - timedelta(seconds=20)))
     use_container(cold)
     assert cold.market.master is None  # nothing cached yet for this trading day
     orders, outcome = _fire(cold, trader["uid"])
@@ -223,7 +224,7 @@ def test_a_cold_process_loads_a_master_when_it_first_builds_that_brokers_adapter
 
     # the next cold process that day reads the cache instead of downloading
     world["angel"].garble = True
-    warm = Container(world["engine"].settings, clock=SlotClock(SLOT - timedelta(seconds=20)))
+    warm = Container(world["engine"].settings, clock=ShiftedClock(SLOT - timedelta(seconds=20)))
     assert warm.market.master is not None
     assert (
         warm.market.broker_ref(Broker.ANGEL, next(iter(master)).key)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from tests.factories import four_leg_strategy
+
+pytestmark = pytest.mark.ambient_time  # calendar and expiries default to today
 
 
 def test_calendar_marks_holidays_and_sessions(user):

@@ -28,12 +28,16 @@ from tests.integration.execution_rig import FAST, Rig, make_rig
 D = Decimal
 
 
+TEN_AM = datetime(2026, 11, 25, 10, 0, tzinfo=IST)  # a trading Wednesday, mid-session
+
+
 def ten_am() -> datetime:
-    return datetime.now(IST).replace(hour=10, minute=0, second=0, microsecond=0)
+    return TEN_AM
 
 
 @pytest.fixture
-def rig(client, fakes) -> Rig:
+def rig(client, fakes, platform_clock) -> Rig:
+    platform_clock.set(TEN_AM)
     return make_rig(client, fakes)
 
 
@@ -332,7 +336,7 @@ def test_exit_time_cancels_a_pending_stop_then_closes(rig: Rig):
     s.price(0, "131.00")  # leg 0's stop fills after the exit orders were planned
     exit_execution = rig.execution("EXIT")
     items = [
-        order_item(rig.uid, exit_execution.sk, rig.strategy_id, "EXIT", child, datetime.now(IST))
+        order_item(rig.uid, exit_execution.sk, rig.strategy_id, "EXIT", child, c.clock())
         for child in children
     ]
     c.executions.put_orders(items)

@@ -44,8 +44,24 @@ T = TypeVar("T", bound=BaseItem)
 TRANSACTION_LIMIT = 100
 
 
+def _system_now() -> datetime:
+    return datetime.now(IST)
+
+
+_stamp_clock: list[Callable[[], datetime]] = [_system_now]
+
+
+def bind_clock(clock: Callable[[], datetime]) -> None:
+    """Stamp ``created_at`` / ``updated_at`` from the platform's clock (called by the container).
+
+    Like ``bind_table``, one binding per process: the stamps are what "today's" positions and
+    orders are read by, so they must agree with the clock the rest of the platform runs on.
+    """
+    _stamp_clock[0] = clock
+
+
 def now_iso() -> str:
-    return datetime.now(IST).isoformat(timespec="milliseconds")
+    return _stamp_clock[0]().astimezone(IST).isoformat(timespec="milliseconds")
 
 
 def _lost_race(error: Exception) -> bool:
