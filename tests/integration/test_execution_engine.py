@@ -3,7 +3,6 @@ fire at T (BUY before SELL, once), under duplicate triggers, retries and a secon
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -71,8 +70,7 @@ def test_plan_then_fire_sends_every_leg_once(client, fakes, trader):
     again = second_clock.plan(SLOT)
     assert all(e.uid != trader["uid"] for e in again.executions)
 
-    engine.clock.start = SLOT - timedelta(milliseconds=150)
-    engine.clock.origin = time.monotonic()
+    engine.clock.set(SLOT - timedelta(milliseconds=150))
     outcome = engine.firer.fire(orders)
     assert outcome == {"sent": 7, "failed": 0, "skipped": 0}
     assert engine.firer.fire(orders) == {"sent": 0, "failed": 0, "skipped": 7}  # claimed once
@@ -100,7 +98,7 @@ def test_lambda_plan_and_fire_handlers(client, fakes, trader):
     assert planned["slot"] == SLOT.isoformat() and planned["wake_at"] == "2026-11-25T09:19:57+05:30"
     refs = [r for b in planned["batches"] for r in b["orders"]]
     assert len(refs) >= 7
-    engine.clock.start, engine.clock.origin = SLOT - timedelta(milliseconds=100), time.monotonic()
+    engine.clock.set(SLOT - timedelta(milliseconds=100))
     fired = [client.lambda_.invoke("fire_batch", {"slot": planned["slot"], "batch": b}).payload
              for b in planned["batches"]]  # fmt: skip
     assert sum(f["sent"] for f in fired) >= 7 and all(f["failed"] == 0 for f in fired)
@@ -141,7 +139,7 @@ def test_exit_closes_what_the_entry_filled(client, fakes, trader):
     """Exits come from positions (what filled), on every account, not from the strategy's legs."""
     engine = _engine(fakes, SLOT - timedelta(seconds=20))
     [entry] = [e for e in engine.planner.plan(SLOT).executions if e.uid == trader["uid"]]
-    engine.clock.start, engine.clock.origin = SLOT - timedelta(milliseconds=50), time.monotonic()
+    engine.clock.set(SLOT - timedelta(milliseconds=50))
     engine.firer.fire(entry.orders)
     report = engine.settlement.settle(trader["uid"], entry.execution_sk)
     assert report.status == "COMPLETE", report
@@ -152,16 +150,13 @@ def test_exit_closes_what_the_entry_filled(client, fakes, trader):
 
     # the trader closes one leg by hand at the broker meanwhile? no: exits use our positions
     exit_slot = datetime(2026, 11, 25, 15, 15, tzinfo=IST)
-    engine.clock.start, engine.clock.origin = exit_slot - timedelta(seconds=10), time.monotonic()
+    engine.clock.set(exit_slot - timedelta(seconds=10))
     [exit_plan] = [e for e in engine.planner.plan(exit_slot).executions if e.uid == trader["uid"]]
     assert exit_plan.phase == "EXIT" and exit_plan.errors == []
     closing = {(o.account_id, o.request["side"]) for o in exit_plan.orders}
     assert len(exit_plan.orders) == 7
     assert all(side in ("BUY", "SELL") for _, side in closing)
-    engine.clock.start, engine.clock.origin = (
-        exit_slot - timedelta(milliseconds=50),
-        time.monotonic(),
-    )
+    engine.clock.set(exit_slot - timedelta(milliseconds=50))
     assert engine.firer.fire(exit_plan.orders)["sent"] == 7
     assert engine.settlement.settle(trader["uid"], exit_plan.execution_sk).status == "COMPLETE"
     flat = {
@@ -186,7 +181,7 @@ def test_end_of_day_reconciliation_settles_what_the_tick_left_open(client, fakes
 
     engine = _engine(fakes, SLOT - timedelta(seconds=20))
     [entry] = [e for e in engine.planner.plan(SLOT).executions if e.uid == trader["uid"]]
-    engine.clock.start, engine.clock.origin = SLOT - timedelta(milliseconds=50), time.monotonic()
+    engine.clock.set(SLOT - timedelta(milliseconds=50))
     engine.firer.fire(entry.orders)  # sent, never settled by the tick
     summary = end_of_day(engine, datetime(2026, 11, 25, 15, 45, tzinfo=IST))
     assert summary["settled"][entry.execution_sk] == "COMPLETE"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -128,7 +127,7 @@ def _trader(client, world) -> dict[str, Any]:
 def _fire(engine: Container, uid: str) -> tuple[list[Any], dict[str, int]]:
     [mine] = [e for e in engine.planner.plan(SLOT).executions if e.uid == uid]
     assert mine.errors == [], mine.errors
-    engine.clock.start, engine.clock.origin = SLOT - timedelta(milliseconds=50), time.monotonic()
+    engine.clock.set(SLOT - timedelta(milliseconds=50))
     return mine.orders, engine.firer.fire(mine.orders)
 
 
