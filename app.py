@@ -17,6 +17,7 @@ from chalicelib.api import (
     executions,
     identity,
     market,
+    notifications,
     strategies,
     system,
 )
@@ -29,6 +30,7 @@ app.log.setLevel(logging.INFO)
 
 for blueprint in (
     system, identity, accounts, broker_callbacks, baskets, strategies, market, executions,
+    notifications,
 ):  # fmt: skip
     app.register_blueprint(blueprint.bp)
 

@@ -1,0 +1,57 @@
+"""The notification feature as the rest of the platform sees it: one object, built by the
+container, whose hook methods only queue (they never raise and never wait on I/O)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.domain.notifications import NotificationEvent
+from chalicelib.services.clock import Clock
+from chalicelib.services.notifications.linking import TelegramLinking
+from chalicelib.services.notifications.ports import NotificationStore
+from chalicelib.services.notifications.queue import InProcessQueue
+from chalicelib.services.notifications.translate import (
+    ExecutionRef,
+    Facts,
+    from_execution_event,
+    from_readiness,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Notifications:
+    store: NotificationStore
+    queue: InProcessQueue
+    linking: TelegramLinking
+    facts: Facts
+    clock: Clock
+    login_base: str
+
+    def execution_event(self, execution: Any, event: Mapping[str, Any]) -> None:
+        """Hook of ``ExecutionRepository.add_event``: queue the recorded fact, return at once."""
+        try:
+            ref = ExecutionRef(
+                execution.uid, execution.sk, execution.strategy_id, execution.phase,
+                execution.trade_date,
+            )  # fmt: skip
+            recorded, now = dict(event), self.clock()
+            self.queue.put(lambda: from_execution_event(self.facts, ref, recorded, now))
+        except Exception:
+            log.exception("could not queue a notification")
+
+    def operator_alert(self, subject: str, summary: Mapping[str, Any]) -> None:
+        """Hook of the alert publisher: tell each user about the rows that are theirs
+        (today the readiness job's ``not_ready`` accounts)."""
+        try:
+            snapshot, now = dict(summary), self.clock()
+            self.queue.put(lambda: from_readiness(snapshot, self.login_base, now))
+        except Exception:
+            log.exception("could not queue a notification")
+
+    def publish(self, event: NotificationEvent) -> None:
+        self.queue.publish(event)
