@@ -28,11 +28,18 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 _PATH = re.compile(r"^/bot(?P<token>[^/]+)/(?P<method>\w+)$")
 MESSAGE_LIMIT = 4096
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log: its request lines carry the bot token (Telegram's logs are not ours)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
 
 
 class _Refused(Exception):
@@ -70,7 +77,9 @@ class FakeTelegram:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self, port: int = 0) -> FakeTelegram:
-        self._server = make_server("127.0.0.1", port, self._wsgi, threaded=True)
+        self._server = make_server(
+            "127.0.0.1", port, self._wsgi, threaded=True, request_handler=_QuietHandler
+        )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
