@@ -272,6 +272,7 @@ class Container:
                     self.repo.get_strategy(uid, sid).spec.get("name") or sid
                 ),
                 account_label=self._account_label,
+                orders_on=self.executions.orders_on,
             ),
             clock=self.clock,
             login_base=self.settings.public_api_url,

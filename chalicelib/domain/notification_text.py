@@ -31,6 +31,7 @@ TITLES: Mapping[EventKind, str] = {
     EventKind.STOP_NOT_PLACED: "Stop-loss NOT placed",
     EventKind.RISK_ALERT: "Risk alert",
     EventKind.ACCOUNT_NOT_READY: "Broker account not ready for today",
+    EventKind.DAY_REPORT: "Day report",
 }
 #: Scalar fields shown, in this order, with their labels.
 LINES: tuple[tuple[str, str], ...] = (
@@ -75,6 +76,7 @@ def render(event: NotificationEvent) -> str:
             lines.append(f"{label}: {value}")
     orders: Sequence[Mapping[str, Any]] = event.fields.get("orders") or []
     lines.extend(f"- {order_line(o)}" for o in orders)
+    lines.extend(str(line) for line in event.fields.get("lines") or [])
     lines.append(event.occurred_at.strftime("%H:%M:%S IST"))
     return _clip("\n".join(lines))
 

@@ -35,6 +35,7 @@ class EventKind(StrEnum):
     STOP_NOT_PLACED = "stop_not_placed"
     RISK_ALERT = "risk_alert"
     ACCOUNT_NOT_READY = "account_not_ready"
+    DAY_REPORT = "day_report"
 
 
 class Urgency(StrEnum):
@@ -52,6 +53,7 @@ URGENT_KINDS = frozenset(
     {
         EventKind.STOP_NOT_PLACED,
         EventKind.LEG_FAILURE,
+        EventKind.UNWIND,
         EventKind.RISK_ALERT,
         EventKind.ACCOUNT_NOT_READY,
     }

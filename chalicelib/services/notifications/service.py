@@ -3,6 +3,7 @@ container, whose hook methods only queue (they never raise and never wait on I/O
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from chalicelib.services.notifications.queue import InProcessQueue
 from chalicelib.services.notifications.translate import (
     ExecutionRef,
     Facts,
+    from_day_report,
     from_execution_event,
     from_readiness,
 )
@@ -52,6 +54,15 @@ class Notifications:
             self.queue.put(lambda: from_readiness(snapshot, self.login_base, now))
         except Exception:
             log.exception("could not queue a notification")
+
+    def day_report(self, day: str, uids: list[str]) -> None:
+        """Hook of the 15:45 job: queue each user's day report (built on the worker)."""
+        try:
+            now = self.clock()
+            for uid in uids:
+                self.queue.put(functools.partial(from_day_report, self.facts, uid, day, now))
+        except Exception:
+            log.exception("could not queue the day reports")
 
     def publish(self, event: NotificationEvent) -> None:
         self.queue.publish(event)

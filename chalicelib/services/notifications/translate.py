@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from chalicelib.domain import day_report
 from chalicelib.domain.notifications import (
     EventKind,
     NotificationEvent,
@@ -60,6 +62,7 @@ class Facts:
     orders_of: Callable[[str, str], list[Any]]  # (uid, execution sk) -> OrderItem-like
     strategy_name: Callable[[str, str], str]
     account_label: Callable[[str, str], str]
+    orders_on: Callable[[str, str], list[Any]] = lambda uid, day: []  # (uid, trade date)
 
 
 def from_execution_event(
@@ -118,6 +121,44 @@ def from_readiness(
         key = idempotency_key(uid, "readiness", summary.get("date"), account)
         events.append(NotificationEvent(uid, EventKind.ACCOUNT_NOT_READY, key, now, fields))
     return events
+
+
+def from_day_report(facts: Facts, uid: str, day: str, now: datetime) -> list[NotificationEvent]:
+    """The user's day report (nothing when the user had no orders that day)."""
+    orders = facts.orders_on(uid, day)
+    if not orders:
+        return []
+    names: dict[str, str] = {}
+    rows = day_report.build(_day_order(facts, uid, o, names) for o in orders)
+    fields = {"trade_date": day, "lines": day_report.lines(rows)}
+    key = idempotency_key(uid, "day_report", day)
+    return [NotificationEvent(uid, EventKind.DAY_REPORT, key, now, fields)]
+
+
+def _day_order(facts: Facts, uid: str, order: Any, names: dict[str, str]) -> day_report.DayOrder:
+    request = order.request or {}
+    if order.strategy_id not in names:
+        ref = ExecutionRef(uid, "", order.strategy_id, "", "")
+        names[order.strategy_id] = _name(facts, ref)
+    limit = request.get("limit_price")
+    return day_report.DayOrder(
+        strategy=names[order.strategy_id],
+        account=_label(facts, uid, order.account_id),
+        phase=order.phase,
+        side=str(request.get("side", "")),
+        contract=" ".join(str(request.get(k, "")) for k in ("underlying", "expiry", "strike",
+                                                             "option_type")),
+        filled=int(order.filled_quantity or 0),
+        average_price=None if order.average_price is None else Decimal(order.average_price),
+        limit_price=None if limit is None else Decimal(str(limit)),
+        status=order.status,
+        scheduled_at=_instant(order.scheduled_at),
+        sent_at=_instant(order.sent_at),
+    )  # fmt: skip
+
+
+def _instant(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 # -- settlement --------------------------------------------------------------------------------
