@@ -22,7 +22,7 @@ from chalicelib.api import (
     system,
 )
 from chalicelib.container import get_container
-from chalicelib.jobs import instruments, readiness, reconcile, tick
+from chalicelib.jobs import instruments, notify, readiness, reconcile, tick
 from chalicelib.jobs import risk as risk_jobs
 
 app = Chalice(app_name="optexec")
@@ -33,6 +33,9 @@ for blueprint in (
     notifications,
 ):  # fmt: skip
     app.register_blueprint(blueprint.bp)
+# Before the handlers below: Chalice binds middleware when a handler is declared.
+for event_type in ("scheduled", "pure_lambda"):
+    app.register_middleware(notify.deliver_after, event_type)
 
 
 @app.lambda_function(name="plan_tick")

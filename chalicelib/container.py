@@ -278,6 +278,12 @@ class Container:
             login_base=self.settings.public_api_url,
         )
 
+    def drain_notifications(self, timeout: float) -> bool:
+        """Wait (bounded) for queued notifications; True at once when none were ever queued."""
+        if "notifications" not in self.__dict__:  # never built in this process: nothing queued
+            return True
+        return self.notifications.queue.drain(timeout)
+
     def _account_label(self, uid: str, account_id: str) -> str:
         account = self.repo.get_account(uid, account_id)
         return account_label(account.label, account.broker, account.client_id)

@@ -111,5 +111,5 @@ def test_preferences_history_and_isolation(client, tg):
     mine = api.call("GET", "/notifications").data["notifications"]
     assert [n["kind"] for n in mine] == ["account_not_ready"] * 2
     assert mine[0]["occurred_at"] >= mine[1]["occurred_at"]
-    assert mine[0]["deliveries"] == {"telegram": "SKIPPED: no chat linked"}
+    assert mine[0]["deliveries"] == {"telegram": "SKIPPED: no chat"}
     assert other.call("GET", "/notifications").data["notifications"] == []

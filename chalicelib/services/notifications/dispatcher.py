@@ -58,12 +58,13 @@ class Dispatcher:
         if not self.store.record(event, text):
             log.info("duplicate notification", extra={"user": event.uid, "kind": event.kind})
             return False
+        if self.bot is None:  # no bot on this deployment: the in-app record is all there is
+            return True
         if Channel.TELEGRAM not in self.store.preferences(event.uid).channels_for(event):
             return True
         chat = self.store.telegram_chat(event.uid)
-        if chat is None or self.bot is None:
-            why = "no chat linked" if chat is None else "telegram not configured"
-            self.store.mark_delivery(event.uid, event.key, Channel.TELEGRAM, f"SKIPPED: {why}")
+        if chat is None:
+            self.store.mark_delivery(event.uid, event.key, Channel.TELEGRAM, "SKIPPED: no chat")
             return True
         self._outbox[chat].append(Pending(event.uid, event.key, text))
         return True

@@ -138,7 +138,7 @@ def test_no_linked_chat_is_recorded_as_skipped(rig):
     store, bot, _ticker, queue = rig
     queue.publish(ev("a", uid="u9"))
     queue.process()
-    assert store.delivery("u9", "a") == "SKIPPED: no chat linked"
+    assert store.delivery("u9", "a") == "SKIPPED: no chat"
     assert bot.sent == []
 
 
@@ -161,3 +161,12 @@ def test_a_failing_producer_is_retried_then_dropped(rig):
     for _ in range(4):
         queue.process()
     assert queue.idle()
+
+
+def test_without_a_bot_only_the_in_app_record_is_written():
+    store = MemoryStore()
+    queue = InProcessQueue(Dispatcher(store, None, monotonic=Ticker()), start_worker=False)
+    queue.publish(ev("a"))
+    queue.process()
+    assert [n["id"] for n in store.recent("u1")] == ["a"]
+    assert store.delivery("u1", "a") is None and queue.idle()
