@@ -110,6 +110,33 @@ def test_preferences_history_and_isolation(client, tg):
         assert local.notifications.queue.drain(timeout=10)
     mine = api.call("GET", "/notifications").data["notifications"]
     assert [n["kind"] for n in mine] == ["account_not_ready"] * 2
-    assert mine[0]["occurred_at"] >= mine[1]["occurred_at"]
+    assert "Date: 2026-11-25" in mine[0]["text"] and "Date: 2026-11-24" in mine[1]["text"]
     assert mine[0]["deliveries"] == {"telegram": "SKIPPED: no chat"}
     assert other.call("GET", "/notifications").data["notifications"] == []
+
+
+def test_the_token_can_come_from_an_ssm_secure_string(settings, platform_clock, emulator_url):
+    import boto3
+
+    fake = FakeTelegram(TOKEN).start()
+    try:
+        ssm = boto3.client("ssm", endpoint_url=emulator_url, region_name=settings.region)
+        name = "/optexec-test/telegram/bot-token"
+        ssm.put_parameter(Name=name, Value=TOKEN, Type="SecureString", Overwrite=True)
+        built = Container(
+            dataclasses.replace(
+                settings, telegram_api_url=fake.base_url, telegram_bot_token_parameter=name
+            ),
+            clock=platform_clock,
+        )
+        fake.user_sends(7003, "hi")
+        assert built.telegram is not None
+        built.telegram.send_message(7003, "from the parameter")
+        assert fake.messages(7003)[0]["text"] == "from the parameter"
+        missing = Container(
+            dataclasses.replace(settings, telegram_bot_token_parameter="/nope"),
+            clock=platform_clock,
+        )
+        assert missing.telegram is None  # logged; notifications stay in-app
+    finally:
+        fake.stop()

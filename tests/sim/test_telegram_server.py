@@ -171,3 +171,15 @@ class FakeWebhook:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def test_admin_routes_play_a_user_and_list_what_the_bot_sent(fake, bot):
+    played = httpx.post(f"{fake.base_url}/_sim/updates", json={"chat_id": 601, "text": "/start x"})
+    assert played.json()["message"]["text"] == "/start x"
+    assert played.json()["message"]["entities"] == [
+        {"offset": 0, "length": 6, "type": "bot_command"}
+    ]
+    bot.send_message(601, "hello")
+    listed = httpx.get(f"{fake.base_url}/_sim/messages", params={"chat_id": 601}).json()
+    assert [m["text"] for m in listed] == ["hello"]
+    assert [u["message"]["text"] for u in bot.get_updates()] == ["/start x"]
