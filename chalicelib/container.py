@@ -21,10 +21,12 @@ from chalicelib.adapters.aws.secrets import EnvelopeCipher
 from chalicelib.adapters.brokers.dynamo_rate_limit import DynamoRateLimiter
 from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter, SlidingWindowLimiter
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
-from chalicelib.adapters.dynamo.kill_switch_items import KillSwitchRepository
 from chalicelib.adapters.dynamo.models import bind_table
 from chalicelib.adapters.dynamo.notification_items import DynamoNotificationStore
-from chalicelib.adapters.dynamo.notifying_executions import NotifyingExecutionRepository
+from chalicelib.adapters.dynamo.notifying import (
+    NotifyingExecutionRepository,
+    NotifyingKillSwitchRepository,
+)
 from chalicelib.adapters.dynamo.repository import Repository, bind_clock
 from chalicelib.adapters.dynamo.risk_items import RiskRepository
 from chalicelib.adapters.market.broker_quotes import KiteQuotes
@@ -221,9 +223,10 @@ class Container:
 
     @cached_property
     def kill_switch(self) -> KillSwitch:
-        return KillSwitch(
-            KillSwitchRepository(), self.repo, self.settlement, self.clock, risk=self.risk
+        switches = NotifyingKillSwitchRepository(
+            lambda item, stage: self.notifications.kill_switch(item, stage)
         )
+        return KillSwitch(switches, self.repo, self.settlement, self.clock, risk=self.risk)
 
     # -- risk management -----------------------------------------------------------------------
     @cached_property

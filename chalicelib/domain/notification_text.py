@@ -32,9 +32,12 @@ TITLES: Mapping[EventKind, str] = {
     EventKind.RISK_ALERT: "Risk alert",
     EventKind.ACCOUNT_NOT_READY: "Broker account not ready for today",
     EventKind.DAY_REPORT: "Day report",
+    EventKind.KILL_SWITCH_ENGAGED: "Kill switch engaged",
+    EventKind.KILL_SWITCH_DONE: "Kill switch: square-off finished",
 }
 #: Scalar fields shown, in this order, with their labels.
 LINES: tuple[tuple[str, str], ...] = (
+    ("scope", "Scope"),
     ("strategy", "Strategy"),
     ("account", "Account"),
     ("symbol", "Symbol"),

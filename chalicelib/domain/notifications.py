@@ -36,6 +36,8 @@ class EventKind(StrEnum):
     RISK_ALERT = "risk_alert"
     ACCOUNT_NOT_READY = "account_not_ready"
     DAY_REPORT = "day_report"
+    KILL_SWITCH_ENGAGED = "kill_switch_engaged"
+    KILL_SWITCH_DONE = "kill_switch_done"
 
 
 class Urgency(StrEnum):
@@ -56,6 +58,7 @@ URGENT_KINDS = frozenset(
         EventKind.UNWIND,
         EventKind.RISK_ALERT,
         EventKind.ACCOUNT_NOT_READY,
+        EventKind.KILL_SWITCH_ENGAGED,
     }
 )
 #: Field names that may hold a credential: an event carrying one is a bug, refused at build time.

@@ -140,3 +140,18 @@ def test_the_token_can_come_from_an_ssm_secure_string(settings, platform_clock, 
         assert missing.telegram is None  # logged; notifications stay in-app
     finally:
         fake.stop()
+
+
+def test_kill_switch_engaged_then_flat(client, tg):
+    api, _ = sign_up(client)
+    engaged = api.call("POST", "/kill-switch", {"scope": "all", "reason": "test"})
+    assert engaged.status_code in (200, 202), engaged.body
+    assert tg["container"].notifications.queue.drain(timeout=10)
+    kinds = [n["kind"] for n in api.call("GET", "/notifications").data["notifications"]]
+    assert sorted(kinds) == ["kill_switch_done", "kill_switch_engaged"]
+    done = next(
+        n for n in api.call("GET", "/notifications").data["notifications"]
+        if n["kind"] == "kill_switch_done"
+    )  # fmt: skip
+    assert "Status: FLAT" in done["text"]
+    assert api.call("DELETE", "/kill-switch/all").status_code == 204

@@ -19,6 +19,7 @@ from chalicelib.services.notifications.translate import (
     Facts,
     from_day_report,
     from_execution_event,
+    from_kill_switch,
     from_readiness,
 )
 
@@ -52,6 +53,19 @@ class Notifications:
         try:
             snapshot, now = dict(summary), self.clock()
             self.queue.put(lambda: from_readiness(snapshot, self.login_base, now))
+        except Exception:
+            log.exception("could not queue a notification")
+
+    def kill_switch(self, switch: Any, stage: str) -> None:
+        """Hook of the kill-switch store: ``engaged`` then ``done`` (with the square-off)."""
+        try:
+            snapshot = {
+                "uid": switch.uid, "scope": switch.scope, "target": switch.target,
+                "reason": switch.reason, "engaged_at": switch.engaged_at,
+                "summary": switch.summary,
+            }  # fmt: skip
+            now = self.clock()
+            self.queue.put(functools.partial(from_kill_switch, self.facts, snapshot, stage, now))
         except Exception:
             log.exception("could not queue a notification")
 

@@ -20,6 +20,7 @@ from chalicelib.domain import day_report
 from chalicelib.domain.notifications import (
     EventKind,
     NotificationEvent,
+    Urgency,
     idempotency_key,
     mask_client_id,
 )
@@ -121,6 +122,42 @@ def from_readiness(
         key = idempotency_key(uid, "readiness", summary.get("date"), account)
         events.append(NotificationEvent(uid, EventKind.ACCOUNT_NOT_READY, key, now, fields))
     return events
+
+
+def from_kill_switch(
+    facts: Facts, switch: Mapping[str, Any], stage: str, now: datetime
+) -> list[NotificationEvent]:
+    """``engaged``: entries refused in scope from now; ``done``: what the square-off did, and
+    whether the scope is flat (every square-off order complete, nothing failed to send)."""
+    uid, scope, target = str(switch["uid"]), str(switch["scope"]), str(switch["target"])
+    key = idempotency_key(uid, "kill", scope, target, switch.get("engaged_at"), stage)
+    shown = scope if scope == "all" else f"{scope} {_target(facts, uid, scope, target)}"
+    fields: dict[str, Any] = {"scope": shown, "reason": switch.get("reason") or None}
+    if stage == "engaged":
+        return [NotificationEvent(uid, EventKind.KILL_SWITCH_ENGAGED, key, now, fields)]
+    summary = switch.get("summary") or {}
+    orders = [
+        {"side": o.get("side"), "quantity": o.get("quantity"), "symbol": o.get("order_id"),
+         "status": o.get("status"), "filled": o.get("filled_quantity") or None,
+         "account": _label(facts, uid, str(o.get("account_id")))}
+        for o in summary.get("square_off") or []
+    ]  # fmt: skip
+    errors = summary.get("errors") or []
+    flat = not errors and all(o["status"] == "COMPLETE" for o in orders)
+    fields.update(
+        status="FLAT" if flat else "NOT FLAT: check the positions",
+        orders=orders,
+        message=f"{len(summary.get('cancelled') or [])} open order(s) cancelled"
+        + (f"; {len(errors)} could not be squared off" if errors else ""),
+    )
+    urgency = Urgency.NORMAL if flat else Urgency.URGENT
+    return [NotificationEvent(uid, EventKind.KILL_SWITCH_DONE, key, now, fields, urgency)]
+
+
+def _target(facts: Facts, uid: str, scope: str, target: str) -> str:
+    if scope == "account":
+        return _label(facts, uid, target)
+    return _name(facts, ExecutionRef(uid, "", target, "", ""))
 
 
 def from_day_report(facts: Facts, uid: str, day: str, now: datetime) -> list[NotificationEvent]:
