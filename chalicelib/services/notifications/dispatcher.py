@@ -71,7 +71,8 @@ class Dispatcher:
 
     # -- delivery --------------------------------------------------------------------------------
     def pending(self) -> int:
-        return sum(len(q) for q in self._outbox.values())
+        """Messages waiting (read from other threads by ``drain``: copy before iterating)."""
+        return sum(len(q) for q in list(self._outbox.values()))
 
     def next_due(self) -> float | None:
         """The monotonic instant the next chat may be sent to (None: nothing waits)."""

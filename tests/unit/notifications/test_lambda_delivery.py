@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib import container as composition
 from chalicelib.container import use_container
 from chalicelib.jobs.notify import DRAIN_SECONDS, deliver_after
 
@@ -21,10 +22,10 @@ class DrainRecorder:
 
 @pytest.fixture
 def recorder():
-    recorder = DrainRecorder()
+    recorder, installed = DrainRecorder(), composition._container
     use_container(recorder)  # type: ignore[arg-type]
     yield recorder
-    use_container(None)
+    use_container(installed)  # whatever a session fixture had installed
 
 
 def test_the_handler_runs_first_then_the_queue_drains(recorder):
