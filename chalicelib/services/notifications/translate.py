@@ -43,6 +43,8 @@ STOP_NOT_PLACED_CODES = frozenset(
     {"risk_not_armed", "stop_not_placed", "stop_order_refused", "stop_order_unplaceable"}
 )
 FAILED = frozenset({"REJECTED", "CANCELLED", "FAILED"})
+#: An order sent later than this after its scheduled time makes the entry / exit message urgent.
+LATE_MS = 1000
 
 
 @dataclass(frozen=True)
@@ -209,7 +211,12 @@ def _settled(
     views = [_order_view(facts, ref.uid, o) for o in own]
     kind = EventKind.ENTRY_DONE if ref.phase == "ENTRY" else EventKind.EXIT_DONE
     fields = {**base, "status": event.get("status"), "orders": views}
-    events = [NotificationEvent(ref.uid, kind, key, now, fields)]
+    late = max((v["latency_ms"] for v in views if v["latency_ms"] is not None), default=0)
+    urgency = Urgency.NORMAL
+    if late > LATE_MS:
+        fields["message"] = f"engine late: an order left T+{late} ms after its time"
+        urgency = Urgency.URGENT
+    events = [NotificationEvent(ref.uid, kind, key, now, fields, urgency)]
     for order, view in zip(own, views, strict=True):
         if order.status in FAILED:
             rejected_key = idempotency_key(ref.uid, "order", order.order_id, order.status)

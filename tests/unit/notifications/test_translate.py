@@ -127,3 +127,13 @@ def test_readiness_rows_become_one_urgent_event_per_user_account():
     assert from_readiness({"date": "2026-11-26", **{"not_ready": summary["not_ready"]}}, "x",
                           AT)[0].key != events[0].key  # fmt: skip
     assert from_readiness({"error": "instrument refresh failed"}, "x", AT) == []
+
+
+def test_an_order_sent_more_than_a_second_late_makes_the_message_urgent():
+    late = order("o1", "COMPLETE", filled=75, avg="100")
+    late.sent_at = "2026-11-25T09:20:01.250+05:30"
+    settled = {"kind": "settled", "status": "COMPLETE"}
+    (event,) = from_execution_event(facts([late]), REF, settled, AT)
+    assert event.urgent and "engine late: an order left T+1250 ms" in render(event)
+    (on_time,) = from_execution_event(facts([order("o2", "COMPLETE", filled=75)]), REF, settled, AT)
+    assert not on_time.urgent and "late" not in render(on_time)
