@@ -17,11 +17,12 @@ from chalicelib.api import (
     executions,
     identity,
     market,
+    notifications,
     strategies,
     system,
 )
 from chalicelib.container import get_container
-from chalicelib.jobs import instruments, readiness, reconcile, tick
+from chalicelib.jobs import instruments, notify, readiness, reconcile, tick
 from chalicelib.jobs import risk as risk_jobs
 
 app = Chalice(app_name="optexec")
@@ -29,8 +30,12 @@ app.log.setLevel(logging.INFO)
 
 for blueprint in (
     system, identity, accounts, broker_callbacks, baskets, strategies, market, executions,
+    notifications,
 ):  # fmt: skip
     app.register_blueprint(blueprint.bp)
+# Before the handlers below: Chalice binds middleware when a handler is declared.
+for event_type in ("scheduled", "pure_lambda"):
+    app.register_middleware(notify.deliver_after, event_type)
 
 
 @app.lambda_function(name="plan_tick")

@@ -7,6 +7,7 @@ and install it with `use_container()` instead of patching modules.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -20,12 +21,17 @@ from chalicelib.adapters.aws.secrets import EnvelopeCipher
 from chalicelib.adapters.brokers.dynamo_rate_limit import DynamoRateLimiter
 from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter, SlidingWindowLimiter
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
-from chalicelib.adapters.dynamo.kill_switch_items import KillSwitchRepository
 from chalicelib.adapters.dynamo.models import bind_table
+from chalicelib.adapters.dynamo.notification_items import DynamoNotificationStore
+from chalicelib.adapters.dynamo.notifying import (
+    NotifyingExecutionRepository,
+    NotifyingKillSwitchRepository,
+)
 from chalicelib.adapters.dynamo.repository import Repository, bind_clock
 from chalicelib.adapters.dynamo.risk_items import RiskRepository
 from chalicelib.adapters.market.broker_quotes import KiteQuotes
 from chalicelib.adapters.market.synthetic_quotes import SyntheticQuotes
+from chalicelib.adapters.telegram import TelegramBot
 from chalicelib.domain.market_model import MarketModel
 from chalicelib.services.accounts import AccountService
 from chalicelib.services.baskets import BasketService
@@ -39,6 +45,11 @@ from chalicelib.services.firer import Firer, StampingLimiter
 from chalicelib.services.identity import IdentityService
 from chalicelib.services.instrument_refresh import InstrumentRefresh
 from chalicelib.services.kill_switch import KillSwitch, blocking_reason
+from chalicelib.services.notifications.dispatcher import Dispatcher
+from chalicelib.services.notifications.linking import TelegramLinking
+from chalicelib.services.notifications.queue import InProcessQueue
+from chalicelib.services.notifications.service import Notifications
+from chalicelib.services.notifications.translate import Facts, account_label
 from chalicelib.services.order_builder import OrderBuilder
 from chalicelib.services.planner import Planner
 from chalicelib.services.preview import PreviewService
@@ -159,7 +170,10 @@ class Container:
 
     @cached_property
     def executions(self) -> ExecutionRepository:
-        return ExecutionRepository(self.repo)
+        # Every recorded settlement / risk event is also queued for the trader's notifications.
+        return NotifyingExecutionRepository(
+            self.repo, lambda item, event: self.notifications.execution_event(item, event)
+        )
 
     @cached_property
     def planner(self) -> Planner:
@@ -209,9 +223,10 @@ class Container:
 
     @cached_property
     def kill_switch(self) -> KillSwitch:
-        return KillSwitch(
-            KillSwitchRepository(), self.repo, self.settlement, self.clock, risk=self.risk
+        switches = NotifyingKillSwitchRepository(
+            lambda item, stage: self.notifications.kill_switch(item, stage)
         )
+        return KillSwitch(switches, self.repo, self.settlement, self.clock, risk=self.risk)
 
     # -- risk management -----------------------------------------------------------------------
     @cached_property
@@ -226,6 +241,55 @@ class Container:
         return RiskEngine(
             RiskRepository(self.settings.schedule_shards), self.repo, settlement, self.clock
         )
+
+    # -- notifications -------------------------------------------------------------------------
+    @cached_property
+    def telegram(self) -> TelegramBot | None:
+        s = self.settings
+        token = s.telegram_bot_token
+        if not token and s.telegram_bot_token_parameter:
+            try:
+                ssm = self.aws.client("ssm")
+                name = s.telegram_bot_token_parameter
+                token = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+            except Exception:  # notifications must never break the job that triggers them
+                logging.getLogger(__name__).exception("telegram bot token unavailable")
+                return None
+        if not token:
+            return None
+        return TelegramBot(s.telegram_api_url, token, s.telegram_bot_username)
+
+    @cached_property
+    def notifications(self) -> Notifications:
+        store = DynamoNotificationStore()
+        # In-process queue and worker thread: right for the local clock process and engine mode;
+        # on Lambda the thread may be frozen between invocations (docs/notifications.md).
+        queue = InProcessQueue(Dispatcher(store, self.telegram))
+        return Notifications(
+            store=store,
+            queue=queue,
+            linking=TelegramLinking(store, self.telegram, self.clock),
+            facts=Facts(
+                orders_of=self.executions.orders_of_execution,
+                strategy_name=lambda uid, sid: str(
+                    self.repo.get_strategy(uid, sid).spec.get("name") or sid
+                ),
+                account_label=self._account_label,
+                orders_on=self.executions.orders_on,
+            ),
+            clock=self.clock,
+            login_base=self.settings.public_api_url,
+        )
+
+    def drain_notifications(self, timeout: float) -> bool:
+        """Wait (bounded) for queued notifications; True at once when none were ever queued."""
+        if "notifications" not in self.__dict__:  # never built in this process: nothing queued
+            return True
+        return self.notifications.queue.drain(timeout)
+
+    def _account_label(self, uid: str, account_id: str) -> str:
+        account = self.repo.get_account(uid, account_id)
+        return account_label(account.label, account.broker, account.client_id)
 
 
 KITE_DIALECT = frozenset({"zerodha", "paper"})

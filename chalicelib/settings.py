@@ -39,6 +39,14 @@ class Settings:
     # dir) and whose public masters the morning refresh downloads (services/instrument_refresh).
     instrument_cache_dir: str = ""
     instrument_brokers: tuple[str, ...] = ("angelone", "upstox", "dhan", "shoonya")
+    # Telegram notifications: the Bot API host (the fake on loopback locally), the bot's username
+    # for deep links, and its token: given directly (local) or as the name of an SSM SecureString
+    # parameter read at start-up (AWS). No token: Telegram delivery is off, in-app still works.
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_bot_username: str = ""
+    telegram_bot_token: str = field(default="", repr=False)
+    telegram_bot_token_parameter: str = ""
+    telegram_webhook_secret: str = field(default="", repr=False)
 
     @property
     def jwt_issuer(self) -> str:
@@ -74,6 +82,11 @@ class Settings:
             order_rate=int(source.get("ORDER_RATE", "8")),
             instrument_cache_dir=source.get("INSTRUMENT_CACHE_DIR", ""),
             instrument_brokers=_names(source.get("INSTRUMENT_BROKERS"), cls.instrument_brokers),
+            telegram_api_url=source.get("TELEGRAM_API_URL") or "https://api.telegram.org",
+            telegram_bot_username=source.get("TELEGRAM_BOT_USERNAME", ""),
+            telegram_bot_token=source.get("TELEGRAM_BOT_TOKEN", ""),
+            telegram_bot_token_parameter=source.get("TELEGRAM_BOT_TOKEN_PARAMETER", ""),
+            telegram_webhook_secret=source.get("TELEGRAM_WEBHOOK_SECRET", ""),
         )
 
     def missing(self) -> list[str]:

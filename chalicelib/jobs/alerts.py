@@ -10,6 +10,7 @@ from chalicelib.container import Container
 
 def publish(container: Container, subject: str, summary: dict[str, Any]) -> bool:
     """Send ``summary`` to the alarm topic; False when no topic is configured (local stage)."""
+    container.notifications.operator_alert(subject, summary)  # each user's rows, to that user
     topic = container.settings.alarm_topic_arn
     if not topic:
         return False

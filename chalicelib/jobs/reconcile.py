@@ -37,4 +37,5 @@ def end_of_day(container: Container, now: datetime | None = None) -> dict[str, A
         container.risk.freeze(book.uid, day, book.strategy_id, ExitReason.EXIT_TIME, None)
         closed_books += 1
     log.info("end of day reconciled", extra={"date": day, "executions": len(settled)})
+    container.notifications.day_report(day, users)  # queued; built and sent off this job
     return {"date": day, "users": len(users), "settled": settled, "risk_books_closed": closed_books}

@@ -1,0 +1,82 @@
+"""The notification feature as the rest of the platform sees it: one object, built by the
+container, whose hook methods only queue (they never raise and never wait on I/O)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.domain.notifications import NotificationEvent
+from chalicelib.services.clock import Clock
+from chalicelib.services.notifications.linking import TelegramLinking
+from chalicelib.services.notifications.ports import NotificationStore
+from chalicelib.services.notifications.queue import InProcessQueue
+from chalicelib.services.notifications.translate import (
+    ExecutionRef,
+    Facts,
+    from_day_report,
+    from_execution_event,
+    from_kill_switch,
+    from_readiness,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Notifications:
+    store: NotificationStore
+    queue: InProcessQueue
+    linking: TelegramLinking
+    facts: Facts
+    clock: Clock
+    login_base: str
+
+    def execution_event(self, execution: Any, event: Mapping[str, Any]) -> None:
+        """Hook of ``ExecutionRepository.add_event``: queue the recorded fact, return at once."""
+        try:
+            ref = ExecutionRef(
+                execution.uid, execution.sk, execution.strategy_id, execution.phase,
+                execution.trade_date,
+            )  # fmt: skip
+            recorded, now = dict(event), self.clock()
+            self.queue.put(lambda: from_execution_event(self.facts, ref, recorded, now))
+        except Exception:
+            log.exception("could not queue a notification")
+
+    def operator_alert(self, subject: str, summary: Mapping[str, Any]) -> None:
+        """Hook of the alert publisher: tell each user about the rows that are theirs
+        (today the readiness job's ``not_ready`` accounts)."""
+        try:
+            snapshot, now = dict(summary), self.clock()
+            self.queue.put(lambda: from_readiness(snapshot, self.login_base, now))
+        except Exception:
+            log.exception("could not queue a notification")
+
+    def kill_switch(self, switch: Any, stage: str) -> None:
+        """Hook of the kill-switch store: ``engaged`` then ``done`` (with the square-off)."""
+        try:
+            snapshot = {
+                "uid": switch.uid, "scope": switch.scope, "target": switch.target,
+                "reason": switch.reason, "engaged_at": switch.engaged_at,
+                "summary": switch.summary,
+            }  # fmt: skip
+            now = self.clock()
+            self.queue.put(functools.partial(from_kill_switch, self.facts, snapshot, stage, now))
+        except Exception:
+            log.exception("could not queue a notification")
+
+    def day_report(self, day: str, uids: list[str]) -> None:
+        """Hook of the 15:45 job: queue each user's day report (built on the worker)."""
+        try:
+            now = self.clock()
+            for uid in uids:
+                self.queue.put(functools.partial(from_day_report, self.facts, uid, day, now))
+        except Exception:
+            log.exception("could not queue the day reports")
+
+    def publish(self, event: NotificationEvent) -> None:
+        self.queue.publish(event)
