@@ -2,9 +2,9 @@
 that act on it.
 
 A guard is born when an entry (or re-entry) fill is known, with the leg's stop and target priced
-from the average fill. Its ``state`` moves ARMED -> EXITING -> CLOSED -> (WAITING -> re-entered
-as the next cycle) -> DONE. Money stays a decimal string in the document; ``Guard`` wraps the
-dict so the engine reads typed values without copying the document around.
+from the average fill. Its ``state`` moves ARMED -> EXITING -> CLOSED -> (WAITING -> REENTERING
+-> re-entered as the next cycle) -> DONE. Money stays a decimal string in the document;
+``Guard`` wraps the dict so the engine reads typed values without copying the document around.
 """
 
 from __future__ import annotations
@@ -24,7 +24,10 @@ from chalicelib.services.closing import Holding, canonical_symbol, contract_key,
 from chalicelib.services.order_builder import ChildOrder
 
 ARMED, EXITING, CLOSED, WAITING, DONE = "ARMED", "EXITING", "CLOSED", "WAITING", "DONE"
-LIVE_STATES = frozenset({ARMED, EXITING, CLOSED, WAITING})
+REENTERING = "REENTERING"  # re-entry orders are out; the next cycle's guard is born from fills
+LIVE_STATES = frozenset({ARMED, EXITING, CLOSED, WAITING, REENTERING})
+#: The guard fields listing the ids of its orders (every one written before it is sent).
+ORDER_FIELDS = ("stop_orders", "exit_orders", "entry_orders", "reentry_orders")
 #: Order phases of the risk engine's orders (all attached to the entry execution).
 STOP, RISK_EXIT, REENTRY = "STOP", "RISKX", "REENTRY"
 RISK_PHASES = frozenset({STOP, RISK_EXIT, REENTRY})

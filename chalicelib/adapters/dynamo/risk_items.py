@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, UnicodeAttribute, VersionAttribute
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import PutError, UpdateError
 
-from chalicelib.adapters.dynamo.models import BaseItem, user_pk
+from chalicelib.adapters.dynamo.models import BaseItem, OrderItem, user_pk
 from chalicelib.adapters.dynamo.repository import _lost_race, guarded, now_iso
 from chalicelib.domain.schedule import shard_of
 from chalicelib.errors import Conflict, DependencyUnavailable
@@ -107,6 +107,61 @@ class RiskRepository:
                 if isinstance(item, RiskBookItem)
             ]
         return found
+
+
+def claim_send(order: OrderItem, sent_at: str) -> bool:
+    """BUILT -> SENT, on condition: of every actor holding the same intent (two monitors, a
+    restarted one, recovery) exactly one wins and places the order; False for the others."""
+    return _transition(
+        order,
+        [OrderItem.status.set("SENT"), OrderItem.sent_at.set(sent_at)],
+        OrderItem.status == "BUILT",
+    )
+
+
+def abandon(order: OrderItem, message: str, at: str) -> bool:
+    """BUILT -> FAILED (``never_sent``), on condition: an intent nobody sent (its actor lost the
+    book's claim, or died before sending) can never be sent later. False when it was sent."""
+    error = {"kind": "never_sent", "code": "never_sent", "message": message}
+    entry = {"at": at, "status": "FAILED", "filled_quantity": 0, "average_price": None,
+             "message": message}  # fmt: skip
+    return _transition(
+        order,
+        [OrderItem.status.set("FAILED"), OrderItem.error.set(error),
+         OrderItem.history.set([*(order.history or []), entry])],
+        OrderItem.status == "BUILT",
+    )  # fmt: skip
+
+
+def never_reached(order: OrderItem, message: str, at: str) -> bool:
+    """SENT without a broker id -> FAILED (``never_sent``) once the broker's book has had time to
+    show the tag and does not: only then may a fresh order (a new tag) be sent in its place."""
+    error = {"kind": "never_sent", "code": "never_sent", "message": message}
+    entry = {"at": at, "status": "FAILED", "filled_quantity": 0, "average_price": None,
+             "message": message}  # fmt: skip
+    return _transition(
+        order,
+        [OrderItem.status.set("FAILED"), OrderItem.error.set(error),
+         OrderItem.history.set([*(order.history or []), entry])],
+        (OrderItem.status == "SENT") & OrderItem.broker_order_id.does_not_exist(),
+    )  # fmt: skip
+
+
+def _transition(order: OrderItem, actions: list[Any], condition: Any) -> bool:
+    actions = [*actions, OrderItem.updated_at.set(now_iso())]
+    try:
+        order.update(actions=actions, condition=condition)
+    except UpdateError as error:
+        if _lost_race(error):
+            order.refresh(consistent_read=True)
+            return False
+        raise DependencyUnavailable("storage is unavailable; retry shortly") from error
+    return True
+
+
+def never_sent(order: OrderItem) -> bool:
+    """An intent that provably never reached the broker (nothing to settle or count)."""
+    return order.status == "FAILED" and (order.error or {}).get("code") == "never_sent"
 
 
 def guard_view(guard: dict[str, Any]) -> dict[str, Any]:

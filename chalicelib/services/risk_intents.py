@@ -1,0 +1,91 @@
+"""Write before you send: the risk engine's orders are intents on the book before they are orders.
+
+Every stop, close and re-entry the engine sends goes through three writes:
+
+1. the order items are stored BUILT (with their tags);
+2. their ids are written into the guard in the book's conditional (versioned) write: the claim.
+   Losing the claim abandons the items (BUILT -> FAILED ``never_sent``), so they can never leave;
+3. each item moves BUILT -> SENT on condition before the broker call: of every actor that holds
+   the intent (a second monitor, a restart, recovery) exactly one places it.
+
+Whoever finds an intent later resolves it instead of sending another: a BUILT item past
+``GRACE`` was never sent (its actor died): it is abandoned and the guard decides afresh; a SENT
+item without a broker id is looked up by its tag at the broker (``Settlement.poll``), and only
+when the broker's book has not shown the tag for ``LAG`` is it declared ``never_sent``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from chalicelib.adapters.brokers.port import Broker
+from chalicelib.adapters.dynamo.models import OrderItem
+from chalicelib.adapters.dynamo.risk_items import abandon, claim_send, never_reached
+from chalicelib.services.clock import Clock
+from chalicelib.services.order_builder import ChildOrder
+from chalicelib.services.order_sender import order_item, send, stamp
+from chalicelib.services.settlement import Settlement
+
+log = logging.getLogger(__name__)
+#: A BUILT intent younger than this belongs to an actor that is about to send it.
+GRACE = timedelta(seconds=3)
+#: How long a broker's order book may take to show a placed order's tag.
+LAG = timedelta(seconds=10)
+
+
+@dataclass
+class Intents:
+    settlement: Settlement
+    clock: Clock
+
+    def build(
+        self,
+        uid: str,
+        execution_sk: str,
+        strategy_id: str,
+        phase: str,
+        children: Sequence[ChildOrder],
+        now: datetime,
+    ) -> list[OrderItem]:
+        """Store the orders BUILT (step 1); the caller writes their ids into the book next."""
+        items = [order_item(uid, execution_sk, strategy_id, phase, c, now) for c in children]
+        if items:
+            self.settlement.executions.put_orders(items)
+        return items
+
+    def dispatch(self, adapter: Broker, items: Iterable[OrderItem]) -> None:
+        """Send each BUILT item this actor wins (step 3); never raises for a broker refusal."""
+        for item in items:
+            if item.status != "BUILT" or not claim_send(item, stamp(self.clock())):
+                continue
+            send(adapter, item, self.settlement.closer.market, self.settlement.executions,
+                 self.clock)  # fmt: skip
+
+    def drop(self, items: Iterable[OrderItem], why: str) -> None:
+        """The claim was lost: the intents must never leave."""
+        for item in items:
+            if item.status == "BUILT":
+                abandon(item, why, stamp(self.clock()))
+
+    def resolve(self, adapter: Broker | None, order: OrderItem, now: datetime) -> None:
+        """An intent whose fate is unknown to this actor: settle it from the broker's truth."""
+        if order.status == "BUILT":
+            if now - datetime.fromisoformat(order.scheduled_at) >= GRACE:
+                abandon(order, "not sent: its sender stopped before sending", stamp(now))
+            return
+        if order.status != "SENT" or order.broker_order_id or adapter is None:
+            return
+        self.settlement.poll(adapter, order)  # looks the tag up at the broker
+        sent = datetime.fromisoformat(order.sent_at or order.scheduled_at)
+        if not order.broker_order_id and now - sent >= LAG:
+            message = "no order with this tag at the broker: it never arrived"
+            if never_reached(order, message, stamp(now)):
+                log.warning("risk order never reached the broker", extra={"tag": order.tag})
+
+
+def in_flight(order: OrderItem) -> bool:
+    """Sent or about to be, with no broker id yet: nobody may act as if it did not exist."""
+    return order.status in ("BUILT", "SENT") and not order.broker_order_id
