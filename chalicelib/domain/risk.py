@@ -20,7 +20,8 @@ from datetime import date
 from decimal import ROUND_FLOOR, Decimal
 
 from chalicelib.domain.money import TICK, Rounding, snap_to_tick
-from chalicelib.domain.protection import protected_limit_price
+from chalicelib.domain.protection import default_protection_policies, protected_limit_price
+from chalicelib.domain.reference_data import in_force
 from chalicelib.domain.strategy import (
     ExitReason,
     LockAndTrail,
@@ -143,6 +144,33 @@ def stop_order_prices(
     """(trigger, limit) of the SL-LIMIT order that closes the leg when the stop is hit."""
     side = closing_side(entry_side)
     return trigger, protected_limit_price(side.value, trigger, on=on, tick=tick)
+
+
+def chase_limit(
+    side: Side | str, ltp: Decimal, attempt: int, *, on: date, tick: Decimal = TICK
+) -> Decimal:
+    """The limit of the ``attempt``-th closing order (0 = the first) of a position that must be
+    flat: the protection buffer times ``1 + attempt``, so every re-price reaches further into the
+    book, but never past the exchange's limit-price band (an order outside it is refused), and a
+    SELL never below one tick. From some attempt on it is the band's edge."""
+    rules = in_force(default_protection_policies(), on, "protection policy")
+    price = Decimal(ltp)
+    buffer = rules.slab_for(price).buffer(price) * (1 + max(attempt, 0))
+    low, high = rules.band.limits(price)
+    if Side(side) is Side.BUY:
+        return min(
+            snap_to_tick(price + buffer, tick, Rounding.UP), snap_to_tick(high, tick, Rounding.DOWN)
+        )
+    floor = max(snap_to_tick(low, tick, Rounding.UP), tick)
+    return max(snap_to_tick(price - buffer, tick, Rounding.DOWN), floor)
+
+
+def past_the_limit(entry_side: Side | str, limit: Decimal, ltp: Decimal | None) -> bool:
+    """A triggered stop-limit the market has run past: its closing limit can no longer fill
+    (a short's BUY stop with the premium above its limit, a long's SELL stop below it)."""
+    if ltp is None:
+        return False
+    return ltp > limit if short(entry_side) else ltp < limit
 
 
 def stop_already_breached(entry_side: Side | str, stop: Decimal, ltp: Decimal | None) -> bool:

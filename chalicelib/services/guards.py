@@ -10,14 +10,20 @@ from the average fill. Its ``state`` moves ARMED -> EXITING -> CLOSED -> (WAITIN
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.adapters.dynamo.models import OrderItem
+from chalicelib.adapters.dynamo.models import OrderItem, PositionItem
 from chalicelib.domain.instrument import ContractKey
 from chalicelib.domain.protection import protected_limit_price
-from chalicelib.domain.risk import closing_side, stop_order_prices, stop_price, target_price
+from chalicelib.domain.risk import (
+    chase_limit,
+    closing_side,
+    stop_order_prices,
+    stop_price,
+    target_price,
+)
 from chalicelib.domain.sizing import slice_quantity
 from chalicelib.domain.strategy import Leg, RiskUnit
 from chalicelib.services.closing import Holding, canonical_symbol, contract_key, unique_tag
@@ -26,6 +32,8 @@ from chalicelib.services.order_builder import ChildOrder
 ARMED, EXITING, CLOSED, WAITING, DONE = "ARMED", "EXITING", "CLOSED", "WAITING", "DONE"
 REENTERING = "REENTERING"  # re-entry orders are out; the next cycle's guard is born from fills
 LIVE_STATES = frozenset({ARMED, EXITING, CLOSED, WAITING, REENTERING})
+#: States a guard may still be in after the exit time: an exit in progress is carried on.
+ENDING_STATES = frozenset({EXITING, CLOSED, REENTERING})
 #: The guard fields listing the ids of its orders (every one written before it is sent).
 ORDER_FIELDS = ("stop_orders", "exit_orders", "entry_orders", "reentry_orders")
 #: Order phases of the risk engine's orders (all attached to the entry execution).
@@ -168,6 +176,49 @@ def new_guard(
     }
 
 
+def exit_only_guard(position: PositionItem, net: int, reason: str, now: datetime) -> dict[str, Any]:
+    """A guard born EXITING for ``net`` units of a position no guard covers (a leg without
+    rules, closed by an MTM exit): the close then goes the way of every other close (written
+    before it is sent, chased until flat)."""
+    side = "SELL" if net < 0 else "BUY"
+    value, units = (
+        (position.sell_value, position.sell_quantity)
+        if net < 0
+        else (position.buy_value, position.buy_quantity)
+    )
+    entry = (Decimal(value) / units).quantize(Decimal("0.01")) if units else Decimal(0)
+    contract = dict(position.contract)
+    return {
+        "id": f"{position.account_id}:x:{position.symbol}:{now.strftime('%H%M%S')}",
+        "account_id": position.account_id,
+        "leg": -1,
+        "cycle": 0,
+        "side": side,
+        "contract": {name: contract.get(name) for name in CONTRACT_FIELDS}
+        | {"broker_symbol": contract.get("broker_symbol", "")},
+        "symbol": position.symbol,
+        "quantity": abs(net),
+        "entry_price": str(entry),
+        "stop": None,
+        "initial_stop": None,
+        "target": None,
+        "best": str(entry),
+        "stop_unit": RiskUnit.POINTS.value,
+        "stop_orders": [],
+        "broker_stop": None,
+        "modifications": 0,
+        "replacements": 0,
+        "software_stop": False,
+        "cost_moved": False,
+        "state": EXITING,
+        "reason": reason,
+        "exit_price": None,
+        "exit_orders": [],
+        "exit_attempts": 0,
+        "re_entries": 0,
+    }
+
+
 def entry_fills(orders: Iterable[OrderItem]) -> dict[tuple[str, int], tuple[int, Decimal, dict]]:
     """(account, leg) -> (filled units, average price, contract doc) of terminal entry orders."""
     sums: dict[tuple[str, int], list[Any]] = {}
@@ -194,11 +245,19 @@ def stop_children(
 
 
 def closing_children(
-    guard: Guard, strategy_id: str, quantity: int, ltp: Decimal, freeze_qty: int, on: date, seq: int
+    guard: Guard,
+    strategy_id: str,
+    quantity: int,
+    ltp: Decimal,
+    freeze_qty: int,
+    on: date,
+    seq: int,
+    attempt: int = 0,
 ) -> list[ChildOrder]:
-    """Protected LIMIT orders closing ``quantity`` units of the guard at ``ltp``."""
+    """Protected LIMIT orders closing ``quantity`` units of the guard at ``ltp``; a re-priced
+    attempt reaches further (``chase_limit``)."""
     side = closing_side(guard.side)
-    limit = protected_limit_price(side.value, ltp, on=on, tick=guard.tick)
+    limit = chase_limit(side, ltp, attempt, on=on, tick=guard.tick)
     return _children(guard, strategy_id, RISK_EXIT, freeze_qty, seq, limit, None, quantity)
 
 

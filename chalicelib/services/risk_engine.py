@@ -45,9 +45,13 @@ from chalicelib.domain.strategy import (
 from chalicelib.errors import DomainError, NotFound
 from chalicelib.services.closing import Holding, holding_of_position
 from chalicelib.services.guards import (
+    CLOSED,
     DONE,
+    ENDING_STATES,
+    EXITING,
     LIVE_STATES,
     ORDER_FIELDS,
+    REENTERING,
     RISK_PHASES,
     Guard,
     entry_fills,
@@ -138,25 +142,35 @@ class RiskEngine:
         return figures
 
     def step(self, book: RiskBookItem, now: datetime) -> None:
-        """Decide and act on one book, claiming each transition before any broker call."""
-        if book.status != LIVE or now.time() >= time.fromisoformat(book.exit_time):
+        """Decide and act on one book, claiming each transition before any broker call. After
+        the exit time only exits still in progress are carried on (nothing new starts)."""
+        if book.status != LIVE:
             return
+        after_exit = now.time() >= time.fromisoformat(book.exit_time)
         strategy = from_document(book.rules)
         guards = [Guard(doc) for doc in book.guards]
-        live = [g for g in guards if g.state in LIVE_STATES]
-        # Positions matter only to MTM rules: a book without them reads none each second.
+        live = [g for g in guards if g.state in (ENDING_STATES if after_exit else LIVE_STATES)]
+        exited = (book.mtm or {}).get("exited") or {}
+        # Positions matter only to MTM rules (read consistently: they decide what is closed).
+        watches_mtm = strategy.risk.watches_mtm and not after_exit and "ALL" not in exited
         positions = (
-            self.settlement.executions.positions(book.uid, book.strategy_id)
-            if strategy.risk.watches_mtm
+            self.settlement.executions.positions(book.uid, book.strategy_id, consistent=True)
+            if watches_mtm
             else []
         )
         prices = self._prices(book.uid, live, positions)
         known = self._refresh_orders(book, live, now)
         context = BookStep(self, book, strategy, now, prices, known)
-        if strategy.risk.watches_mtm and context.mtm_exit(positions):
-            return
+        if watches_mtm:
+            context.mtm_exit(positions)
         for guard in live:
-            context.advance(guard)
+            if guard.state in LIVE_STATES and context.ltp(guard) is None:
+                context.alert("blind", guard, urgent=True, message="no price for a guarded "
+                              "position: its target, trailing and software stop cannot act")  # fmt: skip
+        for doc in list(book.guards):
+            guard = Guard(doc)
+            if guard.state in (ENDING_STATES if after_exit else LIVE_STATES):
+                context.advance(guard)
         context.finish()
 
     # -- freezing (exit time, kill switch) --------------------------------------------------------
@@ -177,6 +191,7 @@ class RiskEngine:
             changed = False
             for doc in book.guards:
                 if doc["state"] != DONE and account_id in (None, doc["account_id"]):
+                    doc["frozen_from"] = doc["state"]
                     doc["state"], doc["reason"] = DONE, doc.get("reason") or reason.value
                     changed = True
             if account_id is None and book.status != BOOK_DONE:
@@ -186,8 +201,59 @@ class RiskEngine:
         else:
             log.warning("could not freeze a risk book", extra={"user": uid, "book": strategy_id})
             return None
-        self.cancel_risk_orders(uid, book.execution, account_id, book)
+        unconfirmed = self.cancel_risk_orders(uid, book.execution, account_id, book)
+        if unconfirmed:  # a failed cancel (a 500) is asked again before anything is closed
+            self._cancel_and_poll(uid, unconfirmed)
+            unconfirmed = [o for o in unconfirmed if o.status not in TERMINAL]
+        if unconfirmed and reason is ExitReason.EXIT_TIME:
+            # The exit (freeze_for_exit) closes around what the monitor keeps. A kill switch
+            # squares off every position itself, so there the stop's cancel is only retried.
+            self._hand_back(book, unconfirmed, reason)
         return book
+
+    def _hand_back(
+        self, book: RiskBookItem, unconfirmed: Sequence[OrderItem], reason: ExitReason
+    ) -> None:
+        """Risk orders the broker has not confirmed ended may still fill: their guards stay
+        with the monitor (EXITING: it waits for the cancel, then closes only what is left), and
+        whoever closes for the freeze leaves those units alone (``held_back``)."""
+        ids = {o.order_id for o in unconfirmed}
+        for _attempt in range(5):
+            for doc in book.guards:
+                if ids & {i for name in ORDER_FIELDS for i in doc.get(name) or []}:
+                    doc["reason"] = reason.value
+                    reentering = doc.get("frozen_from") == REENTERING
+                    doc["state"] = REENTERING if reentering else EXITING
+            book.status = LIVE
+            if self.books.save(book):
+                log.warning("risk orders not confirmed cancelled; the monitor finishes them",
+                            extra={"user": book.uid, "book": book.sk, "orders": sorted(ids)})  # fmt: skip
+                return
+            fresh = self.books.get(book.uid, book.trade_date, book.strategy_id)
+            if fresh is None:
+                return
+            book = fresh
+        log.error("could not hand risk orders back to the monitor", extra={"book": book.sk})
+
+    def held_back(self, book: RiskBookItem, account_id: str | None) -> dict[str, int]:
+        """Signed units per symbol that guards still being finished by the monitor hold, as
+        the positions show them (fills of orders that ended are in the positions already)."""
+        guards = [
+            Guard(doc)
+            for doc in book.guards
+            if doc["state"] in (EXITING, CLOSED) and account_id in (None, doc["account_id"])
+        ]
+        ids = [i for g in guards for name in ("stop_orders", "exit_orders") for i in g.ids(name)]
+        orders = {o.order_id: o for o in self.settlement.executions.orders(
+            book.uid, book.trade_date, ids)}  # fmt: skip
+        held: dict[str, int] = {}
+        for guard in guards:
+            ended = [orders[i] for name in ("stop_orders", "exit_orders")
+                     for i in guard.ids(name) if i in orders and orders[i].status in TERMINAL]  # fmt: skip
+            units = guard.quantity - sum(int(o.filled_quantity or 0) for o in ended)
+            sign = -1 if guard.side == "SELL" else 1
+            held[guard.symbol] = held.get(guard.symbol, 0) + sign * max(units, 0)
+        return held
 
     def cancel_risk_orders(
         self,
@@ -221,9 +287,20 @@ class RiskEngine:
                     self.settlement.poll(adapter, order)
         open_ = [o for o in open_ if o.status not in TERMINAL]
         if open_:
-            self.settlement.cancel_open(uid, open_)
-            self._reconcile(uid, open_)
+            self._cancel_and_poll(uid, open_)
         return [o for o in open_ if o.status not in TERMINAL]
+
+    def _cancel_and_poll(self, uid: str, orders: Sequence[OrderItem]) -> None:
+        """Ask for the cancels and wait (briefly) for those asked; the others are read once (a
+        cancel refused because the order just filled must see the fill)."""
+        asked = self.settlement.cancel_open(uid, orders)
+        if asked:
+            self._reconcile(uid, asked)
+        for order in orders:
+            if order not in asked and order.status not in TERMINAL and order.broker_order_id:
+                adapter = self.adapter(uid, order.account_id)
+                if adapter is not None:
+                    self.settlement.poll(adapter, order)
 
     def freeze_for_exit(
         self, uid: str, account_id: str, strategy_ids: Iterable[str], on: date
@@ -236,8 +313,9 @@ class RiskEngine:
             book = self.freeze(uid, on.isoformat(), strategy_id, ExitReason.EXIT_TIME, account_id)
             if book is None:
                 continue
+            kept = self.held_back(book, account_id)
             held[strategy_id] = {
-                p.symbol: int(p.net_quantity)
+                p.symbol: int(p.net_quantity) - kept.get(p.symbol, 0)
                 for p in self.settlement.executions.positions(uid, strategy_id, consistent=True)
                 if p.account_id == account_id
             }

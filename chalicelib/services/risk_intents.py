@@ -20,13 +20,20 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from chalicelib.adapters.brokers.port import Broker
+from chalicelib.adapters.brokers.errors import BrokerError, InvalidOrder, Rejected, Unavailable
+from chalicelib.adapters.brokers.port import Broker, InvalidRequest
 from chalicelib.adapters.dynamo.models import OrderItem
-from chalicelib.adapters.dynamo.risk_items import abandon, claim_send, never_reached
+from chalicelib.adapters.dynamo.risk_items import (
+    abandon,
+    claim_send,
+    never_reached,
+    record_sent_outcome,
+)
 from chalicelib.services.clock import Clock
 from chalicelib.services.order_builder import ChildOrder
-from chalicelib.services.order_sender import order_item, send, stamp
+from chalicelib.services.order_sender import error_doc, order_item, order_request, stamp
 from chalicelib.services.settlement import Settlement
 
 log = logging.getLogger(__name__)
@@ -61,8 +68,30 @@ class Intents:
         for item in items:
             if item.status != "BUILT" or not claim_send(item, stamp(self.clock())):
                 continue
-            send(adapter, item, self.settlement.closer.market, self.settlement.executions,
-                 self.clock)  # fmt: skip
+            self._place(adapter, item)
+
+    def _place(self, adapter: Broker, item: OrderItem) -> None:
+        """Place and record the answer on condition (``record_sent_outcome``): while the broker
+        is slow to answer, another actor may resolve the order by tag and apply its fill."""
+        request = order_request(ChildOrder.from_dict(item.request), self.settlement.closer.market)
+        try:
+            ack = adapter.place(request)
+        except (Rejected, InvalidOrder, InvalidRequest) as error:
+            self._answer(item, "REJECTED", str(error), error=error_doc(error))
+        except Unavailable as error:  # ambiguous: stays SENT, resolved by tag
+            self._answer(item, "SENT", str(error), error=error_doc(error))
+        except BrokerError as error:
+            self._answer(item, "FAILED", str(error), error=error_doc(error))
+        else:
+            self._answer(item, "OPEN", "acknowledged", broker_order_id=ack.order_id,
+                         acked_at=stamp(self.clock()))  # fmt: skip
+        log.info("risk order sent", extra={"account": item.account_id, "tag": item.tag,
+                                           "status": item.status})  # fmt: skip
+
+    def _answer(self, item: OrderItem, status: str, message: str, **fields: Any) -> None:
+        entry = {"at": stamp(self.clock()), "status": status, "filled_quantity": 0,
+                 "average_price": None, "message": message}  # fmt: skip
+        record_sent_outcome(item, status, entry, **fields)
 
     def drop(self, items: Iterable[OrderItem], why: str) -> None:
         """The claim was lost: the intents must never leave."""

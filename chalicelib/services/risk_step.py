@@ -9,8 +9,9 @@ of sending another.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ from chalicelib.domain.risk import (
     locked_profit,
     mtm,
     mtm_exit,
+    past_the_limit,
     re_entry_ready,
     stop_already_breached,
     stop_hit,
@@ -51,6 +53,7 @@ from chalicelib.services.guards import (
     Guard,
     closing_children,
     entry_fills,
+    exit_only_guard,
     new_guard,
     reentry_children,
     stop_children,
@@ -64,7 +67,12 @@ if TYPE_CHECKING:
     from chalicelib.services.risk_engine import RiskEngine
 
 MAX_STOP_LOSSES = 3  # broker-cancelled stop orders re-placed before falling back to software
-MAX_EXIT_ATTEMPTS = 3
+MAX_EXIT_ATTEMPTS = 5  # re-priced closes before the urgent alert (the chase goes on)
+#: A resting close is re-priced (cancelled, sent again further into the book) this often.
+CHASE_EVERY = timedelta(seconds=3)
+#: An alert's condition still holding is said again after this long (never more often).
+ALERT_EVERY = timedelta(seconds=30)
+log = logging.getLogger(__name__)
 
 
 class BookStep:
@@ -129,6 +137,13 @@ class BookStep:
         return self.engine.settlement.executions.get_execution(self.book.uid, self.book.execution)
 
     def finish(self) -> None:
+        """Write what is left to write and record the pass's events. The book is done only when
+        every guard is: after an MTM exit of the whole strategy, or after the exit time."""
+        guards = [Guard(doc) for doc in self.book.guards]
+        ended = self.scope_exited("") or self.after_exit_time()
+        if self.book.status == LIVE and ended and all(g.state == DONE for g in guards):
+            self.book.status = BOOK_DONE
+            self.dirty = True
         if self.dirty:
             self.claim()
         if self.events:
@@ -137,9 +152,34 @@ class BookStep:
                 self.engine._event(execution, event)
             self.events = []
 
+    def alert(self, code: str, guard: Guard | None = None, *, urgent: bool = False,
+              **fields: Any) -> None:  # fmt: skip
+        """An alert event, repeated every ``ALERT_EVERY`` while its condition lasts and never
+        more often (deduplicated by code and guard / scope): a blind or stuck book is loud,
+        not noisy."""
+        key = f"{code}:{guard.id if guard else fields.get('scope', '')}"
+        marks = self.book.mtm or {"peak": {}, "exited": {}}
+        alerts = marks.setdefault("alerts", {})
+        last = alerts.get(key)
+        if last and self.now - datetime.fromisoformat(last) < ALERT_EVERY:
+            return
+        alerts[key] = stamp(self.now)
+        self.book.mtm = marks
+        self.dirty = True
+        if urgent:
+            log.error("risk alert", extra={"user": self.book.uid, "book": self.book.sk,
+                                           "code": code, "guard": guard.id if guard else None})  # fmt: skip
+        self.event("alert", guard, code=code, urgent=urgent, **fields)
+
+    def blind(self, scope: str, message: str) -> None:
+        self.alert("blind", scope=scope, urgent=True, message=message)
+
     # -- MTM ----------------------------------------------------------------------------------
-    def mtm_exit(self, positions: Sequence[PositionItem]) -> bool:
-        """Check the strategy's (or each account's) P&L; exit the scope when a rule says so."""
+    def mtm_exit(self, positions: Sequence[PositionItem]) -> None:
+        """Check the strategy's (or each account's) P&L; when a rule says so, every guard of the
+        scope starts exiting (its stop cancelled first, then only what it did not fill closed,
+        chased until flat) and positions no guard covers get an exit-only guard. The exit lives
+        in the guards, so a crash or a second monitor resumes it instead of redoing it."""
         risk = self.strategy.risk
         scopes: dict[str, list[PositionItem]] = {"ALL": list(positions)}
         if risk.mtm_scope is MtmScope.ACCOUNT:
@@ -147,7 +187,6 @@ class BookStep:
             for position in positions:
                 scopes.setdefault(position.account_id, []).append(position)
         marks = self.book.mtm or {"peak": {}, "exited": {}}
-        exited_any = False
         for scope, items in scopes.items():
             if scope in marks["exited"]:
                 continue
@@ -160,6 +199,8 @@ class BookStep:
             ]  # fmt: skip
             value = mtm(books)
             if value is None:
+                if any(int(p.net_quantity) for p in items):
+                    self.blind(scope, "no price for an open position: the MTM rule cannot act")
                 continue
             peak = max(Decimal(marks["peak"].get(scope, "0")), value)
             before = Decimal(marks["peak"].get(scope, "0"))
@@ -171,51 +212,54 @@ class BookStep:
             reason = mtm_exit(value, peak, risk)
             if reason is None:
                 continue
-            marks["exited"][scope] = {
-                "reason": reason.value,
-                "mtm": str(value),
-                "at": stamp(self.now),
-            }
+            marks["exited"][scope] = {"reason": reason.value, "mtm": str(value),
+                                      "at": stamp(self.now)}  # fmt: skip
             account = None if scope == "ALL" else scope
-            for doc in self.book.guards:
-                if doc["state"] != DONE and account in (None, doc["account_id"]):
-                    doc["state"], doc["reason"] = DONE, reason.value
-            if account is None:
-                self.book.status = BOOK_DONE
+            self.exit_scope(account, reason, items)
             self.book.mtm = marks
             self.dirty = True
             if not self.claim():
-                return True
+                return
             self.event(
                 "mtm_exit", reason=reason.value, mtm=str(value), peak=str(peak),
                 floor=_s(locked_profit(peak, risk.lock_and_trail)), account_id=account,
             )  # fmt: skip
-            self.close_scope(account)
-            exited_any = True
         self.book.mtm = marks
-        if exited_any:
-            self.finish()
-        return self.book.status != LIVE
 
-    def close_scope(self, account_id: str | None) -> None:
-        """Cancel the scope's risk orders first, then close every position it holds."""
-        engine = self.engine
-        engine.cancel_risk_orders(self.book.uid, self.book.execution, account_id)
-        closer = engine.settlement.closer
-        children, errors = closer.exit_orders(
-            self.book.uid, self.book.strategy_id, at=self.now, account_id=account_id, phase="RISKX"
-        )
-        sent = closer.send_closing(
-            self.book.uid, self.book.execution, self.book.strategy_id, children, phase="RISKX"
-        )
-        engine._reconcile(self.book.uid, sent)
-        self.event(
-            "closed", account_id=account_id,
-            orders=[{"order_id": o.order_id, "status": o.status, "side": o.request["side"],
-                     "quantity": int(o.request["quantity"]), "average_price": o.average_price}
-                    for o in sent],
-            errors=errors,
-        )  # fmt: skip
+    def exit_scope(
+        self, account_id: str | None, reason: ExitReason, positions: Sequence[PositionItem]
+    ) -> None:
+        """Every guard of the scope exits; what the positions hold beyond them gets a guard."""
+        covered: dict[tuple[str, str], int] = {}
+        for doc in self.book.guards:
+            guard = Guard(doc)
+            if account_id not in (None, guard.account_id):
+                continue
+            if guard.state == ARMED:
+                guard.state, doc["reason"] = EXITING, reason.value
+                guard.set_price("trigger_price", self.ltp(guard))
+            elif guard.state in (CLOSED, WAITING):
+                guard.state = DONE
+            if guard.state in (EXITING, REENTERING):
+                sign = -1 if guard.side == "SELL" else 1
+                slot = (guard.account_id, guard.symbol)
+                covered[slot] = covered.get(slot, 0) + sign * self.remaining(guard)
+        for position in positions:
+            slot = (position.account_id, position.symbol)
+            rest = int(position.net_quantity) - covered.get(slot, 0)
+            if rest:
+                doc = exit_only_guard(position, rest, reason.value, self.now)
+                self.book.guards = [*self.book.guards, doc]
+                self.event("exit_only_guard", Guard(doc), quantity=abs(rest), reason=reason.value)
+
+    def remaining(self, guard: Guard) -> int:
+        """Units the guard still holds: its quantity less what its stops and closes filled (a
+        re-entry in flight counts what it filled)."""
+        if guard.state == REENTERING:
+            fills = entry_fills(self.orders(guard.ids("reentry_orders")))
+            return fills.get((guard.account_id, guard.leg), (0, None, None))[0]
+        orders = self.orders([*guard.ids("stop_orders"), *guard.ids("exit_orders")])
+        return max(0, guard.quantity - sum(int(o.filled_quantity or 0) for o in orders))
 
     # -- one guard ----------------------------------------------------------------------------
     def advance(self, guard: Guard) -> None:
@@ -244,6 +288,11 @@ class BookStep:
         ltp = self.ltp(guard)
         leg = self.leg_rules(guard)
         live_stops = [o for o in stops if o.status not in TERMINAL]
+        limits = [Decimal(str(o.request["limit_price"])) for o in live_stops]
+        if any(past_the_limit(guard.side, limit, ltp) for limit in limits):
+            # triggered, and the market ran past its limit: it will not fill; chase instead
+            self.begin_exit(guard, ExitReason.STOP_LOSS, ltp)
+            return
         if ltp is not None:
             if target_hit(guard.side, guard.price("target"), ltp):
                 self.begin_exit(guard, ExitReason.TARGET, ltp)
@@ -437,7 +486,6 @@ class BookStep:
                    target=guard.doc.get("target"), at_broker=False)  # fmt: skip
         if reason is ExitReason.STOP_LOSS:
             self.move_to_cost(guard)
-        self.exiting(guard)
 
     def exiting(self, guard: Guard) -> None:
         """Cancel the stop orders, wait until the broker confirms them ended, then close what
@@ -449,14 +497,20 @@ class BookStep:
             return  # an order not yet acknowledged: resolved by its tag first, never doubled
         open_stops = [o for o in stops if o.status not in TERMINAL]
         if open_stops:
-            engine.settlement.cancel_open(self.book.uid, open_stops)
-            engine._reconcile(self.book.uid, open_stops)
+            asked = engine.settlement.cancel_open(self.book.uid, open_stops)
+            if asked:  # a failed cancel is asked again next cycle; nothing waits on it now
+                engine._reconcile(self.book.uid, asked)
             if any(o.status not in TERMINAL for o in open_stops):
                 return  # the cancel is not confirmed: never close under a live stop
-        if any(o.status not in TERMINAL for o in exits):
-            engine._reconcile(self.book.uid, exits)
-            if any(o.status not in TERMINAL for o in exits):
-                return
+        open_exits = [o for o in exits if o.status not in TERMINAL]
+        if open_exits:
+            if self.now - self.last_sent(open_exits) < CHASE_EVERY:
+                return  # resting: its fill shows in the order book next cycle
+            asked = engine.settlement.cancel_open(self.book.uid, open_exits)  # to re-price it
+            if asked:
+                engine._reconcile(self.book.uid, asked)
+            if any(o.status not in TERMINAL for o in open_exits):
+                return  # never a second close beside a live one
         done = sum(int(o.filled_quantity or 0) for o in [*stops, *exits])
         left = guard.quantity - done
         if left <= 0:
@@ -465,27 +519,52 @@ class BookStep:
             self.dirty = True
             self.event("closed", guard, reason=guard.doc["reason"], price=guard.doc["exit_price"])
             return
-        if int(guard.doc["exit_attempts"]) >= MAX_EXIT_ATTEMPTS:
-            guard.state, guard.doc["reason"] = DONE, f"{guard.doc['reason']}_FAILED"
-            self.dirty = True
-            self.event("alert", guard, code="exit_failed", left=left,
-                       message="closing orders keep failing; the position is still open")  # fmt: skip
-            return
+        attempt = int(guard.doc["exit_attempts"])
+        if exits and self.now - self.last_sent(exits) < CHASE_EVERY:
+            return  # a refused close is re-priced every few seconds, not every cycle
+        if attempt >= MAX_EXIT_ATTEMPTS:
+            self.alert("exit_not_flat", guard, urgent=True, left=left, attempts=attempt,
+                       message="closing orders keep failing or not filling; the position is "
+                       "still open and the monitor keeps trying at the band's edge")  # fmt: skip
         ltp = self.ltp(guard) or guard.price("trigger_price")
         adapter = engine.adapter(self.book.uid, guard.account_id)
         if ltp is None or adapter is None:
+            self.alert("exit_blind", guard, urgent=True, left=left,
+                       message="cannot price or reach the broker to close an open position")  # fmt: skip
             return
-        guard.doc["exit_attempts"] = int(guard.doc["exit_attempts"]) + 1
+        guard.doc["exit_attempts"] = attempt + 1
         children = closing_children(guard, self.book.strategy_id, left, ltp,
-                                    self.freeze_qty(guard), self.now.date(), self._seq(guard))  # fmt: skip
+                                    self.freeze_qty(guard), self.now.date(), self._seq(guard),
+                                    attempt)  # fmt: skip
+        if attempt:
+            self.event("exit_repriced", guard, attempt=attempt + 1, price=str(ltp),
+                       limit=str(children[0].limit_price) if children else None, left=left)  # fmt: skip
         items = self.send(guard, adapter, children, RISK_EXIT, "exit_orders")
         if items is None:
             return
         engine._reconcile(self.book.uid, items)
-        if all(o.status in TERMINAL for o in items):
+        if any(int(o.filled_quantity or 0) for o in items) and all(
+            o.status in TERMINAL for o in items
+        ):
             self.exiting(guard)
 
+    def last_sent(self, orders: Sequence[OrderItem]) -> datetime:
+        return max(datetime.fromisoformat(o.sent_at or o.scheduled_at) for o in orders)
+
+    def scope_exited(self, account_id: str) -> str | None:
+        """The MTM exit reason covering ``account_id``, if its scope was exited."""
+        exited = (self.book.mtm or {}).get("exited") or {}
+        found = exited.get("ALL") or exited.get(account_id)
+        return None if found is None else str(found["reason"])
+
+    def after_exit_time(self) -> bool:
+        return self.now.time() >= time.fromisoformat(self.book.exit_time)
+
     def closed(self, guard: Guard) -> None:
+        if guard.leg < 0 or self.scope_exited(guard.account_id) or self.after_exit_time():
+            guard.state = DONE
+            self.dirty = True
+            return
         leg = self.leg_rules(guard)
         rule = leg.re_entry
         cutoff = self.strategy.risk.no_re_entry_after
@@ -559,6 +638,9 @@ class BookStep:
             entry_price=price, re_entries=int(guard.doc["re_entries"]) + 1,
         )  # fmt: skip
         doc["entry_orders"] = [o.order_id for o in items]
+        exited = self.scope_exited(guard.account_id)
+        if exited or self.after_exit_time():
+            doc["state"], doc["reason"] = EXITING, exited or ExitReason.EXIT_TIME.value
         self.book.guards = [*self.book.guards, doc]
         self.event("re_entered", guard, price=guard.doc.get("reentry_price"),
                    entry_price=str(price), quantity=units, mode=rule.mode.value,
@@ -566,7 +648,7 @@ class BookStep:
         if not self.claim():
             return
         fresh = Guard(doc)
-        if fresh.price("stop") is not None:
+        if fresh.state == ARMED and fresh.price("stop") is not None:
             self.place_stops(fresh)
 
     # -- sending ------------------------------------------------------------------------------

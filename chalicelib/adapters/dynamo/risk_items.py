@@ -70,6 +70,11 @@ class RiskRepository:
         """Write the book if nobody changed it since it was read; False when somebody did."""
         if item.status == DONE:
             item.gsi1pk = item.gsi1sk = None
+        elif item.gsi1pk is None:  # live again (a freeze handed guards back to the monitor)
+            item.gsi1pk = RiskBookItem.live_key(
+                item.trade_date, shard_of(item.uid, item.strategy_id, self.shards)
+            )
+            item.gsi1sk = f"{item.uid}#{item.strategy_id}"
         item.updated_at = now_iso()
         try:
             guarded(lambda: item.save())
@@ -145,6 +150,18 @@ def never_reached(order: OrderItem, message: str, at: str) -> bool:
          OrderItem.history.set([*(order.history or []), entry])],
         (OrderItem.status == "SENT") & OrderItem.broker_order_id.does_not_exist(),
     )  # fmt: skip
+
+
+def record_sent_outcome(
+    order: OrderItem, status: str, entry: dict[str, Any], **fields: Any
+) -> bool:
+    """The broker's answer to a placement (ack or refusal), written only while the order is still
+    SENT: another actor that found it by tag meanwhile may have recorded more (a fill applied to
+    the position); a late answer must never overwrite that. On a lost race the item is reloaded."""
+    actions = [OrderItem.status.set(status),
+               OrderItem.history.set([*(order.history or []), entry])]  # fmt: skip
+    actions += [getattr(OrderItem, name).set(value) for name, value in fields.items()]
+    return _transition(order, actions, OrderItem.status == "SENT")
 
 
 def _transition(order: OrderItem, actions: list[Any], condition: Any) -> bool:

@@ -67,13 +67,16 @@ class Crash(BaseException):
 @dataclass
 class Trap:
     """One fault on the next matching broker call: ``crash_before`` / ``crash_after`` the call
-    reaches the broker, or ``slow`` (the broker takes ``delay`` s to acknowledge)."""
+    reaches the broker, ``slow`` (the broker takes ``delay`` s to acknowledge), ``error_500``
+    (the broker answers 500), or ``before`` (``before()`` runs first: the market moves as the
+    order leaves)."""
 
     call: str  # place | cancel | modify
     when: Callable[[Any], bool]
     action: str
     delay: float = 1.5
     count: int = 1
+    before: Callable[[], Any] | None = None  # action "before": run this, then the real call
 
 
 def is_stop(request: OrderRequest) -> bool:
@@ -105,6 +108,9 @@ class Tripwire:
         if trap is None:
             return run()
         trap.count -= 1
+        if trap.action == "before" and trap.before is not None:
+            trap.before()
+            return run()
         if trap.action == "crash_before":
             raise Crash(f"died before {call}")
         if trap.action == "error_500":
@@ -333,21 +339,26 @@ class Scenario:
         return any(int(g.get("cycle", 0)) > 0 for g in self.guards())
 
 
-def run_together(*calls: Callable[[], Any]) -> list[BaseException]:
-    """Run ``calls`` in threads released at once; the exceptions they raised."""
-    barrier = threading.Barrier(len(calls))
+def while_sending(s: Scenario, first: RiskEngine, second: RiskEngine, closes: int = 1) -> None:
+    """``first`` steps in a thread; once the broker has its close(s) (still unacknowledged: a
+    ``slow`` trap holds the answer), ``second`` reads the book and steps: the race in which both
+    used to close."""
+    book = s.book()
     errors: list[BaseException] = []
 
-    def run(call: Callable[[], Any]) -> None:
-        barrier.wait()
+    def run() -> None:
         try:
-            call()
+            first.step(book, s.now)
         except BaseException as error:
             errors.append(error)
 
-    threads = [threading.Thread(target=run, args=(c,)) for c in calls]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return errors
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if len([p for p in s.placed() if p["order_type"] == "LIMIT"]) >= closes:
+            break
+        time.sleep(0.02)
+    second.step(s.book(), s.now)
+    thread.join()
+    assert not errors, errors

@@ -17,7 +17,7 @@ from tests.integration.risk.harness import (
     Sim,
     is_close,
     is_stop,
-    run_together,
+    while_sending,
 )
 
 TARGET = {**SHORT_SL30, "target": {"type": "POINTS", "value": "20"}}
@@ -31,11 +31,7 @@ def test_two_monitors_with_a_slow_close_ack_close_once(sim: Sim):
     s.price(0, "79.00")
     second = s.fresh_engine()
     sim.clock.advance()
-    books = [s.book(), s.book()]
-    errors = run_together(
-        lambda: s.engine.step(books[0], s.now), lambda: second.step(books[1], s.now)
-    )
-    assert not errors, errors
+    while_sending(s, s.engine, second)  # the second reads the book while the close is out
     s.steps(2)
     s.step(engine=second)
     assert [p["transaction_type"] for p in s.placed()] == ["BUY", "BUY"]  # the stop, one close

@@ -8,12 +8,14 @@ from hypothesis import strategies as st
 from chalicelib.domain.money import TICK, is_on_tick
 from chalicelib.domain.risk import (
     Book,
+    chase_limit,
     closing_side,
     distance,
     favourable,
     locked_profit,
     mtm,
     mtm_exit,
+    past_the_limit,
     re_entry_ready,
     short,
     stop_already_breached,
@@ -672,3 +674,22 @@ def test_locked_profit_never_falls_as_the_peak_rises(reach, lock, every, by, p, 
     if floor_low is not None:
         assert floor_high is not None and floor_high >= floor_low >= lock
     assert (floor_high is None) is (high < reach)
+
+
+# -- chasing a close ----------------------------------------------------------------------------
+def test_chase_limit_widens_with_each_attempt_up_to_the_band():
+    on = date(2026, 11, 26)
+    first = chase_limit("BUY", Decimal("100"), 0, on=on)
+    assert first == Decimal("103.00")  # the ordinary protection: 3% above Rs 50
+    assert chase_limit("BUY", Decimal("100"), 1, on=on) == Decimal("106.00")
+    assert chase_limit("BUY", Decimal("100"), 50, on=on) == Decimal("140.00")  # the band's edge
+    assert chase_limit("SELL", Decimal("100"), 2, on=on) == Decimal("91.00")
+    assert chase_limit("SELL", Decimal("100"), 50, on=on) == Decimal("60.00")
+    assert chase_limit("SELL", Decimal("3"), 50, on=on) == Decimal("0.05")  # never below a tick
+
+
+def test_past_the_limit_is_beyond_a_stop_orders_closing_limit():
+    assert past_the_limit("SELL", Decimal("133.90"), Decimal("180"))
+    assert not past_the_limit("SELL", Decimal("133.90"), Decimal("131"))
+    assert past_the_limit("BUY", Decimal("66.10"), Decimal("50"))
+    assert not past_the_limit("BUY", Decimal("66.10"), None)
