@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from chalicelib.adapters.dynamo.repository import bind_clock
 from chalicelib.container import Container, use_container
 from sim.exchange import SimExchange
 from sim.servers import adapter_hosts, start_fake_broker
@@ -46,4 +47,5 @@ def sim(settings: Any, container: Container, client: Any) -> Iterator[Sim]:
         yield Sim(clock, exchange, kite, local, api, uid, account)
     finally:
         use_container(container)
+        bind_clock(container.clock)  # record stamps follow the session's clock again
         kite.stop()
