@@ -61,7 +61,7 @@ def trade_date(req: Request, now: datetime) -> str:
 
 
 # -- views -----------------------------------------------------------------------------------
-def execution_view(item: ExecutionItem) -> dict[str, Any]:
+def execution_view(item: ExecutionItem, events: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "id": execution_id(item.sk),
         "strategy_id": item.strategy_id,
@@ -70,7 +70,7 @@ def execution_view(item: ExecutionItem) -> dict[str, Any]:
         "slot": item.slot,
         "status": item.status,
         "summary": item.summary,
-        "events": item.events or [],
+        "events": events,
         "created_at": item.created_at,
         "updated_at": item.updated_at,
     }
@@ -173,7 +173,8 @@ def list_executions(req: Request) -> dict[str, Any]:
     """The caller's executions on a trading date (default today, IST)."""
     day = trade_date(req, req.container.clock())
     items = req.container.executions.executions_on(req.uid, day)
-    return {"date": day, "items": [execution_view(i) for i in items]}
+    books = req.container.risk.books
+    return {"date": day, "items": [execution_view(i, books.events(i)) for i in items]}
 
 
 @route(bp, "/executions/{execution}", "GET")
@@ -183,7 +184,10 @@ def get_execution(req: Request, execution: str) -> dict[str, Any]:
     item = req.container.executions.get_execution(req.uid, sk)
     orders = req.container.executions.orders_of_execution(req.uid, sk)
     orders.sort(key=lambda o: (o.scheduled_at, o.sent_at or "", o.order_id))
-    view = {**execution_view(item), "orders": [order_view(o) for o in orders]}
+    view = {
+        **execution_view(item, req.container.risk.books.events(item)),
+        "orders": [order_view(o) for o in orders],
+    }
     if item.phase == "ENTRY":
         book = req.container.risk.books.get(req.uid, item.trade_date, item.strategy_id)
         view["risk"] = None if book is None else risk_view(book)
@@ -199,7 +203,11 @@ def list_risk(req: Request) -> dict[str, Any]:
     items = []
     for book in books:
         execution = req.container.executions.get_execution(req.uid, book.execution)
-        events = [e for e in execution.events or [] if e.get("kind") in RISK_EVENT_KINDS]
+        events = [
+            e
+            for e in req.container.risk.books.events(execution)
+            if e.get("kind") in RISK_EVENT_KINDS
+        ]
         items.append({**risk_view(book), "execution_id": execution_id(book.execution),
                       "events": events})  # fmt: skip
     return {"date": day, "items": items}

@@ -47,10 +47,10 @@ def arm(
     message = "risk book not armed: stop-losses were NOT placed for this entry"
     log.error(message, extra={"user": uid, "execution": execution_sk})
     try:
-        execution = container.executions.get_execution(uid, execution_sk)
-        container.executions.add_event(
-            execution, {"kind": "alert", "code": "risk_not_armed", "message": message}
-        )
+        container.risk.record_event(
+            uid, execution_sk,
+            {"kind": "alert", "code": "risk_not_armed", "urgent": True, "message": message},
+        )  # fmt: skip
     except Exception:
         log.exception("could not record the arming alert")
     outcome: dict[str, Any] = {"error": message, "user": uid, "execution": execution_sk}

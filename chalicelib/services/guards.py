@@ -155,6 +155,7 @@ def new_guard(
         | {"broker_symbol": contract.get("broker_symbol", "")},
         "symbol": canonical_symbol(key),
         "quantity": quantity,
+        "entered": quantity,  # units the entry orders filled so far (the guard grows with them)
         "entry_price": str(entry_price),
         "stop": _str(stop),
         "initial_stop": _str(stop),
@@ -174,6 +175,23 @@ def new_guard(
         "exit_attempts": 0,
         "re_entries": re_entries,
     }
+
+
+def grown_guard(doc: dict[str, Any], leg: Leg, units: int, average: Decimal) -> None:
+    """The guard after its entry filled ``units`` in all at ``average``: the new units join it,
+    and while its stop has not moved (no trail, no move to cost) the levels follow the new
+    average, as if it had all filled at once."""
+    added = units - int(doc.get("entered", doc["quantity"]))
+    doc["quantity"] = int(doc["quantity"]) + added
+    doc["entered"] = units
+    if doc.get("stop") == doc.get("initial_stop"):
+        fresh = new_guard(
+            account_id=doc["account_id"], leg_index=int(doc["leg"]), leg=leg,
+            cycle=int(doc["cycle"]), contract=doc["contract"], quantity=units,
+            entry_price=average,
+        )  # fmt: skip
+        for name in ("entry_price", "stop", "initial_stop", "target", "best"):
+            doc[name] = fresh[name]
 
 
 def exit_only_guard(position: PositionItem, net: int, reason: str, now: datetime) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from typing import Any
 
 from chalicelib.adapters.brokers.errors import BrokerError
 from chalicelib.adapters.brokers.port import Broker
+from chalicelib.adapters.dynamo.event_items import append_event
 from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem, PositionItem
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.adapters.dynamo.risk_items import DONE as BOOK_DONE
@@ -39,6 +40,7 @@ from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import ContractKey
 from chalicelib.domain.strategy import (
     ExitReason,
+    Strategy,
     from_document,
     to_document,
 )
@@ -92,22 +94,13 @@ class RiskEngine:
             return None
         if not strategy.has_risk_rules:
             return None
+        # The index finds the entry's orders; their states are read again consistently, since
+        # the guards are sized from what they filled.
+        listed = [o.order_id for o in executions.orders_of_execution(uid, execution_sk)]
         orders = [
-            o
-            for o in executions.orders_of_execution(uid, execution_sk)
-            if o.phase == "ENTRY" and o.status in TERMINAL
+            o for o in executions.orders(uid, execution.trade_date, listed) if o.phase == "ENTRY"
         ]
-        guards = []
-        for (account_id, index), (units, price, request) in entry_fills(orders).items():
-            leg = strategy.legs[index]
-            if leg.guarded:
-                contract = {**request, "broker_symbol": request.get("broker_symbol", "")}
-                guards.append(
-                    new_guard(
-                        account_id=account_id, leg_index=index, leg=leg, cycle=0,
-                        contract=contract, quantity=units, entry_price=price,
-                    )
-                )  # fmt: skip
+        guards = entry_guards(strategy, orders)
         book = RiskBookItem(
             *RiskBookItem.key(uid, execution.trade_date, execution.strategy_id),
             uid=uid,
@@ -270,10 +263,13 @@ class RiskEngine:
         if book is not None:  # the book names its orders; read them consistently
             ids = [i for doc in book.guards for name in ORDER_FIELDS for i in doc.get(name) or []]
             found.update({o.order_id: o for o in executions.orders(uid, book.trade_date, ids)})
+        entries = set() if book is None else {
+            i for doc in book.guards for i in doc.get("entry_orders") or []
+        }  # fmt: skip
         open_ = [
             o
             for o in found.values()
-            if o.phase in RISK_PHASES
+            if (o.phase in RISK_PHASES or o.order_id in entries)  # an entry's resting remainder
             and o.status not in TERMINAL
             and account_id in (None, o.account_id)
         ]
@@ -388,5 +384,37 @@ class RiskEngine:
         return self.settlement.reconcile(uid, orders)
 
     def _event(self, execution: ExecutionItem, event: dict[str, Any]) -> None:
-        log.info("risk event", extra={"execution": execution.sk, "kind": event.get("kind")})
-        self.settlement.executions.add_event(execution, event)
+        self.record_event(execution.uid, execution.sk, event)
+
+    def record_event(self, uid: str, execution_sk: str, event: dict[str, Any]) -> None:
+        """One event item (append-only, never rewriting the execution item)."""
+        log.info("risk event", extra={"execution": execution_sk, "kind": event.get("kind")})
+        append_event(uid, execution_sk, event)
+
+
+def entry_guards(strategy: Strategy, orders: Sequence[OrderItem]) -> list[dict[str, Any]]:
+    """One guard per guarded (account, leg) of the entry, sized by what has filled so far; an
+    order still resting (settlement's deadline passed) is kept in ``entry_orders`` and its later
+    fills grow the guard (``BookStep.follow_fills``): every filled unit is guarded as it fills."""
+    fills = entry_fills(orders)
+    slots: dict[tuple[str, int], list[OrderItem]] = {}
+    for order in orders:
+        if order.filled_quantity or order.status not in TERMINAL:
+            slots.setdefault((order.account_id, int(order.request["leg"])), []).append(order)
+    guards = []
+    for (account_id, index), placed in slots.items():
+        leg = strategy.legs[index]
+        if not leg.guarded:
+            continue
+        units, price, request = fills.get(
+            (account_id, index),
+            (0, Decimal(str(placed[0].request["limit_price"])), placed[0].request),
+        )
+        contract = {**request, "broker_symbol": request.get("broker_symbol", "")}
+        doc = new_guard(
+            account_id=account_id, leg_index=index, leg=leg, cycle=0,
+            contract=contract, quantity=units, entry_price=price,
+        )  # fmt: skip
+        doc["entry_orders"] = [o.order_id for o in placed]
+        guards.append(doc)
+    return guards

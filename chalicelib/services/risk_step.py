@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.brokers.errors import BrokerError, InvalidOrder, Rejected
 from chalicelib.adapters.brokers.port import Broker, Modification, OrderType
-from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem, PositionItem
+from chalicelib.adapters.dynamo.models import OrderItem, PositionItem
 from chalicelib.adapters.dynamo.risk_items import DONE as BOOK_DONE
 from chalicelib.adapters.dynamo.risk_items import LIVE, RiskBookItem, never_sent
 from chalicelib.domain.broker_support import broker_capabilities
@@ -54,6 +54,7 @@ from chalicelib.services.guards import (
     closing_children,
     entry_fills,
     exit_only_guard,
+    grown_guard,
     new_guard,
     reentry_children,
     stop_children,
@@ -133,9 +134,6 @@ class BookStep:
         }  # fmt: skip
         self.events.append({"kind": kind, **where, **fields})
 
-    def execution(self) -> ExecutionItem:
-        return self.engine.settlement.executions.get_execution(self.book.uid, self.book.execution)
-
     def finish(self) -> None:
         """Write what is left to write and record the pass's events. The book is done only when
         every guard is: after an MTM exit of the whole strategy, or after the exit time."""
@@ -146,11 +144,9 @@ class BookStep:
             self.dirty = True
         if self.dirty:
             self.claim()
-        if self.events:
-            execution = self.execution()
-            for event in self.events:
-                self.engine._event(execution, event)
-            self.events = []
+        for event in self.events:
+            self.engine.record_event(self.book.uid, self.book.execution, event)
+        self.events = []
 
     def alert(self, code: str, guard: Guard | None = None, *, urgent: bool = False,
               **fields: Any) -> None:  # fmt: skip
@@ -277,7 +273,28 @@ class BookStep:
     def leg_rules(self, guard: Guard) -> Any:
         return self.strategy.legs[guard.leg]
 
+    def follow_fills(self, guard: Guard) -> None:
+        """Entry orders still resting (past settlement's deadline) or partly filled: every unit
+        that fills joins the guard, and a resting stop is replaced by one for the new quantity
+        (cancelled first, then placed anew: never two stops resting for one guard)."""
+        entries = self.orders(guard.ids("entry_orders"))
+        found = entry_fills(entries).get((guard.account_id, guard.leg))
+        if found is None or found[0] <= int(guard.doc.get("entered", guard.quantity)):
+            return
+        before = guard.quantity
+        grown_guard(guard.doc, self.leg_rules(guard), found[0], found[1])
+        self.dirty = True
+        self.event("fill_guarded", guard, quantity=guard.quantity, added=guard.quantity - before,
+                   stop=guard.doc.get("stop"))  # fmt: skip
+        live = [o for o in self.orders(guard.ids("stop_orders")) if o.status not in TERMINAL]
+        if live and not any(in_flight(o) for o in live):
+            self.replace_stops(guard, live)
+
     def armed(self, guard: Guard) -> None:
+        if guard.leg >= 0:
+            self.follow_fills(guard)
+        if guard.quantity <= 0:
+            return  # nothing filled yet: nothing to protect
         stops = self.orders(guard.ids("stop_orders"))
         if any(in_flight(o) for o in stops):
             return  # a stop not yet acknowledged: resolved by its tag first, never doubled
@@ -456,8 +473,9 @@ class BookStep:
                            stop_to=str(stop), action="cancel and place anew")  # fmt: skip
                 self.replace_stops(guard, live)
                 return
-            except BrokerError as error:
-                self.event("alert", guard, code="stop_not_moved", message=str(error))
+            except BrokerError as error:  # unreachable: tried again next cycle, said once
+                self.alert("stop_not_moved", guard, urgent=True, message=str(error),
+                           stop_to=str(stop))  # fmt: skip
                 continue
             order.request = {**order.request, "trigger": str(stop), "limit_price": str(limit)}
             self.engine.settlement.executions.save_order(order)
@@ -491,6 +509,18 @@ class BookStep:
         """Cancel the stop orders, wait until the broker confirms them ended, then close what
         they did not fill."""
         engine = self.engine
+        if guard.leg >= 0:
+            self.follow_fills(guard)
+            resting = [
+                o for o in self.orders(guard.ids("entry_orders")) if o.status not in TERMINAL
+            ]
+            if resting:  # an exit stops the entry: its unfilled remainder is cancelled first
+                asked = engine.settlement.cancel_open(self.book.uid, resting)
+                if asked:
+                    engine._reconcile(self.book.uid, asked)
+                if any(o.status not in TERMINAL for o in resting):
+                    return  # its fills reach the position when it ends; then close what is held
+                self.follow_fills(guard)
         stops = self.orders(guard.ids("stop_orders"))
         exits = self.orders(guard.ids("exit_orders"))
         if any(in_flight(o) for o in [*stops, *exits]):

@@ -128,7 +128,8 @@ class Scenario:
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         execution = self.rig.container.executions.get_execution(self.rig.uid, self.execution.sk)
-        return [e for e in execution.events or [] if kind is None or e["kind"] == kind]
+        events = self.engine.books.events(execution)
+        return [e for e in events if kind is None or e["kind"] == kind]
 
     def broker_order(self, item: Any) -> Any:
         return self.rig.exchange.order(self.client_id, item.broker_order_id)

@@ -18,7 +18,8 @@ from typing import Any
 from pynamodb.attributes import JSONAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.exceptions import PutError, UpdateError
 
-from chalicelib.adapters.dynamo.models import BaseItem, OrderItem, user_pk
+from chalicelib.adapters.dynamo.event_items import execution_events
+from chalicelib.adapters.dynamo.models import BaseItem, ExecutionItem, OrderItem, user_pk
 from chalicelib.adapters.dynamo.repository import _lost_race, guarded, now_iso
 from chalicelib.domain.schedule import shard_of
 from chalicelib.errors import Conflict, DependencyUnavailable
@@ -99,6 +100,10 @@ class RiskRepository:
                 RiskBookItem.query(user_pk(uid), BaseItem.sk.startswith(f"RISK#{trade_date}#"))
             )
         )
+
+    def events(self, execution: ExecutionItem) -> list[dict[str, Any]]:
+        """The execution's events in order (risk events are their own items: event_items)."""
+        return execution_events(execution)
 
     def live(self, trade_date: str) -> list[RiskBookItem]:
         """Every live book of the day: one Query per shard (eventually consistent; the version

@@ -113,6 +113,10 @@ class Tripwire:
             return run()
         if trap.action == "crash_before":
             raise Crash(f"died before {call}")
+        if trap.action == "reject":
+            from chalicelib.adapters.brokers.errors import Rejected
+
+            raise Rejected("Order modification rejected (injected)", broker="zerodha")
         if trap.action == "error_500":
             from chalicelib.adapters.brokers.errors import Unavailable
 
@@ -279,9 +283,7 @@ class Scenario:
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         c = self.sim.container
         execution = c.executions.get_execution(self.sim.uid, self.execution.sk)
-        events = c.executions.events(execution) if hasattr(c.executions, "events") else None
-        found = events if events is not None else (execution.events or [])
-        return [e for e in found if kind is None or e["kind"] == kind]
+        return [e for e in self.engine.books.events(execution) if kind is None or e["kind"] == kind]
 
     # -- the broker -----------------------------------------------------------------------------
     def placed(self) -> list[dict[str, str]]:

@@ -19,6 +19,10 @@ class FakeRisk:
     def __init__(self, fail_first: bool = False) -> None:
         self.calls = 0
         self.fail_first = fail_first
+        self.events: list[dict[str, Any]] = []
+
+    def record_event(self, uid: str, sk: str, event: dict[str, Any]) -> None:
+        self.events.append(event)
 
     def cycle(self) -> dict[str, int]:
         self.calls += 1
@@ -63,11 +67,7 @@ def test_monitor_idles_outside_the_session_and_stops_when_asked():
 
 def test_arming_failure_is_retried_then_reported_loudly_not_raised():
     engine = FakeRisk()
-    events: list[dict[str, Any]] = []
-    executions = SimpleNamespace(
-        get_execution=lambda uid, sk: sk, add_event=lambda execution, event: events.append(event)
-    )
-    c = SimpleNamespace(clock=lambda: TRADING, risk=engine, executions=executions)
+    c = SimpleNamespace(clock=lambda: TRADING, risk=engine)
     outcome = risk.arm(c, "u", "sk", pause=0)
     assert "NOT placed" in outcome["error"]
-    assert [e["code"] for e in events] == ["risk_not_armed"]
+    assert [(e["code"], e["urgent"]) for e in engine.events] == [("risk_not_armed", True)]
