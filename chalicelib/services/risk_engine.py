@@ -31,7 +31,6 @@ from typing import Any
 
 from chalicelib.adapters.brokers.errors import BrokerError
 from chalicelib.adapters.brokers.port import Broker
-from chalicelib.adapters.dynamo.event_items import append_event
 from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem, PositionItem
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.adapters.dynamo.risk_items import DONE as BOOK_DONE
@@ -384,12 +383,20 @@ class RiskEngine:
         return self.settlement.reconcile(uid, orders)
 
     def _event(self, execution: ExecutionItem, event: dict[str, Any]) -> None:
-        self.record_event(execution.uid, execution.sk, event)
+        log.info("risk event", extra={"execution": execution.sk, "kind": event.get("kind")})
+        self.settlement.executions.add_event(execution, event)  # its own item; notifications hook
 
     def record_event(self, uid: str, execution_sk: str, event: dict[str, Any]) -> None:
-        """One event item (append-only, never rewriting the execution item)."""
-        log.info("risk event", extra={"execution": execution_sk, "kind": event.get("kind")})
-        append_event(uid, execution_sk, event)
+        self.record_events(uid, execution_sk, [event])
+
+    def record_events(self, uid: str, execution_sk: str, events: Sequence[dict[str, Any]]) -> None:
+        """Events of one pass on the entry execution (one read of the execution, one append-only
+        item per event)."""
+        if not events:
+            return
+        execution = self.settlement.executions.get_execution(uid, execution_sk)
+        for event in events:
+            self._event(execution, event)
 
 
 def entry_guards(strategy: Strategy, orders: Sequence[OrderItem]) -> list[dict[str, Any]]:

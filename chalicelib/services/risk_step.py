@@ -144,8 +144,7 @@ class BookStep:
             self.dirty = True
         if self.dirty:
             self.claim()
-        for event in self.events:
-            self.engine.record_event(self.book.uid, self.book.execution, event)
+        self.engine.record_events(self.book.uid, self.book.execution, self.events)
         self.events = []
 
     def alert(self, code: str, guard: Guard | None = None, *, urgent: bool = False,

@@ -15,6 +15,7 @@ from typing import Any
 from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters.dynamo.event_items import append_event
 from chalicelib.adapters.dynamo.models import (
     BaseItem,
     ExecutionItem,
@@ -63,10 +64,9 @@ class ExecutionRepository:
         guarded(lambda: item.update(actions=actions))
 
     def add_event(self, item: ExecutionItem, event: dict[str, Any]) -> None:
-        stamped = {"at": now_iso(), **event}
-        guarded(
-            lambda: item.update(actions=[ExecutionItem.events.set((item.events or []) + [stamped])])
-        )
+        """One append-only event item (``event_items``): never a rewrite of the execution item,
+        which two writers would race on and a busy day would grow past 400 KB."""
+        append_event(item.uid, item.sk, event)
 
     def get_execution(self, uid: str, sk: str) -> ExecutionItem:
         try:
