@@ -65,8 +65,14 @@ def stalled_aws(settings, container, user) -> Iterator[Api]:
     """Every AWS call (DynamoDB, Cognito, KMS) goes to a stalled endpoint; tokens still verify
     against the emulator's key set (already cached by a real deployment)."""
     stall = StalledEndpoint()
+    production = Settings.from_env({})  # the shipped timeouts, not the emulator-friendly ones
     stalled = dataclasses.replace(
-        settings, aws_endpoint_url=stall.url, jwks_url_override=settings.jwks_url
+        settings,
+        aws_endpoint_url=stall.url,
+        jwks_url_override=settings.jwks_url,
+        aws_connect_timeout=production.aws_connect_timeout,
+        aws_read_timeout=production.aws_read_timeout,
+        aws_max_attempts=production.aws_max_attempts,
     )
     use_container(Container(stalled))
     try:
