@@ -14,6 +14,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.adapters.dynamo.models import bind_table
+from chalicelib.adapters.dynamo.repository import bind_clock
 from chalicelib.container import Container, use_container
 from chalicelib.settings import Settings
 from tests.integration.conftest import Api
@@ -49,7 +50,9 @@ class StalledEndpoint:
         self.sock.close()
 
 
-def _rebind(settings: Settings) -> None:
+def _rebind(settings: Settings, clock) -> None:
+    """A Container binds the models (table, timeouts, stamp clock) process-wide: put back the
+    session's binding for the tests that follow."""
     bind_table(
         settings.table_name,
         settings.region,
@@ -58,10 +61,11 @@ def _rebind(settings: Settings) -> None:
         read_timeout=settings.aws_read_timeout,
         max_attempts=settings.aws_max_attempts,
     )
+    bind_clock(clock)
 
 
 @pytest.fixture
-def stalled_aws(settings, container, user) -> Iterator[Api]:
+def stalled_aws(settings, container, platform_clock, user) -> Iterator[Api]:
     """Every AWS call (DynamoDB, Cognito, KMS) goes to a stalled endpoint; tokens still verify
     against the emulator's key set (already cached by a real deployment)."""
     stall = StalledEndpoint()
@@ -74,11 +78,11 @@ def stalled_aws(settings, container, user) -> Iterator[Api]:
         aws_read_timeout=production.aws_read_timeout,
         aws_max_attempts=production.aws_max_attempts,
     )
-    use_container(Container(stalled))
+    use_container(Container(stalled, clock=platform_clock))
     try:
         yield user
     finally:
-        _rebind(settings)
+        _rebind(settings, platform_clock)
         use_container(container)
         stall.close()
 
@@ -113,11 +117,15 @@ def test_a_stalled_identity_service_answers_503_within_five_seconds(stalled_aws,
     assert elapsed < BUDGET_SECONDS
 
 
-def test_a_stalled_broker_login_answers_503_within_five_seconds(settings, container, setup):
+def test_a_stalled_broker_login_answers_503_within_five_seconds(
+    settings, container, platform_clock, setup
+):
     """The token exchange of a daily login runs inside the callback request."""
     stall = StalledEndpoint()
     hosts = {"zerodha": {"api": stall.url, "login": stall.url}}
-    use_container(Container(dataclasses.replace(settings, broker_hosts=hosts)))
+    use_container(
+        Container(dataclasses.replace(settings, broker_hosts=hosts), clock=platform_clock)
+    )
     try:
         api = setup["api"]
         account = api.call(
