@@ -249,10 +249,12 @@ def error_envelope(event: Any, get_response: Callable[[Any], Response]) -> Respo
             405: "this route does not support that method",
             415: "send the body as application/json",
         }.get(response.status_code, code.replace("_", " "))
-        headers = {k: v for k, v in response.headers.items() if k.lower() == "allow"}
         answer = json_response(
             {"error": {"code": code, "message": message, "field": None}}, response.status_code
         )
-        answer.headers.update(headers)
+        if response.status_code == 405:  # which methods the route has: useful, not echoed
+            answer.headers.update(
+                {k: v for k, v in response.headers.items() if k.lower() == "allow"}
+            )
         return answer
     return response
