@@ -3,7 +3,7 @@
 local gateway on the emulator. No answer may be a 5xx; every status, media type and 2xx body must
 be the one the document declares.
 
-Bounded for `make test`: at most SCHEMATHESIS_EXAMPLES (default 10) per operation and mode.
+Bounded for `make test`: at most SCHEMATHESIS_EXAMPLES (default 25) per operation and mode.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.integration.conftest import sign_up
 
-EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "10"))
+EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "25"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
