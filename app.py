@@ -15,12 +15,14 @@ from chalicelib.api import (
     baskets,
     broker_callbacks,
     executions,
+    fallback,
     identity,
     market,
     notifications,
     strategies,
     system,
 )
+from chalicelib.api.routing import error_envelope
 from chalicelib.container import get_container
 from chalicelib.jobs import instruments, notify, readiness, reconcile, tick
 from chalicelib.jobs import risk as risk_jobs
@@ -31,11 +33,13 @@ app.log.setLevel(logging.INFO)
 for blueprint in (
     system, identity, accounts, broker_callbacks, baskets, strategies, market, executions,
     notifications,
+    fallback,  # last: unknown routes answer 404 in the error envelope
 ):  # fmt: skip
     app.register_blueprint(blueprint.bp)
 # Before the handlers below: Chalice binds middleware when a handler is declared.
 for event_type in ("scheduled", "pure_lambda"):
     app.register_middleware(notify.deliver_after, event_type)
+app.register_middleware(error_envelope, "http")
 
 
 @app.lambda_function(name="plan_tick")

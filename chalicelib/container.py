@@ -64,7 +64,14 @@ class Container:
     def __init__(self, settings: Settings, clock: Clock = system_clock) -> None:
         self.settings = settings
         self.clock = clock
-        bind_table(settings.table_name, settings.region, settings.aws_endpoint_url)
+        bind_table(
+            settings.table_name,
+            settings.region,
+            settings.aws_endpoint_url,
+            connect_timeout=settings.aws_connect_timeout,
+            read_timeout=settings.aws_read_timeout,
+            max_attempts=settings.aws_max_attempts,
+        )
         bind_clock(clock)
 
     @cached_property
@@ -98,15 +105,28 @@ class Container:
 
     @cached_property
     def broker_sessions(self) -> BrokerSessionService:
+        import httpx
+
+        from chalicelib.adapters.brokers.base import make_client, make_retrying
         from chalicelib.adapters.brokers.registry import build_broker
 
+        # The login runs inside an API request: a stalled broker must answer 503 within 5 s.
+        s = self.settings
+        timeout = httpx.Timeout(
+            s.broker_api_read_timeout, connect=s.broker_api_connect_timeout, pool=1.0
+        )
+        api_broker = functools.partial(
+            build_broker,
+            client=make_client(timeout=timeout),
+            retrying=make_retrying(attempts=2, max_delay=1.0),
+        )
         return BrokerSessionService(
             repo=self.repo,
             cipher=self.cipher,
             clock=self.clock,
             public_api_url=self.settings.public_api_url,
             hosts=self.settings.broker_hosts,
-            build_broker=build_broker,
+            build_broker=api_broker,
         )
 
     @cached_property

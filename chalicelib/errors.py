@@ -9,6 +9,8 @@ DomainError
  ├── Forbidden               403
  ├── NotFound                404  also for another user's ids: existence is not disclosed
  ├── Conflict                409  duplicates, lost optimistic-locking races (stale `version`)
+ │    └── ConcurrentChange        a conditional write lost to a concurrent request: the service
+ │                                may re-read and retry; what is left answers 409
  ├── PreconditionFailed      412
  ├── Unprocessable           422  well-formed but refused by a market or account rule
  ├── TooManyRequests         429
@@ -56,6 +58,11 @@ class NotFound(DomainError):
 class Conflict(DomainError):
     status = 409
     code = "conflict"
+
+
+class ConcurrentChange(Conflict):
+    """Raised by the storage layer for a lost conditional race (not a stale client version), so
+    services can tell "re-read and try again" from "the caller's copy is stale"."""
 
 
 class PreconditionFailed(DomainError):

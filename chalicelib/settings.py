@@ -47,6 +47,16 @@ class Settings:
     telegram_bot_token: str = field(default="", repr=False)
     telegram_bot_token_parameter: str = ""
     telegram_webhook_secret: str = field(default="", repr=False)
+    # AWS calls (DynamoDB through PynamoDB, Cognito, KMS, SNS): a stalled dependency must turn
+    # into a 503 within 5 s, not hang the API for botocore's 60 s x 5. A call costs at most
+    # attempts x (connect or read timeout) plus one backoff of up to 1 s: 2 x 1.5 + 1 = 4 s.
+    aws_connect_timeout: float = 1.0
+    aws_read_timeout: float = 1.5
+    aws_max_attempts: int = 2
+    # Broker calls made while an API request waits (the login's token exchange): one attempt
+    # must end well inside 5 s. The engine's adapters keep their own (adapters/brokers/base.py).
+    broker_api_connect_timeout: float = 1.5
+    broker_api_read_timeout: float = 3.0
 
     @property
     def jwt_issuer(self) -> str:
@@ -87,6 +97,11 @@ class Settings:
             telegram_bot_token=source.get("TELEGRAM_BOT_TOKEN", ""),
             telegram_bot_token_parameter=source.get("TELEGRAM_BOT_TOKEN_PARAMETER", ""),
             telegram_webhook_secret=source.get("TELEGRAM_WEBHOOK_SECRET", ""),
+            aws_connect_timeout=float(source.get("AWS_CONNECT_TIMEOUT", "1.0")),
+            aws_read_timeout=float(source.get("AWS_READ_TIMEOUT", "1.5")),
+            aws_max_attempts=max(1, int(source.get("AWS_MAX_ATTEMPTS", "2"))),
+            broker_api_connect_timeout=float(source.get("BROKER_API_CONNECT_TIMEOUT", "1.5")),
+            broker_api_read_timeout=float(source.get("BROKER_API_READ_TIMEOUT", "3.0")),
         )
 
     def missing(self) -> list[str]:

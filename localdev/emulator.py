@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -42,7 +43,12 @@ WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 def shim(app: WsgiApp) -> WsgiApp:
-    """Wrap moto's WSGI app with the few answers it lacks."""
+    """Wrap moto's WSGI app with the few answers it lacks.
+
+    DynamoDB requests run one at a time: moto's TransactWriteItems deep-copies tables without a
+    lock, so a concurrent write makes it fail with a 500 that real DynamoDB never gives.
+    """
+    dynamodb = threading.Lock()
 
     def wrapped(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
@@ -50,6 +56,9 @@ def shim(app: WsgiApp) -> WsgiApp:
             return _json(start_response, _SHIMMED_SFN_ACTIONS[target])
         if environ.get("PATH_INFO") in _HEALTH_PATHS and environ.get("REQUEST_METHOD") == "GET":
             return _json(start_response, {"services": {"moto": "running"}, "edition": "moto"})
+        if target.startswith("DynamoDB_"):
+            with dynamodb:
+                return list(app(environ, start_response))
         return app(environ, start_response)
 
     return wrapped

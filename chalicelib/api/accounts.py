@@ -6,6 +6,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
+from chalicelib.api import responses as R
 from chalicelib.api.routing import Request, json_response, route
 from chalicelib.api.schemas import AccountIn, AccountPatch, SessionCodeIn
 from chalicelib.api.views import account_view
@@ -14,7 +15,7 @@ from chalicelib.services.broker_sessions import session_view
 bp = Blueprint(__name__)
 
 
-@route(bp, "/accounts", "POST", body=AccountIn, status=201)
+@route(bp, "/accounts", "POST", body=AccountIn, status=201, response=R.ACCOUNT)
 def create_account(req: Request) -> dict[str, Any]:
     """Connect a broker account; api_key and api_secret are sealed with KMS and never returned."""
     body: AccountIn = req.body
@@ -29,7 +30,7 @@ def create_account(req: Request) -> dict[str, Any]:
     return account_view(item)
 
 
-@route(bp, "/accounts", "GET")
+@route(bp, "/accounts", "GET", response=R.items_of(R.ACCOUNT))
 def list_accounts(req: Request) -> dict[str, Any]:
     """The caller's broker accounts with their session status."""
     sessions = req.container.repo.sessions_of(req.uid)
@@ -42,13 +43,13 @@ def list_accounts(req: Request) -> dict[str, Any]:
     }
 
 
-@route(bp, "/accounts/readiness", "GET")
+@route(bp, "/accounts/readiness", "GET", response=R.items_of(R.READINESS))
 def readiness(req: Request) -> dict[str, Any]:
     """Which accounts can trade today, and until when (sessions end before the next trading day)."""
     return {"items": req.container.broker_sessions.readiness(req.uid)}
 
 
-@route(bp, "/accounts/{account_id}", "GET")
+@route(bp, "/accounts/{account_id}", "GET", response=R.ACCOUNT)
 def get_account(req: Request, account_id: str) -> dict[str, Any]:
     """One broker account."""
     item = req.container.accounts.get(req.uid, account_id)
@@ -56,13 +57,13 @@ def get_account(req: Request, account_id: str) -> dict[str, Any]:
     return account_view(item, session_view(session, req.container.clock()))
 
 
-@route(bp, "/accounts/{account_id}/login", "GET")
+@route(bp, "/accounts/{account_id}/login", "GET", response=R.LOGIN_URL)
 def login_url(req: Request, account_id: str) -> dict[str, Any]:
     """The broker's login page for today's session, with a single-use state (10 minutes)."""
     return {"url": req.container.broker_sessions.login_url(req.uid, account_id)}
 
 
-@route(bp, "/accounts/{account_id}/session", "POST", body=SessionCodeIn)
+@route(bp, "/accounts/{account_id}/session", "POST", body=SessionCodeIn, response=R.ACCOUNT)
 def complete_with_code(req: Request, account_id: str) -> dict[str, Any]:
     """Finish a login with a code the trader enters (Angel's TOTP, a pasted request token)."""
     body: SessionCodeIn = req.body
@@ -72,7 +73,7 @@ def complete_with_code(req: Request, account_id: str) -> dict[str, Any]:
     return account_view(account, session_view(session, req.container.clock()))
 
 
-@route(bp, "/accounts/{account_id}", "PATCH", body=AccountPatch)
+@route(bp, "/accounts/{account_id}", "PATCH", body=AccountPatch, response=R.ACCOUNT)
 def update_account(req: Request, account_id: str) -> dict[str, Any]:
     """Relabel an account or rotate its API credentials."""
     body: AccountPatch = req.body

@@ -6,6 +6,7 @@ from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib.api import responses as R
 from chalicelib.api.routing import Request, route
 from chalicelib.api.schemas import ConfirmIn, LoginIn, ProfilePatch, SignupIn
 from chalicelib.api.views import profile_view
@@ -13,7 +14,7 @@ from chalicelib.api.views import profile_view
 bp = Blueprint(__name__)
 
 
-@route(bp, "/auth/signup", "POST", auth=False, body=SignupIn, status=201)
+@route(bp, "/auth/signup", "POST", auth=False, body=SignupIn, status=201, response=R.SIGNED_UP)
 def signup(req: Request) -> dict[str, Any]:
     """Create a user (confirmed at once on the local stage; otherwise a code is mailed)."""
     body: SignupIn = req.body
@@ -23,7 +24,7 @@ def signup(req: Request) -> dict[str, Any]:
     return {**profile_view(profile), "confirmed": confirmed}
 
 
-@route(bp, "/auth/confirm", "POST", auth=False, body=ConfirmIn)
+@route(bp, "/auth/confirm", "POST", auth=False, body=ConfirmIn, response=R.CONFIRMED)
 def confirm(req: Request) -> dict[str, Any]:
     """Confirm a sign-up with the mailed code."""
     body: ConfirmIn = req.body
@@ -31,7 +32,7 @@ def confirm(req: Request) -> dict[str, Any]:
     return {"confirmed": True}
 
 
-@route(bp, "/auth/login", "POST", auth=False, body=LoginIn)
+@route(bp, "/auth/login", "POST", auth=False, body=LoginIn, response=R.TOKENS)
 def login(req: Request) -> dict[str, Any]:
     """Exchange email and password for Cognito tokens; send the id_token as a Bearer token."""
     body: LoginIn = req.body
@@ -44,13 +45,13 @@ def login(req: Request) -> dict[str, Any]:
     }
 
 
-@route(bp, "/me", "GET")
+@route(bp, "/me", "GET", response=R.PROFILE)
 def me(req: Request) -> dict[str, Any]:
     """The caller's profile."""
     return profile_view(req.container.identity.profile(req.uid))
 
 
-@route(bp, "/me", "PATCH", body=ProfilePatch)
+@route(bp, "/me", "PATCH", body=ProfilePatch, response=R.PROFILE)
 def update_me(req: Request) -> dict[str, Any]:
     """Change name, phone or state."""
     body: ProfilePatch = req.body

@@ -26,6 +26,24 @@ ERROR_SCHEMA = {
 }
 
 
+def _success(status: int, schema: dict[str, Any] | None) -> dict[str, Any]:
+    """Every 2xx declares its body (any JSON object when the route names no schema); a 204 has
+    none."""
+    if status == 204:
+        return {"description": "No Content"}
+    return {
+        "description": "OK",
+        "content": {"application/json": {"schema": schema or {"type": "object"}}},
+    }
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
 def build_openapi(version: str = "1.0.0") -> dict[str, Any]:
     models = sorted({r.body for r in ROUTES if r.body is not None}, key=lambda m: m.__name__)
     _, schemas = models_json_schema(
@@ -38,13 +56,9 @@ def build_openapi(version: str = "1.0.0") -> dict[str, Any]:
         operation: dict[str, Any] = {
             "summary": r.summary.splitlines()[0] if r.summary else "",
             "responses": {
-                str(r.status): {"description": "OK"},
-                "4XX": {
-                    "description": "Refused; `field` names the offending input",
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
-                    },
-                },
+                str(r.status): _success(r.status, r.response),
+                "4XX": _error("Refused; `field` names the offending input"),
+                "503": _error("A dependency (DynamoDB, Cognito, a broker) is unavailable; retry"),
             },
             "parameters": [
                 {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}

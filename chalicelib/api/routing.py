@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -23,7 +24,13 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.container import Container, get_container
 from chalicelib.domain.market_errors import MarketDataError, MarketRuleError
-from chalicelib.errors import DomainError, Unauthenticated, Unprocessable, ValidationFailed
+from chalicelib.errors import (
+    DomainError,
+    NotFound,
+    Unauthenticated,
+    Unprocessable,
+    ValidationFailed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +44,7 @@ class RouteDoc:
     body: type[BaseModel] | None
     status: int
     query: tuple[str, ...] = ()
+    response: dict[str, Any] | None = None  # JSON Schema of the 2xx body (None: any object)
 
 
 ROUTES: list[RouteDoc] = []
@@ -77,6 +85,8 @@ def _json_default(value: Any) -> Any:
 
 
 def json_response(body: Any, status: int = 200) -> Response:
+    if status == 204:  # No Content means no body at all, not `null`
+        return Response(body="", status_code=204)
     return Response(
         body=json.dumps(body, default=_json_default),
         status_code=status,
@@ -94,13 +104,41 @@ def market_error(error: MarketRuleError) -> DomainError:
     return kind(str(error), field=error.field, code=error.code or "market_rule")
 
 
-def parse_body(raw: bytes | str | None, schema: type[BaseModel]) -> BaseModel:
+#: No request body of ours nests deeper than 6; a deep document is an attack on the parser.
+MAX_DEPTH = 16
+
+
+def load_json_object(raw: bytes | str | None) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400: bad JSON, not an object, nested too deep."""
     try:
         document = json.loads(raw or b"{}")
+    except RecursionError as error:
+        raise ValidationFailed("the body is nested too deeply", code="invalid_json") from error
     except (ValueError, UnicodeDecodeError) as error:
         raise ValidationFailed("the body is not valid JSON", code="invalid_json") from error
     if not isinstance(document, dict):
         raise ValidationFailed("the body must be a JSON object", code="invalid_json")
+    if _depth(document) > MAX_DEPTH:
+        raise ValidationFailed(
+            f"the body is nested more than {MAX_DEPTH} levels deep", code="invalid_json"
+        )
+    return document
+
+
+def _depth(document: Any) -> int:
+    """Nesting depth without recursion (the document may be as deep as the parser allowed)."""
+    deepest, stack = 0, [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth)
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def parse_body(raw: bytes | str | None, schema: type[BaseModel]) -> BaseModel:
+    document = load_json_object(raw)
     try:
         return schema.model_validate(document)
     except ValidationError as error:
@@ -108,6 +146,24 @@ def parse_body(raw: bytes | str | None, schema: type[BaseModel]) -> BaseModel:
         loc = tuple(p for p in first["loc"] if not str(p).startswith("function-"))
         message = first["msg"].removeprefix("Value error, ")
         raise ValidationFailed(message, field=field_path(loc) or None) from error
+
+
+#: Ids are short; a key part of more than this, or one with control characters or lone
+#: surrogates, names nothing and must not reach DynamoDB (which would refuse it with an error).
+MAX_PARAMETER = 128
+_UNSAFE_PARAMETER = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+
+
+def check_parameters(path: dict[str, str], query: dict[str, str]) -> None:
+    """A path parameter that cannot be an id is a 404; a bad query parameter is a 400."""
+    for name, value in path.items():
+        if len(value) > MAX_PARAMETER or _UNSAFE_PARAMETER.search(value):
+            raise NotFound("not found", field=name)
+    for name, value in query.items():
+        if len(value) > MAX_PARAMETER or _UNSAFE_PARAMETER.search(value):
+            raise ValidationFailed(
+                f"{name} must be at most {MAX_PARAMETER} printable characters", field=name
+            )
 
 
 def authenticate(container: Container, headers: dict[str, str]) -> str:
@@ -125,10 +181,15 @@ def route(
     *,
     auth: bool = True,
     body: type[BaseModel] | None = None,
-    status: int = 200,
+    status: int | None = None,
     summary: str = "",
     query: tuple[str, ...] = (),
+    response: dict[str, Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a view. ``status`` defaults to 204 for DELETE (no body) and 200 otherwise;
+    ``response`` is the JSON Schema of the success body for /openapi.json."""
+    status = status or (204 if method == "DELETE" else 200)
+
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def handler(**params: str) -> Response:
@@ -137,6 +198,7 @@ def route(
                 container = get_container()
                 headers = dict(request.headers or {})
                 uid = authenticate(container, headers) if auth else ""
+                check_parameters(params, dict(request.query_params or {}))
                 parsed = parse_body(request.raw_body, body) if body else None
                 ctx = Request(container, uid, parsed, dict(request.query_params or {}), headers)
                 result = view(ctx, **params)
@@ -156,7 +218,43 @@ def route(
 
         bp.route(path, methods=[method], cors=True)(handler)
         ROUTES.append(RouteDoc(path, method, summary or (view.__doc__ or "").strip(), auth, body,
-                               status, query))  # fmt: skip
+                               status, query, response))  # fmt: skip
         return handler
 
     return decorator
+
+
+# ----- answers Chalice gives by itself ------------------------------------------------------------
+_CHALICE_ERRORS = {
+    400: "bad_request",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    500: "internal",
+    502: "internal",
+}
+
+
+def error_envelope(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """HTTP middleware: Chalice's own errors (405 wrong method, 415 wrong media type, its 500)
+    come as ``{"Code", "Message"}``; give them the API's one error envelope instead. Messages
+    are ours, so nothing of the request (a token, a header) is echoed."""
+    response = get_response(event)
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
+        code = _CHALICE_ERRORS.get(response.status_code, "bad_request")
+        message = {
+            405: "this route does not support that method",
+            415: "send the body as application/json",
+        }.get(response.status_code, code.replace("_", " "))
+        answer = json_response(
+            {"error": {"code": code, "message": message, "field": None}}, response.status_code
+        )
+        if response.status_code == 405:  # which methods the route has: useful, not echoed
+            answer.headers.update(
+                {k: v for k, v in response.headers.items() if k.lower() == "allow"}
+            )
+        return answer
+    return response

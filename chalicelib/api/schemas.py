@@ -11,7 +11,7 @@ from datetime import time
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from chalicelib.domain.expiry import ExpiryChoice
 from chalicelib.domain.strategy import (
@@ -58,8 +58,38 @@ Secrets = Annotated[
 ]
 
 
+# C0 controls except tab, DEL, C1 controls, the bidirectional embeddings, overrides and isolates
+# (U+202A-202E, U+2066-2069) that make a name display as something else, and lone surrogates
+# (valid in JSON escapes, not in UTF-8: DynamoDB would refuse the item).
+_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+UNSAFE_TEXT = "must not contain control or bidirectional-override characters"
+
+
+def _refuse_unsafe(value: object) -> None:
+    if isinstance(value, str):
+        if _UNSAFE.search(value):
+            raise ValueError(UNSAFE_TEXT)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_unsafe(key)
+            _refuse_unsafe(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _refuse_unsafe(item)
+
+
 class Strict(BaseModel):
+    """Unknown fields refused; no text field anywhere may carry control or bidi characters (they
+    reach logs, notifications and the web app); ints and bools are never coerced from other
+    JSON types (`lots: true` or `"2"` is a 400, not 1 or 2)."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _safe_text(cls, value: object) -> object:
+        _refuse_unsafe(value)
+        return value
 
 
 # ----- identity ----------------------------------------------------------------------------------
@@ -72,8 +102,8 @@ class SignupIn(Strict):
 
 
 class ConfirmIn(Strict):
-    email: Annotated[str, Field(max_length=254)]
-    code: Annotated[str, Field(min_length=1, max_length=16)]
+    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    code: Annotated[str, Field(pattern=r"^[0-9]{4,10}$", description="the mailed digits")]
 
 
 class LoginIn(Strict):
@@ -108,7 +138,7 @@ class AccountPatch(Strict):
     api_secret: Annotated[str, Field(min_length=1, max_length=256)] | None = None
     static_ip_note: Annotated[str, Field(max_length=200)] | None = None
     extra: Secrets | None = None
-    version: int | None = None
+    version: StrictInt | None = None
 
     def secrets(self) -> dict[str, str]:
         pairs = {"api_key": self.api_key, "api_secret": self.api_secret}
@@ -122,13 +152,13 @@ class SessionCodeIn(Strict):
 # ----- baskets -----------------------------------------------------------------------------------
 class BasketIn(Strict):
     name: Text
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 class BasketPatch(Strict):
     name: Text | None = None
-    enabled: bool | None = None
-    version: int | None = None
+    enabled: StrictBool | None = None
+    version: StrictInt | None = None
 
 
 # ----- strategies --------------------------------------------------------------------------------
@@ -169,7 +199,7 @@ class TrailingIn(Strict):
 
 class ReEntryIn(Strict):
     mode: ReEntryMode
-    max_count: Annotated[int, Field(ge=1, le=10)] = 1
+    max_count: Annotated[StrictInt, Field(ge=1, le=10)] = 1
     on: Annotated[list[Literal["STOP_LOSS", "TARGET"]], Field(min_length=1, max_length=2)] = [
         "STOP_LOSS"
     ]
@@ -194,7 +224,7 @@ class LegIn(Strict):
     side: Side
     option_type: OptionType
     strike: StrikeIn
-    lots: Annotated[int, Field(ge=1, le=10000)]
+    lots: Annotated[StrictInt, Field(ge=1, le=10000)]
     allocations: Annotated[list[AllocationIn], Field(min_length=1, max_length=20)] | None = None
     stop_loss: RiskLevelIn | None = None
     target: RiskLevelIn | None = None
@@ -244,7 +274,7 @@ class RiskIn(Strict):
     on_leg_failure: OnLegFailure = OnLegFailure.UNWIND
     mtm_scope: MtmScope = MtmScope.STRATEGY
     lock_and_trail: LockAndTrailIn | None = None
-    move_sl_to_cost: bool = False
+    move_sl_to_cost: StrictBool = False
     no_re_entry_after: Annotated[str, Field(description="IST HH:MM:SS")] | None = None
 
     _cutoff = field_validator("no_re_entry_after")(
@@ -296,8 +326,8 @@ class StrategyIn(Strict):
 
 
 class StrategyPut(StrategyIn):
-    version: int | None = None
+    version: StrictInt | None = None
 
 
 class VersionIn(Strict):
-    version: int | None = None
+    version: StrictInt | None = None

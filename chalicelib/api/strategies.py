@@ -7,36 +7,36 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib.api.routing import Request, json_response, parse_body, route
+from chalicelib.api import responses as R
+from chalicelib.api.routing import Request, json_response, load_json_object, parse_body, route
 from chalicelib.api.schemas import StrategyIn, StrategyPut, VersionIn
 from chalicelib.api.views import strategy_view
 from chalicelib.domain.strategy import StrategyStatus
-from chalicelib.errors import ValidationFailed
 
 bp = Blueprint(__name__)
 
 
-@route(bp, "/strategies", "POST", body=StrategyIn, status=201)
+@route(bp, "/strategies", "POST", body=StrategyIn, status=201, response=R.STRATEGY)
 def create_strategy(req: Request) -> dict[str, Any]:
     """Create a strategy; its schedule entries are written in the same transaction."""
     body: StrategyIn = req.body
     return strategy_view(req.container.strategies.create(req.uid, body.to_domain()))
 
 
-@route(bp, "/strategies", "GET", query=("basket_id",))
+@route(bp, "/strategies", "GET", query=("basket_id",), response=R.items_of(R.STRATEGY))
 def list_strategies(req: Request) -> dict[str, Any]:
     """The caller's strategies, optionally of one basket."""
     items = req.container.strategies.list(req.uid, req.query.get("basket_id"))
     return {"items": [strategy_view(s) for s in items]}
 
 
-@route(bp, "/strategies/{strategy_id}", "GET")
+@route(bp, "/strategies/{strategy_id}", "GET", response=R.STRATEGY)
 def get_strategy(req: Request, strategy_id: str) -> dict[str, Any]:
     """One strategy."""
     return strategy_view(req.container.strategies.get(req.uid, strategy_id))
 
 
-@route(bp, "/strategies/{strategy_id}", "PUT", body=StrategyPut)
+@route(bp, "/strategies/{strategy_id}", "PUT", body=StrategyPut, response=R.STRATEGY)
 def replace_strategy(req: Request, strategy_id: str) -> dict[str, Any]:
     """Replace a strategy (send `version` for optimistic locking)."""
     body: StrategyPut = req.body
@@ -44,7 +44,7 @@ def replace_strategy(req: Request, strategy_id: str) -> dict[str, Any]:
     return strategy_view(item)
 
 
-@route(bp, "/strategies/{strategy_id}", "PATCH")
+@route(bp, "/strategies/{strategy_id}", "PATCH", response=R.STRATEGY)
 def patch_strategy(req: Request, strategy_id: str) -> dict[str, Any]:
     """Merge top-level fields into the stored strategy, then validate it whole."""
     service = req.container.strategies
@@ -60,14 +60,7 @@ def patch_strategy(req: Request, strategy_id: str) -> dict[str, Any]:
 
 
 def _patch_document() -> dict[str, Any]:
-    raw = bp.current_request.raw_body
-    try:
-        patch = json.loads(raw or b"{}")
-    except ValueError as error:
-        raise ValidationFailed("the body is not valid JSON", code="invalid_json") from error
-    if not isinstance(patch, dict):
-        raise ValidationFailed("the body must be a JSON object", code="invalid_json")
-    return patch
+    return load_json_object(bp.current_request.raw_body)
 
 
 @route(bp, "/strategies/{strategy_id}", "DELETE")
@@ -77,7 +70,7 @@ def delete_strategy(req: Request, strategy_id: str) -> Response:
     return json_response(None, 204)
 
 
-@route(bp, "/strategies/{strategy_id}/pause", "POST", body=VersionIn)
+@route(bp, "/strategies/{strategy_id}/pause", "POST", body=VersionIn, response=R.STRATEGY)
 def pause_strategy(req: Request, strategy_id: str) -> dict[str, Any]:
     """Stop scheduling a strategy (its schedule entries are removed)."""
     body: VersionIn = req.body
@@ -87,7 +80,7 @@ def pause_strategy(req: Request, strategy_id: str) -> dict[str, Any]:
     return strategy_view(item)
 
 
-@route(bp, "/strategies/{strategy_id}/resume", "POST", body=VersionIn)
+@route(bp, "/strategies/{strategy_id}/resume", "POST", body=VersionIn, response=R.STRATEGY)
 def resume_strategy(req: Request, strategy_id: str) -> dict[str, Any]:
     """Schedule a paused strategy again."""
     body: VersionIn = req.body

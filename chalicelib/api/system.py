@@ -7,6 +7,7 @@ from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib.api import responses as R
 from chalicelib.api.openapi import build_openapi
 from chalicelib.api.routing import Request, route
 from chalicelib.domain.calendar import default_calendar
@@ -16,19 +17,19 @@ from chalicelib.errors import ValidationFailed
 bp = Blueprint(__name__)
 
 
-@route(bp, "/health", "GET", auth=False)
+@route(bp, "/health", "GET", auth=False, response=R.HEALTH)
 def health(req: Request) -> dict[str, Any]:
     """Liveness: answers without touching dependencies."""
     return {"status": "ok", "stage": req.container.settings.stage}
 
 
-@route(bp, "/openapi.json", "GET", auth=False)
+@route(bp, "/openapi.json", "GET", auth=False, response=R.OPENAPI)
 def openapi(req: Request) -> dict[str, Any]:
     """The machine-readable contract, generated from the validating schemas."""
     return build_openapi()
 
 
-@route(bp, "/schedule", "GET", query=("date",))
+@route(bp, "/schedule", "GET", query=("date",), response=R.DAY_SCHEDULE)
 def day_schedule(req: Request) -> dict[str, Any]:
     """The caller's entries and exits on a date, in time order (empty on a holiday, with why)."""
     day = _date_param(req.query.get("date"), req.container.clock().date())
@@ -52,7 +53,7 @@ def day_schedule(req: Request) -> dict[str, Any]:
     return {"date": day, "trading_day": True, "items": items}
 
 
-@route(bp, "/schedule/slots/{weekday}/{hhmm}", "GET")
+@route(bp, "/schedule/slots/{weekday}/{hhmm}", "GET", response=R.SLOT)
 def slot(req: Request, weekday: str, hhmm: str) -> dict[str, Any]:
     """The caller's share of a GSI2 slot, read exactly as the planner reads it."""
     if weekday not in Weekday.__members__:

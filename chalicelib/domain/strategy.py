@@ -415,6 +415,7 @@ def _check_legs(strategy: Strategy, today: date) -> None:
         expiry = today
     spec = contract_spec(strategy.underlying, expiry, today)
     max_lots = spec.max_lots_per_order * MAX_SLICES_PER_LEG
+    _check_self_cancelling(strategy)
     for i, leg in enumerate(strategy.legs):
         try:
             validate_strike_rule(leg.strike.method, leg.strike.value)
@@ -433,6 +434,25 @@ def _check_legs(strategy: Strategy, today: date) -> None:
                 raise ValidationFailed(
                     "a percent level must be at most 1000", field=f"legs[{i}].{where}.value"
                 )
+
+
+def _check_self_cancelling(strategy: Strategy) -> None:
+    """Refuse a leg that buys what another leg sells on a shared account: same option type and
+    strike rule (the expiry is the strategy's), opposite sides. The pair nets out at the
+    broker, pays charges twice, and its stops or exits would act on a position that is not there."""
+    seen: dict[tuple[Any, ...], list[tuple[int, Side, frozenset[str]]]] = {}
+    for i, leg in enumerate(strategy.legs):
+        key = (leg.option_type, leg.strike.method, leg.strike.value)
+        accounts = frozenset(a.account_id for a in strategy.allocations_of(leg))
+        for j, side, others in seen.get(key, []):
+            if side is not leg.side and others & accounts:
+                raise ValidationFailed(
+                    f"leg {i} {leg.side.value}s what leg {j} {side.value}s (same "
+                    f"{leg.option_type.value} strike rule and expiry): the two cancel out",
+                    field=f"legs[{i}].side",
+                    code="self_cancelling_legs",
+                )
+        seen.setdefault(key, []).append((i, leg.side, accounts))
 
 
 # ---------------------------------------------------------------------------------------------

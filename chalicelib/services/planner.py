@@ -113,6 +113,7 @@ class Planner:
             due = self.repo.due(Weekday.of(slot.date()).value, slot.strftime("%H%M"))
             pairs = {(d.uid, a) for d in due for a in d.payload["accounts"]}
             accounts = self.repo.accounts_and_sessions(pairs) if pairs else {}
+            closed = self.repo.closed_baskets(d for d in due if d.phase == "ENTRY")
         plan.stats = {
             "due": len(due),
             "accounts": len(pairs),
@@ -125,7 +126,10 @@ class Planner:
             if item.uid not in builders:
                 builders[item.uid] = self._builder_for(item.uid, accounts, slot)
                 blocks[item.uid] = self.kill_switch(item.uid) if self.kill_switch else _no_block
-            planned = self._plan_one(item, slot, accounts, builders[item.uid], blocks[item.uid])
+            planned = self._plan_one(
+                item, slot, accounts, builders[item.uid], blocks[item.uid],
+                closed.get((item.uid, item.strategy_id)),
+            )  # fmt: skip
             if planned is None:
                 plan.stats["duplicates"] += 1
                 continue
@@ -159,6 +163,7 @@ class Planner:
         accounts: dict[tuple[str, str], tuple[Any, SessionItem | None]],
         builder: OrderBuilder,
         blocked: Callable[[str, str], str | None],
+        basket_closed: str | None = None,
     ) -> PlannedExecution | None:
         scheduled_at = datetime.combine(slot.date(), time.fromisoformat(item.fire_time), tzinfo=IST)
         trade_date = slot.date().isoformat()
@@ -168,6 +173,12 @@ class Planner:
         if gate is None:
             return None  # another trigger or clock owns this execution: send nothing
         planned = PlannedExecution(item.uid, item.strategy_id, item.phase, gate.sk, scheduled_at)
+        if basket_closed and item.phase == "ENTRY":  # exits still close what is held
+            planned.errors.append({"code": "basket_closed", "message": basket_closed})
+            self.executions.update_execution(
+                gate, status="SKIPPED", summary={"orders": 0, "errors": planned.errors}
+            )
+            return planned
         brokers: dict[str, str] = {}
         for account_id in item.payload["accounts"]:
             found = accounts.get((item.uid, account_id))

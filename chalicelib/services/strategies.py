@@ -16,53 +16,74 @@ from chalicelib.domain.strategy import (
     from_document,
     to_document,
 )
-from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.errors import Conflict, ValidationFailed
 from chalicelib.services.clock import Clock
+from chalicelib.services.races import retry_races
 
 
 def new_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
-def scheduled_entries(item: StrategyItem, basket: BasketItem) -> list[ScheduleEntry]:
-    """The entries a strategy should have in GSI2: none while paused or its basket is disabled."""
-    if item.status != StrategyStatus.ACTIVE or not basket.enabled:
+def scheduled_entries(item: StrategyItem, basket: BasketItem | None) -> list[ScheduleEntry]:
+    """The entries a strategy should have in GSI2: none while paused or its basket is disabled
+    or gone (the planner checks the basket again at plan time)."""
+    if item.status != StrategyStatus.ACTIVE or basket is None or not basket.enabled:
         return []
     return schedule_entries(item.strategy_id, from_document(item.spec))
 
 
 @dataclass
 class StrategyService:
+    """Every write re-reads the basket and is conditioned on it (repository.save_strategy), and
+    is retried after a lost race, so a strategy never ends scheduled in a disabled basket."""
+
     repo: Repository
     clock: Clock
 
-    def _validated(self, uid: str, strategy: Strategy) -> BasketItem:
-        try:
-            basket = self.repo.get_basket(uid, strategy.basket_id)
-        except NotFound as error:
-            raise ValidationFailed("unknown basket", field="basket_id") from error
+    def _validated(self, uid: str, strategy: Strategy) -> None:
+        if self.repo.find_basket(uid, strategy.basket_id) is None:
+            raise ValidationFailed("unknown basket", field="basket_id")
         brokers = {a.account_id: a.broker for a in self.repo.list_accounts(uid)}
         check_strategy(strategy, brokers, self.clock().date(), brokers)
+
+    def _target_basket(self, uid: str, basket_id: str) -> BasketItem:
+        basket = self.repo.find_basket(uid, basket_id)
+        if basket is None:  # deleted since validation
+            raise ValidationFailed("unknown basket", field="basket_id")
         return basket
 
     def create(self, uid: str, strategy: Strategy) -> StrategyItem:
-        basket = self._validated(uid, strategy)
+        self._validated(uid, strategy)
         strategy_id = new_id()
         pk, sk = StrategyItem.key(uid, strategy_id)
         gsi1pk, gsi1sk = StrategyItem.basket_index_key(uid, strategy.basket_id, strategy_id)
-        item = StrategyItem(
-            pk,
-            sk,
-            gsi1pk=gsi1pk,
-            gsi1sk=gsi1sk,
-            uid=uid,
-            strategy_id=strategy_id,
-            basket_id=strategy.basket_id,
-            status=StrategyStatus.ACTIVE.value,
-            spec=to_document(strategy),
-        )
-        self.repo.save_strategy(item, basket, scheduled_entries(item, basket), [], create=True)
-        return item
+
+        tried: list[bool] = []
+
+        def attempt() -> StrategyItem:
+            if tried:  # a write that timed out may have committed: never create twice
+                mine = self.repo.find_strategy(uid, strategy_id)
+                if mine is not None:
+                    return mine
+            tried.append(True)
+            basket = self._target_basket(uid, strategy.basket_id)
+            item = StrategyItem(
+                pk,
+                sk,
+                gsi1pk=gsi1pk,
+                gsi1sk=gsi1sk,
+                uid=uid,
+                strategy_id=strategy_id,
+                basket_id=strategy.basket_id,
+                status=StrategyStatus.ACTIVE.value,
+                spec=to_document(strategy),
+            )
+            entries = scheduled_entries(item, basket)
+            self.repo.save_strategy(item, basket, entries, create=True, joins=True)
+            return item
+
+        return retry_races(attempt)
 
     def get(self, uid: str, strategy_id: str) -> StrategyItem:
         return self.repo.get_strategy(uid, strategy_id)
@@ -75,37 +96,48 @@ class StrategyService:
     def replace(
         self, uid: str, strategy_id: str, strategy: Strategy, version: int | None
     ) -> StrategyItem:
-        item = self.repo.get_strategy(uid, strategy_id)
-        _check_version(item.version, version)
-        new_basket = self._validated(uid, strategy)
-        old_basket = self.repo.get_basket(uid, item.basket_id)
-        old_entries = scheduled_entries(item, old_basket)
-        item.spec = to_document(strategy)
-        item.basket_id = strategy.basket_id
-        item.gsi1pk, item.gsi1sk = StrategyItem.basket_index_key(
-            uid, strategy.basket_id, strategy_id
-        )
-        new_entries = scheduled_entries(item, new_basket)
-        self.repo.save_strategy(item, new_basket, new_entries, old_entries, create=False)
-        return item
+        self.repo.get_strategy(uid, strategy_id)  # another user's id is a 404, not a 400
+        self._validated(uid, strategy)
+
+        def attempt() -> StrategyItem:
+            item = self.repo.get_strategy(uid, strategy_id)
+            _check_version(item.version, version)
+            basket = self._target_basket(uid, strategy.basket_id)
+            joins = item.basket_id != strategy.basket_id
+            item.spec = to_document(strategy)
+            item.basket_id = strategy.basket_id
+            item.gsi1pk, item.gsi1sk = StrategyItem.basket_index_key(
+                uid, strategy.basket_id, strategy_id
+            )
+            entries = scheduled_entries(item, basket)
+            self.repo.save_strategy(item, basket, entries, create=False, joins=joins)
+            return item
+
+        return retry_races(attempt)
 
     def set_status(
         self, uid: str, strategy_id: str, status: StrategyStatus, version: int | None = None
     ) -> StrategyItem:
-        item = self.repo.get_strategy(uid, strategy_id)
-        _check_version(item.version, version)
-        basket = self.repo.get_basket(uid, item.basket_id)
-        old_entries = scheduled_entries(item, basket)
-        item.status = status.value
-        self.repo.save_strategy(
-            item, basket, scheduled_entries(item, basket), old_entries, create=False
-        )
-        return item
+        """Pause or resume; works on a strategy whose basket is gone (it stays unscheduled)."""
+
+        def attempt() -> StrategyItem:
+            item = self.repo.get_strategy(uid, strategy_id)
+            _check_version(item.version, version)
+            basket = self.repo.find_basket(uid, item.basket_id)
+            item.status = status.value
+            entries = scheduled_entries(item, basket)
+            self.repo.save_strategy(item, basket, entries, create=False, joins=False)
+            return item
+
+        return retry_races(attempt)
 
     def delete(self, uid: str, strategy_id: str) -> None:
-        item = self.repo.get_strategy(uid, strategy_id)
-        basket = self.repo.get_basket(uid, item.basket_id)
-        self.repo.delete_strategy(item, scheduled_entries(item, basket))
+        """Delete a strategy and its schedule items, whether or not its basket still exists."""
+
+        def attempt() -> None:
+            self.repo.delete_strategy(self.repo.get_strategy(uid, strategy_id))
+
+        retry_races(attempt)
 
 
 def _check_version(current: int | None, expected: int | None) -> None:

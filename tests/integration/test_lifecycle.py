@@ -122,20 +122,20 @@ def test_moving_a_strategy_to_a_disabled_basket_unschedules_it(setup):
     assert _slot(api, "MON", "0920", sid) == []
 
 
-def test_concurrent_basket_change_fails_the_stale_writer(setup, container):
-    """A strategy write checks the basket's version in its transaction."""
+def test_a_strategy_write_on_a_stale_basket_flag_fails(setup, container):
+    """A strategy write is conditioned on the basket flag it read (its schedules follow it)."""
     import pytest
 
-    from chalicelib.errors import Conflict
+    from chalicelib.errors import ConcurrentChange
 
     api = setup["api"]
     sid = _create(setup)["id"]
     repo = container.repo
     item = next(s for s in repo.list_strategies(_uid(api)) if s.strategy_id == sid)
     stale_basket = repo.get_basket(item.uid, item.basket_id)
-    api.call("PATCH", f"/baskets/{setup['basket']}", {"name": "renamed"})
-    with pytest.raises(Conflict):
-        repo.save_strategy(item, stale_basket, [], [], create=False)
+    api.call("PATCH", f"/baskets/{setup['basket']}", {"enabled": False})
+    with pytest.raises(ConcurrentChange):
+        repo.save_strategy(item, stale_basket, [], create=False, joins=False)
 
 
 def _uid(api):

@@ -2,6 +2,7 @@
 
 Like localstack-client's Session, it points every client at one edge URL when one is configured, so
 the same code runs against all three. Clients are cached per service (boto3 clients are thread-safe).
+Timeouts and attempts come from Settings (short: a stalled dependency answers 503 within 5 s).
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from botocore.config import Config
 
 from chalicelib.settings import Settings
 
-_CLIENT_CONFIG = Config(
-    connect_timeout=3,
-    read_timeout=10,
-    retries={"max_attempts": 4, "mode": "standard"},
-    max_pool_connections=50,
-)
+
+def client_config(settings: Settings) -> Config:
+    """botocore's defaults (60 s timeouts, several attempts) would hang a request for minutes."""
+    return Config(
+        connect_timeout=settings.aws_connect_timeout,
+        read_timeout=settings.aws_read_timeout,
+        retries={"total_max_attempts": settings.aws_max_attempts, "mode": "standard"},
+        max_pool_connections=50,
+    )
 
 
 class AwsClients:
@@ -38,7 +42,7 @@ class AwsClients:
     def client(self, service: str) -> Any:
         with self._lock:
             if service not in self._clients:
-                kwargs: dict[str, Any] = {"config": _CLIENT_CONFIG}
+                kwargs: dict[str, Any] = {"config": client_config(self._settings)}
                 if self.endpoint_url:
                     kwargs["endpoint_url"] = self.endpoint_url
                     if self._session.get_credentials() is None:

@@ -33,6 +33,13 @@ _ERRORS: dict[str, tuple[type[DomainError], str, str | None]] = {
     "LimitExceededException": (TooManyRequests, "too many attempts; wait a minute", None),
 }
 
+_CONFIRM_ERRORS: dict[str, tuple[type[DomainError], str, str | None]] = {
+    "UserNotFoundException": (ValidationFailed, "no sign-up waits for this email", "email"),
+    "NotAuthorizedException": (ValidationFailed, "this sign-up is already confirmed", "email"),
+    "InvalidParameterException": (ValidationFailed, "invalid confirmation parameters", "code"),
+    "ResourceNotFoundException": (ValidationFailed, "no sign-up waits for this email", "email"),
+}
+
 
 @dataclass(frozen=True)
 class Tokens:
@@ -63,8 +70,11 @@ class CognitoIdentity:
         self._call(self._client.admin_confirm_sign_up, UserPoolId=self._pool, Username=email)
 
     def confirm(self, email: str, code: str) -> None:
+        """A confirmation with an unknown email or an already confirmed user is bad input
+        (400), not a failed login (401)."""
         self._call(
             self._client.confirm_sign_up,
+            errors=_CONFIRM_ERRORS,
             ClientId=self._client_id,
             Username=email,
             ConfirmationCode=code,
@@ -86,13 +96,14 @@ class CognitoIdentity:
         )
 
     @staticmethod
-    def _call(method: Any, **kwargs: Any) -> Any:
+    def _call(method: Any, errors: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        table = {**_ERRORS, **(errors or {})}
         try:
             return method(**kwargs)
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
-            if code in _ERRORS:
-                kind, message, field = _ERRORS[code]
+            if code in table:
+                kind, message, field = table[code]
                 raise kind(message, field=field) from error
             raise DependencyUnavailable("identity service unavailable; retry shortly") from error
         except BotoCoreError as error:

@@ -283,7 +283,13 @@ def transaction_connection() -> Connection:
     transaction costs milliseconds and escapes request counting."""
     if "current" not in _transactions:
         meta: Any = BaseItem.Meta
-        _transactions["current"] = Connection(region=meta.region, host=meta.host)
+        _transactions["current"] = Connection(
+            region=meta.region,
+            host=meta.host,
+            connect_timeout_seconds=meta.connect_timeout_seconds,
+            read_timeout_seconds=meta.read_timeout_seconds,
+            max_retry_attempts=meta.max_retry_attempts,
+        )
     return _transactions["current"]
 
 
@@ -295,12 +301,27 @@ def all_models() -> list[type[BaseItem]]:
     return found
 
 
-def bind_table(table_name: str, region: str, host: str | None) -> None:
-    """Point every model at the deployed table; called once by the container."""
+def bind_table(
+    table_name: str,
+    region: str,
+    host: str | None,
+    *,
+    connect_timeout: float = 1.0,
+    read_timeout: float = 1.5,
+    max_attempts: int = 2,
+) -> None:
+    """Point every model at the deployed table; called once by the container.
+
+    PynamoDB's defaults (15 s connect, 30 s read, 4 attempts) let a stalled table hang an API
+    call for minutes; the container passes Settings' short timeouts instead.
+    """
     meta: Any = BaseItem.Meta
     meta.table_name = table_name
     meta.region = region
     meta.host = host
+    meta.connect_timeout_seconds = connect_timeout
+    meta.read_timeout_seconds = read_timeout
+    meta.max_retry_attempts = max(0, max_attempts - 1)
     _transactions.clear()
     # PynamoDB caches a connection per class; drop it so the new binding takes effect.
     for model in all_models():

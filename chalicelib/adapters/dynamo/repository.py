@@ -2,6 +2,14 @@
 
 Every multi-item invariant (a strategy and its schedule entries, a basket and its strategies'
 schedules) is written in one TransactWrite, so the GSI2 schedule index can never go stale.
+
+The basket gate is serialised on the basket item itself: a strategy joining a basket (create or
+move) increments the basket's version in its transaction, on condition that the enabled flag is
+still the one it read; disabling or deleting a basket is conditioned on that version. Either the
+joiner commits first (and the basket writer, having read a now-stale version, fails and re-reads
+the strategies) or the basket writer commits first (and the joiner's flag condition fails).
+Strategies of a basket are read from the base table with consistent reads, never from GSI1,
+which is eventually consistent on AWS.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ from chalicelib.adapters.dynamo.models import (
 )
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.schedule import ScheduleEntry, shard_of
-from chalicelib.errors import Conflict, DependencyUnavailable, NotFound
+from chalicelib.errors import ConcurrentChange, DependencyUnavailable, NotFound
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseItem)
@@ -64,14 +72,19 @@ def now_iso() -> str:
     return _stamp_clock[0]().astimezone(IST).isoformat(timespec="milliseconds")
 
 
+# A transaction cancelled because another one held an item is a lost race too: retrying it
+# after a re-read is correct, and it says nothing about the datastore's health.
+_RACE_REASONS = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
+
+
 def _lost_race(error: Exception) -> bool:
     cause = getattr(error, "cause_response_code", None)
     if cause in ("ConditionalCheckFailedException", "TransactionCanceledException"):
         reasons = getattr(error, "cancellation_reasons", None) or []
         return cause == "ConditionalCheckFailedException" or any(
-            r is not None and r.code == "ConditionalCheckFailed" for r in reasons
+            r is not None and r.code in _RACE_REASONS for r in reasons
         )
-    return False
+    return cause == "TransactionConflictException"
 
 
 def guarded(call: Callable[[], T]) -> T:
@@ -80,7 +93,7 @@ def guarded(call: Callable[[], T]) -> T:
         return call()
     except (PutError, UpdateError, DeleteError, TransactWriteError) as error:
         if _lost_race(error):
-            raise Conflict(
+            raise ConcurrentChange(
                 "the item changed meanwhile (stale version or concurrent request); reload and retry",
                 code="version_conflict",
             ) from error
@@ -111,7 +124,13 @@ class Repository:
         return guarded(load)
 
     def _query_user(self, model: type[T], uid: str, prefix: str) -> list[T]:
-        return guarded(lambda: list(model.query(user_pk(uid), BaseItem.sk.startswith(prefix))))
+        """A user's items of one kind: base-table Query, strongly consistent (a write that
+        returned is always seen, which the basket and schedule invariants rely on)."""
+        return guarded(
+            lambda: list(
+                model.query(user_pk(uid), BaseItem.sk.startswith(prefix), consistent_read=True)
+            )
+        )
 
     def _transact(self, write: Callable[[TransactWrite], None]) -> None:
         def run() -> None:
@@ -202,50 +221,63 @@ class Repository:
     def get_basket(self, uid: str, basket_id: str) -> BasketItem:
         return self._get(BasketItem, BasketItem.key(uid, basket_id))
 
+    def find_basket(self, uid: str, basket_id: str) -> BasketItem | None:
+        """The basket, or None when it does not exist (a strategy left by an older release)."""
+        try:
+            return self.get_basket(uid, basket_id)
+        except NotFound:
+            return None
+
     def list_baskets(self, uid: str) -> list[BasketItem]:
         return self._query_user(BasketItem, uid, "BASKET#")
 
     def delete_basket(self, item: BasketItem) -> None:
+        """Delete on condition of the version read: a strategy that joined meanwhile bumped it."""
+
         def write(tx: TransactWrite) -> None:
-            tx.delete(item)
+            tx.delete(item)  # PynamoDB adds `version = <read>` for a versioned model
 
         self._transact(write)
 
     def save_basket_with_schedules(
         self,
         basket: BasketItem,
-        rewrites: Sequence[tuple[StrategyItem, list[ScheduleEntry], list[ScheduleEntry]]],
+        rewrites: Sequence[tuple[StrategyItem, list[ScheduleEntry]]],
     ) -> None:
-        """Save a basket and rewrite its strategies' schedules, in as few transactions as fit.
+        """Save a basket and set its strategies' schedules, in as few transactions as fit.
 
-        Each strategy is guarded by its version, so a concurrent edit fails the whole chunk. The
-        basket is written with the last chunk: a partial failure leaves the old flag, and
-        retrying the request converges (every write is idempotent).
+        ``rewrites`` must be every strategy of the basket, read after the basket. Each strategy is
+        guarded by its version and the basket by the version read, so a strategy that joined,
+        moved or changed meanwhile fails the write (ConcurrentChange) and the caller re-reads.
+        The basket is written with the last chunk: a partial failure leaves the old flag, the
+        planner still checks the flag, and retrying the request converges.
         """
         basket.updated_at = now_iso()
-        chunks: list[list[tuple[StrategyItem, list[ScheduleEntry], list[ScheduleEntry]]]] = [[]]
+        stored = self._stored_schedule_keys(basket.uid)
+        plans = [(s, puts, stored.get(s.strategy_id, set())) for s, puts in rewrites]
+        chunks: list[list[tuple[StrategyItem, list[ScheduleEntry], set[tuple[str, str]]]]] = [[]]
         size = 1
-        for rewrite in rewrites:
-            cost = 1 + len(rewrite[1]) + len(rewrite[2])
+        for plan in plans:
+            cost = 1 + len(plan[1]) + len(plan[2])
             if size + cost > TRANSACTION_LIMIT:
                 chunks.append([])
                 size = 1
-            chunks[-1].append(rewrite)
+            chunks[-1].append(plan)
             size += cost
         for number, chunk in enumerate(chunks):
             last = number == len(chunks) - 1
 
             def write(tx: TransactWrite, chunk: list[Any] = chunk, last: bool = last) -> None:
-                for strategy, puts, deletes in chunk:
+                for strategy, puts, existing in chunk:
                     tx.condition_check(
                         StrategyItem,
                         strategy.pk,
                         strategy.sk,
                         condition=StrategyItem.version == strategy.version,
                     )
-                    self._schedule_writes(tx, strategy, puts, deletes)
+                    self._schedule_writes(tx, strategy, puts, existing)
                 if last:
-                    tx.save(basket)
+                    tx.save(basket)  # with `version = <read>`: no strategy joined meanwhile
 
             self._transact(write)
 
@@ -253,65 +285,98 @@ class Repository:
     def get_strategy(self, uid: str, strategy_id: str) -> StrategyItem:
         return self._get(StrategyItem, StrategyItem.key(uid, strategy_id))
 
+    def find_strategy(self, uid: str, strategy_id: str) -> StrategyItem | None:
+        try:
+            return self.get_strategy(uid, strategy_id)
+        except NotFound:
+            return None
+
     def list_strategies(self, uid: str) -> list[StrategyItem]:
         return self._query_user(StrategyItem, uid, "STRATEGY#")
 
     def strategies_of_basket(self, uid: str, basket_id: str) -> list[StrategyItem]:
-        hash_key, prefix = StrategyItem.basket_index_key(uid, basket_id)
-        return guarded(
-            lambda: list(
-                BaseItem.gsi1.query(hash_key, BaseItem.gsi1sk.startswith(prefix))  # type: ignore[arg-type]
-            )
-        )
+        """A basket's strategies from the base table (consistent), not from GSI1 (eventual):
+        a basket writer must see every strategy that joined before it read the basket."""
+        return [s for s in self.list_strategies(uid) if s.basket_id == basket_id]
 
     def save_strategy(
         self,
         strategy: StrategyItem,
-        basket: BasketItem,
+        basket: BasketItem | None,
         puts: Iterable[ScheduleEntry],
-        deletes: Iterable[ScheduleEntry],
         *,
         create: bool,
+        joins: bool,
     ) -> None:
-        """Write the strategy and its schedule entries atomically.
+        """Write the strategy and exactly ``puts`` as its schedule items, atomically.
 
-        The basket's version is checked in the same transaction: enabling or disabling a basket
-        concurrently makes one of the two requests fail instead of leaving stale schedules.
+        The strategy's own version guards the write (PynamoDB adds it); the schedule items it
+        already has are read consistently and those not in ``puts`` deleted. The basket's
+        enabled flag must still be the one read (``puts`` were derived from it). A strategy
+        that ``joins`` the basket (create, move) also bumps the basket's version, which makes a
+        concurrent disable or delete of the basket fail and re-read. ``basket`` None means the
+        basket is gone: nothing may be scheduled then.
         """
+        puts = list(puts)
+        if basket is None and puts:
+            raise ValueError("a strategy without a basket cannot be scheduled")
         strategy.updated_at = now_iso()
         if create:
             strategy.created_at = strategy.updated_at
+        existing: set[tuple[str, str]] = set()
+        if not create:
+            stored = self._stored_schedule_keys(strategy.uid, strategy.strategy_id)
+            existing = stored.get(strategy.strategy_id, set())
 
         def write(tx: TransactWrite) -> None:
-            tx.condition_check(
-                BasketItem, basket.pk, basket.sk, condition=BasketItem.version == basket.version
-            )
+            if basket is not None:
+                same_flag = BasketItem.enabled == basket.enabled
+                if joins:
+                    tx.update(
+                        basket,
+                        actions=[BasketItem.updated_at.set(strategy.updated_at)],
+                        condition=same_flag,
+                        add_version_condition=False,
+                    )
+                else:
+                    tx.condition_check(BasketItem, basket.pk, basket.sk, condition=same_flag)
             tx.save(strategy, StrategyItem.pk.does_not_exist() if create else None)
-            self._schedule_writes(tx, strategy, list(puts), list(deletes))
+            self._schedule_writes(tx, strategy, puts, existing)
 
         self._transact(write)
 
-    def delete_strategy(self, strategy: StrategyItem, deletes: Iterable[ScheduleEntry]) -> None:
+    def delete_strategy(self, strategy: StrategyItem) -> None:
+        """Delete the strategy (at the version read) and every schedule item it has."""
+        existing = self._stored_schedule_keys(strategy.uid, strategy.strategy_id)
+
         def write(tx: TransactWrite) -> None:
             tx.delete(strategy)
-            self._schedule_writes(tx, strategy, [], list(deletes))
+            self._schedule_writes(tx, strategy, [], existing.get(strategy.strategy_id, set()))
 
         self._transact(write)
+
+    def _stored_schedule_keys(
+        self, uid: str, strategy_id: str | None = None
+    ) -> dict[str, set[tuple[str, str]]]:
+        """The schedule item keys stored now, by strategy (what must go if not rewritten)."""
+        prefix = f"SCHED#{strategy_id}#" if strategy_id else "SCHED#"
+        keys: dict[str, set[tuple[str, str]]] = {}
+        for item in self._query_user(ScheduleItem, uid, prefix):
+            keys.setdefault(item.strategy_id, set()).add((item.pk, item.sk))
+        return keys
 
     def _schedule_writes(
         self,
         tx: TransactWrite,
         strategy: StrategyItem,
         puts: list[ScheduleEntry],
-        deletes: list[ScheduleEntry],
+        existing: set[tuple[str, str]],
     ) -> None:
         put_keys = {ScheduleItem.key(strategy.uid, e.strategy_id, e.phase, e.weekday) for e in puts}
         for entry in puts:
             tx.save(self.schedule_item(strategy, entry))
-        for entry in deletes:
-            key = ScheduleItem.key(strategy.uid, entry.strategy_id, entry.phase, entry.weekday)
-            if key not in put_keys:
-                tx.delete(ScheduleItem(*key))
+        for key in sorted(existing - put_keys):
+            tx.delete(ScheduleItem(*key))
 
     def schedule_item(self, strategy: StrategyItem, entry: ScheduleEntry) -> ScheduleItem:
         """The GSI2 item for one schedule entry of a strategy (sharded by user and strategy)."""
@@ -327,7 +392,8 @@ class Repository:
             strategy_id=entry.strategy_id,
             phase=entry.phase.value,
             fire_time=entry.fire_time,
-            payload=entry.payload,
+            # The basket travels with the item so the planner can check its flag at plan time.
+            payload={**entry.payload, "basket_id": strategy.basket_id},
             strategy_version=(strategy.version or 0) + 1,
             created_at=now_iso(),
         )
@@ -373,3 +439,40 @@ class Repository:
                     session if isinstance(session, SessionItem) else None,
                 )
         return result
+
+    def closed_baskets(self, due: Iterable[ScheduleItem]) -> dict[tuple[str, str], str]:
+        """(uid, strategy_id) -> why the strategy's basket forbids an entry now (disabled, gone).
+
+        The plan-time half of the basket gate: a schedule item that outlived its basket's flag
+        (a race, a partial rewrite, a release that did not check) still never enters. BatchGets
+        of 100 keys; items written before the basket id was in the payload cost one more
+        BatchGet of their strategies.
+        """
+        basket_of: dict[tuple[str, str], str | None] = {}
+        legacy: set[tuple[str, str]] = set()
+        for item in due:
+            basket_id = item.payload.get("basket_id")
+            basket_of[(item.uid, item.strategy_id)] = basket_id
+            if basket_id is None:
+                legacy.add((item.uid, item.strategy_id))
+        if legacy:
+            keys = [StrategyItem.key(uid, sid) for uid, sid in sorted(legacy)]
+            for found in self._batch_get(keys).values():
+                if isinstance(found, StrategyItem):
+                    basket_of[(found.uid, found.strategy_id)] = found.basket_id
+        wanted = {(uid, b) for (uid, _), b in basket_of.items() if b is not None}
+        baskets = self._batch_get([BasketItem.key(uid, b) for uid, b in sorted(wanted)])
+        closed: dict[tuple[str, str], str] = {}
+        for (uid, strategy_id), basket_id in basket_of.items():
+            basket = baskets.get(BasketItem.key(uid, basket_id)) if basket_id else None
+            if not isinstance(basket, BasketItem):
+                closed[(uid, strategy_id)] = "the strategy's basket no longer exists"
+            elif not basket.enabled:
+                closed[(uid, strategy_id)] = "the strategy's basket is disabled"
+        return closed
+
+    def _batch_get(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], BaseItem]:
+        if not keys:
+            return {}
+        found = guarded(lambda: list(BaseItem.batch_get(list(keys), consistent_read=True)))
+        return {(item.pk, item.sk): item for item in found}
