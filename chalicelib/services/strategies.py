@@ -10,6 +10,7 @@ from chalicelib.adapters.dynamo.models import BasketItem, StrategyItem
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain.schedule import ScheduleEntry, schedule_entries
 from chalicelib.domain.strategy import (
+    Phase,
     Strategy,
     StrategyStatus,
     check_strategy,
@@ -26,11 +27,19 @@ def new_id() -> str:
 
 
 def scheduled_entries(item: StrategyItem, basket: BasketItem | None) -> list[ScheduleEntry]:
-    """The entries a strategy should have in GSI2: none while paused or its basket is disabled
-    or gone (the planner checks the basket again at plan time)."""
-    if item.status != StrategyStatus.ACTIVE or basket is None or not basket.enabled:
+    """The entries a strategy should have in GSI2.
+
+    Pausing a strategy or disabling its basket stops new *entries* only: its exits stay
+    scheduled, because a position entered earlier that day must still be closed at the exit time
+    (an exit closes only what is held, so with nothing held it sends nothing). A strategy whose
+    basket is gone has nothing scheduled. The planner checks the basket again at plan time.
+    """
+    if basket is None:
         return []
-    return schedule_entries(item.strategy_id, from_document(item.spec))
+    entries = schedule_entries(item.strategy_id, from_document(item.spec))
+    if item.status != StrategyStatus.ACTIVE or not basket.enabled:
+        return [e for e in entries if e.phase is Phase.EXIT]
+    return entries
 
 
 @dataclass

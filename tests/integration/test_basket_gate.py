@@ -80,8 +80,10 @@ def test_disable_racing_twenty_creates_leaves_nothing_scheduled(setup, container
     assert container.repo.get_basket(uid, basket_id).enabled == 0
     strategies = container.repo.strategies_of_basket(uid, basket_id)
     assert len(strategies) == CREATES
-    scheduled = {s.strategy_id for s in container.repo.user_schedule(uid)}
-    assert scheduled == set()
+    schedule = container.repo.user_schedule(uid)
+    assert {s.strategy_id for s in schedule if s.phase == "ENTRY"} == set()
+    # only exits remain scheduled (they close what is held, which here is nothing)
+    assert {s.phase for s in schedule} <= {"EXIT"}
 
 
 def test_delete_racing_creates_leaves_no_orphan(setup, container):

@@ -62,7 +62,8 @@ def test_pause_and_resume(setup):
     paused = api.call("POST", f"/strategies/{sid}/pause", {})
     assert paused.status_code == 200 and paused.data["status"] == "PAUSED"
     assert _slot(api, "THU", "0920", sid) == []
-    assert _slot(api, "THU", "1515", sid) == []
+    # the exit stays: a position entered before the pause is still closed at the exit time
+    assert len(_slot(api, "THU", "1515", sid)) == 1
     resumed = api.call("POST", f"/strategies/{sid}/resume", {"version": paused.data["version"]})
     assert resumed.status_code == 200 and resumed.data["status"] == "ACTIVE"
     assert len(_slot(api, "THU", "0920", sid)) == 1
@@ -75,6 +76,7 @@ def test_disabling_a_basket_unschedules_all_its_strategies(setup):
     assert disabled.status_code == 200 and disabled.data["enabled"] is False
     for sid in (first, second):
         assert _slot(api, "MON", "0920", sid) == []
+        assert len(_slot(api, "MON", "1515", sid)) == 1  # what was entered is still exited
         assert api.call("GET", f"/strategies/{sid}").data["status"] == "ACTIVE"
     # a strategy created in a disabled basket is stored but not scheduled
     third = _create(setup, name="Third")["id"]
