@@ -9,6 +9,7 @@ STAGE     ?= local
 PORT      ?= 4566
 API_PORT  ?= 8000
 REGION    ?= ap-south-1
+AT        ?=
 PYTEST_ARGS ?=
 # The instants the date- and hour-sensitive tests run at again: 02:00 IST on a trading Monday, a Sunday
 # noon, and an exchange holiday (Christmas 2026). See tests/conftest.py.
@@ -27,8 +28,8 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-sdk.txt
 
 venv: $(STAMP) ## create the virtualenv under the repo and install pinned dependencies
 
-run: $(STAMP) ## run the platform locally: emulator on :4566, infra applied, API on :8000
-	$(PY) -m localdev.run --emulator-port $(PORT) --api-port $(API_PORT) --region $(REGION)
+run: $(STAMP) ## run the platform locally: emulator on PORT (4566), API on API_PORT (8000); AT=<IST instant> shifts the clock
+	$(PY) -m localdev.run --emulator-port $(PORT) --api-port $(API_PORT) --region $(REGION) $(if $(AT),--at '$(AT)')
 
 lint: $(STAMP) ## ruff lint + format check, terraform fmt check
 	$(VENV)/bin/ruff check .
@@ -78,4 +79,4 @@ clean: ## remove local state (emulator logs, terraform state for emulator stages
 	rm -rf .run .pytest_cache .coverage infra/chalice infra/app.tf
 
 demo: $(STAMP) ## a demo trader, two fake-broker accounts, an iron condor at the next minute: entry, fills, exit
-	$(PY) -m localdev.demo --emulator-port $(PORT) --region $(REGION)
+	$(PY) -m localdev.demo --emulator-port $(PORT) --region $(REGION) $(if $(AT),--at '$(AT)')

@@ -61,9 +61,9 @@ from chalicelib.settings import Settings
 
 
 class Container:
-    def __init__(self, settings: Settings, clock: Clock = system_clock) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
-        self.clock = clock
+        self.clock = clock or platform_clock(settings)
         bind_table(
             settings.table_name,
             settings.region,
@@ -72,7 +72,7 @@ class Container:
             read_timeout=settings.aws_read_timeout,
             max_attempts=settings.aws_max_attempts,
         )
-        bind_clock(clock)
+        bind_clock(self.clock)  # record stamps on the same clock
 
     @cached_property
     def aws(self) -> AwsClients:
@@ -310,6 +310,13 @@ class Container:
     def _account_label(self, uid: str, account_id: str) -> str:
         account = self.repo.get_account(uid, account_id)
         return account_label(account.label, account.broker, account.client_id)
+
+
+def platform_clock(settings: Settings) -> Clock:
+    """The clock every service of the process reads: the wall clock, or the shifted one."""
+    if settings.clock_shift is None:
+        return system_clock
+    return settings.clock_shift.clock()
 
 
 KITE_DIALECT = frozenset({"zerodha", "paper"})

@@ -12,7 +12,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from chalicelib.services.clock import ClockShift
+
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+#: Stages that run on the emulator: the only ones allowed a shifted clock.
+EMULATOR_STAGES = frozenset({"local", "test"})
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,16 @@ class Settings:
     # must end well inside 5 s. The engine's adapters keep their own (adapters/brokers/base.py).
     broker_api_connect_timeout: float = 1.5
     broker_api_read_timeout: float = 3.0
+    # The platform's clock: None = the wall clock; else a shift (PLATFORM_CLOCK="<at>@<anchor>",
+    # set by `make run AT=`): it reads `at` when the wall clock reads `anchor`, real speed after.
+    clock_shift: ClockShift | None = None
+
+    def __post_init__(self) -> None:
+        if self.clock_shift is not None and self.stage not in EMULATOR_STAGES:
+            raise ValueError(
+                f"PLATFORM_CLOCK shifts the clock, which only emulator stages allow "
+                f"({', '.join(sorted(EMULATOR_STAGES))}); stage {self.stage!r} runs on the wall clock"
+            )
 
     @property
     def jwt_issuer(self) -> str:
@@ -102,6 +116,7 @@ class Settings:
             aws_max_attempts=max(1, int(source.get("AWS_MAX_ATTEMPTS", "2"))),
             broker_api_connect_timeout=float(source.get("BROKER_API_CONNECT_TIMEOUT", "1.5")),
             broker_api_read_timeout=float(source.get("BROKER_API_READ_TIMEOUT", "3.0")),
+            clock_shift=_shift(source.get("PLATFORM_CLOCK", "")),
         )
 
     def missing(self) -> list[str]:
@@ -120,6 +135,15 @@ def _names(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     if raw is None:
         return default
     return tuple(n.strip() for n in raw.split(",") if n.strip())
+
+
+def _shift(raw: str) -> ClockShift | None:
+    if not raw.strip():
+        return None
+    try:
+        return ClockShift.parse(raw.strip())
+    except ValueError as error:
+        raise ValueError(f"PLATFORM_CLOCK: {error}") from error
 
 
 def _json_mapping(raw: str, name: str) -> dict[str, dict[str, str]]:

@@ -5,7 +5,8 @@ Everything runs on this machine: the emulator (started, or the one `make run` st
 platform applied with Terraform, the simulated exchange with a Kite-dialect fake (the paper
 account) and a Noren fake (a Shoonya account), and the planner, firer and settlement in this
 process on the local clock. When today is not a trading day, or the session is closed, the demo
-runs on a shifted clock: the next trading morning at 09:30 IST, said so on the first line.
+runs on the shifted clock `make run AT=` uses: the next trading morning at 09:30 IST that is still
+ahead (today's, before the open), said so on the first line. `make demo AT=...` picks the instant.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import dataclasses
 import logging
 import os
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -24,9 +25,11 @@ import httpx
 from chalicelib.api.schemas import StrategyIn
 from chalicelib.container import Container, use_container
 from chalicelib.domain.calendar import IST, default_calendar
+from chalicelib.services.clock import ClockShift, ShiftedClock
 from chalicelib.settings import Settings
 from localdev import emulator, stack
 from localdev.clock import Clock
+from localdev.run import parse_at
 from localdev.terraform import settings_env
 from sim.exchange import SimExchange
 from sim.servers import adapter_hosts, start_fake_broker
@@ -34,32 +37,32 @@ from sim.servers import adapter_hosts, start_fake_broker
 ACCOUNTS = (("paper", "kite", "DEMOPAPER"), ("shoonya", "noren", "DEMOSHOONYA"))
 
 
-class DemoClock:
-    """Now, shifted by a fixed offset (zero on a trading day during the session)."""
-
-    def __init__(self, offset: timedelta) -> None:
-        self.offset = offset
-
-    def __call__(self) -> datetime:
-        return datetime.now(IST) + self.offset
+DEMO_MORNING = time(9, 30)
 
 
-def demo_clock(now: datetime) -> DemoClock:
+def demo_clock(now: datetime, at: datetime | None = None) -> ClockShift:
+    """The demo's clock: ``at`` if given, else now in a session, else the next morning ahead."""
+    return ClockShift(at or demo_start(now), now)
+
+
+def demo_start(now: datetime) -> datetime:
+    """Now when a session has at least five minutes left, else the next trading 09:30 ahead."""
     calendar = default_calendar()
+    now = now.astimezone(IST)
     today = now.date()
     opens, closes = calendar.fo_session_bounds(today)
-    in_session = (
+    if (
         calendar.is_trading_day(today)
         and opens <= now.time()
         and now + timedelta(minutes=5) < datetime.combine(today, closes, tzinfo=IST)
-    )
-    if in_session:
-        return DemoClock(timedelta(0))
-    day = today + timedelta(days=1)
-    while not calendar.is_trading_day(day):
+    ):
+        return now
+    day = today
+    while not (
+        calendar.is_trading_day(day) and datetime.combine(day, DEMO_MORNING, tzinfo=IST) > now
+    ):
         day += timedelta(days=1)
-    target = datetime.combine(day, datetime.min.time(), tzinfo=IST).replace(hour=9, minute=30)
-    return DemoClock(target - now)
+    return datetime.combine(day, DEMO_MORNING, tzinfo=IST)
 
 
 def iron_condor(
@@ -99,16 +102,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--emulator-port", type=int, default=emulator.DEFAULT_PORT)
     parser.add_argument("--region", default="ap-south-1")
     parser.add_argument("--exit-after-minutes", type=int, default=2)
+    parser.add_argument(
+        "--at", type=parse_at, default=None, help="start the demo at this IST instant"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     url, started_here = stack.emulator_for(args.emulator_port)
     servers = []
     try:
         outputs = stack.apply_platform(url, args.region)
-        clock = demo_clock(datetime.now(IST))
-        if clock.offset:
+        shift = demo_clock(datetime.now(IST), args.at)
+        clock = shift.clock()
+        if abs(shift.offset) > timedelta(seconds=1):
             print(
-                f"demo: the market is closed now; running on a shifted clock at {clock():%a %d %b %Y %H:%M} IST"
+                f"demo: running on a shifted clock from {clock():%a %d %b %Y %H:%M:%S} IST (real speed)"
             )
         exchange = SimExchange(seed=7, clock=clock)
         hosts = {}
@@ -117,10 +124,11 @@ def main(argv: list[str] | None = None) -> None:
             servers.append(server)
             hosts[broker] = adapter_hosts(dialect, server)
         env = {**settings_env(outputs, "local", url, args.region), "AUTO_CONFIRM_SIGNUP": "true"}
+        env["PLATFORM_CLOCK"] = shift.spec()
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
             os.environ.setdefault(name, env[name])  # the emulator's dummy credentials
         settings = dataclasses.replace(Settings.from_env(env), broker_hosts=hosts)
-        engine = Container(settings, clock=clock)
+        engine = Container(settings)  # the shifted clock, through the setting
         use_container(engine)
         run_demo(engine, servers, clock, args.exit_after_minutes)
     finally:
@@ -131,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
             emulator.stop(args.emulator_port)
 
 
-def run_demo(engine: Container, servers: list[Any], clock: DemoClock, exit_after: int) -> None:
+def run_demo(engine: Container, servers: list[Any], clock: ShiftedClock, exit_after: int) -> None:
     email = f"demo-{uuid.uuid4().hex[:6]}@example.in"
     profile, _ = engine.identity.sign_up(
         email, "Demo-Passw0rd!", "Demo Trader", "+919800000001", "Maharashtra"

@@ -16,8 +16,11 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
+from chalicelib.domain.calendar import IST, default_calendar
+from chalicelib.services.clock import ClockShift
 from localdev import emulator, stack, terraform
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +43,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--emulator-port", type=int, default=emulator.DEFAULT_PORT)
     parser.add_argument("--api-port", type=int, default=8000)
     parser.add_argument("--region", default="ap-south-1")
+    parser.add_argument(
+        "--at",
+        type=parse_at,
+        default=None,
+        help="run the platform from this IST instant at real speed (e.g. 2026-12-01T09:19:30+05:30)",
+    )
     args = parser.parse_args(argv)
 
     url, started_here = stack.emulator_for(args.emulator_port)
@@ -49,7 +58,10 @@ def main(argv: list[str] | None = None) -> None:
         env = {**os.environ, **terraform.settings_env(outputs, "local", url, args.region)}
         env["AUTO_CONFIRM_SIGNUP"] = "true"
         env["PUBLIC_API_URL"] = f"http://127.0.0.1:{args.api_port}"
-        fakes, hosts = _start_fakes()
+        shifted = ClockShift(args.at, datetime.now(IST)) if args.at else None
+        if shifted is not None:  # the shifted clock starts now that the AWS side is ready
+            env["PLATFORM_CLOCK"] = shifted.spec()
+        fakes, hosts = _start_fakes(shifted.spec() if shifted else "")
         processes.append(fakes)
         env["BROKER_HOSTS"] = json.dumps({b: hosts[d] for b, d in FAKE_OF.items() if d in hosts})
         api = subprocess.Popen(
@@ -67,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         processes.append(api)
         clock = subprocess.Popen([sys.executable, "-m", "localdev.clock"], cwd=ROOT, env=env)
         processes.append(clock)
-        _banner(url, args.api_port, outputs, hosts)
+        _banner(url, args.api_port, outputs, hosts, shifted)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in background
         while all(p.poll() is None for p in processes):
@@ -88,12 +100,36 @@ def main(argv: list[str] | None = None) -> None:
             emulator.stop(args.emulator_port)
 
 
-def _start_fakes() -> tuple[subprocess.Popen[bytes], dict[str, dict[str, str]]]:
+def parse_at(text: str) -> datetime:
+    """An instant for the shifted clock; without an offset it is read as IST."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"AT must be an ISO instant such as 2026-12-01T09:19:30+05:30, not {text!r}"
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=IST)).astimezone(IST)
+
+
+def describe_day(moment: datetime) -> str:
+    """What the market does on ``moment``'s day, for the banner."""
+    calendar = default_calendar()
+    day = moment.date()
+    if not calendar.covers(day):
+        return "outside the trading calendar's years"
+    if not calendar.is_trading_day(day):
+        return f"not a trading day ({calendar.holiday_reason(day)})"
+    opens, closes = calendar.fo_session_bounds(day)
+    return f"a trading day, F&O session {opens:%H:%M}-{closes:%H:%M} IST"
+
+
+def _start_fakes(clock_spec: str) -> tuple[subprocess.Popen[bytes], dict[str, dict[str, str]]]:
     """The simulated exchange and the six dialect fakes, state kept under .run/sim."""
     hosts_file = SIM_DIR / "hosts.json"
     hosts_file.unlink(missing_ok=True)
+    clock_args = ["--clock", clock_spec] if clock_spec else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "sim.servers", "--state-dir", str(SIM_DIR)],
+        [sys.executable, "-m", "sim.servers", "--state-dir", str(SIM_DIR), *clock_args],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )
@@ -107,13 +143,26 @@ def _start_fakes() -> tuple[subprocess.Popen[bytes], dict[str, dict[str, str]]]:
 
 
 def _banner(
-    url: str, api_port: int, outputs: dict[str, object], hosts: dict[str, dict[str, str]]
+    url: str,
+    api_port: int,
+    outputs: dict[str, object],
+    hosts: dict[str, dict[str, str]],
+    shifted: ClockShift | None,
 ) -> None:
+    if shifted is None:
+        clock_line = "  time             the wall clock (IST)"
+    else:
+        now = shifted.clock()()
+        clock_line = (
+            f"  time             SHIFTED: started at {shifted.at:%a %d %b %Y %H:%M:%S} IST when the "
+            f"stack was ready, real speed (now {now:%H:%M:%S}; {describe_day(now)})"
+        )
     print(
         "\n".join(
             [
                 "",
                 "optexec is running locally:",
+                clock_line,
                 f"  API              http://127.0.0.1:{api_port}  (GET /health, /openapi.json)",
                 f"  AWS emulator     {url}  (DynamoDB, Cognito, KMS, Step Functions, ...)",
                 f"  table            {outputs['table_name']}",

@@ -13,7 +13,9 @@ import sys
 import threading
 from pathlib import Path
 
+from chalicelib.services.clock import ClockShift
 from sim.brokers.base import FakeBrokerServer
+from sim.clock import Clock, ist_now
 from sim.exchange import SimExchange
 
 #: dialect -> "module:class" for the dialects built so far.
@@ -58,6 +60,13 @@ def adapter_hosts(dialect: str, server: FakeBrokerServer) -> dict[str, str]:
     }[dialect]
 
 
+def exchange_clock(spec: str) -> Clock:
+    """The exchange runs on the platform's clock: the wall clock, or the same shifted one."""
+    if not spec:
+        return ist_now
+    return ClockShift.parse(spec).clock()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the fakes until interrupted."""
     parser = argparse.ArgumentParser(prog="python -m sim.servers", description=__doc__)
@@ -65,8 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, default=Path(".run/sim"))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--port-base", type=int, default=0, help="first port (0 = any free)")
+    parser.add_argument(
+        "--clock", default="", help="the platform's shifted clock, '<at>@<anchor>' (PLATFORM_CLOCK)"
+    )
     args = parser.parse_args(argv)
-    exchange = SimExchange(seed=args.seed, state_dir=args.state_dir)
+    exchange = SimExchange(
+        seed=args.seed, state_dir=args.state_dir, clock=exchange_clock(args.clock)
+    )
     servers = []
     hosts = {}
     for i, dialect in enumerate(d.strip() for d in args.dialects.split(",") if d.strip()):

@@ -10,7 +10,7 @@ from chalice import Blueprint
 from chalicelib.api import responses as R
 from chalicelib.api.openapi import build_openapi
 from chalicelib.api.routing import Request, route
-from chalicelib.domain.calendar import default_calendar
+from chalicelib.domain.calendar import IST, default_calendar
 from chalicelib.domain.strategy import Weekday
 from chalicelib.errors import ValidationFailed
 
@@ -19,8 +19,16 @@ bp = Blueprint(__name__)
 
 @route(bp, "/health", "GET", auth=False, response=R.HEALTH)
 def health(req: Request) -> dict[str, Any]:
-    """Liveness: answers without touching dependencies."""
-    return {"status": "ok", "stage": req.container.settings.stage}
+    """Liveness: answers without touching dependencies; ``now`` is the platform's clock in IST."""
+    container = req.container
+    body: dict[str, Any] = {
+        "status": "ok",
+        "stage": container.settings.stage,
+        "now": container.clock().astimezone(IST).isoformat(timespec="seconds"),
+    }
+    if container.settings.clock_shift is not None:
+        body["clock"] = "shifted"
+    return body
 
 
 @route(bp, "/openapi.json", "GET", auth=False, response=R.OPENAPI)

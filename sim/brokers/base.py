@@ -364,7 +364,7 @@ class FakeBrokerServer:
         path = request.path
         if path.startswith("/_sim/"):
             return self._admin(request)
-        arrived_ns, arrived_wall = time.monotonic_ns(), datetime.now(IST)
+        arrived_ns, arrived_wall = time.monotonic_ns(), self.exchange.now()
         for candidate in self._routes:
             match = candidate.pattern.match(path)
             if match and candidate.method == request.method:
