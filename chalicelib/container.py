@@ -33,6 +33,7 @@ from chalicelib.adapters.market.broker_quotes import KiteQuotes
 from chalicelib.adapters.market.synthetic_quotes import SyntheticQuotes
 from chalicelib.adapters.telegram import TelegramBot
 from chalicelib.domain.market_model import MarketModel
+from chalicelib.errors import DomainError
 from chalicelib.services.accounts import AccountService
 from chalicelib.services.baskets import BasketService
 from chalicelib.services.broker_access import BrokerAccess, CachedAccess
@@ -101,7 +102,7 @@ class Container:
 
     @cached_property
     def accounts(self) -> AccountService:
-        return AccountService(self.repo, self.cipher)
+        return AccountService(self.repo, self.cipher, open_paper=self.broker_sessions.open_paper)
 
     @cached_property
     def broker_sessions(self) -> BrokerSessionService:
@@ -219,6 +220,24 @@ class Container:
                 adapter = self.broker_access.adapter_for(account, session)
                 return KiteQuotes(adapter, self.market, name=account.broker)
         return None
+
+    def quotes_of(self, uid: str) -> QuoteSource:
+        """The prices a user's P&L is marked at: the simulated exchange's through their first
+        paper account with a session (the prices it fills at), else ``quotes``."""
+        sessions = self.repo.sessions_of(uid)
+        usable = [
+            (a, sessions[a.account_id])
+            for a in self.repo.list_accounts(uid)
+            if a.broker == "paper" and a.account_id in sessions
+        ]
+        for pair in usable:
+            try:
+                found = self._quotes_for([pair])
+            except DomainError:
+                continue  # expired session: try the next account
+            if found is not None:
+                return found
+        return self.quotes
 
     @cached_property
     def firer(self) -> Firer:

@@ -170,8 +170,8 @@ def _banner(
                 f"  tick machine     {outputs['tick_state_machine_arn']}",
                 "  clock            plans each minute 20 s ahead and fires on the second",
                 *(f"  fake {dialect:<11} {urls['api']}" for dialect, urls in sorted(hosts.items())),
-                "  (register a broker app at a fake: POST <fake root>/_sim/apps "
-                '{"api_key","api_secret","client_id","redirect_url"})',
+                '  paper accounts   POST /accounts {"broker":"paper",...}: trade at once on the '
+                "simulated exchange (no keys, no login)",
                 f"  Try: curl -s http://127.0.0.1:{api_port}/health",
                 "Ctrl-C stops everything.",
                 "",

@@ -17,7 +17,9 @@ bp = Blueprint(__name__)
 
 @route(bp, "/accounts", "POST", body=AccountIn, status=201, response=R.ACCOUNT)
 def create_account(req: Request) -> dict[str, Any]:
-    """Connect a broker account; api_key and api_secret are sealed with KMS and never returned."""
+    """Connect a broker account; api_key and api_secret are sealed with KMS and never returned.
+
+    A paper account needs neither: it is opened at the simulated exchange and can trade at once."""
     body: AccountIn = req.body
     item = req.container.accounts.create(
         req.uid,
@@ -27,7 +29,8 @@ def create_account(req: Request) -> dict[str, Any]:
         secrets=body.secrets(),
         static_ip_note=body.static_ip_note,
     )
-    return account_view(item)
+    session = req.container.repo.get_session(req.uid, item.account_id)  # paper: open at once
+    return account_view(item, session_view(session, req.container.clock()))
 
 
 @route(bp, "/accounts", "GET", response=R.items_of(R.ACCOUNT))

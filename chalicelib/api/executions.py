@@ -260,7 +260,7 @@ def pnl(req: Request) -> dict[str, Any]:
     """Realised and unrealised P&L of the positions traded on a date (default today)."""
     now = req.container.clock()
     day = trade_date(req, now)
-    quotes = req.container.quotes
+    quotes = req.container.quotes_of(req.uid)
     items = [
         p
         for p in req.container.executions.positions(req.uid)

@@ -1,15 +1,18 @@
 """Broker accounts. Secrets are sealed with KMS envelope encryption before they are stored and are
-never returned. Sessions (OAuth) arrive with the broker adapters."""
+never returned. Sessions (OAuth) arrive with the broker adapters; a paper account gets its session
+from the simulated exchange when it is created (no credentials, no daily login)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from chalicelib.adapters.aws.secrets import EnvelopeCipher
-from chalicelib.adapters.dynamo.models import AccountItem
+from chalicelib.adapters.dynamo.models import AccountItem, SessionItem
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain.strategy import from_document
-from chalicelib.errors import Conflict
+from chalicelib.errors import Conflict, DomainError
 from chalicelib.services.strategies import _check_version, new_id
 
 
@@ -17,6 +20,8 @@ from chalicelib.services.strategies import _check_version, new_id
 class AccountService:
     repo: Repository
     cipher: EnvelopeCipher
+    # Opens a paper account at the simulated exchange with its session (broker_sessions).
+    open_paper: Callable[[AccountItem], SessionItem | None] | None = None
 
     def create(
         self,
@@ -49,6 +54,13 @@ class AccountService:
             secret_blob=self.cipher.seal(secrets, owner=uid) if secrets else None,
         )
         self.repo.put_account(item)
+        if broker == "paper" and not secrets and self.open_paper is not None:
+            try:
+                self.open_paper(item)
+            except DomainError:
+                with contextlib.suppress(DomainError):
+                    self.repo.delete_account(item)  # no half-made account to clean up by hand
+                raise
         return item
 
     def list(self, uid: str) -> list[AccountItem]:

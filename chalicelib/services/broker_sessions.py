@@ -137,6 +137,38 @@ class BrokerSessionService:
         adapter = self._adapter(account)
         with _broker_errors():
             session: Session = adapter.exchange_code(code)
+        return account, self._keep(uid, account, session)
+
+    def open_paper(self, account: AccountItem) -> SessionItem | None:
+        """A paper account trades at once: the simulator opens its exchange account and a
+        session; there is no broker app, no credentials and no daily login. None when this
+        deployment has no simulator configured (the account then waits, like any other)."""
+        if account.broker != "paper":
+            raise ValidationFailed("only paper accounts open without a login", field="broker")
+        if "paper" not in self.hosts:
+            log.warning("no paper simulator configured", extra={"account": account.account_id})
+            return None
+        try:
+            adapter = self.build_broker(
+                "paper",
+                Credentials(api_key="", api_secret="", client_id=account.client_id),
+                account=account.account_id,
+                hosts=self.hosts.get("paper"),
+                now=self.clock,
+            )
+        except ValueError as error:
+            raise Unprocessable(
+                f"paper trading needs the simulator's URL (BROKER_HOSTS.paper): {error}",
+                field="broker",
+                code="paper_unavailable",
+            ) from error
+        with _broker_errors():
+            # one exchange account per platform account: two users' "P1" never share positions
+            session: Session = adapter.open_account(account.account_id)
+        return self._keep(account.uid, account, session)
+
+    def _keep(self, uid: str, account: AccountItem, session: Session) -> SessionItem:
+        account_id = account.account_id
         sealed = self.cipher.seal(
             {"access_token": session.access_token, "user_id": session.user_id, **session.extra},
             owner=uid,
@@ -152,7 +184,7 @@ class BrokerSessionService:
         )
         self.repo.put_session(item)
         log.info("broker session stored", extra={"account": account_id, "broker": account.broker})
-        return account, item
+        return item
 
     def readiness(self, uid: str) -> list[dict[str, Any]]:
         accounts = self.repo.list_accounts(uid)

@@ -50,6 +50,10 @@ log = logging.getLogger(__name__)
 RATE_LIMIT, RATE_WINDOW = 10, 1.0
 #: How long a login code may wait before the token exchange.
 CODE_TTL = timedelta(minutes=5)
+#: The API key paper sessions carry: a paper account has no broker app and no daily login.
+PAPER_API_KEY = "paper"
+#: How long a paper session lasts: for good, as far as a trader can tell.
+PAPER_SESSION = timedelta(days=3650)
 
 #: WSGI environ key holding the request headers as received (lower-cased names).
 RAW_HEADERS = "sim.raw_headers"
@@ -310,6 +314,20 @@ class FakeBrokerServer:
             return None
         return session
 
+    def open_paper_account(self, client_id: str) -> Session:
+        """A paper account at the exchange and a session that needs no login (idempotent)."""
+        now = self.exchange.now()
+        with self._lock:
+            self.exchange.open_account(client_id)
+            for session in self.sessions.values():
+                live = session.expires_at > now + timedelta(days=1)
+                if session.client_id == client_id and session.api_key == PAPER_API_KEY and live:
+                    return session
+            session = Session(secrets.token_hex(16), PAPER_API_KEY, client_id, now + PAPER_SESSION)
+            self.sessions[session.token] = session
+            self._save()
+        return session
+
     def expire_sessions(self, client_id: str) -> None:
         """Invalidate every token of ``client_id`` now (token expired mid-session)."""
         with self._lock:
@@ -460,6 +478,19 @@ class FakeBrokerServer:
             return json_response({"ok": True, "at": self.exchange.now().isoformat()})
         if path == "/_sim/price" and request.method == "POST":
             return self._admin_price(request)
+        if path == "/_sim/paper/accounts" and request.method == "POST":
+            body = request.get_json(force=True, silent=True)
+            if not isinstance(body, dict) or not str(body.get("client_id") or ""):
+                return json_response({"error": "a JSON body with client_id is required"}, 400)
+            session = self.open_paper_account(str(body["client_id"]))
+            return json_response(
+                {
+                    "access_token": session.token,
+                    "api_key": session.api_key,
+                    "user_id": session.client_id,
+                    "expires_at": session.expires_at.isoformat(),
+                }
+            )
         if path == "/_sim/apps" and request.method == "POST":
             body = request.get_json(force=True)
             app = self.register_app(

@@ -1,0 +1,116 @@
+"""A paper account needs no broker: created, it trades at once on the simulated exchange, whose
+quotes also pick its strikes and mark its P&L."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+
+from chalicelib.container import Container, use_container
+from chalicelib.domain.calendar import IST
+from localdev.clock import settle_orders
+from sim.clock import ManualClock
+from sim.exchange import SimExchange
+from sim.servers import adapter_hosts, start_fake_broker
+from tests.integration.conftest import sign_up
+
+SLOT = datetime(2026, 11, 25, 9, 20, tzinfo=IST)  # a Wednesday and a trading day
+LEGS = (("BUY", "CE", 6), ("BUY", "PE", 6), ("SELL", "CE", 2), ("SELL", "PE", 2))
+
+
+def condor(basket: str, account: str) -> dict:
+    return {
+        "basket_id": basket,
+        "name": "paper condor",
+        "underlying": "NIFTY",
+        "expiry": "current_week",
+        "product": "MIS",
+        "entry": {"time": "09:20:00", "days": ["WED"]},
+        "exit": {"time": "09:22:00"},
+        "allocations": [{"account_id": account, "multiplier": 1}],
+        "legs": [
+            {"side": side, "option_type": kind, "strike": {"method": "ATM_OFFSET", "value": n},
+             "lots": 1}
+            for side, kind, n in LEGS
+        ],
+    }  # fmt: skip
+
+
+@pytest.fixture
+def paper(settings, container) -> Iterator[dict]:
+    clock = ManualClock(SLOT - timedelta(seconds=20))
+    exchange = SimExchange(seed=5, clock=clock)
+    server = start_fake_broker("kite", exchange)
+    engine = Container(
+        dataclasses.replace(settings, broker_hosts={"paper": adapter_hosts("kite", server)}),
+        clock=clock,
+    )
+    use_container(engine)
+    try:
+        yield {"engine": engine, "server": server, "exchange": exchange, "clock": clock}
+    finally:
+        use_container(container)
+        server.stop()
+
+
+def test_a_paper_account_trades_at_once_without_credentials_or_login(client, paper):
+    api, uid = sign_up(client)
+    created = api.call(
+        "POST", "/accounts", {"broker": "paper", "client_id": "P1", "label": "Paper"}
+    )
+    assert created.status_code == 201, created.body
+    account = created.data
+    assert account["session"]["status"] == "VALID" and account["has_api_secret"] is False
+    ready = api.call("GET", "/accounts/readiness").data["items"]
+    assert [r["usable_today"] for r in ready] == [True]
+    assert paper["server"].apps == {}  # nothing registered at the fake by hand
+
+    basket = api.call("POST", "/baskets", {"name": "Weekly"}).data["id"]
+    strategy = api.call("POST", "/strategies", condor(basket, account["id"])).data["id"]
+    engine: Container = paper["engine"]
+    plan = engine.planner.plan(SLOT)
+    mine = [e for e in plan.executions if e.uid == uid]
+    assert len(mine) == 1 and mine[0].errors == [] and len(mine[0].orders) == 4
+    spot = paper["exchange"].spot("NIFTY")
+    strikes = sorted(int(o.request["strike"]) for o in mine[0].orders)
+    # the simulated exchange's own spot picked the strikes: ATM +-2 and +-6 steps of 50
+    atm = round(spot / 50) * 50
+    assert strikes == [atm - 300, atm - 100, atm + 100, atm + 300]
+
+    paper["clock"].set(SLOT)
+    assert engine.firer.fire(mine[0].orders)["sent"] == 4
+    settle_orders(engine, mine[0].orders)
+    positions = api.call("GET", f"/positions?strategy_id={strategy}").data["items"]
+    assert len(positions) == 4 and all(p["net_quantity"] for p in positions)
+    pnl = api.call("GET", "/pnl").data
+    assert pnl["prices"]["source"] == "paper" and pnl["prices"]["live"] is True
+    assert pnl["unpriced"] == []
+
+
+def test_two_users_paper_accounts_never_share_an_exchange_account(client, paper):
+    ids = []
+    for _ in range(2):
+        api, _uid = sign_up(client)
+        body = {"broker": "paper", "client_id": "P1", "label": "Paper"}
+        ids.append(api.call("POST", "/accounts", body).data["id"])
+    assert set(ids) <= set(paper["exchange"].accounts())
+
+
+def test_an_unreachable_paper_exchange_leaves_no_half_made_account(client, paper):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    engine: Container = paper["engine"]
+    broken = Container(
+        dataclasses.replace(engine.settings, broker_hosts={"paper": {"api": dead, "login": dead}}),
+        clock=paper["clock"],
+    )
+    use_container(broken)
+    api, _uid = sign_up(client)
+    response = api.call("POST", "/accounts", {"broker": "paper", "client_id": "P2", "label": "p"})
+    assert response.status_code == 503, response.body
+    assert api.call("GET", "/accounts").data["items"] == []
