@@ -21,11 +21,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from chalicelib.adapters.dynamo.models import BaseItem
 from chalicelib.container import Container, get_container
-from chalicelib.domain.calendar import IST
+from chalicelib.domain.calendar import IST, default_calendar
 from chalicelib.jobs import instruments, readiness, reconcile, risk
 
 log = logging.getLogger("clock")
+QUIET_LOGGERS = ("httpx", "botocore", "urllib3", "chalicelib.services.planner")
+WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 DAILY_JOBS: dict[time, str] = {
     time(8, 30): "pre_market",
     time(8, 45): "instruments",
@@ -40,6 +43,8 @@ class Clock:
     stop: threading.Event = field(default_factory=threading.Event)
     settle: Callable[[Container, list[Any]], None] | None = None
     ticks: list[dict[str, Any]] = field(default_factory=list)
+    # (weekday, HHMM) of every scheduled entry and exit, for "next work" in the tick line
+    slots: Callable[[], set[tuple[str, str]]] = field(default=lambda: scheduled_slots())
 
     def next_slot(self, now: datetime) -> datetime:
         """The first minute whose planning time (T - lead) is still ahead."""
@@ -56,11 +61,15 @@ class Clock:
     def tick(self, slot: datetime) -> dict[str, Any]:
         """Plan and fire one slot; never raises (the next minute must still happen)."""
         figures: dict[str, Any] = {"slot": slot.isoformat()}
+        problems: list[str] = []
         try:
             plan = self.container.planner.plan(slot)
             figures.update(plan.stats, skipped=plan.skipped, orders=len(plan.orders))
+            problems.extend(plan_problems(plan))
             if plan.orders:
                 figures.update(self.container.firer.fire(plan.orders))
+                figures.update(lateness(slot, plan.orders))
+                problems.extend(order_problems(plan.orders))
                 if self.settle is not None:
                     threading.Thread(target=self._settle, args=(plan.orders,), daemon=True).start()
         except Exception as error:
@@ -68,9 +77,18 @@ class Clock:
             figures["error"] = f"{type(error).__name__}: {error}"
         self._daily(slot)
         self.ticks.append(figures)
-        if figures.get("orders") or figures.get("error"):
-            log.info("tick %s", figures)
+        self._report(slot, figures, problems)
         return figures
+
+    def _report(self, slot: datetime, figures: dict[str, Any], problems: list[str]) -> None:
+        """One line per tick in IST, then one line per strategy/account problem."""
+        try:
+            upcoming = next_work(slot, self.slots())
+        except Exception:  # the report never breaks the clock
+            upcoming = None
+        log.info("%s", tick_line(slot, figures, upcoming))
+        for problem in problems:
+            log.warning("  %s", problem)
 
     def _settle(self, orders: list[Any]) -> None:
         try:
@@ -112,6 +130,97 @@ class Clock:
                 return True
 
 
+def tick_line(slot: datetime, figures: dict[str, Any], upcoming: datetime | None) -> str:
+    """``slot Tue 01 Dec 09:20 IST | due 1 | sent 4/4 | late +1.2..+6.0 ms | next work 09:22``."""
+    parts = [f"slot {slot.astimezone(IST):%a %d %b %H:%M} IST"]
+    if figures.get("error"):
+        parts.append(f"FAILED {figures['error']}")
+    elif figures.get("skipped"):
+        parts.append(f"skipped ({figures['skipped']})")
+    else:
+        parts.append(f"due {figures.get('due', 0)}")
+        orders = figures.get("orders", 0)
+        parts.append(f"sent {figures.get('sent', 0)}/{orders}")
+        if figures.get("failed"):
+            parts.append(f"failed {figures['failed']}")
+        if figures.get("duplicates"):
+            parts.append(f"already taken {figures['duplicates']}")
+        if "late_first_ms" in figures:
+            parts.append(f"late +{figures['late_first_ms']:.1f}..+{figures['late_last_ms']:.1f} ms")
+    parts.append(f"next work {_when(slot, upcoming)}")
+    return " | ".join(parts)
+
+
+def _when(slot: datetime, upcoming: datetime | None) -> str:
+    if upcoming is None:
+        return "none scheduled"
+    upcoming = upcoming.astimezone(IST)
+    if upcoming.date() == slot.astimezone(IST).date():
+        return f"{upcoming:%H:%M} IST"
+    return f"{upcoming:%a %d %b %H:%M} IST"
+
+
+def lateness(slot: datetime, orders: list[Any]) -> dict[str, float]:
+    """How long after T the first and the last order went out (the firer's send stamps)."""
+    sent = sorted(datetime.fromisoformat(o.sent_at) for o in orders if o.sent_at)
+    if not sent:
+        return {}
+    return {
+        "late_first_ms": (sent[0] - slot).total_seconds() * 1000,
+        "late_last_ms": (sent[-1] - slot).total_seconds() * 1000,
+    }
+
+
+def plan_problems(plan: Any) -> list[str]:
+    """What the planner could not do, naming the strategy and the account."""
+    lines = []
+    for execution in plan.executions:
+        for error in execution.errors:
+            account = error.get("account_id", "-")
+            lines.append(
+                f"{execution.phase} strategy {execution.strategy_id} account {account}: "
+                f"{error.get('code', 'error')}: {error.get('message', '')}"
+            )
+    return lines
+
+
+def order_problems(orders: list[Any]) -> list[str]:
+    """Orders the firer could not send, naming the strategy and the account."""
+    return [
+        f"{o.phase} strategy {o.strategy_id} account {o.account_id}: order {o.order_id} "
+        f"{o.status}: {(o.error or {}).get('message', '') if isinstance(o.error, dict) else o.error}"
+        for o in orders
+        if o.status == "FAILED"
+    ]
+
+
+def scheduled_slots() -> set[tuple[str, str]]:
+    """(weekday, HHMM) of every scheduled entry and exit: one scan of the small local GSI2."""
+    slots = set()
+    for item in BaseItem.gsi2.scan(attributes_to_get=["GSI2PK"]):
+        key = item.gsi2pk or ""
+        if key.startswith("SLOT#"):
+            _, weekday, hhmm, _shard = key.split("#")
+            slots.add((weekday, hhmm))
+    return slots
+
+
+def next_work(after: datetime, slots: set[tuple[str, str]], days: int = 15) -> datetime | None:
+    """The first slot strictly after ``after`` on a trading day that has something scheduled."""
+    calendar = default_calendar()
+    start = after.astimezone(IST)
+    for offset in range(days):
+        day = start.date() + timedelta(days=offset)
+        if not calendar.covers(day) or not calendar.is_trading_day(day):
+            continue
+        weekday = WEEKDAYS[day.weekday()]
+        for hhmm in sorted(h for w, h in slots if w == weekday):
+            moment = datetime.combine(day, time(int(hhmm[:2]), int(hhmm[2:])), tzinfo=IST)
+            if moment > start:
+                return moment
+    return None
+
+
 def settle_orders(container: Container, orders: list[Any]) -> None:
     """Settle every execution the fired orders belong to (fills, positions, leg failures)."""
     for uid, execution_sk in sorted({(o.uid, o.execution) for o in orders}):
@@ -122,6 +231,27 @@ def settle_orders(container: Container, orders: list[Any]) -> None:
             log.info("risk armed %s: %s", execution_sk, armed)
 
 
+class PlatformTimeFormatter(logging.Formatter):
+    """Log lines stamped with the platform's time in IST (the shifted one under `make run AT=`)."""
+
+    def __init__(self, clock: Any) -> None:
+        super().__init__("%(asctime)s %(name)s %(message)s")
+        self.offset: timedelta = getattr(clock, "offset", timedelta(0))
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        moment = datetime.fromtimestamp(record.created, IST) + self.offset
+        return f"{moment:%Y-%m-%d %H:%M:%S} IST"
+
+
+def configure_logging(clock: Any) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(PlatformTimeFormatter(clock))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    # one line per tick is the point: per-request and per-call chatter only when it goes wrong
+    for noisy in QUIET_LOGGERS:
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="localdev.clock")
     parser.add_argument("--lead-seconds", type=float, default=20.0)
@@ -129,8 +259,9 @@ def main(argv: list[str] | None = None) -> None:
         "--monitor-interval", type=float, default=1.0, help="price monitor period, seconds"
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    clock = Clock(get_container(), lead=timedelta(seconds=args.lead_seconds), settle=settle_orders)
+    container = get_container()
+    configure_logging(container.clock)
+    clock = Clock(container, lead=timedelta(seconds=args.lead_seconds), settle=settle_orders)
     signal.signal(signal.SIGTERM, lambda *_: clock.stop.set())
     signal.signal(signal.SIGINT, lambda *_: clock.stop.set())
     monitor = threading.Thread(
