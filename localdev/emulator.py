@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -73,8 +74,9 @@ def _json(start_response: StartResponse, body: dict[str, Any]) -> Iterable[bytes
     return [payload]
 
 
-def serve(port: int) -> None:
-    """Run the emulator in the foreground until SIGTERM/SIGINT."""
+def serve(port: int, state_dir: Path | None = None) -> None:
+    """Run the emulator in the foreground until SIGTERM/SIGINT; with ``state_dir`` its state is
+    loaded from there at start and kept there (localdev/emulator_state.py)."""
     os.environ["MOTO_PORT"] = str(port)  # Step Functions tasks call back into the emulator here
     from moto.core.config import default_user_config
     from moto.moto_server.werkzeug_app import (
@@ -85,8 +87,21 @@ def serve(port: int) -> None:
     from werkzeug.serving import make_server
 
     default_user_config.update(EMULATOR_CONFIG)  # type: ignore[typeddict-item]
-    app = shim(DomainDispatcherApplication(create_backend_app))
-    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+    app: WsgiApp = DomainDispatcherApplication(create_backend_app)
+    snapshots = None
+    if state_dir is not None:
+        from localdev.emulator_state import Snapshots
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request
+        snapshots = Snapshots(state_dir)
+        restored = snapshots.restore()
+        print(f"emulator: {restored} services restored from {snapshots.path}", flush=True)
+        app = snapshots.wrap(app)
+        snapshots.start()
+    server = make_server(
+        "127.0.0.1", port, shim(app), threaded=True, request_handler=MotoRequestHandler
+    )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         server.serve_forever()
@@ -94,6 +109,8 @@ def serve(port: int) -> None:
         pass
     finally:
         server.server_close()
+        if snapshots is not None:
+            snapshots.close()
 
 
 def endpoint(port: int) -> str:
@@ -131,8 +148,15 @@ def pid_file(port: int) -> Path:
     return RUN_DIR / f"emulator-{port}.pid"
 
 
-def start(port: int, wait_seconds: float = 30.0) -> str:
-    """Start the emulator in the background (or reuse one already configured) and return its URL."""
+def start(
+    port: int,
+    wait_seconds: float = 30.0,
+    state_dir: Path | None = None,
+    preexec: Callable[[], None] | None = None,
+) -> str:
+    """Start the emulator in the background (or reuse one already configured) and return its URL.
+
+    With ``state_dir`` it keeps its state there across restarts (`make run`)."""
     configured = os.environ.get("AWS_ENDPOINT_URL")
     if configured and is_healthy(configured):
         print(f"emulator: using the running endpoint {configured}")
@@ -146,12 +170,14 @@ def start(port: int, wait_seconds: float = 30.0) -> str:
         raise SystemExit(f"emulator: port {port} already serves an emulator not started here")
     RUN_DIR.mkdir(exist_ok=True)
     log = (RUN_DIR / f"emulator-{port}.log").open("ab")
+    state_args = ["--state-dir", str(state_dir)] if state_dir is not None else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "localdev.emulator", "serve", "--port", str(port)],
+        [sys.executable, "-m", "localdev.emulator", "serve", "--port", str(port), *state_args],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=preexec,
     )
     pidf.write_text(str(process.pid))
     deadline = time.monotonic() + wait_seconds
@@ -203,9 +229,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="localdev.emulator")
     parser.add_argument("command", choices=["start", "stop", "status", "serve"])
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--state-dir", type=Path, default=None, help="keep the state here")
     args = parser.parse_args(argv)
     if args.command == "serve":
-        serve(args.port)
+        serve(args.port, args.state_dir)
     elif args.command == "start":
         start(args.port)
     elif args.command == "stop":
