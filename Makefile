@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 # noon, and an exchange holiday (Christmas 2026). See tests/conftest.py.
 AMBIENT_INSTANTS ?= 2026-11-30T02:00:00+05:30 2026-11-29T12:00:00+05:30 2026-12-25T11:00:00+05:30
 
-.PHONY: help venv run test test-ambient lint format unit integration emulator emulator-stop infra-local package deploy bench clean demo
+.PHONY: help venv run reset test test-ambient lint format unit integration emulator emulator-stop infra-local package deploy bench clean demo
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ venv: $(STAMP) ## create the virtualenv under the repo and install pinned depend
 
 run: $(STAMP) ## run the platform locally: emulator on PORT (4566), API on API_PORT (8000); AT=<IST instant> shifts the clock
 	$(PY) -m localdev.run --emulator-port $(PORT) --api-port $(API_PORT) --region $(REGION) $(if $(AT),--at '$(AT)')
+
+reset: $(STAMP) ## wipe what `make run` on PORT keeps (platform and simulated exchange, together)
+	$(PY) -m localdev.run --reset --emulator-port $(PORT)
 
 lint: $(STAMP) ## ruff lint + format check, terraform fmt check
 	$(VENV)/bin/ruff check .

@@ -107,10 +107,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    url, started_here = stack.emulator_for(args.emulator_port)
+    root = stack.state_root(args.emulator_port)  # the same platform `make run` keeps
+    url, started_here = stack.emulator_for(args.emulator_port, root / "emulator")
     servers = []
     try:
-        outputs = stack.apply_platform(url, args.region)
+        outputs = stack.apply_platform(url, args.region, root / "terraform")
         shift = demo_clock(datetime.now(IST), args.at)
         clock = shift.clock()
         if abs(shift.offset) > timedelta(seconds=1):

@@ -77,6 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--clock", default="", help="the platform's shifted clock, '<at>@<anchor>' (PLATFORM_CLOCK)"
     )
+    parser.add_argument(
+        "--ports",
+        type=json.loads,
+        default={},
+        help='{"kite": 40001, ...}: a restart keeps its URLs',
+    )
     args = parser.parse_args(argv)
     exchange = SimExchange(
         seed=args.seed, state_dir=args.state_dir, clock=exchange_clock(args.clock)
@@ -84,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     servers = []
     hosts = {}
     for i, dialect in enumerate(d.strip() for d in args.dialects.split(",") if d.strip()):
-        port = args.port_base + i if args.port_base else 0
+        port = args.ports.get(dialect) or (args.port_base + i if args.port_base else 0)
         server = start_fake_broker(dialect, exchange, port)
         servers.append(server)
         hosts[dialect] = adapter_hosts(dialect, server)
