@@ -41,6 +41,13 @@ class SessionUnavailable(Unprocessable):
         self.account_id = account_id
 
 
+class BrokerNotConfigured(SessionUnavailable):
+    """The deployment has no host for the account's broker (a paper account without the
+    simulator's URL): that account cannot trade, everyone else's tick goes on."""
+
+    code = "broker_not_configured"
+
+
 def _default_factory() -> BrokerFactory:
     # Imported on first use: the registry pulls in every dialect, which a route may not need.
     from chalicelib.adapters.brokers.registry import build_broker
@@ -70,15 +77,22 @@ class BrokerAccess:
         """An adapter from items already read (the planner batch-reads sessions per tick)."""
         opened = self.session_of(account, session)
         factory = self.build or _default_factory()
-        adapter = factory(
-            account.broker,
-            self.credentials(account),
-            account=account.account_id,
-            hosts=self.hosts.get(account.broker),
-            client=self._client(account.broker),
-            limiter=self.limiter,
-            now=self.clock,
-        )
+        try:
+            adapter = factory(
+                account.broker,
+                self.credentials(account),
+                account=account.account_id,
+                hosts=self.hosts.get(account.broker),
+                client=self._client(account.broker),
+                limiter=self.limiter,
+                now=self.clock,
+            )
+        except ValueError as error:  # e.g. paper without the simulator's URL configured
+            raise BrokerNotConfigured(
+                f"account {account.account_id} ({account.broker}) cannot be reached from this "
+                f"deployment: {error}",
+                account_id=account.account_id,
+            ) from error
         return adapter.with_session(opened)
 
     def session_of(self, account: AccountItem, item: SessionItem | None) -> Session:

@@ -18,7 +18,8 @@ from sim.exchange import SimExchange
 from sim.servers import adapter_hosts, start_fake_broker
 from tests.integration.conftest import sign_up
 
-SLOT = datetime(2026, 11, 25, 9, 20, tzinfo=IST)  # a Wednesday and a trading day
+# A Thursday minute no other test schedules (the table is shared by the session's tests)
+SLOT = datetime(2026, 11, 26, 10, 7, tzinfo=IST)
 LEGS = (("BUY", "CE", 6), ("BUY", "PE", 6), ("SELL", "CE", 2), ("SELL", "PE", 2))
 
 
@@ -29,8 +30,8 @@ def condor(basket: str, account: str) -> dict:
         "underlying": "NIFTY",
         "expiry": "current_week",
         "product": "MIS",
-        "entry": {"time": "09:20:00", "days": ["WED"]},
-        "exit": {"time": "09:22:00"},
+        "entry": {"time": "10:07:00", "days": ["THU"]},
+        "exit": {"time": "10:09:00"},
         "allocations": [{"account_id": account, "multiplier": 1}],
         "legs": [
             {"side": side, "option_type": kind, "strike": {"method": "ATM_OFFSET", "value": n},
