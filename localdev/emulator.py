@@ -222,7 +222,18 @@ def _alive(pid: int) -> bool:
         waited, _ = os.waitpid(pid, os.WNOHANG)
         return waited == 0
     except ChildProcessError:
-        return True
+        # not ours: after a kill -9 of `make run` the emulator is an orphan that an init which
+        # does not reap (containers) leaves as a zombie forever; that is gone too
+        return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """The process has exited and waits to be reaped (Linux /proc; elsewhere: unknown, False)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from localdev import stack
@@ -156,3 +157,16 @@ def test_a_second_run_on_the_same_port_is_refused_and_a_stale_pid_ignored(tmp_pa
     assert running_pid(root) is None
     (root / "run.pid").write_text(str(os.getpid()))
     assert running_pid(root) is None  # our own pid is not "another run"
+
+
+def test_a_killed_emulator_left_as_a_zombie_counts_as_gone():
+    from localdev import emulator
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    for _ in range(100):  # exited, not reaped yet: a zombie
+        if emulator._zombie(child.pid):
+            break
+        time.sleep(0.05)
+    assert emulator._zombie(child.pid)
+    child.wait()
+    assert not emulator._zombie(os.getpid())
