@@ -116,8 +116,11 @@ def main(argv: list[str] | None = None) -> None:
         help="run the platform from this IST instant at real speed (e.g. 2026-12-01T09:19:30+05:30)",
     )
     parser.add_argument("--reset", action="store_true", help="wipe the kept state and exit")
+    parser.add_argument(
+        "--state-root", type=Path, default=None, help="default .run/local-<emulator port>"
+    )
     args = parser.parse_args(argv)
-    root = stack.state_root(args.emulator_port)
+    root = args.state_root or stack.state_root(args.emulator_port)
     if args.reset:
         raise SystemExit(reset(root, args.emulator_port))
     steps = Steps()
