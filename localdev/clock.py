@@ -25,6 +25,7 @@ from chalicelib.adapters.dynamo.models import BaseItem
 from chalicelib.container import Container, get_container
 from chalicelib.domain.calendar import IST, default_calendar
 from chalicelib.jobs import instruments, readiness, reconcile, risk
+from chalicelib.services.clock import system_clock
 
 log = logging.getLogger("clock")
 QUIET_LOGGERS = ("httpx", "botocore", "urllib3", "chalicelib.services.planner")
@@ -234,9 +235,9 @@ def settle_orders(container: Container, orders: list[Any]) -> None:
 class PlatformTimeFormatter(logging.Formatter):
     """Log lines stamped with the platform's time in IST (the shifted one under `make run AT=`)."""
 
-    def __init__(self, clock: Any) -> None:
+    def __init__(self, clock: Any, wall: Any = system_clock) -> None:
         super().__init__("%(asctime)s %(name)s %(message)s")
-        self.offset: timedelta = getattr(clock, "offset", timedelta(0))
+        self.offset: timedelta = clock() - wall()  # zero on the wall clock
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         moment = datetime.fromtimestamp(record.created, IST) + self.offset

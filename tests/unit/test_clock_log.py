@@ -5,7 +5,6 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 from chalicelib.domain.calendar import IST
-from chalicelib.services.clock import ShiftedClock
 from localdev.clock import (
     Clock,
     PlatformTimeFormatter,
@@ -85,7 +84,7 @@ def test_every_tick_logs_one_line_even_when_idle(caplog):
 
 def test_log_lines_carry_the_platform_time():
     wall = datetime(2026, 11, 29, 3, 0, tzinfo=IST)
-    formatter = PlatformTimeFormatter(ShiftedClock(SLOT, wall))
+    formatter = PlatformTimeFormatter(lambda: SLOT, wall=lambda: wall)
     record = logging.LogRecord("clock", logging.INFO, "", 0, "x", None, None)
     record.created = wall.timestamp() + 5
     assert formatter.formatTime(record) == "2026-12-01 09:20:05 IST"
