@@ -11,7 +11,7 @@ import argparse
 import json
 import os
 
-from localdev import emulator, terraform
+from localdev import emulator, stack, terraform
 from localdev.package import EMULATED_STAGES
 
 
@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--emulator-port", type=int, default=emulator.DEFAULT_PORT)
     args = parser.parse_args(argv)
     endpoint = None
+    work_dir = None
+    if args.stage == "local":  # the same emulator state and Terraform state `make run` keeps
+        work_dir = stack.state_root(args.emulator_port) / "terraform"
     if args.stage in EMULATED_STAGES:
         configured = os.environ.get("AWS_ENDPOINT_URL")
         if configured and emulator.is_healthy(configured):
@@ -29,8 +32,11 @@ def main(argv: list[str] | None = None) -> None:
         elif emulator.is_healthy(emulator.endpoint(args.emulator_port)):
             endpoint = emulator.endpoint(args.emulator_port)
         else:
-            endpoint = emulator.start(args.emulator_port)
-    outputs = terraform.apply(args.stage, endpoint, extra_vars={"region": args.region}, quiet=False)
+            state = stack.state_root(args.emulator_port) / "emulator" if work_dir else None
+            endpoint = emulator.start(args.emulator_port, state_dir=state)
+    outputs = terraform.apply(
+        args.stage, endpoint, extra_vars={"region": args.region}, quiet=False, work_dir=work_dir
+    )
     print(json.dumps(outputs, indent=2))
 
 
