@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     root = args.state_root or stack.state_root(args.emulator_port)
     if args.reset:
-        raise SystemExit(reset(root, args.emulator_port))
+        print(reset(root, args.emulator_port))
+        return
     steps = Steps()
     other = running_pid(root)
     if other is not None:
@@ -197,7 +198,7 @@ def reset(root: Path, port: int) -> str:
     if running_pid(root) is not None or (
         pid_file.exists() and emulator._alive(int(pid_file.read_text()))
     ):
-        return f"reset: a stack is running on port {port}: stop it (Ctrl-C) first"
+        raise SystemExit(f"reset: a stack is running on port {port}: stop it (Ctrl-C) first")
     shutil.rmtree(root, ignore_errors=True)
     return f"reset: removed {root} (users, accounts, strategies, orders, exchange state)"
 
