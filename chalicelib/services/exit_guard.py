@@ -16,6 +16,11 @@ rules) the hook:
    an error) rather than risk closing twice;
 4. reads the positions with strongly consistent reads and trims every exit order to what is
    still held: an order with nothing left to close is recorded CANCELLED and never sent.
+
+When any of this fails (storage down), the strategy's exit orders on the account are kept back
+and logged as errors: an exit sent unchecked after a kill switch or a stop closed the position
+would open a reversed, possibly naked position, which is worse than one left for the kill switch
+or the broker's end-of-day square-off.
 """
 
 from __future__ import annotations
@@ -70,7 +75,18 @@ class ExitGuard:
         held: dict[str, dict[str, int] | NotSent] = {}
         for strategy_id in sorted({o.strategy_id for o in exits}):
             own = {o.order_id for o in exits if o.strategy_id == strategy_id}
-            held[strategy_id] = self.held_at_t(first.uid, first.account_id, strategy_id, on, own)
+            try:
+                held[strategy_id] = self.held_at_t(
+                    first.uid, first.account_id, strategy_id, on, own
+                )
+            except Exception as error:  # unchecked, an exit could reverse a closed position
+                log.exception(
+                    "exit not sent: what is held could not be checked",
+                    extra={"user": first.uid, "strategy": strategy_id},
+                )
+                held[strategy_id] = NotSent(
+                    "unchecked", f"not sent: what is held could not be read ({error})"
+                )
         kept: list[OrderItem] = []
         kept_requests: list[OrderRequest] = []
         left: dict[tuple[str, str], int] = {}
@@ -165,7 +181,8 @@ class ExitGuard:
                 condition=OrderItem.status == "SENDING",
             )  # fmt: skip
         except UpdateError as error:
-            if not _lost_race(error):
-                raise
-            log.warning("exit order changed meanwhile", extra={"order": order.order_id})
+            if _lost_race(error):
+                log.warning("exit order changed meanwhile", extra={"order": order.order_id})
+            else:  # left SENDING: the recovery sweep finds no such tag at the broker
+                log.exception("exit order not recorded", extra={"order": order.order_id})
         order.status = status

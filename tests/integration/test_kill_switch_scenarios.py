@@ -63,7 +63,7 @@ def rig(client, desk) -> Rig:
     return make_rig(client, desk)
 
 
-def _strategy(rig: Rig, legs: list[tuple[str, str, int]]) -> str:
+def _strategy(rig: Rig, legs: list[tuple[str, str, int]], lots: int = 1) -> str:
     """A strategy on the rig's Zerodha account: legs of (side, CE|PE, ATM offset), no risk rules."""
     basket = rig.api.call("POST", "/baskets", {"name": "kill", "enabled": True}).data
     body = {
@@ -73,7 +73,7 @@ def _strategy(rig: Rig, legs: list[tuple[str, str, int]]) -> str:
         "allocations": [{"account_id": rig.zerodha["id"], "multiplier": 1}],
         "legs": [
             {"side": side, "option_type": kind, "strike": {"method": "ATM_OFFSET", "value": offset},
-             "lots": 1}
+             "lots": lots}
             for side, kind, offset in legs
         ],
     }  # fmt: skip
@@ -325,6 +325,35 @@ def test_kill_switch_through_a_broker_outage_ends_flat_once_the_broker_is_back(
     _assert_sent_once(rig, expected=4)
     clock.advance(61)
     assert _drive(rig)["passes"] == 0  # flat: off the driver's index
+
+
+# -- a square-off that does not fill ---------------------------------------------------------
+def test_a_square_off_left_resting_is_cancelled_and_the_rest_closed_next_pass(
+    rig: Rig, clock: ManualClock
+):
+    """A pass never reports FLAT while its own order rests; the next pass cancels it, counts
+    its partial fill and closes only the remainder (never the whole position again)."""
+    _strategy(rig, [("SELL", "CE", 0)], lots=2)
+    _enter(rig, clock)
+    lot = rig.contracts(1)[0].lot_size
+    assert list(_platform_positions(rig).values()) == [-2 * lot]
+    clock.set(DAY.replace(hour=13))
+    rig.server("zerodha").inject(rig.zerodha["client_id"], "partial_fill", hold=3600)
+
+    operation = _kill(rig, {"scope": "strategy", "id": rig.strategy_id})
+    assert operation["status"] == "ENGAGING"
+    [first] = operation["summary"]["square_off"]
+    assert (first["side"], first["quantity"], first["filled_quantity"]) == ("BUY", 2 * lot, lot)
+    assert {b["code"] for b in operation["summary"]["blocked"]} == {"in_flight"}
+
+    clock.advance(61)
+    assert _drive(rig)["flat"] == 1
+    [listed] = rig.api.call("GET", "/kill-switch").data["items"]
+    assert listed["status"] == "FLAT" and first["order_id"] in listed["summary"]["cancelled"]
+    second = listed["summary"]["square_off"][1]
+    assert (second["side"], second["quantity"], second["status"]) == ("BUY", lot, "COMPLETE")
+    assert _platform_positions(rig) == {} == _broker_positions(rig)
+    _assert_sent_once(rig, expected=3)  # the entry, the partly filled BUY, the remainder
 
 
 # -- entries built before the switch ----------------------------------------------------------
