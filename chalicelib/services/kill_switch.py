@@ -249,7 +249,11 @@ class KillSwitch:
                 log.warning("kill switch pair failed", extra={"user": uid, "error": str(error)})
                 outcome.block(strategy_id, account_id, "error", str(error))
         for execution_sk, sent in outcome.executions.items():
-            self.settlement.settle(uid, execution_sk, orders=sent)
+            try:  # the execution's status only: fills already reached the positions
+                self.settlement.settle(uid, execution_sk, orders=sent)
+            except DomainError as error:
+                log.warning("kill execution not settled", extra={"execution": execution_sk})
+                outcome.errors.append({"code": "not_settled", "message": str(error)})
         return outcome
 
     def close_pair(
