@@ -8,24 +8,19 @@ exactly the orders the scenario expects).
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from chalicelib.adapters.dynamo.lease_items import LeaseRepository
-from chalicelib.container import Container, use_container
 from chalicelib.domain.calendar import IST
 from chalicelib.jobs import kill_switch as driver
+from chalicelib.services.clock import ShiftedClock
 from chalicelib.services.closing import canonical_symbol
 from chalicelib.services.leases import Leases
-from sim.clock import ManualClock
-from sim.exchange import SimExchange
-from sim.servers import adapter_hosts, start_fake_broker
 from tests.integration.execution_rig import Rig, make_rig
 
 DAY = datetime(2026, 11, 25, tzinfo=IST)  # a Wednesday and a trading day
@@ -34,33 +29,20 @@ EXIT = DAY.replace(hour=15, minute=15)
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(ENTRY - timedelta(minutes=5))
+def clock(platform_clock: ShiftedClock) -> ShiftedClock:
+    """The platform's clock (API, planner, firer, kill switch and the fake exchange run on it)."""
+    return platform_clock
 
 
 @pytest.fixture
-def desk(settings, container, clock) -> Iterator[dict[str, Any]]:
-    """The fake Kite and Shoonya on an exchange that runs on the injected clock, and a container
-    (API, planner, firer, kill switch) on the same clock."""
-    exchange = SimExchange(seed=11, clock=clock)
-    servers = {dialect: start_fake_broker(dialect, exchange) for dialect in ("kite", "noren")}
-    hosts = {
-        "zerodha": adapter_hosts("kite", servers["kite"]),
-        "shoonya": adapter_hosts("noren", servers["noren"]),
-    }
-    local = Container(dataclasses.replace(settings, broker_hosts=hosts), clock=clock)
-    use_container(local)
-    try:
-        yield {"servers": servers, "settings": local.settings, "container": local}
-    finally:
-        use_container(container)
-        for server in servers.values():
-            server.stop()
+def rig(client, fakes, clock: ShiftedClock) -> Rig:
+    """Logged in to the fake brokers on the scenario's day, so the sessions cover it."""
+    clock.set(DAY.replace(hour=8, minute=50))
+    return make_rig(client, fakes)
 
 
-@pytest.fixture
-def rig(client, desk) -> Rig:
-    return make_rig(client, desk)
+def _advance(clock: ShiftedClock, seconds: float) -> None:
+    clock.set(clock() + timedelta(seconds=seconds))
 
 
 def _strategy(rig: Rig, legs: list[tuple[str, str, int]], lots: int = 1) -> str:
@@ -83,18 +65,18 @@ def _strategy(rig: Rig, legs: list[tuple[str, str, int]], lots: int = 1) -> str:
     return rig.strategy_id
 
 
-def _plan(rig: Rig, clock: ManualClock, slot: datetime) -> Any:
+def _plan(rig: Rig, clock: ShiftedClock, slot: datetime) -> Any:
     clock.set(slot - timedelta(seconds=20))
     [planned] = [e for e in rig.container.planner.plan(slot).executions if e.uid == rig.uid]
     return planned
 
 
-def _fire(rig: Rig, clock: ManualClock, slot: datetime, orders: list[Any]) -> dict[str, int]:
+def _fire(rig: Rig, clock: ShiftedClock, slot: datetime, orders: list[Any]) -> dict[str, int]:
     clock.set(slot - timedelta(milliseconds=30))
     return rig.container.firer.fire(orders)
 
 
-def _enter(rig: Rig, clock: ManualClock) -> Any:
+def _enter(rig: Rig, clock: ShiftedClock) -> Any:
     entry = _plan(rig, clock, ENTRY)
     assert entry.errors == [] and entry.orders
     assert _fire(rig, clock, ENTRY, entry.orders)["sent"] == len(entry.orders)
@@ -146,7 +128,7 @@ def _kill(rig: Rig, body: dict[str, Any]) -> Any:
 
 
 # -- kill switch, then the planned exit ------------------------------------------------------
-def test_kill_switch_before_the_planned_exit_ends_flat(rig: Rig, clock: ManualClock):
+def test_kill_switch_before_the_planned_exit_ends_flat(rig: Rig, clock: ShiftedClock):
     """Reproduction 1: a long straddle squared off by the kill switch; the exit built before T
     must not sell again (it used to: a naked short straddle, both executions COMPLETE)."""
     _strategy(rig, [("BUY", "CE", 0), ("BUY", "PE", 0)])
@@ -156,7 +138,7 @@ def test_kill_switch_before_the_planned_exit_ends_flat(rig: Rig, clock: ManualCl
     exit_plan = _plan(rig, clock, EXIT)  # built at T-20 s from the positions: two SELLs
     assert sorted(o.request["side"] for o in exit_plan.orders) == ["SELL", "SELL"]
 
-    clock.advance(5)
+    _advance(clock, 5)
     operation = _kill(rig, {"scope": "strategy", "id": rig.strategy_id, "reason": "drill"})
     assert operation["status"] == "FLAT" and operation["joined"] is False
     assert sorted(s["side"] for s in operation["summary"]["square_off"]) == ["SELL", "SELL"]
@@ -173,7 +155,7 @@ def test_kill_switch_before_the_planned_exit_ends_flat(rig: Rig, clock: ManualCl
     assert listed["operation_id"] == operation["operation_id"] and listed["status"] == "FLAT"
 
 
-def test_an_exit_without_risk_rules_closes_only_what_is_left(rig: Rig, clock: ManualClock):
+def test_an_exit_without_risk_rules_closes_only_what_is_left(rig: Rig, clock: ShiftedClock):
     """The exit trims to the positions at T for every strategy, not only those with a risk book:
     a leg closed after the exit was planned is not closed again, the other leg still is."""
     _strategy(rig, [("BUY", "CE", 0), ("BUY", "PE", 0)])
@@ -201,7 +183,9 @@ def test_an_exit_without_risk_rules_closes_only_what_is_left(rig: Rig, clock: Ma
 
 
 # -- two kill switches at once ----------------------------------------------------------------
-def test_two_concurrent_kill_switches_join_one_operation_and_end_flat(rig: Rig, clock: ManualClock):
+def test_two_concurrent_kill_switches_join_one_operation_and_end_flat(
+    rig: Rig, clock: ShiftedClock
+):
     """Reproduction 2: two concurrent POSTs on one strategy each squared off (a -65/+65 spread
     became +65/-65). Now the second joins the first's operation."""
     _strategy(rig, [("SELL", "CE", 0), ("BUY", "CE", 4)])
@@ -228,7 +212,7 @@ def test_two_concurrent_kill_switches_join_one_operation_and_end_flat(rig: Rig, 
     _assert_sent_once(rig, expected=4)
 
 
-def test_overlapping_scopes_at_once_close_each_position_once(rig: Rig, clock: ManualClock):
+def test_overlapping_scopes_at_once_close_each_position_once(rig: Rig, clock: ShiftedClock):
     """An account switch and a strategy switch at the same moment are two operations; the close
     lease and the consistent re-read make the second find the positions already flat."""
     _strategy(rig, [("SELL", "CE", 0), ("BUY", "CE", 4)])
@@ -254,7 +238,7 @@ def test_overlapping_scopes_at_once_close_each_position_once(rig: Rig, clock: Ma
     for _ in range(5):  # whichever pass found the lease busy finishes on the driver's next pass
         if all(i.status == "FLAT" for i in switch.active(rig.uid)):
             break
-        clock.advance(30)
+        _advance(clock, 30)
         _drive(rig)
     assert {i.status for i in switch.active(rig.uid)} == {"FLAT"}
     sent = sum(len(i.summary["square_off"]) for i in switch.active(rig.uid))
@@ -263,7 +247,7 @@ def test_overlapping_scopes_at_once_close_each_position_once(rig: Rig, clock: Ma
     _assert_sent_once(rig, expected=4)
 
 
-def test_concurrent_engages_create_exactly_one_operation(rig: Rig, clock: ManualClock):
+def test_concurrent_engages_create_exactly_one_operation(rig: Rig, clock: ShiftedClock):
     _strategy(rig, [("SELL", "CE", 0)])
     switch = rig.container.kill_switch
     barrier = threading.Barrier(6)
@@ -284,7 +268,7 @@ def test_concurrent_engages_create_exactly_one_operation(rig: Rig, clock: Manual
 
 # -- a broker outage during the kill switch ---------------------------------------------------
 def test_kill_switch_through_a_broker_outage_ends_flat_once_the_broker_is_back(
-    rig: Rig, clock: ManualClock
+    rig: Rig, clock: ShiftedClock
 ):
     """Reproduction 10: during an outage it answered 200 with nothing squared off and never
     retried. Now: 202 ENGAGING, nothing claimed as done, retried by the driver with backoff, an
@@ -299,13 +283,14 @@ def test_kill_switch_through_a_broker_outage_ends_flat_once_the_broker_is_back(
     operation = _kill(rig, {"scope": "all"})
     assert operation["status"] == "ENGAGING" and operation["summary"]["square_off"] == []
     assert {b["code"] for b in operation["summary"]["blocked"]} == {"broker_unavailable"}
-    assert operation["flat_at"] is None and operation["next_attempt_at"] > clock().isoformat()
+    assert operation["flat_at"] is None and operation["next_attempt_at"] > operation["engaged_at"]
     assert _platform_positions(rig) == held
 
+    clock.set(DAY.replace(hour=12))  # the pass's own moment: its retry is 2 s later
     assert _drive(rig)["passes"] == 0  # not due yet: backoff
     alerts = 0
     for _ in range(3):
-        clock.advance(61)
+        _advance(clock, 61)
         figures = _drive(rig)
         assert figures["passes"] == 1 and figures["engaging"] == 1
         alerts += figures["alerts"]
@@ -316,20 +301,20 @@ def test_kill_switch_through_a_broker_outage_ends_flat_once_the_broker_is_back(
     assert _platform_positions(rig) == held and _broker_positions(rig) == held
 
     kite.faults.clear()
-    clock.advance(61)
+    _advance(clock, 61)
     assert _drive(rig)["flat"] == 1
     [listed] = rig.api.call("GET", "/kill-switch").data["items"]
     assert listed["status"] == "FLAT" and len(listed["summary"]["square_off"]) == 2
     assert listed["summary"]["blocked"] == [] and listed["summary"]["open"] == []
     assert _platform_positions(rig) == {} == _broker_positions(rig)
     _assert_sent_once(rig, expected=4)
-    clock.advance(61)
+    _advance(clock, 61)
     assert _drive(rig)["passes"] == 0  # flat: off the driver's index
 
 
 # -- a square-off that does not fill ---------------------------------------------------------
 def test_a_square_off_left_resting_is_cancelled_and_the_rest_closed_next_pass(
-    rig: Rig, clock: ManualClock
+    rig: Rig, clock: ShiftedClock
 ):
     """A pass never reports FLAT while its own order rests; the next pass cancels it, counts
     its partial fill and closes only the remainder (never the whole position again)."""
@@ -346,7 +331,7 @@ def test_a_square_off_left_resting_is_cancelled_and_the_rest_closed_next_pass(
     assert (first["side"], first["quantity"], first["filled_quantity"]) == ("BUY", 2 * lot, lot)
     assert {b["code"] for b in operation["summary"]["blocked"]} == {"in_flight"}
 
-    clock.advance(61)
+    _advance(clock, 61)
     assert _drive(rig)["flat"] == 1
     [listed] = rig.api.call("GET", "/kill-switch").data["items"]
     assert listed["status"] == "FLAT" and first["order_id"] in listed["summary"]["cancelled"]
@@ -357,11 +342,11 @@ def test_a_square_off_left_resting_is_cancelled_and_the_rest_closed_next_pass(
 
 
 # -- entries built before the switch ----------------------------------------------------------
-def test_an_entry_built_before_the_kill_switch_is_never_sent(rig: Rig, clock: ManualClock):
+def test_an_entry_built_before_the_kill_switch_is_never_sent(rig: Rig, clock: ShiftedClock):
     _strategy(rig, [("SELL", "CE", 0)])
     entry = _plan(rig, clock, ENTRY)
     assert {o.status for o in entry.orders} == {"BUILT"}
-    clock.advance(10)
+    _advance(clock, 10)
     operation = _kill(rig, {"scope": "all"})
     assert operation["status"] == "FLAT" and operation["summary"]["square_off"] == []
     assert len(operation["summary"]["withdrawn"]) == len(entry.orders)
@@ -371,7 +356,7 @@ def test_an_entry_built_before_the_kill_switch_is_never_sent(rig: Rig, clock: Ma
 
 
 # -- the lease itself -------------------------------------------------------------------------
-def test_the_close_lease_is_exclusive_reentrant_and_expires(desk, clock: ManualClock):
+def test_the_close_lease_is_exclusive_reentrant_and_expires(container, clock: ShiftedClock):
     leases = Leases(LeaseRepository(), clock)
     args = ("u-lease", "s1", "a1")
     assert leases.acquire(*args, owner="kill:1", ttl=10)
@@ -379,7 +364,7 @@ def test_the_close_lease_is_exclusive_reentrant_and_expires(desk, clock: ManualC
     assert leases.acquire(*args, owner="kill:1", ttl=10)  # the holder renews
     assert not leases.release(*args, owner="exit:1")  # only the holder releases
     assert leases.acquire("u-lease", "s1", "a2", owner="exit:1", ttl=10)  # another account
-    clock.advance(11)
+    _advance(clock, 11)
     assert leases.acquire(*args, owner="exit:1", ttl=10)  # expired: taken over
     assert not leases.release(*args, owner="kill:1")  # the old holder cannot free it
     assert leases.release(*args, owner="exit:1")
