@@ -46,7 +46,7 @@ from chalicelib.services.settlement import TERMINAL, Settlement
 
 log = logging.getLogger(__name__)
 LEASE_TTL = 15.0  # seconds: the firer sends the account's orders right after the hook
-PATIENCE = 50.0  # seconds to wait for another closer's lease (a kill-switch pass holds 45)
+PATIENCE = 20.0  # seconds to wait for another closer (a live kill-switch pass acts in ~15 s)
 
 
 @dataclasses.dataclass(frozen=True)
