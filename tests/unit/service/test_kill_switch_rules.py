@@ -43,3 +43,31 @@ def test_an_operation_leaves_the_driver_index_when_flat():
     assert item.gsi1pk == "KILLOPS" and item.gsi1sk.startswith("2026-11-25T11:00:02.000+05:30#u#")
     item.schedule(None)
     assert item.gsi1pk is None and item.gsi1sk is None and item.next_attempt_at is None
+
+
+def test_a_stalled_operation_is_never_notified_as_flat():
+    """Reproduction 10 seen from the user's phone: nothing squared off during an outage must not
+    read "FLAT" (an empty square-off with no errors used to)."""
+    from datetime import datetime
+
+    from chalicelib.domain.calendar import IST
+    from chalicelib.domain.notification_text import render
+    from chalicelib.services.notifications.translate import Facts, from_kill_switch
+
+    facts = Facts(
+        orders_of=lambda u, s: [], strategy_name=lambda u, s: "s", account_label=lambda u, a: a
+    )
+    summary = {
+        "cancelled": [],
+        "square_off": [],
+        "errors": [],
+        "blocked": [{"account_id": "A1", "code": "broker_unavailable", "message": "503"}],
+    }
+    switch = {"uid": "u", "scope": "all", "target": "ALL", "reason": "", "summary": summary,
+              "engaged_at": "2026-11-25T12:00:00.000+05:30", "status": "ENGAGING"}  # fmt: skip
+    at = datetime(2026, 11, 25, 12, 0, 8, tzinfo=IST)
+    (stalled,) = from_kill_switch(facts, switch, "stalled", at)
+    assert stalled.urgent and "NOT FLAT" in render(stalled)
+    (flat,) = from_kill_switch(facts, {**switch, "status": "FLAT",
+                                       "summary": {**summary, "blocked": []}}, "done", at)  # fmt: skip
+    assert not flat.urgent and "Status: FLAT" in render(flat)
