@@ -9,7 +9,8 @@ rules) the hook:
    closer (a kill-switch pass, a risk close) to finish; the lease is left to expire shortly after
    the send, since the firer sends right after this hook returns;
 2. freezes the strategy's risk book for the account, if it has one (the monitor stops acting)
-   and cancels its stop / risk orders;
+   and cancels its stop / risk orders; a stop whose cancel the broker does not confirm stays
+   with the monitor (``RiskEngine.held_back``): the exit leaves its units and orders alone;
 3. cancels and settles every other order of the strategy on the account still in flight (a
    kill-switch square-off resting, a stop whose cancel is unconfirmed): while one stays in an
    unknown state, what is held is unknown, so the exit is not sent (recorded FAILED, logged as
@@ -36,9 +37,11 @@ from pynamodb.exceptions import UpdateError
 from chalicelib.adapters.brokers.port import OrderRequest
 from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.adapters.dynamo.repository import _lost_race, now_iso
+from chalicelib.adapters.dynamo.risk_items import RiskBookItem
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.strategy import ExitReason
 from chalicelib.services.closing import canonical_symbol
+from chalicelib.services.guards import CLOSED, EXITING, ORDER_FIELDS, Guard
 from chalicelib.services.leases import Leases
 from chalicelib.services.order_builder import ChildOrder
 from chalicelib.services.risk_engine import RiskEngine
@@ -132,7 +135,13 @@ class ExitGuard:
                 extra={"user": uid, "strategy": strategy_id, "account": account_id},
             )
             return NotSent("lease_busy", "not sent: another close of this position is running")
-        self.engine.freeze(uid, on.isoformat(), strategy_id, ExitReason.EXIT_TIME, account_id)
+        book = self.engine.freeze(
+            uid, on.isoformat(), strategy_id, ExitReason.EXIT_TIME, account_id
+        )
+        # A stop whose cancel the broker did not confirm stays with the monitor, which closes
+        # what it leaves: the exit leaves those units and those orders alone.
+        kept = self.engine.held_back(book, account_id) if book is not None else {}
+        monitored = _monitor_orders(book, account_id) if book is not None else set()
         executions = self.settlement.executions
         others = [
             o
@@ -140,6 +149,7 @@ class ExitGuard:
             if o.strategy_id == strategy_id
             and o.account_id == account_id
             and o.order_id not in own
+            and o.order_id not in monitored
             and o.status not in TERMINAL
             and o.status != "BUILT"
         ]
@@ -158,7 +168,7 @@ class ExitGuard:
                     "closing now could close twice",
                 )
         return {
-            p.symbol: int(p.net_quantity)
+            p.symbol: int(p.net_quantity) - kept.get(p.symbol, 0)
             for p in executions.positions(uid, strategy_id, consistent=True)
             if p.account_id == account_id
         }
@@ -186,3 +196,14 @@ class ExitGuard:
             else:  # left SENDING: the recovery sweep finds no such tag at the broker
                 log.exception("exit order not recorded", extra={"order": order.order_id})
         order.status = status
+
+
+def _monitor_orders(book: RiskBookItem, account_id: str) -> set[str]:
+    """Orders of the guards the freeze handed back to the monitor (EXITING / CLOSED)."""
+    return {
+        order_id
+        for doc in book.guards
+        if doc["state"] in (EXITING, CLOSED) and doc["account_id"] == account_id
+        for name in ORDER_FIELDS
+        for order_id in Guard(doc).ids(name)
+    }
