@@ -17,6 +17,7 @@ from chalice import Blueprint, Response
 from chalicelib.adapters.dynamo.kill_switch_items import KillSwitchItem
 from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem, PositionItem
 from chalicelib.adapters.dynamo.risk_items import RiskBookItem
+from chalicelib.api import responses as R
 from chalicelib.api.routing import Request, json_response, route
 from chalicelib.api.schemas import Strict
 from chalicelib.domain.calendar import IST, default_calendar
@@ -289,7 +290,7 @@ def pnl(req: Request) -> dict[str, Any]:
 
 
 # -- kill switch -----------------------------------------------------------------------------
-@route(bp, "/kill-switch", "POST", body=KillSwitchIn, status=202)
+@route(bp, "/kill-switch", "POST", body=KillSwitchIn, status=202, response=R.KILL_SWITCH_ENGAGED)
 def engage_kill_switch(req: Request) -> Response:
     """Engage (or join) the scope's kill switch: 202 with the operation.
 
@@ -305,7 +306,7 @@ def engage_kill_switch(req: Request) -> Response:
     return json_response({**kill_switch_view(item), "joined": not created}, 202)
 
 
-@route(bp, "/kill-switch", "GET")
+@route(bp, "/kill-switch", "GET", response=R.items_of(R.KILL_SWITCH))
 def list_kill_switches(req: Request) -> dict[str, Any]:
     """The caller's engaged kill switches, each with its operation's progress."""
     return {"items": [kill_switch_view(i) for i in req.container.kill_switch.active(req.uid)]}
