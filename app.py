@@ -24,7 +24,7 @@ from chalicelib.api import (
 )
 from chalicelib.api.routing import error_envelope
 from chalicelib.container import get_container
-from chalicelib.jobs import instruments, notify, readiness, reconcile, tick
+from chalicelib.jobs import instruments, kill_switch, notify, readiness, reconcile, tick
 from chalicelib.jobs import risk as risk_jobs
 
 app = Chalice(app_name="optexec")
@@ -77,6 +77,14 @@ def risk_monitor(event: Any) -> dict[str, Any]:
     """Every 5 minutes of 08:30-16:25 IST on weekdays: the price monitor (stops, targets,
     trailing, MTM, re-entry) for 285 s at one cycle a second; idle outside the session."""
     return risk_jobs.lambda_run(get_container())
+
+
+@app.schedule(Cron("*", "3-10", "?", "*", "MON-FRI", "*"), name="kill_switch_driver")
+def kill_switch_driver(event: Any) -> dict[str, Any]:
+    """Every minute of 08:30-16:29 IST on weekdays: the next passes of every engaged kill switch
+    (square-off retried with backoff through a broker outage, alert after a few passes); idle in
+    one Query when nothing is engaging."""
+    return kill_switch.lambda_run(get_container())
 
 
 @app.schedule(Cron(15, 10, "?", "*", "MON-FRI", "*"), name="end_of_day_reconciliation")

@@ -21,6 +21,7 @@ from chalicelib.adapters.aws.secrets import EnvelopeCipher
 from chalicelib.adapters.brokers.dynamo_rate_limit import DynamoRateLimiter
 from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter, SlidingWindowLimiter
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
+from chalicelib.adapters.dynamo.lease_items import LeaseRepository
 from chalicelib.adapters.dynamo.models import bind_table
 from chalicelib.adapters.dynamo.notification_items import DynamoNotificationStore
 from chalicelib.adapters.dynamo.notifying import (
@@ -46,6 +47,7 @@ from chalicelib.services.firer import Firer, StampingLimiter
 from chalicelib.services.identity import IdentityService
 from chalicelib.services.instrument_refresh import InstrumentRefresh
 from chalicelib.services.kill_switch import KillSwitch, blocking_reason
+from chalicelib.services.leases import Leases
 from chalicelib.services.notifications.dispatcher import Dispatcher
 from chalicelib.services.notifications.linking import TelegramLinking
 from chalicelib.services.notifications.queue import InProcessQueue
@@ -246,7 +248,7 @@ class Container:
             market=self.market,
             wall=self.clock,
             stamps=self.limiter,
-            before_send=ExitGuard(self.risk),
+            before_send=ExitGuard(self.risk, self.leases, self.risk.settlement),
         )
 
     # -- settlement, exits, kill switch --------------------------------------------------------
@@ -261,11 +263,19 @@ class Container:
         return Settlement(self.executions, self.repo, self.closer, self.clock)
 
     @cached_property
+    def leases(self) -> Leases:
+        """The close lease every closer takes per (user, strategy, account): services/leases.py."""
+        return Leases(LeaseRepository(), self.clock)
+
+    @cached_property
     def kill_switch(self) -> KillSwitch:
         switches = NotifyingKillSwitchRepository(
             lambda item, stage: self.notifications.kill_switch(item, stage)
         )
-        return KillSwitch(switches, self.repo, self.settlement, self.clock, risk=self.risk)
+        # Its own settlement with a short backoff: a pass runs inside the HTTP request first,
+        # and what it cannot settle quickly is left to the driver's next pass.
+        settlement = Settlement(self.executions, self.repo, self.closer, self.clock, backoff=QUICK)
+        return KillSwitch(switches, self.repo, settlement, self.clock, self.leases, risk=self.risk)
 
     # -- risk management -----------------------------------------------------------------------
     @cached_property

@@ -24,7 +24,7 @@ from typing import Any
 from chalicelib.adapters.dynamo.models import BaseItem
 from chalicelib.container import Container, get_container
 from chalicelib.domain.calendar import IST, default_calendar
-from chalicelib.jobs import instruments, readiness, reconcile, risk
+from chalicelib.jobs import instruments, kill_switch, readiness, reconcile, risk
 from chalicelib.services.clock import system_clock
 
 log = logging.getLogger("clock")
@@ -273,6 +273,13 @@ def main(argv: list[str] | None = None) -> None:
         daemon=True,
     )
     monitor.start()
+    threading.Thread(  # kill-switch passes until flat, also through a broker outage
+        target=kill_switch.loop,
+        args=(clock.container,),
+        kwargs={"stop": clock.stop},
+        name="kill-switch-driver",
+        daemon=True,
+    ).start()
     log.info("price monitor running every %ss in the session", args.monitor_interval)
     log.info("clock running: plans each minute %ss ahead, fires on the second", args.lead_seconds)
     clock.run()

@@ -17,6 +17,7 @@ from chalice import Blueprint, Response
 from chalicelib.adapters.dynamo.kill_switch_items import KillSwitchItem
 from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem, PositionItem
 from chalicelib.adapters.dynamo.risk_items import RiskBookItem
+from chalicelib.api import responses as R
 from chalicelib.api.routing import Request, json_response, route
 from chalicelib.api.schemas import Strict
 from chalicelib.domain.calendar import IST, default_calendar
@@ -139,13 +140,20 @@ def position_view(item: PositionItem, ltp: Decimal | None = None) -> dict[str, A
 
 
 def kill_switch_view(item: KillSwitchItem) -> dict[str, Any]:
+    """The switch and its square-off operation: ENGAGING until a pass found the scope flat."""
     return {
+        "operation_id": item.operation_id,
         "scope": item.scope,
         "id": None if item.scope == "all" else item.target,
         "reason": item.reason,
         "engaged_by": item.engaged_by,
         "engaged_at": item.engaged_at,
+        "status": item.status,
+        "attempts": int(item.attempts or 0),
+        "next_attempt_at": item.next_attempt_at,
+        "flat_at": item.flat_at,
         "summary": item.summary,
+        "events": item.events or [],
     }
 
 
@@ -282,19 +290,25 @@ def pnl(req: Request) -> dict[str, Any]:
 
 
 # -- kill switch -----------------------------------------------------------------------------
-@route(bp, "/kill-switch", "POST", body=KillSwitchIn)
-def engage_kill_switch(req: Request) -> dict[str, Any]:
-    """Cancel open orders and square off in scope, then refuse new entries until released."""
+@route(bp, "/kill-switch", "POST", body=KillSwitchIn, status=202, response=R.KILL_SWITCH_ENGAGED)
+def engage_kill_switch(req: Request) -> Response:
+    """Engage (or join) the scope's kill switch: 202 with the operation.
+
+    New entries are refused at once; the request that creates the operation runs its first
+    square-off pass, later passes run in the driver until the scope is flat. A second request on
+    the same scope joins the operation already engaged (nothing is squared off twice).
+    """
     body: KillSwitchIn = req.body
-    item = req.container.kill_switch.engage(
-        req.uid, body.scope, body.id, who=req.uid, reason=body.reason
-    )
-    return kill_switch_view(item)
+    switch = req.container.kill_switch
+    item, created = switch.engage(req.uid, body.scope, body.id, who=req.uid, reason=body.reason)
+    if created:
+        item = switch.drive(item).item
+    return json_response({**kill_switch_view(item), "joined": not created}, 202)
 
 
-@route(bp, "/kill-switch", "GET")
+@route(bp, "/kill-switch", "GET", response=R.items_of(R.KILL_SWITCH))
 def list_kill_switches(req: Request) -> dict[str, Any]:
-    """The caller's engaged kill switches."""
+    """The caller's engaged kill switches, each with its operation's progress."""
     return {"items": [kill_switch_view(i) for i in req.container.kill_switch.active(req.uid)]}
 
 

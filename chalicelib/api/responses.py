@@ -100,3 +100,15 @@ DAY_SCHEDULE = obj(
     {"reason": STRING},
 )
 SLOT = obj({"slot": STRING, "items": {"type": "array", "items": ANY_OBJECT}})
+# The kill switch and its square-off operation (api/executions.py kill_switch_view).
+_ARRAY = {"type": "array", "items": ANY_OBJECT}
+KILL_SWITCH = obj(
+    {
+        "operation_id": NULLABLE_STRING, "scope": {"enum": ["all", "account", "strategy"]},
+        "id": NULLABLE_STRING, "reason": STRING, "engaged_by": STRING, "engaged_at": STRING,
+        "status": {"enum": ["ENGAGING", "FLAT"]}, "attempts": INTEGER,
+        "next_attempt_at": NULLABLE_STRING, "flat_at": NULLABLE_STRING,
+        "summary": {"type": ["object", "null"]}, "events": _ARRAY,
+    },
+)  # fmt: skip
+KILL_SWITCH_ENGAGED = obj({**KILL_SWITCH["properties"], "joined": BOOLEAN})

@@ -1,11 +1,27 @@
-"""The firer's hook at an exit: protective orders are cancelled before the exit orders leave.
+"""The firer's hook at an exit: every exit closes what is held at T, never more.
 
-Exit orders are built a little before T from the positions; between then and T a stop may have
-filled at the broker or the monitor may have closed a leg on its target. At T, in the account's
-own worker, the hook freezes the strategy's risk book (the monitor stops acting), cancels and
-settles the open stop / risk orders, re-reads the positions and trims every exit order to what is
-really still held: a position is never closed twice and no stop fires on a closed position.
-Strategies without a risk book cost one read.
+Exit orders are built a little before T from the positions; between then and T a kill switch may
+have squared the strategy off, a stop may have filled or the monitor may have closed a leg on its
+target. At T, in the account's own worker, for every strategy of the exit (with or without risk
+rules) the hook:
+
+1. takes the close lease of (user, strategy, account) (``services.leases``), waiting for another
+   closer (a kill-switch pass, a risk close) to finish; the lease is left to expire shortly after
+   the send, since the firer sends right after this hook returns;
+2. freezes the strategy's risk book for the account, if it has one (the monitor stops acting)
+   and cancels its stop / risk orders; a stop whose cancel the broker does not confirm stays
+   with the monitor (``RiskEngine.held_back``): the exit leaves its units and orders alone;
+3. cancels and settles every other order of the strategy on the account still in flight (a
+   kill-switch square-off resting, a stop whose cancel is unconfirmed): while one stays in an
+   unknown state, what is held is unknown, so the exit is not sent (recorded FAILED, logged as
+   an error) rather than risk closing twice;
+4. reads the positions with strongly consistent reads and trims every exit order to what is
+   still held: an order with nothing left to close is recorded CANCELLED and never sent.
+
+When any of this fails (storage down), the strategy's exit orders on the account are kept back
+and logged as errors: an exit sent unchecked after a kill switch or a stop closed the position
+would open a reversed, possibly naked position, which is worse than one left for the kill switch
+or the broker's end-of-day square-off.
 """
 
 from __future__ import annotations
@@ -13,22 +29,43 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
+
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.adapters.brokers.port import OrderRequest
 from chalicelib.adapters.dynamo.models import OrderItem
-from chalicelib.adapters.dynamo.repository import now_iso
+from chalicelib.adapters.dynamo.repository import _lost_race, now_iso
+from chalicelib.adapters.dynamo.risk_items import RiskBookItem
 from chalicelib.domain.calendar import IST
+from chalicelib.domain.strategy import ExitReason
 from chalicelib.services.closing import canonical_symbol
+from chalicelib.services.guards import CLOSED, EXITING, ORDER_FIELDS, Guard
+from chalicelib.services.leases import Leases
 from chalicelib.services.order_builder import ChildOrder
 from chalicelib.services.risk_engine import RiskEngine
+from chalicelib.services.settlement import TERMINAL, Settlement
 
 log = logging.getLogger(__name__)
+LEASE_TTL = 15.0  # seconds: the firer sends the account's orders right after the hook
+PATIENCE = 20.0  # seconds to wait for another closer (a live kill-switch pass acts in ~15 s)
+
+
+@dataclasses.dataclass(frozen=True)
+class NotSent:
+    """Why a strategy's exit orders on this account cannot be sent now."""
+
+    code: str
+    message: str
 
 
 @dataclasses.dataclass
 class ExitGuard:
     engine: RiskEngine
+    leases: Leases
+    settlement: Settlement
+    patience: float = PATIENCE
 
     def __call__(
         self, orders: Sequence[OrderItem], requests: Sequence[OrderRequest], adapter: Any
@@ -38,25 +75,43 @@ class ExitGuard:
             return list(orders), list(requests)
         first = exits[0]
         on = self.engine.clock().astimezone(IST).date()
-        strategies = sorted({o.strategy_id for o in exits})
-        held = self.engine.freeze_for_exit(first.uid, first.account_id, strategies, on)
-        if not held:
-            return list(orders), list(requests)
-        left = {(s, symbol): net for s, symbols in held.items() for symbol, net in symbols.items()}
+        held: dict[str, dict[str, int] | NotSent] = {}
+        for strategy_id in sorted({o.strategy_id for o in exits}):
+            own = {o.order_id for o in exits if o.strategy_id == strategy_id}
+            try:
+                held[strategy_id] = self.held_at_t(
+                    first.uid, first.account_id, strategy_id, on, own
+                )
+            except Exception as error:  # unchecked, an exit could reverse a closed position
+                log.exception(
+                    "exit not sent: what is held could not be checked",
+                    extra={"user": first.uid, "strategy": strategy_id},
+                )
+                held[strategy_id] = NotSent(
+                    "unchecked", f"not sent: what is held could not be read ({error})"
+                )
         kept: list[OrderItem] = []
         kept_requests: list[OrderRequest] = []
+        left: dict[tuple[str, str], int] = {}
         for order, request in zip(orders, requests, strict=True):
-            if order.phase != "EXIT" or order.strategy_id not in held:
+            if order.phase != "EXIT":
                 kept.append(order)
                 kept_requests.append(request)
                 continue
+            verdict = held[order.strategy_id]
+            if isinstance(verdict, NotSent):
+                self._not_sent(order, "FAILED", verdict.code, verdict.message)
+                continue
             child = ChildOrder.from_dict(order.request)
             slot = (order.strategy_id, canonical_symbol(child.key))
-            net = left.get(slot, 0)
+            net = left.get(slot, verdict.get(slot[1], 0))
             closes = -net if child.side == "BUY" else net  # units this side can still close
             quantity = min(child.quantity, max(closes, 0))
             if quantity <= 0:
-                self._skip(order)
+                message = (
+                    "not sent: nothing left to close (closed by a stop, target or kill switch)"
+                )
+                self._not_sent(order, "CANCELLED", "already_closed", message)
                 continue
             left[slot] = net + (quantity if child.side == "BUY" else -quantity)
             if quantity != child.quantity:
@@ -67,18 +122,88 @@ class ExitGuard:
             kept_requests.append(request)
         return kept, kept_requests
 
-    def _skip(self, order: OrderItem) -> None:
-        """Nothing left to close: the stop or the monitor closed it first. Never sent."""
-        message = "not sent: the position was already closed by its stop-loss or target"
-        log.info("exit order trimmed", extra={"order": order.order_id})
-        order.update(
-            actions=[
-                OrderItem.status.set("CANCELLED"),
-                OrderItem.error.set({"code": "already_closed", "message": message}),
-                OrderItem.history.set(
-                    [{"at": now_iso(), "status": "CANCELLED", "message": message}]
-                ),
-                OrderItem.updated_at.set(now_iso()),
-            ]
+    def held_at_t(
+        self, uid: str, account_id: str, strategy_id: str, on: date, own: set[str]
+    ) -> dict[str, int] | NotSent:
+        """Net units per symbol the strategy holds on the account now, or why we cannot know."""
+        owner = f"exit:{strategy_id}:{on.isoformat()}"
+        if not self.leases.wait(
+            uid, strategy_id, account_id, owner, LEASE_TTL, patience=self.patience
+        ):
+            log.error(
+                "exit not sent: another close holds the lease",
+                extra={"user": uid, "strategy": strategy_id, "account": account_id},
+            )
+            return NotSent("lease_busy", "not sent: another close of this position is running")
+        book = self.engine.freeze(
+            uid, on.isoformat(), strategy_id, ExitReason.EXIT_TIME, account_id
         )
-        order.status = "CANCELLED"
+        # A stop whose cancel the broker did not confirm stays with the monitor, which closes
+        # what it leaves: the exit leaves those units and those orders alone.
+        kept = self.engine.held_back(book, account_id) if book is not None else {}
+        monitored = _monitor_orders(book, account_id) if book is not None else set()
+        executions = self.settlement.executions
+        others = [
+            o
+            for o in executions.orders_on(uid, on.isoformat(), consistent=True)
+            if o.strategy_id == strategy_id
+            and o.account_id == account_id
+            and o.order_id not in own
+            and o.order_id not in monitored
+            and o.status not in TERMINAL
+            and o.status != "BUILT"
+        ]
+        if others:
+            self.settlement.cancel_open(uid, others)
+            self.settlement.reconcile(uid, others)
+            unknown = [o.order_id for o in others if o.status not in TERMINAL]
+            if unknown:
+                log.error(
+                    "exit not sent: orders in an unknown state",
+                    extra={"user": uid, "strategy": strategy_id, "orders": unknown},
+                )
+                return NotSent(
+                    "in_flight",
+                    f"not sent: orders still open at the broker ({', '.join(unknown)}); "
+                    "closing now could close twice",
+                )
+        return {
+            p.symbol: int(p.net_quantity) - kept.get(p.symbol, 0)
+            for p in executions.positions(uid, strategy_id, consistent=True)
+            if p.account_id == account_id
+        }
+
+    def _not_sent(self, order: OrderItem, status: str, code: str, message: str) -> None:
+        """Record an exit order the hook keeps back (it is claimed: SENDING -> status)."""
+        log.info("exit order not sent", extra={"order": order.order_id, "code": code})
+        stamp = now_iso()
+        try:
+            order.update(
+                actions=[
+                    OrderItem.status.set(status),
+                    OrderItem.error.set({"code": code, "message": message}),
+                    OrderItem.history.set(
+                        [*(order.history or []), {"at": stamp, "status": status,
+                                                  "message": message}]
+                    ),
+                    OrderItem.updated_at.set(stamp),
+                ],
+                condition=OrderItem.status == "SENDING",
+            )  # fmt: skip
+        except UpdateError as error:
+            if _lost_race(error):
+                log.warning("exit order changed meanwhile", extra={"order": order.order_id})
+            else:  # left SENDING: the recovery sweep finds no such tag at the broker
+                log.exception("exit order not recorded", extra={"order": order.order_id})
+        order.status = status
+
+
+def _monitor_orders(book: RiskBookItem, account_id: str) -> set[str]:
+    """Orders of the guards the freeze handed back to the monitor (EXITING / CLOSED)."""
+    return {
+        order_id
+        for doc in book.guards
+        if doc["state"] in (EXITING, CLOSED) and doc["account_id"] == account_id
+        for name in ORDER_FIELDS
+        for order_id in Guard(doc).ids(name)
+    }

@@ -41,6 +41,7 @@ def test_packaged_functions_are_created_with_the_platform_settings(deployed, emu
         "end_of_day_reconciliation",
         "instrument_refresh",
         "risk_monitor",
+        "kill_switch_driver",
         "pre_market_readiness",
     }
     for name, expected in (("plan_tick", "app.plan_tick"), ("fire_batch", "app.fire_batch")):

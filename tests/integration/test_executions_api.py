@@ -70,7 +70,8 @@ def test_kill_switch_through_the_api(rig: Rig):
     api = rig.api
 
     engaged = api.call("POST", "/kill-switch", {"scope": "all", "reason": "test"})
-    assert engaged.status_code == 200, engaged.body
+    assert engaged.status_code == 202, engaged.body
+    assert engaged.data["status"] == "FLAT" and engaged.data["joined"] is False
     assert engaged.data["engaged_by"] == rig.uid and engaged.data["engaged_at"]
     assert [s["status"] for s in engaged.data["summary"]["square_off"]] == ["COMPLETE"]
     assert [k["scope"] for k in api.call("GET", "/kill-switch").data["items"]] == ["all"]
@@ -84,7 +85,7 @@ def test_kill_switch_through_the_api(rig: Rig):
     assert api.call("DELETE", "/kill-switch/all").status_code == 404
     assert api.call("GET", "/kill-switch").data["items"] == []
     scoped = api.call("POST", "/kill-switch", {"scope": "account", "id": rig.zerodha["id"]})
-    assert scoped.status_code == 200 and scoped.data["id"] == rig.zerodha["id"]
+    assert scoped.status_code == 202 and scoped.data["id"] == rig.zerodha["id"]
     assert api.call("DELETE", f"/kill-switch/account/{rig.zerodha['id']}").status_code == 204
 
 

@@ -342,7 +342,9 @@ def test_exit_time_cancels_a_pending_stop_then_closes(rig: Rig):
     ]
     c.executions.put_orders(items)
     firer = Firer(
-        adapter_for=c.broker_access.adapter, market=c.market, before_send=ExitGuard(s.engine)
+        adapter_for=c.broker_access.adapter,
+        market=c.market,
+        before_send=ExitGuard(s.engine, c.leases, s.engine.settlement),
     )
     counts = firer.fire(items)
     assert counts == {"sent": 1, "failed": 0, "skipped": 0}
@@ -367,7 +369,7 @@ def test_kill_switch_freezes_the_book_before_squaring_off(rig: Rig):
     s.enter()
     [stop] = s.orders("STOP")
     engaged = rig.api.call("POST", "/kill-switch", {"scope": "strategy", "id": rig.strategy_id})
-    assert engaged.status_code in (200, 201), engaged.body
+    assert engaged.status_code == 202, engaged.body
     assert s.broker_order(stop).status.value == "CANCELLED", s.broker_order(stop)
     assert s.position(0) == 0
     assert s.book().status == "DONE" and s.guards()[0]["reason"] == "KILL_SWITCH"

@@ -105,10 +105,14 @@ class ExecutionRepository:
             ]
         )
 
-    def orders_on(self, uid: str, trade_date: str) -> list[OrderItem]:
+    def orders_on(self, uid: str, trade_date: str, *, consistent: bool = False) -> list[OrderItem]:
         return guarded(
             lambda: list(
-                OrderItem.query(user_pk(uid), BaseItem.sk.startswith(f"ORDER#{trade_date}#"))
+                OrderItem.query(
+                    user_pk(uid),
+                    BaseItem.sk.startswith(f"ORDER#{trade_date}#"),
+                    consistent_read=consistent,
+                )
             )
         )
 

@@ -7,8 +7,9 @@ Settlement (fills, rejections, unwinds) and the risk engine (stops, targets, MTM
 re-entries, alerts) record their decisions through ``add_event``; wrapping the store here hooks
 all of them without touching either service.
 
-The kill-switch store: a switch engaged (``put``), then its outcome (``save`` with the summary of
-what was cancelled and squared off).
+The kill-switch store: a switch engaged (``create``), then its outcome (``save`` of the pass that
+found the scope flat, or of the pass that raised its alert), with the summary of what was
+cancelled and squared off.
 
 Listeners are called only after the write succeeded, must return at once (they only queue), and
 their failures are logged, never raised into the service.
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
-from chalicelib.adapters.dynamo.kill_switch_items import KillSwitchItem, KillSwitchRepository
+from chalicelib.adapters.dynamo.kill_switch_items import FLAT, KillSwitchItem, KillSwitchRepository
 from chalicelib.adapters.dynamo.models import ExecutionItem
 from chalicelib.adapters.dynamo.repository import Repository
 
@@ -44,17 +45,25 @@ class NotifyingExecutionRepository(ExecutionRepository):
 
 
 class NotifyingKillSwitchRepository(KillSwitchRepository):
+    """``engaged`` when an operation is created (not when a request joins it), ``done`` when a
+    pass found the scope flat, ``stalled`` at the pass that raised the operation's alert."""
+
     def __init__(self, listener: KillListener) -> None:
         self._listener = listener
 
-    def put(self, item: KillSwitchItem) -> None:
-        super().put(item)
-        self._tell(item, "engaged")
+    def create(self, item: KillSwitchItem) -> bool:
+        created = super().create(item)
+        if created:
+            self._tell(item, "engaged")
+        return created
 
-    def save(self, item: KillSwitchItem) -> None:
-        super().save(item)
-        if item.summary is not None:
+    def save(self, item: KillSwitchItem) -> bool:
+        saved = super().save(item)
+        if saved and item.status == FLAT:
             self._tell(item, "done")
+        elif saved and (item.events or [{}])[-1].get("kind") == "alert":
+            self._tell(item, "stalled")
+        return saved
 
     def _tell(self, item: KillSwitchItem, stage: str) -> None:
         try:

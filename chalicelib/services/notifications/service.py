@@ -62,7 +62,7 @@ class Notifications:
             snapshot = {
                 "uid": switch.uid, "scope": switch.scope, "target": switch.target,
                 "reason": switch.reason, "engaged_at": switch.engaged_at,
-                "summary": switch.summary,
+                "summary": switch.summary, "status": getattr(switch, "status", None),
             }  # fmt: skip
             now = self.clock()
             self.queue.put(functools.partial(from_kill_switch, self.facts, snapshot, stage, now))

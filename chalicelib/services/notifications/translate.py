@@ -146,6 +146,9 @@ def from_kill_switch(
     ]  # fmt: skip
     errors = summary.get("errors") or []
     flat = not errors and all(o["status"] == "COMPLETE" for o in orders)
+    if switch.get("status"):  # the operation's own verdict: FLAT only when a pass found it flat
+        flat = switch["status"] == "FLAT"
+        errors = [*errors, *(summary.get("blocked") or [])]
     fields.update(
         status="FLAT" if flat else "NOT FLAT: check the positions",
         orders=orders,

@@ -161,7 +161,7 @@ def exit_at_t(s: Scenario) -> dict[str, int]:
     c.executions.put_orders(items)
     firer = Firer(
         adapter_for=c.broker_access.adapter, market=c.market, wall=c.clock,
-        before_send=ExitGuard(s.engine),
+        before_send=ExitGuard(s.engine, c.leases, s.engine.settlement),
     )  # fmt: skip
     counts = firer.fire(items)
     s.engine.settlement.settle(s.sim.uid, execution.sk)
