@@ -24,7 +24,7 @@ from chalicelib.api import (
 )
 from chalicelib.api.routing import error_envelope
 from chalicelib.container import get_container
-from chalicelib.jobs import instruments, kill_switch, notify, readiness, reconcile, tick
+from chalicelib.jobs import instruments, kill_switch, notify, readiness, reconcile, recovery, tick
 from chalicelib.jobs import risk as risk_jobs
 
 app = Chalice(app_name="optexec")
@@ -85,6 +85,13 @@ def kill_switch_driver(event: Any) -> dict[str, Any]:
     (square-off retried with backoff through a broker outage, alert after a few passes); idle in
     one Query when nothing is engaging."""
     return kill_switch.lambda_run(get_container())
+
+
+@app.schedule(Cron("*", "3-10", "?", "*", "MON-FRI", "*"), name="recovery_sweep")
+def recovery_sweep(event: Any) -> dict[str, Any]:
+    """Every minute of 08:30-16:29 IST on weekdays: resolve every order left claimed, sent or
+    unknown by a crashed or timed-out Lambda against the brokers, and settle what it finds."""
+    return recovery.sweep(get_container())
 
 
 @app.schedule(Cron(15, 10, "?", "*", "MON-FRI", "*"), name="end_of_day_reconciliation")

@@ -7,6 +7,7 @@ and install it with `use_container()` instead of patching modules.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import threading
@@ -57,6 +58,7 @@ from chalicelib.services.order_builder import OrderBuilder
 from chalicelib.services.planner import Planner
 from chalicelib.services.preview import PreviewService
 from chalicelib.services.quotes import QuoteSource
+from chalicelib.services.recovery import Recovery
 from chalicelib.services.risk_engine import QUICK, RiskEngine
 from chalicelib.services.settlement import Settlement
 from chalicelib.services.strategies import StrategyService
@@ -210,6 +212,7 @@ class Container:
             exit_builder=lambda uid, strategy_id, brokers, at: self.closer.exit_orders(
                 uid, strategy_id, at=at
             ),
+            clock=self.clock,
         )
 
     def _kill_switch_check(self, uid: str) -> Callable[[str, str], str | None]:
@@ -249,7 +252,25 @@ class Container:
             wall=self.clock,
             stamps=self.limiter,
             before_send=ExitGuard(self.risk, self.leases, self.risk.settlement),
+            executions=self.executions,
+            alert=self.alert,
         )
+
+    @cached_property
+    def recovery(self) -> Recovery:
+        # One status look per order and a short deadline: the sweep runs every few seconds.
+        settlement = Settlement(self.executions, self.repo, self.closer, self.clock, backoff=QUICK)
+        return Recovery(
+            self.executions, self.repo, settlement, self.firer, self.clock, alert=self.alert
+        )
+
+    def alert(self, subject: str, details: dict[str, Any]) -> None:
+        """An operator alert: the alarm topic on AWS; the log only where none is configured."""
+        topic = self.settings.alarm_topic_arn
+        if topic:
+            self.aws.client("sns").publish(
+                TopicArn=topic, Subject=subject[:100], Message=json.dumps(details, default=str)
+            )
 
     # -- settlement, exits, kill switch --------------------------------------------------------
     @cached_property

@@ -27,6 +27,7 @@ class Fault(StrEnum):
     SERVER_ERROR = "server_error"
     TIMEOUT = "timeout"
     DUPLICATE_TAG = "duplicate_tag"
+    MALFORMED_REPLY = "malformed_reply"
 
 
 #: Faults the exchange applies while placing / matching an order.

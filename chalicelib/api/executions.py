@@ -20,6 +20,7 @@ from chalicelib.adapters.dynamo.risk_items import RiskBookItem
 from chalicelib.api import responses as R
 from chalicelib.api.routing import Request, json_response, route
 from chalicelib.api.schemas import Strict
+from chalicelib.domain import order_lifecycle
 from chalicelib.domain.calendar import IST, default_calendar
 from chalicelib.domain.market_errors import MarketRuleError
 from chalicelib.errors import NotFound, ValidationFailed
@@ -27,7 +28,8 @@ from chalicelib.services.closing import contract_key
 from chalicelib.services.quotes import QuoteSource
 
 bp = Blueprint(__name__)
-ORDER_STATUSES = ("BUILT", "SENT", "OPEN", "COMPLETE", "REJECTED", "CANCELLED", "FAILED")
+#: Every state of the order lifecycle (docs/order-lifecycle.md), SENDING (claimed) included.
+ORDER_STATUSES = order_lifecycle.ALL
 
 
 class KillSwitchIn(Strict):

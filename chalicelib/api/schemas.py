@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_
 
 from chalicelib.domain.expiry import ExpiryChoice
 from chalicelib.domain.strategy import (
+    DEFAULT_MAX_ENTRY_DELAY,
+    MAX_ENTRY_DELAY,
     Allocation,
     ExitReason,
     Leg,
@@ -293,6 +295,11 @@ class StrategyIn(Strict):
     allocations: Annotated[list[AllocationIn], Field(max_length=20)] = []
     legs: Annotated[list[LegIn], Field(min_length=1, max_length=10)]
     risk: RiskIn = RiskIn()
+    max_entry_delay_seconds: Annotated[
+        int,
+        Field(ge=0, le=MAX_ENTRY_DELAY, strict=True,
+              description="an entry not sent this many seconds after its time is missed"),
+    ] = DEFAULT_MAX_ENTRY_DELAY  # fmt: skip
 
     def to_domain(self) -> Strategy:
         return Strategy(
@@ -307,6 +314,7 @@ class StrategyIn(Strict):
             exit_days=tuple(self.exit.days or self.entry.days),
             allocations=tuple(a.to_domain() for a in self.allocations),
             legs=tuple(leg.to_domain() for leg in self.legs),
+            max_entry_delay_seconds=self.max_entry_delay_seconds,
             risk=StrategyRisk(
                 mtm_stop_loss=self.risk.mtm_stop_loss,
                 mtm_target=self.risk.mtm_target,

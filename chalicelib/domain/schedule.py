@@ -59,6 +59,7 @@ def schedule_entries(strategy_id: str, strategy: Strategy) -> list[ScheduleEntry
             "expiry": strategy.expiry.value,
             "product": strategy.product.value,
             "on_leg_failure": strategy.risk.on_leg_failure.value,
+            "max_entry_delay_seconds": strategy.max_entry_delay_seconds,
             "accounts": accounts,
         }
         for day in days:

@@ -181,6 +181,10 @@ class AccountLeg:
     multiplier: Decimal
 
 
+DEFAULT_MAX_ENTRY_DELAY = 30
+MAX_ENTRY_DELAY = 300
+
+
 @dataclass(frozen=True)
 class Strategy:
     basket_id: str
@@ -195,6 +199,9 @@ class Strategy:
     allocations: tuple[Allocation, ...]
     legs: tuple[Leg, ...]
     risk: StrategyRisk = field(default_factory=StrategyRisk)
+    #: An entry not sent this long after its time is not sent at all (recorded MISSED): a late
+    #: fill at another price is a different trade than the one the trader configured.
+    max_entry_delay_seconds: int = DEFAULT_MAX_ENTRY_DELAY
 
     def allocations_of(self, leg: Leg) -> tuple[Allocation, ...]:
         return leg.allocations if leg.allocations is not None else self.allocations
@@ -509,6 +516,7 @@ def to_document(strategy: Strategy) -> dict[str, Any]:
         },
         "allocations": _allocations_doc(strategy.allocations),
         "legs": legs,
+        "max_entry_delay_seconds": strategy.max_entry_delay_seconds,
         "risk": {
             "mtm_stop_loss": None if risk.mtm_stop_loss is None else str(risk.mtm_stop_loss),
             "mtm_target": None if risk.mtm_target is None else str(risk.mtm_target),
@@ -572,6 +580,7 @@ def from_document(doc: dict[str, Any]) -> Strategy:
         exit_days=tuple(Weekday(d) for d in doc["exit"]["days"]),
         allocations=_allocations_of_doc(doc["allocations"]),
         legs=legs,
+        max_entry_delay_seconds=int(doc.get("max_entry_delay_seconds", DEFAULT_MAX_ENTRY_DELAY)),
         risk=StrategyRisk(
             mtm_stop_loss=_decimal_or_none(risk.get("mtm_stop_loss")),
             mtm_target=_decimal_or_none(risk.get("mtm_target")),

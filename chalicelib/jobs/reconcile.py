@@ -1,5 +1,5 @@
-"""End-of-day reconciliation (15:45 IST on weekdays): settle every execution of the day that is
-not final yet, so an order the tick's settle step left open (a resting LIMIT, a Lambda that timed
+"""End-of-day reconciliation (15:45 IST on weekdays): a recovery sweep, then settle every
+execution of the day that is not final yet, so an order the tick's settle step left open (a resting LIMIT, a Lambda that timed
 out) still reaches its terminal state and its fills reach the positions."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 from chalicelib.container import Container
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.strategy import ExitReason
+from chalicelib.jobs import recovery
 
 log = logging.getLogger(__name__)
 FINAL = frozenset({"COMPLETE", "PARTIAL", "FAILED", "UNWOUND", "SKIPPED"})
@@ -18,8 +19,11 @@ FINAL = frozenset({"COMPLETE", "PARTIAL", "FAILED", "UNWOUND", "SKIPPED"})
 
 def end_of_day(container: Container, now: datetime | None = None) -> dict[str, Any]:
     day = (now or container.clock()).astimezone(IST).date().isoformat()
+    # Orders still claimed, sent or unknown are resolved against the brokers first, so no
+    # execution is left SENT by an order nobody will ever record.
+    swept = recovery.sweep(container, now)
     users = sorted({account.uid for account in container.repo.all_accounts()})
-    settled: dict[str, str] = {}
+    settled: dict[str, str] = dict(swept["settled"])
     for uid in users:
         for execution in container.executions.executions_on(uid, day):
             if execution.status in FINAL:
@@ -38,4 +42,5 @@ def end_of_day(container: Container, now: datetime | None = None) -> dict[str, A
         closed_books += 1
     log.info("end of day reconciled", extra={"date": day, "executions": len(settled)})
     container.notifications.day_report(day, users)  # queued; built and sent off this job
-    return {"date": day, "users": len(users), "settled": settled, "risk_books_closed": closed_books}
+    return {"date": day, "users": len(users), "settled": settled, "risk_books_closed": closed_books,
+            "recovery": swept}  # fmt: skip

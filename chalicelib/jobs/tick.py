@@ -17,7 +17,7 @@ from chalicelib.adapters.dynamo.repository import guarded
 from chalicelib.container import Container
 from chalicelib.domain.calendar import IST
 from chalicelib.errors import ValidationFailed
-from chalicelib.jobs import risk
+from chalicelib.jobs import recovery, risk
 
 log = logging.getLogger(__name__)
 LEAD = timedelta(minutes=1)  # the schedule fires one minute before the slot it plans
@@ -76,8 +76,16 @@ def settle(container: Container, event: dict[str, Any]) -> dict[str, Any]:
     executions = event.get("executions") or []
     statuses = {}
     for ref in executions:
-        report = container.settlement.settle(ref["uid"], ref["sk"])
-        statuses[ref["sk"]] = report.status
+        try:  # one execution's failure never leaves the others unsettled
+            report = container.settlement.settle(ref["uid"], ref["sk"])
+            statuses[ref["sk"]] = report.status
+        except Exception:
+            log.exception("settlement failed", extra={"execution": ref["sk"]})
+            statuses[ref["sk"]] = "ERROR"
+            continue
         risk.arm(container, ref["uid"], ref["sk"])  # stops at the broker once fills are known
+    # After each fire: whatever a crashed or timed-out fire Lambda left claimed, sent or unknown
+    # is resolved against the brokers now, not at the next scheduled sweep.
+    swept = recovery.sweep(container)
     log.info("slot settled", extra={"slot": slot, "executions": len(statuses)})
-    return {"slot": slot, "statuses": statuses}
+    return {"slot": slot, "statuses": statuses, "recovery": swept}

@@ -1,43 +1,68 @@
 """The firer: at slot T, send every built order once, as close to T as the clock allows.
 
 Everything that can happen before T does: adapters are built (sessions opened, KMS) and every
-order is claimed with a conditional write (BUILT -> SENDING) so a second firer, a retried Lambda
-or a duplicate batch cannot send it again. Then it sleeps on the monotonic clock (immune to
-wall-clock steps) until a few milliseconds before T and spins the rest. At T the hot path is HTTP
-only: accounts in parallel (one worker each), within an account BUY legs before SELL legs (hedges
-first, for margin), every request through the account's rate limiter (the 10 orders/s rule wins
-over speed). Results are written after the account's sends. `sent_at` is the moment the limiter
-granted the request, on the same clock as `scheduled_at`.
+order is claimed with a conditional write (BUILT -> SENDING, ``ExecutionRepository.claim_order``)
+so a second firer, a retried Lambda or a duplicate batch cannot send it again. Then it sleeps on
+the monotonic clock (immune to wall-clock steps) until a few milliseconds before T and spins the
+rest. At T the hot path is HTTP only: accounts in parallel (one worker each), within an account BUY
+legs before SELL legs (hedges first, for margin), every request through the account's rate
+limiter (the 10 orders/s rule wins over speed). Results are written after the account's sends.
+`sent_at` is the moment the limiter granted the request, on the same clock as `scheduled_at`.
+
+Isolation: every order's outcome is recorded whatever another order, account or user raises. An
+unexpected exception while sending one order (a malformed broker reply, a storage error in the
+rate limiter) makes that order UNKNOWN, for the recovery sweep, and the account's next legs still
+go out; a failed claim or record of one order never aborts the batch (the order stays where the
+store has it, and recovery resolves it).
+
+Staleness: an entry that cannot leave within its strategy's ``max_entry_delay_seconds`` after T
+is not sent but recorded MISSED, with an alert; exits and every other phase are sent however late.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
-
-from chalicelib.adapters.brokers.errors import BrokerError
-from chalicelib.adapters.brokers.port import OrderAck, OrderRequest, OrderType, Product, Side
+from chalicelib.adapters.brokers.errors import BrokerError, InvalidOrder, Rejected, Unavailable
+from chalicelib.adapters.brokers.port import (
+    InvalidRequest,
+    OrderAck,
+    OrderRequest,
+    OrderType,
+    Product,
+    Side,
+)
 from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter
+from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
 from chalicelib.adapters.dynamo.models import OrderItem
-from chalicelib.adapters.dynamo.repository import _lost_race, now_iso
+from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.domain import order_lifecycle as lc
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.market_model import MarketModel
 from chalicelib.services.order_builder import ChildOrder
+from chalicelib.services.order_sender import error_doc
 
 log = logging.getLogger(__name__)
 SPIN_WINDOW = 0.003  # seconds of busy-wait before T; sleeping the last stretch overshoots
 MAX_WORKERS = 256  # one per account: 250 accounts send in one wave, not in waves of 32
 
+#: Default for entries whose order carries no max_entry_delay_seconds (the API's default).
+DEFAULT_MAX_ENTRY_DELAY = 30
 AdapterFor = Callable[[str, str], Any]  # (uid, account_id) -> a Broker with a session
+#: (subject, details) -> an operator alert (SNS on AWS, the log locally).
+Alert = Callable[[str, dict[str, Any]], None]
+#: (step, order) -> None; the fault-matrix tests raise here to simulate a crash at that step.
+Checkpoint = Callable[[str, OrderItem], None]
 BeforeSend = Callable[
     [list[OrderItem], list[OrderRequest], Any], tuple[list[OrderItem], list[OrderRequest]]
 ]
@@ -70,6 +95,10 @@ class Sent:
     acked_at: datetime | None
     ack: OrderAck | None
     error: BrokerError | Exception | None
+    #: The lifecycle state this outcome leads to (OPEN, REJECTED, FAILED, UNKNOWN, MISSED).
+    outcome: str = lc.OPEN
+    #: Whether the request may have left (sent_at is recorded only then).
+    left: bool = True
 
 
 @dataclass
@@ -83,6 +112,12 @@ class Firer:
     max_workers: int = MAX_WORKERS
     #: At T, before an account's sends: may drop or shrink orders (exits cancel stops first).
     before_send: BeforeSend | None = None
+    #: The store of order transitions (claim, record ack / unknown / failed / missed).
+    executions: ExecutionRepository = field(
+        default_factory=lambda: ExecutionRepository(Repository(1))
+    )
+    alert: Alert | None = None
+    checkpoint: Checkpoint | None = None
     #: CPU seconds of the last fire() by stage (threads summed): prep, send (the hot path), record.
     last_cpu: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -98,7 +133,12 @@ class Firer:
                 self.sleep(left - SPIN_WINDOW)
 
     def fire(self, orders: list[OrderItem]) -> dict[str, int]:
-        """Send `orders` at their scheduled_at; returns counts. Orders not BUILT are skipped."""
+        """Send `orders` at their scheduled_at; returns counts. Orders not BUILT are skipped.
+
+        Counts: sent (acknowledged), failed (refused or never sent), skipped (claimed by someone
+        else); ``unknown`` and ``missed`` appear when there are any.
+        """
+        token = secrets.token_hex(8)  # this call's claims: a retried claim recognises its own
         by_account: dict[tuple[str, str, str], list[OrderItem]] = {}
         for order in orders:
             key = (order.scheduled_at, order.uid, order.account_id)
@@ -110,7 +150,8 @@ class Firer:
             workers = max(1, min(self.max_workers, len(groups)))
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 adapters = list(pool.map(self._cpu("prep", self._adapter), groups))
-                claimed = list(pool.map(self._cpu("prep", self._claim_all), groups))
+                claim = self._cpu("prep", partial(self._claim_all, token))
+                claimed = list(pool.map(claim, groups))
                 counts["skipped"] += sum(
                     len(g) - len(c) for g, c in zip(groups, claimed, strict=True)
                 )
@@ -119,9 +160,9 @@ class Firer:
                 send = self._cpu("send", self._send_account)
                 results = list(pool.map(send, claimed, requests, adapters))
                 for outcome in pool.map(self._cpu("record", self._record_all), results):
-                    counts["sent"] += outcome["sent"]
-                    counts["failed"] += outcome["failed"]
-        return counts
+                    for name, count in outcome.items():
+                        counts[name] = counts.get(name, 0) + count
+        return {k: v for k, v in counts.items() if v or k in ("sent", "failed", "skipped")}
 
     def _cpu(self, stage: str, work: Callable[..., Any]) -> Callable[..., Any]:
         """`work`, adding the CPU time its thread spends to `last_cpu[stage]`."""
@@ -137,6 +178,11 @@ class Firer:
 
         return timed
 
+    def _at(self, step: str, order: OrderItem) -> None:
+        """A named step of the lifecycle (fault-matrix tests crash the process here)."""
+        if self.checkpoint is not None:
+            self.checkpoint(step, order)
+
     # -- before T ------------------------------------------------------------------------------
     def _adapter(self, group: list[OrderItem]) -> Any:
         try:
@@ -149,91 +195,155 @@ class Firer:
             log.warning("no adapter", extra={"user": group[0].uid, "account": group[0].account_id})
             return error
 
-    def _claim_all(self, group: list[OrderItem]) -> list[OrderItem]:
-        return [order for order in group if self._claim(order)]
+    def _claim_all(self, token: str, group: list[OrderItem]) -> list[OrderItem]:
+        return [order for order in group if self._claim(token, order)]
 
-    def _claim(self, order: OrderItem) -> bool:
+    def _claim(self, token: str, order: OrderItem) -> bool:
+        """claim, once per order; a storage failure leaves the order unsent for recovery."""
+        self._at("before_claim", order)
         try:
-            order.update(
-                actions=[OrderItem.status.set("SENDING")],
-                condition=OrderItem.status == "BUILT",
-            )
-        except UpdateError as error:
-            if _lost_race(error):
-                return False
-            raise
-        return True
+            claimed = self.executions.claim_order(order, token, _iso(self.wall()))
+        except Exception:
+            log.exception("claim failed", extra={"order": order.order_id})
+            return False
+        if claimed:
+            self._at("after_claim", order)
+        return claimed
 
-    def _request(self, order: OrderItem) -> OrderRequest:
-        child = ChildOrder.from_dict(order.request)
-        return OrderRequest(
-            instrument=child.instrument(self.market),
-            side=Side(child.side),
-            quantity=child.quantity,
-            product=Product(child.product),
-            order_type=OrderType.LIMIT,
-            price=Decimal(child.limit_price),
-            tag=child.tag,
-        )
+    def _request(self, order: OrderItem) -> OrderRequest | Exception:
+        try:
+            child = ChildOrder.from_dict(order.request)
+            return OrderRequest(
+                instrument=child.instrument(self.market),
+                side=Side(child.side),
+                quantity=child.quantity,
+                product=Product(child.product),
+                order_type=OrderType.LIMIT,
+                price=Decimal(child.limit_price),
+                tag=child.tag,
+            )
+        except Exception as error:  # a bad stored request fails this order only
+            log.exception("order request unusable", extra={"order": order.order_id})
+            return error
 
     # -- at T: HTTP only -----------------------------------------------------------------------
     def _send_account(
-        self, orders: list[OrderItem], requests: list[OrderRequest], adapter: Any
+        self, orders: list[OrderItem], requests: list[OrderRequest | Exception], adapter: Any
     ) -> list[Sent]:
-        results = []
+        results: list[Sent] = []
+        if not orders:
+            return results
         if self.before_send is not None and not isinstance(adapter, Exception):
+            usable = [(o, r) for o, r in zip(orders, requests, strict=True)
+                      if not isinstance(r, Exception)]  # fmt: skip
             try:
-                orders, requests = self.before_send(orders, requests, adapter)
+                kept, kept_requests = self.before_send(
+                    [o for o, _ in usable], [r for _, r in usable], adapter
+                )
+                broken = [(o, r) for o, r in zip(orders, requests, strict=True)
+                          if isinstance(r, Exception)]  # fmt: skip
+                orders = kept + [o for o, _ in broken]
+                requests = [*kept_requests, *(r for _, r in broken)]
             except Exception:  # the exit still goes out: an unprotected position is worse
                 log.exception("before-send hook failed", extra={"account": orders[0].account_id})
         for order, request in zip(orders, requests, strict=True):
-            before = self.wall()
-            if isinstance(adapter, Exception):
-                results.append(Sent(order, before, None, None, adapter))
-                continue
-            try:
-                ack, error = adapter.place(request), None
-            except BrokerError as failure:
-                ack, error = None, failure
-            acked = self.wall()
-            granted = self.stamps.take_grant() if self.stamps else None
-            results.append(Sent(order, granted or before, acked if ack else None, ack, error))
+            results.append(self._send_one(order, request, adapter))
         return results
+
+    def _send_one(self, order: OrderItem, request: OrderRequest | Exception, adapter: Any) -> Sent:
+        """One order's send; whatever it raises becomes this order's recorded outcome."""
+        before = self.wall()
+        if isinstance(adapter, Exception) or isinstance(request, Exception):
+            cause = adapter if isinstance(adapter, Exception) else request
+            return Sent(order, before, None, None, cause, outcome=lc.FAILED, left=False)
+        late = self._too_late(order, before)
+        if late is not None:
+            return Sent(order, before, None, None, None, outcome=lc.MISSED, left=False)
+        try:
+            ack, error = adapter.place(request), None
+        except Exception as failure:
+            ack, error = None, failure
+        acked = self.wall()
+        granted = self.stamps.take_grant() if self.stamps else None
+        self._at("after_send", order)
+        outcome = lc.OPEN if ack is not None else _outcome_of(error)
+        left = outcome != lc.FAILED or not isinstance(error, Unavailable)
+        return Sent(order, granted or before, acked if ack else None, ack, error, outcome, left)
+
+    def _too_late(self, order: OrderItem, now: datetime) -> timedelta | None:
+        """How late an entry is beyond its allowed delay (None: send it). Other phases never are."""
+        if order.phase != "ENTRY":
+            return None
+        allowed = timedelta(seconds=float(order.max_delay_seconds or DEFAULT_MAX_ENTRY_DELAY))
+        late = now - datetime.fromisoformat(order.scheduled_at)
+        return late if late > allowed else None
 
     # -- after the account's sends -------------------------------------------------------------
     def _record_all(self, results: list[Sent]) -> dict[str, int]:
-        counts = {"sent": 0, "failed": 0}
+        counts: dict[str, int] = {}
         for result in results:
-            counts["sent" if result.ack else "failed"] += 1
-            self._record(result)
+            name = {lc.OPEN: "sent", lc.UNKNOWN: "unknown", lc.MISSED: "missed"}.get(
+                result.outcome, "failed"
+            )
+            counts[name] = counts.get(name, 0) + 1
+            try:
+                self._record(result)
+            except Exception:  # the order stays claimed: the recovery sweep resolves it by tag
+                log.exception("order outcome not recorded", extra={"order": result.order.order_id})
         return counts
 
     def _record(self, result: Sent) -> None:
         order, stamp = result.order, _iso(result.sent_at)
+        store = self.executions
         if result.ack is not None and result.acked_at is not None:
-            acked = _iso(result.acked_at)
-            actions = [
-                OrderItem.status.set("SENT"),
-                OrderItem.broker_order_id.set(result.ack.order_id),
-                OrderItem.sent_at.set(stamp),
-                OrderItem.acked_at.set(acked),
-                OrderItem.history.set(
-                    [{"at": acked, "status": "SENT", "recovered": result.ack.recovered}]
-                ),
-            ]
+            store.record_ack(order, result.ack.order_id, sent_at=stamp,
+                             acked_at=_iso(result.acked_at), recovered=result.ack.recovered)  # fmt: skip
+            self._at("after_ack", order)
+            return
+        if result.outcome == lc.MISSED:
+            reason = (
+                f"not sent: more than {order.max_delay_seconds or DEFAULT_MAX_ENTRY_DELAY} s "
+                f"after {order.scheduled_at} when its turn came"
+            )
+            if store.record_missed(order, reason, at=stamp):
+                self._alarm("entry missed", order, reason)
+            return
+        error = result.error or RuntimeError("no acknowledgement")
+        doc = error_doc(error)
+        sent_at = stamp if result.left else None
+        if result.outcome == lc.UNKNOWN:
+            store.record_unknown(order, doc, at=stamp, sent_at=sent_at)
+            self._alarm("order outcome unknown", order, doc["message"])
         else:
-            code = type(result.error).__name__
-            message = str(result.error)
-            actions = [
-                OrderItem.status.set("FAILED"),
-                OrderItem.error.set({"code": code, "message": message}),
-                OrderItem.history.set([{"at": stamp, "status": "FAILED", "message": message}]),
-            ]
-            if isinstance(result.error, BrokerError):  # it reached the broker (or tried to)
-                actions.append(OrderItem.sent_at.set(stamp))
-            log.warning("order failed", extra={"order": order.order_id, "code": code})
-        actions.append(OrderItem.updated_at.set(now_iso()))
-        order.update(actions=actions)
+            store.record_failed(order, result.outcome, doc, at=stamp, sent_at=sent_at)
+        log.warning(
+            "order not acknowledged",
+            extra={"order": order.order_id, "code": doc["kind"], "status": result.outcome},
+        )
+
+    def _alarm(self, subject: str, order: OrderItem, message: str) -> None:
+        details = {
+            "user": order.uid, "strategy": order.strategy_id, "account": order.account_id,
+            "order": order.order_id, "tag": order.tag, "message": message,
+        }  # fmt: skip
+        fields = {k: v for k, v in details.items() if k != "message"}  # a reserved log key
+        log.warning("%s: %s", subject, message, extra=fields)
+        if self.alert is not None:
+            try:
+                self.alert(subject, details)
+            except Exception:
+                log.exception("alert not delivered", extra=details)
+
+
+def _outcome_of(error: Exception | None) -> str:
+    """The lifecycle state an unacknowledged send leads to."""
+    if isinstance(error, Rejected | InvalidOrder | InvalidRequest):
+        return lc.REJECTED
+    if isinstance(error, Unavailable):
+        return lc.UNKNOWN if error.sent else lc.FAILED
+    if isinstance(error, BrokerError):
+        return lc.FAILED  # refused before placement: session, static IP, rate
+    return lc.UNKNOWN  # unexpected: the request may have left
 
 
 def _hedges_first(orders: list[OrderItem]) -> list[OrderItem]:

@@ -1,8 +1,8 @@
 """One child order through one adapter, recorded: the OrderItem before, the ack or error after.
 
 Used by settlement (unwinds), exits and the kill switch (square-offs). The order item is written
-before the request leaves, so a crash between the two leaves a SENT order that settlement resolves
-by tag instead of an order the platform does not know about.
+before the request leaves, so a crash between the two leaves a SENT order that settlement and the
+recovery sweep resolve by tag instead of an order the platform does not know about.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from chalicelib.adapters.brokers.port import (
 )
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
 from chalicelib.adapters.dynamo.models import OrderItem
+from chalicelib.domain import order_lifecycle as lc
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.market_model import MarketModel
 from chalicelib.services.clock import Clock
@@ -96,48 +97,35 @@ def send(
     executions: ExecutionRepository,
     clock: Clock,
 ) -> OrderItem:
-    """Place ``item`` and record the outcome; never raises for a broker refusal.
+    """Place ``item`` and record the outcome through the store's lifecycle operations; never
+    raises for a broker refusal or an unexpected failure of one order.
 
-    A refusal (RMS, bad input) is terminal: REJECTED. An ambiguous failure the adapter could not
-    resolve by tag stays SENT with the error, for settlement to look the tag up again.
+    Written ahead as SENT (``record_sent``), then: acknowledged -> OPEN; a refusal (RMS, bad
+    input) -> REJECTED; a request that provably never left -> FAILED (never sent); anything
+    ambiguous, including an unexpected error, -> UNKNOWN, which settlement and the recovery
+    sweep resolve by tag.
     """
     child = ChildOrder.from_dict(item.request)
-    item.status = "SENT"
-    item.sent_at = stamp(clock())
-    executions.save_order(item)
+    executions.record_sent(item, stamp(clock()))
     try:
         ack = adapter.place(order_request(child, market))
     except (Rejected, InvalidOrder, InvalidRequest) as error:
-        _refused(item, "REJECTED", error, clock)
+        executions.record_failed(item, lc.REJECTED, error_doc(error), at=stamp(clock()))
     except Unavailable as error:
-        item.error = error_doc(error)
-        item.history = [*(item.history or []), _entry(clock, "SENT", error_doc(error)["message"])]
-    except BrokerError as error:
-        _refused(item, "FAILED", error, clock)
+        if error.sent:
+            executions.record_unknown(item, error_doc(error), at=stamp(clock()))
+        else:
+            executions.record_failed(item, lc.FAILED, error_doc(error), at=stamp(clock()))
+    except BrokerError as error:  # refused before placement: session, IP, rate
+        executions.record_failed(item, lc.FAILED, error_doc(error), at=stamp(clock()))
+    except Exception as error:  # a malformed reply, a storage error in the limiter...
+        log.exception("order placement failed unexpectedly", extra={"tag": item.tag})
+        executions.record_unknown(item, error_doc(error), at=stamp(clock()))
     else:
-        item.broker_order_id = ack.order_id
-        item.acked_at = stamp(clock())
-        item.status = "OPEN"
-        item.history = [*(item.history or []), _entry(clock, "OPEN", "acknowledged")]
-    executions.save_order(item)
+        executions.record_ack(item, ack.order_id, sent_at=None, acked_at=stamp(clock()),
+                              recovered=ack.recovered)  # fmt: skip
     log.info(
         "order sent",
         extra={"account": item.account_id, "tag": item.tag, "status": item.status},
     )
     return item
-
-
-def _refused(item: OrderItem, status: str, error: Exception, clock: Clock) -> None:
-    item.status = status
-    item.error = error_doc(error)
-    item.history = [*(item.history or []), _entry(clock, status, str(error))]
-
-
-def _entry(clock: Clock, status: str, message: str) -> dict[str, Any]:
-    return {
-        "at": stamp(clock()),
-        "status": status,
-        "filled_quantity": 0,
-        "average_price": None,
-        "message": message,
-    }

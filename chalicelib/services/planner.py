@@ -6,14 +6,20 @@ exactly-once gate per (user, strategy, date, phase); resolve each strategy's ser
 underlying and expiry (one quote fetch); build and store every child order (status BUILT) with its
 `scheduled_at`. The firer then only sends. A duplicate trigger, a retry or a second clock finds
 the gate taken and builds nothing.
+
+Isolation: one strategy's failure (a storage error writing its orders, a broker error) is recorded
+on its execution and never stops the tick for anyone else. Transient quote failures are retried
+until shortly before T (``quote_deadline`` before the slot) in a second pass, so one slow user
+does not delay the others; an entry skipped at the end says why (summary ``reason``).
 """
 
 from __future__ import annotations
 
 import logging
+import time as timer
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from chalicelib.adapters.brokers.errors import BrokerError
@@ -22,9 +28,9 @@ from chalicelib.adapters.dynamo.metrics import count_requests
 from chalicelib.adapters.dynamo.models import OrderItem, ScheduleItem, SessionItem
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain.calendar import IST, default_calendar
-from chalicelib.domain.market_errors import MarketRuleError
+from chalicelib.domain.market_errors import MarketDataError, MarketRuleError
 from chalicelib.domain.strategy import Weekday
-from chalicelib.errors import DomainError
+from chalicelib.errors import DependencyUnavailable, DomainError
 from chalicelib.services.order_builder import ChildOrder, OrderBuilder, market_error
 from chalicelib.services.order_sender import order_item
 from chalicelib.services.quotes import QuoteSource
@@ -97,6 +103,12 @@ class Planner:
     kill_switch: KillSwitchCheck | None = None
     exit_builder: ExitBuilder | None = None
     quotes_for: QuotesFor | None = None
+    #: Wall clock for the quote retries (None: one attempt only).
+    clock: Callable[[], datetime] | None = None
+    sleep: Callable[[float], None] = timer.sleep
+    #: Quote retries stop this long before T: the firer still has to claim and send.
+    quote_deadline: timedelta = timedelta(seconds=5)
+    quote_backoff: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0)
 
     def plan(self, slot: datetime) -> TickPlan:
         slot = slot.astimezone(IST).replace(second=0, microsecond=0)
@@ -122,20 +134,60 @@ class Planner:
         }
         builders: dict[str, OrderBuilder] = {}
         blocks: dict[str, Callable[[str, str], str | None]] = {}
+        retry: list[_Pending] = []
+        plan.stats["failed"] = 0
         for item in sorted(due, key=lambda d: (d.fire_time, d.uid, d.strategy_id)):
-            if item.uid not in builders:
-                builders[item.uid] = self._builder_for(item.uid, accounts, slot)
-                blocks[item.uid] = self.kill_switch(item.uid) if self.kill_switch else _no_block
-            planned = self._plan_one(
-                item, slot, accounts, builders[item.uid], blocks[item.uid],
-                closed.get((item.uid, item.strategy_id)),
-            )  # fmt: skip
+            try:
+                if item.uid not in builders:
+                    builders[item.uid] = self._builder_for(item.uid, accounts, slot)
+                    blocks[item.uid] = self.kill_switch(item.uid) if self.kill_switch else _no_block
+                planned = self._plan_one(
+                    item, slot, accounts, builders[item.uid], blocks[item.uid], retry,
+                    closed.get((item.uid, item.strategy_id)),
+                )  # fmt: skip
+            except Exception:  # one strategy's failure never stops the tick for the others
+                log.exception(
+                    "planning failed",
+                    extra={"user": item.uid, "strategy": item.strategy_id, "phase": item.phase},
+                )
+                plan.stats["failed"] += 1
+                continue
             if planned is None:
                 plan.stats["duplicates"] += 1
                 continue
             plan.executions.append(planned)
+        self._retry_quotes(retry, slot)
         log.info("tick planned", extra={"slot": slot.isoformat(), **plan.stats})
         return plan
+
+    def _retry_quotes(self, pending: list[_Pending], slot: datetime) -> None:
+        """Second pass: entries whose quotes failed transiently, retried until the deadline."""
+        for delay in self.quote_backoff if self.clock is not None else ():
+            if not pending:
+                return
+            assert self.clock is not None
+            if self.clock() + timedelta(seconds=delay) > slot - self.quote_deadline:
+                break
+            self.sleep(delay)
+            still: list[_Pending] = []
+            for attempt in pending:
+                try:
+                    if not self._build(attempt):
+                        still.append(attempt)
+                except Exception:
+                    log.exception("planning failed", extra={"user": attempt.planned.uid})
+            pending = still
+        for attempt in pending:
+            attempt.planned.errors.append(
+                {
+                    "code": "quotes_unavailable",
+                    "message": f"{attempt.last_error} (after {attempt.failures} attempts)",
+                }
+            )
+            try:
+                self._store(attempt.planned, attempt.gate)
+            except Exception:
+                log.exception("skip not recorded", extra={"user": attempt.planned.uid})
 
     def _builder_for(
         self,
@@ -163,6 +215,7 @@ class Planner:
         accounts: dict[tuple[str, str], tuple[Any, SessionItem | None]],
         builder: OrderBuilder,
         blocked: Callable[[str, str], str | None],
+        retry: list[_Pending],
         basket_closed: str | None = None,
     ) -> PlannedExecution | None:
         scheduled_at = datetime.combine(slot.date(), time.fromisoformat(item.fire_time), tzinfo=IST)
@@ -175,9 +228,7 @@ class Planner:
         planned = PlannedExecution(item.uid, item.strategy_id, item.phase, gate.sk, scheduled_at)
         if basket_closed and item.phase == "ENTRY":  # exits still close what is held
             planned.errors.append({"code": "basket_closed", "message": basket_closed})
-            self.executions.update_execution(
-                gate, status="SKIPPED", summary={"orders": 0, "errors": planned.errors}
-            )
+            self._store(planned, gate)  # SKIPPED, with the reason
             return planned
         brokers: dict[str, str] = {}
         for account_id in item.payload["accounts"]:
@@ -191,29 +242,65 @@ class Planner:
                 )
             else:
                 brokers[account_id] = found[0].broker  # type: ignore[index]
+        attempt = _Pending(planned, gate, item, brokers, builder)
+        if self._build(attempt):
+            return planned
+        retry.append(attempt)  # quotes failed transiently: retried after everyone else
+        return planned
+
+    def _build(self, attempt: _Pending) -> bool:
+        """Build and store the orders; False on a transient quote failure (not stored yet)."""
+        planned, item = attempt.planned, attempt.item
+        errors = list(planned.errors)
         try:
-            orders = self._orders(item, brokers, scheduled_at, planned, builder)
+            orders = self._orders(item, attempt.brokers, planned.scheduled_at, planned,
+                                  attempt.builder)  # fmt: skip
         except MarketRuleError as error:
+            if isinstance(error, MarketDataError):  # quotes missing or stale: may come back
+                planned.errors = errors
+                attempt.failures += 1
+                attempt.last_error = str(error)
+                return False
             orders = []
             planned.errors.append(market_error(error, "market"))
-        except (BrokerError, DomainError) as error:
-            # One user's broker or data failure never stops the tick for everyone else.
+        except (BrokerError, DependencyUnavailable) as error:
+            planned.errors = errors  # the next attempt starts from the account checks again
+            attempt.failures += 1
+            attempt.last_error = str(error)
+            return False
+        except DomainError as error:
             orders = []
             planned.errors.append({"code": "quotes_unavailable", "message": str(error)})
+        max_delay = item.payload.get("max_entry_delay_seconds")
         planned.orders = [  # one deterministic id per order and day: tag and account
-            order_item(item.uid, gate.sk, item.strategy_id, item.phase, o, scheduled_at,
-                       order_id=f"{o.tag}-{o.account_id}")
+            order_item(item.uid, attempt.gate.sk, item.strategy_id, item.phase, o,
+                       planned.scheduled_at, order_id=f"{o.tag}-{o.account_id}")
             for o in orders
         ]  # fmt: skip
+        for order in planned.orders:
+            if item.phase == "ENTRY" and max_delay is not None:
+                order.max_delay_seconds = int(max_delay)
+        self._store(planned, attempt.gate)
+        return True
+
+    def _store(self, planned: PlannedExecution, gate: Any) -> None:
+        """The orders (BUILT) and the execution's summary; a skip always says why."""
         if planned.orders:
-            self.executions.put_orders(planned.orders)
+            try:
+                self.executions.put_orders(planned.orders)
+            except DependencyUnavailable as error:
+                # Orders possibly half written: the execution says SKIPPED, so the recovery
+                # sweep never sends them (it only sends BUILT orders of a PLANNED execution).
+                planned.errors.append({"code": "storage_unavailable", "message": str(error)})
+                planned.orders = []
+        if not planned.orders and not planned.errors:
+            planned.errors.append({"code": "nothing_to_send", "message": "no orders to send"})
         status = "PLANNED" if planned.orders else "SKIPPED"
-        self.executions.update_execution(
-            gate,
-            status=status,
-            summary={"orders": len(planned.orders), "errors": planned.errors},
-        )
-        return planned
+        summary: dict[str, Any] = {"orders": len(planned.orders), "errors": planned.errors}
+        if status == "SKIPPED":
+            first = planned.errors[0]
+            summary["reason"] = f"{first.get('code')}: {first.get('message')}"
+        self.executions.update_execution(gate, status=status, summary=summary)
 
     def _orders(
         self,
@@ -239,6 +326,19 @@ class Planner:
         orders, errors = builder.entry_orders(item.strategy_id, payload, brokers, at)
         planned.errors.extend(errors)
         return orders
+
+
+@dataclass
+class _Pending:
+    """An execution whose orders are not built yet (its quotes failed transiently)."""
+
+    planned: PlannedExecution
+    gate: Any
+    item: ScheduleItem
+    brokers: dict[str, str]
+    builder: OrderBuilder
+    failures: int = 0
+    last_error: str = ""
 
 
 def _no_block(strategy_id: str, account_id: str) -> str | None:

@@ -20,6 +20,7 @@ ends UNWOUND when they all complete. KEEP records an alert event and keeps the f
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from chalicelib.adapters.brokers.port import Broker, OrderState, OrderStatus, Si
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
 from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem
 from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.domain import order_lifecycle as lc
 from chalicelib.domain.calendar import IST
 from chalicelib.errors import DomainError, NotFound
 from chalicelib.services.clock import Clock
@@ -47,9 +49,13 @@ from chalicelib.services.order_sender import stamp
 
 log = logging.getLogger(__name__)
 
-TERMINAL = frozenset({"COMPLETE", "REJECTED", "CANCELLED", "FAILED"})
-FAILED = frozenset({"REJECTED", "CANCELLED", "FAILED"})
-#: Canonical broker status -> the order item's status (in-flight states are all "OPEN").
+TERMINAL = lc.TERMINAL
+#: Error code of an order whose tag the broker shows more than once: never guessed.
+AMBIGUOUS = "ambiguous_tag"
+#: Terminal without the full quantity (a failed leg for the entry's policy).
+FAILED = lc.UNFILLED
+#: Canonical broker status -> the order item's status (in-flight states are "OPEN", or
+#: "PARTIAL" once some quantity filled).
 ITEM_STATUS = {
     OrderStatus.PENDING: "OPEN",
     OrderStatus.OPEN: "OPEN",
@@ -89,6 +95,8 @@ class Settlement:
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
     backoff: Backoff = field(default_factory=Backoff)
+    #: (step, order) -> None; the fault-matrix tests raise here to simulate a crash.
+    checkpoint: Callable[[str, OrderItem], None] | None = None
 
     # -- the use case ----------------------------------------------------------------------------
     def settle(
@@ -98,12 +106,17 @@ class Settlement:
         *,
         orders: Sequence[OrderItem] | None = None,
         on_leg_failure: str | None = None,
+        give_up: bool = True,
     ) -> SettlementReport:
-        """Reconcile an execution's orders, apply fills, decide its status (and unwind)."""
+        """Reconcile an execution's orders, apply fills, decide its status (and unwind).
+
+        ``give_up=False`` (the recovery sweep) never turns an order without a broker id into
+        FAILED at the deadline: the sweep decides that after its own lookups.
+        """
         execution = self.executions.get_execution(uid, execution_sk)
         items = list(orders) if orders is not None else self._orders(uid, execution_sk)
         own = [o for o in items if o.phase == execution.phase]
-        settled = self.reconcile(uid, own)
+        settled = self.reconcile(uid, own, give_up=give_up)
         report = SettlementReport(execution_sk, execution.status, settled, _views(own))
         if execution.phase == "ENTRY" and leg_failed_after_fill(own):
             policy = on_leg_failure or self._policy(uid, execution.strategy_id)
@@ -115,8 +128,10 @@ class Settlement:
                 if earlier:  # a second run (retry, reconcile job) never unwinds twice
                     self.reconcile(uid, earlier)
                     report.unwind = _views(earlier)
-                else:
+                elif self.executions.claim_unwind(execution, secrets.token_hex(8)):
                     report.unwind = self.unwind(execution, own)
+                else:  # another settler is unwinding right now: its orders appear shortly
+                    report.unwind = [{"status": "UNWINDING_ELSEWHERE"}]
                 report.orders = _views(own)
                 unwound = all(u["status"] == "COMPLETE" for u in report.unwind)
                 self._finish(execution, "UNWOUND" if unwound else "PARTIAL", own, report.unwind)
@@ -127,13 +142,14 @@ class Settlement:
         report.status = execution.status
         return report
 
-    def reconcile(self, uid: str, orders: Sequence[OrderItem]) -> bool:
+    def reconcile(self, uid: str, orders: Sequence[OrderItem], *, give_up: bool = True) -> bool:
         """Poll until every sent order is terminal or the deadline passes; True when all are."""
         adapters: dict[str, Broker | None] = {}
         start = self.monotonic()
         delay = self.backoff.first
         while True:
-            for order in [o for o in orders if _pending(o)]:
+            # a crash between a fill and its application leaves it terminal, unapplied: re-poll
+            for order in [o for o in orders if _pending(o) or _unapplied(o)]:
                 adapter = self._adapter(adapters, uid, order.account_id)
                 if adapter is not None:
                     self.poll(adapter, order)
@@ -141,7 +157,8 @@ class Settlement:
                 return True
             remaining = self.backoff.deadline - (self.monotonic() - start)
             if remaining <= 0:
-                self._give_up(orders)
+                if give_up:
+                    self._give_up(orders)
                 return not any(_pending(o) for o in orders)
             self.sleep(min(delay, remaining))
             delay = min(delay * self.backoff.factor, self.backoff.cap)
@@ -149,7 +166,7 @@ class Settlement:
     def poll(self, adapter: Broker, order: OrderItem) -> None:
         """One status read; records a transition and applies the fill at a terminal state."""
         try:
-            if not order.broker_order_id and not self._recover(adapter, order):
+            if not order.broker_order_id and self.locate(adapter, order) != "found":
                 return
             state = adapter.status(str(order.broker_order_id))
         except BrokerError as error:
@@ -161,7 +178,10 @@ class Settlement:
         self.record(order, state)
 
     def record(self, order: OrderItem, state: OrderState) -> None:
+        """A broker status into the order (``record_status``; closing it when terminal)."""
         status = ITEM_STATUS[state.status]
+        if status == lc.OPEN and state.filled_quantity > 0:
+            status = lc.PARTIAL
         entry = {
             "at": stamp(self.clock()),
             "status": status,
@@ -182,10 +202,12 @@ class Settlement:
         if status in TERMINAL and order.filled_quantity > 0 and not order.applied:
             self.apply(order, state.symbol)
         elif changed:
-            self.executions.save_order(order)
+            self.executions.record_status(order)
 
     def apply(self, order: OrderItem, broker_symbol: str) -> None:
         """The order's filled quantity at its average price into the strategy's position."""
+        if self.checkpoint is not None:
+            self.checkpoint("in_fill", order)
         key = contract_key(order.request)
         price = Decimal(order.average_price or order.request["limit_price"])
         applied = self.executions.apply_fill(
@@ -196,7 +218,7 @@ class Settlement:
             price,
         )
         if not applied:  # applied by a concurrent settler: keep our history anyway
-            self.executions.save_order(order)
+            self.executions.record_status(order)
 
     # -- failure policy --------------------------------------------------------------------------
     def unwind(self, execution: ExecutionItem, orders: Sequence[OrderItem]) -> list[dict[str, Any]]:
@@ -270,6 +292,8 @@ class Settlement:
             "open": sum(_pending(o) for o in orders),
             "unwind_orders": len(unwind),
         }
+        if execution.status == status and execution.summary == summary:
+            return  # settled again with nothing new (a sweep, a retry): no event
         self.executions.update_execution(execution, status=status, summary=summary)
         self.executions.add_event(execution, {"kind": "settled", "status": status, **summary})
 
@@ -294,41 +318,67 @@ class Settlement:
                 cache[account_id] = None
         return cache[account_id]
 
-    def _recover(self, adapter: Broker, order: OrderItem) -> bool:
-        """A SENT order without a broker id (ambiguous placement): find it by its tag."""
+    def locate(self, adapter: Broker, order: OrderItem) -> str:
+        """An order without a broker id (claimed, sent or unknown): look its tag up.
+
+        "found" (recorded acknowledged, ``record_ack``), "absent" (no order with this tag yet:
+        the order book may lag, callers decide when absence is final) or "ambiguous" (several
+        orders carry the tag: never guessed, left for a human with an alert).
+        """
         side = Side(order.request["side"])
         found = [
             s
             for s in adapter.find_by_tag(order.tag)
             if (s.side is None or s.side == side) and s.quantity == int(order.request["quantity"])
         ]
-        if len(found) != 1:
-            return False
-        order.broker_order_id = found[0].order_id
-        order.acked_at = order.acked_at or stamp(self.clock())
-        return True
+        if len(found) > 1:
+            if order.status != lc.UNKNOWN:
+                self.executions.record_unknown(
+                    order,
+                    {"kind": "unknown", "code": AMBIGUOUS, "message": f"{len(found)} orders "
+                     f"carry tag {order.tag} at the broker: resolve by hand"},
+                    at=stamp(self.clock()),
+                )  # fmt: skip
+            return "ambiguous"
+        if not found:
+            return "absent"
+        self.executions.record_ack(
+            order,
+            found[0].order_id,
+            sent_at=None,
+            acked_at=stamp(self.clock()),
+            recovered=True,
+            message="found at the broker by its tag",
+        )
+        return "found" if order.broker_order_id == found[0].order_id else "ambiguous"
 
     def _give_up(self, orders: Iterable[OrderItem]) -> None:
-        """At the deadline an order the broker never acknowledged (nor lists by tag) failed."""
+        """At the deadline an order the broker never acknowledged (nor lists by tag, after
+        polling for the whole deadline) never reached it: failed-never-sent."""
         for order in orders:
-            if order.status == "SENT" and not order.broker_order_id:
-                order.status = "FAILED"
-                order.history = [
-                    *(order.history or []),
+            ambiguous = (order.error or {}).get("code") == AMBIGUOUS
+            if order.status in lc.IN_DOUBT and not order.broker_order_id and not ambiguous:
+                self.executions.record_failed(
+                    order,
+                    lc.FAILED,
                     {
-                        "at": stamp(self.clock()),
-                        "status": "FAILED",
-                        "filled_quantity": 0,
-                        "average_price": None,
+                        "kind": "never_sent",
+                        "code": "never_sent",
                         "message": "no order with this tag at the broker after the deadline",
                     },
-                ]
-                self.executions.save_order(order)
+                    at=stamp(self.clock()),
+                )
 
 
 def _pending(order: OrderItem) -> bool:
-    """Sent and not terminal; BUILT orders were never sent and are nobody's to poll."""
-    return order.status not in TERMINAL and order.status != "BUILT"
+    """Sent (or possibly sent) and not terminal; BUILT orders were never sent and are nobody's
+    to poll (the recovery sweep sends them late or records them missed)."""
+    return order.status not in TERMINAL and order.status != lc.BUILT
+
+
+def _unapplied(order: OrderItem) -> bool:
+    """Terminal with a fill that has not reached the position yet."""
+    return order.status in TERMINAL and order.filled_quantity > 0 and not order.applied
 
 
 def leg_failed_after_fill(orders: Sequence[OrderItem]) -> bool:

@@ -428,6 +428,13 @@ class FakeBrokerServer:
             return self.ip_error(request)
         if self.rate_limited(endpoint.kind) and not self._admit_rate(self.rate_key(session)):
             return self.error("rate", "Too many requests", 429)
+        if (
+            endpoint.kind == "order"
+            and request.method == "POST"
+            and (self.faults.take(account, Fault.MALFORMED_REPLY) is not None)
+        ):
+            endpoint.handler(request, session, args)  # the order is taken...
+            return json_response({"status": "success", "data": {}})  # ...the reply lacks its id
         return endpoint.handler(request, session, args)
 
     def rate_limited(self, kind: str) -> bool:

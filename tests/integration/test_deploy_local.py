@@ -43,6 +43,7 @@ def test_packaged_functions_are_created_with_the_platform_settings(deployed, emu
         "risk_monitor",
         "kill_switch_driver",
         "pre_market_readiness",
+        "recovery_sweep",
     }
     for name, expected in (("plan_tick", "app.plan_tick"), ("fire_batch", "app.fire_batch")):
         config = client.get_function_configuration(FunctionName=arns[name])

@@ -76,7 +76,7 @@ def test_plan_then_fire_sends_every_leg_once(client, fakes, trader):
     assert engine.firer.fire(orders) == {"sent": 0, "failed": 0, "skipped": 7}  # claimed once
 
     stored = engine.executions.orders_of_execution(trader["uid"], mine[0].execution_sk)
-    assert {o.status for o in stored} == {"SENT"}
+    assert {o.status for o in stored} == {"OPEN"}  # acknowledged
     for account_id in trader["accounts"].values():
         sent = sorted((o for o in stored if o.account_id == account_id), key=lambda o: o.sent_at)
         sides = [o.request["side"] for o in sent]

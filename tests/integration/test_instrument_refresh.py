@@ -203,7 +203,7 @@ def test_the_morning_refresh_gives_angel_upstox_and_dhan_orders_their_tokens(cli
     assert {brokers[o.account_id] for o in orders} == set(trader["accounts"])
     assert outcome == {"sent": len(orders), "failed": 0, "skipped": 0}, outcome
     stored = engine.executions.orders_of_execution(trader["uid"], orders[0].execution)
-    assert {o.status for o in stored} == {"SENT"} and all(o.broker_order_id for o in stored)
+    assert {o.status for o in stored} == {"OPEN"} and all(o.broker_order_id for o in stored)
     _check_tokens(world, orders, {b: trader["accounts"][b] for b in ("angelone", "upstox", "dhan")})
 
 

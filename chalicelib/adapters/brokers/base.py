@@ -5,9 +5,11 @@
 * ``make_retrying``: a tenacity ``Retrying`` built per adapter and injected through
   ``AdapterConfig``, so tests pass a no-op sleep. It retries only failures marked ``retryable``
   (transport errors, 429, 502-504) and is applied only to idempotent calls (GETs, status).
-* ``HttpBroker.place``: never resent blindly. After an ambiguous failure (timeout, 5xx) the order
-  may exist, so the tag is looked up first; a found order is returned as a recovered ack, and a
-  resend happens only when the lookup proves it absent (or the request provably never left).
+* ``HttpBroker.place``: never resent blindly. After an ambiguous failure (timeout, 5xx, a 2xx
+  reply without an order id) the order may exist, so the tag is looked up repeatedly over a few
+  seconds (order books lag); a found order is returned as a recovered ack, at most one resend
+  happens and only when every lookup proved it absent; still ambiguous -> ``Unavailable`` with
+  ``sent=True`` (outcome unknown), never a second resend.
 * Place, modify and cancel pass through the per-account order-rate limiter (``rate_limit.py``).
 * Error mapping helpers: each dialect classifies its own bodies in ``_classify``; the generic
   fallbacks by HTTP status live here.
@@ -117,7 +119,7 @@ class AdapterConfig:
 
     ``account`` keys the order-rate limiter; ``hosts`` overrides the dialect's default base URLs
     (the fake brokers run on loopback); ``place_attempts`` bounds placement attempts, each after
-    a tag lookup proved the previous one absent.
+    the tag lookups (``lookup_delays``) proved the previous one absent.
     """
 
     credentials: Credentials
@@ -130,6 +132,9 @@ class AdapterConfig:
     now: Callable[[], datetime] = ist_now
     sleep: Callable[[float], None] = time.sleep
     place_attempts: int = 2
+    #: Seconds to wait before each tag lookup after an ambiguous placement (~3 s in all): the
+    #: order book lags the acknowledgement, so a single empty lookup proves nothing.
+    lookup_delays: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5)
 
 
 class HttpBroker(ABC):
@@ -173,16 +178,24 @@ class HttpBroker(ABC):
 
     # ----------------------------------------------------------------- orders
     def place(self, request: OrderRequest) -> OrderAck:
-        """Place once; after an ambiguous failure look the tag up before any resend."""
-        last: Unavailable | None = None
-        for attempt in range(max(1, self.config.place_attempts)):
+        """Place once; after an ambiguous failure look the tag up, repeatedly, before any resend.
+
+        The order book may lag the acknowledgement by a few seconds, so one empty lookup proves
+        nothing: the tag is looked up at each of ``lookup_delays``. Only an order absent at every
+        lookup is resent, at most ``place_attempts - 1`` times (once by default). A request that
+        is still ambiguous after the last attempt raises ``Unavailable`` with ``sent=True``: the
+        outcome is unknown, the caller records it so and the recovery sweep resolves it.
+        """
+        attempts = max(1, self.config.place_attempts)
+        maybe_sent = False
+        for attempt in range(attempts):
             if attempt:
                 self.config.sleep(0.2 * attempt)
             self._pace()
             try:
-                return self._place(request)
+                return self._place_checked(request)
             except Unavailable as exc:
-                last = exc
+                maybe_sent = maybe_sent or exc.sent
                 log.warning(
                     "order placement failed ambiguously",
                     extra={
@@ -198,11 +211,47 @@ class HttpBroker(ABC):
                     recovered = self._recover(request, exc)
                     if recovered is not None:
                         return recovered
-        assert last is not None
-        raise last
+                last = exc
+        raise Unavailable(
+            f"order state unknown after {attempts} attempt(s): {last.message}; not resent"
+            if maybe_sent
+            else last.message,
+            broker=self.name,
+            code=last.code,
+            http_status=last.http_status,
+            retryable=last.retryable,
+            sent=maybe_sent,
+        ) from last
+
+    def _place_checked(self, request: OrderRequest) -> OrderAck:
+        """``_place``; a reply the dialect cannot read (a 2xx without an order id) is ambiguous:
+        the broker may have taken the order, so it is looked up, never assumed absent."""
+        try:
+            return self._place(request)
+        except BrokerError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise Unavailable(
+                f"unreadable placement reply ({type(exc).__name__}: {exc})",
+                broker=self.name,
+                code="malformed_reply",
+                retryable=False,
+                sent=True,
+            ) from exc
 
     def _recover(self, request: OrderRequest, cause: Unavailable) -> OrderAck | None:
-        """The order the ambiguous attempt created, if the broker's book shows it."""
+        """The order the ambiguous attempt created, looked up at each of ``lookup_delays``
+        (the order book lags); None only when every lookup proved it absent."""
+        for delay in self.config.lookup_delays:
+            if delay:
+                self.config.sleep(delay)
+            found = self._lookup(request, cause)
+            if found is not None:
+                return found
+        return None
+
+    def _lookup(self, request: OrderRequest, cause: Unavailable) -> OrderAck | None:
+        """One look at the order book for the tag; several matches are never guessed."""
         try:
             found = [
                 s

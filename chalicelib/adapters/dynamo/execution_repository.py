@@ -1,18 +1,45 @@
-"""Storage of executions (the exactly-once gate), child orders and positions.
+"""The execution store: executions (the exactly-once gate), child orders and positions.
+
+Nothing outside this module writes order or position state. Every order transition of the
+lifecycle (``domain/order_lifecycle.py``, drawn in docs/order-lifecycle.md) is one named method
+with a condition on the state it starts from: ``claim_order``, ``record_sent``, ``record_ack``,
+``record_unknown``, ``record_failed``, ``record_missed``, ``record_status`` (a broker status, which
+closes the order when terminal) and ``apply_fill``. A method returns False when the condition
+failed (someone else moved the order); the in-memory item is then refreshed from the table, so the
+caller always continues from the truth.
+
+DynamoDB retries a timed-out write itself, and a retried conditional write whose first attempt
+succeeded fails its own condition. So no conditional failure is read as "someone else" blindly:
+the gate and the claim carry a token of their attempt, and every transition re-reads the item
+and accepts it when it already is where the write was taking it.
 
 The gate is a conditional put: the first caller for (user, strategy, trading date, phase) creates
 the execution item and owns the slot; every other caller (a duplicate trigger, a retry, a second
-clock) gets `False` and sends nothing. Fills reach a position exactly once: the order's `applied`
-flag and the position's version are written in one transaction.
+clock) gets None and sends nothing. Fills reach a position exactly once: the order's ``applied``
+flag and the position's version are written in one transaction; a version conflict on the
+position (another order of the same contract settling at the same moment) is retried with the
+position re-read, never taken for "already applied".
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import (
+    GetError,
+    PutError,
+    PynamoDBConnectionError,
+    PynamoDBException,
+    QueryError,
+    TransactWriteError,
+    UpdateError,
+)
+from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo.event_items import append_event
@@ -24,20 +51,40 @@ from chalicelib.adapters.dynamo.models import (
     user_pk,
 )
 from chalicelib.adapters.dynamo.repository import Repository, _lost_race, guarded, now_iso
+from chalicelib.domain import order_lifecycle as lc
 from chalicelib.errors import DependencyUnavailable, NotFound
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+#: Attempts of one conditional write after a transient error (timeouts, throttling, 5xx).
+WRITE_ATTEMPTS = 3
+#: Attempts of a fill against concurrent writers of the same position.
+FILL_ATTEMPTS = 8
 WRITE_BATCH = 25
 
 
 class ExecutionRepository:
-    def __init__(self, repo: Repository) -> None:
+    def __init__(self, repo: Repository, sleep: Callable[[float], None] = time.sleep) -> None:
         self._repo = repo
+        self._sleep = sleep
 
     # -- the gate ------------------------------------------------------------------------------
     def open_execution(
-        self, uid: str, trade_date: str, strategy_id: str, phase: str, slot: str, owner: str
+        self,
+        uid: str,
+        trade_date: str,
+        strategy_id: str,
+        phase: str,
+        slot: str,
+        owner: str,
+        token: str | None = None,
     ) -> ExecutionItem | None:
-        """Create the execution if nobody has; None when it already exists (do not send)."""
+        """Create the execution if nobody has; None when another attempt owns it (do not send).
+
+        ``token`` names this attempt: a write retried after a timeout that finds the gate taken
+        by the same token took it itself, and continues.
+        """
+        token = token or secrets.token_hex(8)
         item = ExecutionItem(
             *ExecutionItem.key(uid, trade_date, strategy_id, phase),
             uid=uid,
@@ -47,26 +94,41 @@ class ExecutionRepository:
             slot=slot,
             status="PLANNED",
             owner=owner,
+            gate_token=token,
             events=[],
         )
         item.created_at = item.updated_at = now_iso()
         try:
-            item.save(ExecutionItem.pk.does_not_exist())
-        except PutError as error:
-            if _lost_race(error):
-                return None
-            raise DependencyUnavailable("storage is unavailable; retry shortly") from error
+            self._write(lambda: item.save(ExecutionItem.pk.does_not_exist()))
+        except _ConditionFailed:
+            stored = self.get_execution(uid, item.sk)
+            return stored if stored.gate_token == token else None
         return item
 
     def update_execution(self, item: ExecutionItem, **fields: Any) -> None:
         actions = [getattr(ExecutionItem, name).set(value) for name, value in fields.items()]
         actions.append(ExecutionItem.updated_at.set(now_iso()))
-        guarded(lambda: item.update(actions=actions))
+        self._write(lambda: item.update(actions=actions))
 
     def add_event(self, item: ExecutionItem, event: dict[str, Any]) -> None:
         """One append-only event item (``event_items``): never a rewrite of the execution item,
         which two writers would race on and a busy day would grow past 400 KB."""
         append_event(item.uid, item.sk, event)
+
+    def claim_unwind(self, item: ExecutionItem, token: str) -> bool:
+        """Take the right to unwind a failed entry, once: two settlers never both unwind."""
+        try:
+            self._write(
+                lambda: item.update(
+                    actions=[ExecutionItem.unwind_token.set(token)],
+                    condition=ExecutionItem.unwind_token.does_not_exist()
+                    | (ExecutionItem.unwind_token == token),
+                )
+            )
+        except _ConditionFailed:
+            item.refresh(consistent_read=True)
+            return False
+        return True
 
     def get_execution(self, uid: str, sk: str) -> ExecutionItem:
         try:
@@ -81,17 +143,24 @@ class ExecutionRepository:
             )
         )
 
-    # -- orders --------------------------------------------------------------------------------
+    # -- orders: creation and reads ------------------------------------------------------------
     def put_orders(self, items: Iterable[OrderItem]) -> None:
+        """Store BUILT orders (deterministic ids: a retried batch rewrites the same items)."""
+        items = list(items)
+
         def write() -> None:
             with OrderItem.batch_write() as batch:
                 for item in items:
                     item.created_at = item.updated_at = now_iso()
                     batch.save(item)
 
-        guarded(write)
+        self._write(write)
 
     def save_order(self, item: OrderItem) -> None:
+        """Write a request change of a working order (a stop moved, an exit trimmed).
+
+        Not a state transition: those are the ``record_*`` methods below.
+        """
         item.updated_at = now_iso()
         guarded(lambda: item.save())
 
@@ -116,15 +185,19 @@ class ExecutionRepository:
             )
         )
 
-    # -- positions -----------------------------------------------------------------------------
-    def positions(
-        self, uid: str, strategy_id: str | None = None, *, consistent: bool = False
-    ) -> list[PositionItem]:
-        prefix = f"POS#{strategy_id}#" if strategy_id else "POS#"
+    def unsettled_orders(self, uid: str, trade_date: str) -> list[OrderItem]:
+        """Orders of one day the recovery sweep must look at (consistent, one filtered Query):
+        not terminal, or terminal with a fill not yet in the position."""
+        unsettled = OrderItem.status.is_in(*(set(lc.ALL) - lc.TERMINAL)) | (
+            (OrderItem.filled_quantity > 0) & (OrderItem.applied == 0)
+        )
         return guarded(
             lambda: list(
-                PositionItem.query(
-                    user_pk(uid), BaseItem.sk.startswith(prefix), consistent_read=consistent
+                OrderItem.query(
+                    user_pk(uid),
+                    BaseItem.sk.startswith(f"ORDER#{trade_date}#"),
+                    filter_condition=unsettled,
+                    consistent_read=True,
                 )
             )
         )
@@ -138,6 +211,178 @@ class ExecutionRepository:
         by_id = {o.order_id: o for o in found}
         return [by_id[i] for i in dict.fromkeys(order_ids) if i in by_id]
 
+    # -- orders: the lifecycle transitions -----------------------------------------------------
+    def claim_order(self, order: OrderItem, token: str, at: str) -> bool:
+        """claim: BUILT -> SENDING for the firer holding ``token``; False when another owns it.
+
+        Idempotent for its owner: the condition also admits the same token, so a retried claim
+        whose first write landed continues instead of dropping the order.
+        """
+        return self._transition(
+            order,
+            [
+                OrderItem.status.set(lc.CLAIMED),
+                OrderItem.claim_token.set(token),
+                OrderItem.claimed_at.set(at),
+            ],
+            OrderItem.status.is_in(*lc.CLAIM_FROM)
+            | ((OrderItem.status == lc.CLAIMED) & (OrderItem.claim_token == token)),
+            lambda o: o.status == lc.CLAIMED and o.claim_token == token,
+        )
+
+    def record_sent(self, order: OrderItem, sent_at: str) -> None:
+        """record sent (write-ahead): a new order about to leave, stored first, so a crash
+        between the two leaves an order recovery can look up by tag, never an unknown one."""
+        order.status = lc.SENT
+        order.sent_at = sent_at
+        order.created_at = order.updated_at = now_iso()
+        try:
+            self._write(lambda: order.save(OrderItem.pk.does_not_exist()))
+        except _ConditionFailed:
+            order.refresh(consistent_read=True)
+            if order.status != lc.SENT or order.sent_at != sent_at:
+                raise DependencyUnavailable("order id already in use") from None
+
+    def record_ack(
+        self,
+        order: OrderItem,
+        broker_order_id: str,
+        *,
+        sent_at: str | None,
+        acked_at: str,
+        recovered: bool = False,
+        message: str = "acknowledged",
+    ) -> bool:
+        """record acknowledged: -> OPEN with the broker's id. The broker's word wins over a
+        recovery's guess of "never sent" (FAILED), never over a different broker id."""
+        entry = _entry(acked_at, lc.OPEN, message, recovered=recovered)
+        actions = [
+            OrderItem.status.set(lc.OPEN),
+            OrderItem.broker_order_id.set(broker_order_id),
+            OrderItem.acked_at.set(acked_at),
+            OrderItem.history.set([*(order.history or []), entry]),
+            OrderItem.updated_at.set(now_iso()),
+        ]
+        if sent_at is not None and not order.sent_at:
+            actions.append(OrderItem.sent_at.set(sent_at))
+        if order.status == lc.FAILED:
+            actions.append(OrderItem.error.remove())
+        return self._transition(
+            order,
+            actions,
+            OrderItem.status.is_in(*lc.ACK_FROM)
+            & (
+                OrderItem.broker_order_id.does_not_exist()
+                | (OrderItem.broker_order_id == broker_order_id)
+            ),
+            lambda o: o.broker_order_id == broker_order_id,
+        )
+
+    def record_unknown(
+        self, order: OrderItem, error: dict[str, Any], *, at: str, sent_at: str | None = None
+    ) -> bool:
+        """record unknown: the request may be at the broker; recovery resolves it by tag."""
+        actions = [
+            OrderItem.status.set(lc.UNKNOWN),
+            OrderItem.error.set(error),
+            OrderItem.history.set(
+                [*(order.history or []), _entry(at, lc.UNKNOWN, error.get("message", ""))]
+            ),
+            OrderItem.updated_at.set(now_iso()),
+        ]
+        if sent_at is not None:
+            actions.append(OrderItem.sent_at.set(sent_at))
+        return self._transition(
+            order,
+            actions,
+            OrderItem.status.is_in(*lc.UNKNOWN_FROM),
+            lambda o: o.status == lc.UNKNOWN,
+        )
+
+    def record_failed(
+        self,
+        order: OrderItem,
+        status: str,
+        error: dict[str, Any],
+        *,
+        at: str,
+        sent_at: str | None = None,
+    ) -> bool:
+        """record refused (REJECTED) or never sent (FAILED): terminal before any acknowledgement."""
+        if status not in (lc.REJECTED, lc.FAILED):
+            raise ValueError(f"record_failed cannot record {status}")
+        actions = [
+            OrderItem.status.set(status),
+            OrderItem.error.set(error),
+            OrderItem.history.set(
+                [*(order.history or []), _entry(at, status, error.get("message", ""))]
+            ),
+            OrderItem.updated_at.set(now_iso()),
+        ]
+        if sent_at is not None:
+            actions.append(OrderItem.sent_at.set(sent_at))
+        return self._transition(
+            order,
+            actions,
+            OrderItem.status.is_in(*lc.NEVER_SENT_FROM)
+            & OrderItem.broker_order_id.does_not_exist(),
+            lambda o: o.status == status,
+        )
+
+    def record_missed(self, order: OrderItem, reason: str, *, at: str) -> bool:
+        """record missed: an entry too late to send is never sent (terminal, not a failure of
+        the broker). Only from BUILT or claimed: a request that left is not "missed"."""
+        return self._transition(
+            order,
+            [
+                OrderItem.status.set(lc.MISSED),
+                OrderItem.error.set({"kind": "missed", "code": "missed", "message": reason}),
+                OrderItem.history.set([*(order.history or []), _entry(at, lc.MISSED, reason)]),
+                OrderItem.updated_at.set(now_iso()),
+            ],
+            OrderItem.status.is_in(*lc.MISSED_FROM) & OrderItem.sent_at.does_not_exist(),
+            lambda o: o.status == lc.MISSED,
+        )
+
+    def record_status(self, order: OrderItem) -> bool:
+        """record a broker status (settlement's poll), and close: a terminal status ends the
+        order. The in-memory ``order`` carries the new status, fill and history; the condition is
+        that the stored order is still working (or already in that status)."""
+        return self._transition(
+            order,
+            [
+                OrderItem.status.set(order.status),
+                OrderItem.filled_quantity.set(order.filled_quantity),
+                OrderItem.average_price.set(order.average_price)
+                if order.average_price is not None
+                else OrderItem.average_price.remove(),
+                OrderItem.broker_order_id.set(order.broker_order_id)
+                if order.broker_order_id
+                else OrderItem.broker_order_id.remove(),
+                OrderItem.acked_at.set(order.acked_at)
+                if order.acked_at
+                else OrderItem.acked_at.remove(),
+                OrderItem.history.set(order.history or []),
+                OrderItem.updated_at.set(now_iso()),
+            ],
+            OrderItem.status.is_in(*lc.POLL_FROM) | (OrderItem.status == order.status),
+            lambda o: o.status == order.status and o.filled_quantity == order.filled_quantity,
+            refresh_on_failure=True,
+        )
+
+    # -- positions -----------------------------------------------------------------------------
+    def positions(
+        self, uid: str, strategy_id: str | None = None, *, consistent: bool = False
+    ) -> list[PositionItem]:
+        prefix = f"POS#{strategy_id}#" if strategy_id else "POS#"
+        return guarded(
+            lambda: list(
+                PositionItem.query(
+                    user_pk(uid), BaseItem.sk.startswith(prefix), consistent_read=consistent
+                )
+            )
+        )
+
     def apply_fill(
         self,
         order: OrderItem,
@@ -146,14 +391,48 @@ class ExecutionRepository:
         quantity: int,
         price: Decimal,
     ) -> bool:
-        """Add an order's fill to its position, once. False if it was applied already."""
+        """apply fill: the order's filled quantity into its position, exactly once per order
+        (one broker order id, applied at its terminal state), in one transaction with the
+        order's state. False only when the order was applied already (its ``applied`` flag).
+
+        A version conflict on the position is another fill of the same contract landing at the
+        same moment: the position is re-read and the fill retried, never assumed applied.
+        """
         if order.applied:
             return False
+        for attempt in range(FILL_ATTEMPTS):
+            position = self._position(order, symbol, contract)
+            _add(position, order.request["side"], quantity, price)
+            order.applied = 1
+            order.updated_at = position.updated_at = now_iso()
+            try:
+                with TransactWrite(connection=self._repo._connection()) as tx:
+                    tx.save(position)
+                    tx.save(order, condition=OrderItem.applied == 0)
+            except TransactWriteError as error:
+                order.applied = 0
+                if not _lost_race(error):
+                    if attempt + 1 < WRITE_ATTEMPTS:
+                        self._sleep(0.05 * (attempt + 1))
+                        continue
+                    raise DependencyUnavailable("storage is unavailable; retry shortly") from error
+                if self._already_applied(order, error):
+                    return False
+                log.info(
+                    "position changed meanwhile; fill retried",
+                    extra={"order": order.order_id, "attempt": attempt + 1},
+                )
+                self._sleep(0.01 * (attempt + 1))
+                continue
+            return True
+        raise DependencyUnavailable("the position kept changing; fill not applied yet")
+
+    def _position(self, order: OrderItem, symbol: str, contract: dict[str, Any]) -> PositionItem:
         key = PositionItem.key(order.uid, order.strategy_id, order.account_id, symbol)
         try:
-            position = PositionItem.get(*key, consistent_read=True)
+            return guarded(lambda: PositionItem.get(*key, consistent_read=True))
         except PositionItem.DoesNotExist:
-            position = PositionItem(
+            return PositionItem(
                 *key,
                 uid=order.uid,
                 strategy_id=order.strategy_id,
@@ -161,24 +440,91 @@ class ExecutionRepository:
                 symbol=symbol,
                 contract=contract,
             )
-        value = price * quantity
-        if order.request["side"] == "BUY":
-            position.net_quantity += quantity
-            position.buy_quantity += quantity
-            position.buy_value = str(Decimal(position.buy_value) + value)
-        else:
-            position.net_quantity -= quantity
-            position.sell_quantity += quantity
-            position.sell_value = str(Decimal(position.sell_value) + value)
-        position.updated_at = now_iso()
-        order.applied = 1
+
+    def _already_applied(self, order: OrderItem, error: TransactWriteError) -> bool:
+        """Which condition failed: the order's (applied already) or the position's (retry)."""
+        reasons = error.cancellation_reasons or []
+        order_reason = reasons[1] if len(reasons) == 2 else None
+        if order_reason is not None and order_reason.code == "ConditionalCheckFailed":
+            order.applied = 1
+            return True
+        if len(reasons) == 2:
+            return False
+        stored = guarded(lambda: OrderItem.get(order.pk, order.sk, consistent_read=True))
+        if stored.applied:
+            order.applied = 1
+            return True
+        return False
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def _transition(
+        self,
+        order: OrderItem,
+        actions: list[Any],
+        condition: Condition,
+        reached: Callable[[OrderItem], bool],
+        *,
+        refresh_on_failure: bool = True,
+    ) -> bool:
+        """One conditional update; on a failed condition, True when the stored order is already
+        where this write was taking it (our own retried write), else False with ``order``
+        refreshed from the table."""
         try:
-            with TransactWrite(connection=self._repo._connection()) as tx:
-                tx.save(position)
-                tx.save(order, condition=OrderItem.applied == 0)
-        except Exception as error:
-            if _lost_race(error):
-                order.applied = 1
-                return False
-            raise DependencyUnavailable("storage is unavailable; retry shortly") from error
+            self._write(lambda: order.update(actions=actions, condition=condition))
+        except _ConditionFailed:
+            if refresh_on_failure:
+                guarded(lambda: order.refresh(consistent_read=True))
+            if reached(order):
+                return True
+            log.info(
+                "order transition refused: the order moved meanwhile",
+                extra={"order": order.order_id, "status": order.status},
+            )
+            return False
         return True
+
+    def _write(self, call: Callable[[], T]) -> T:
+        """A write, retried on transient errors; a failed condition raises ``_ConditionFailed``."""
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                return call()
+            except (PutError, UpdateError, TransactWriteError) as error:
+                if _lost_race(error):
+                    raise _ConditionFailed from error
+                failure: PynamoDBException = error
+            except (GetError, QueryError, PynamoDBConnectionError) as error:
+                failure = error
+            log.warning(
+                "dynamodb write failed; retrying",
+                extra={"attempt": attempt + 1, "error": str(failure)},
+            )
+            if attempt + 1 < WRITE_ATTEMPTS:
+                self._sleep(0.05 * (attempt + 1))
+        raise DependencyUnavailable("storage is unavailable; retry shortly") from failure
+
+
+class _ConditionFailed(Exception):
+    """A conditional write found the item elsewhere than its condition allows."""
+
+
+def _add(position: PositionItem, side: str, quantity: int, price: Decimal) -> None:
+    value = price * quantity
+    if side == "BUY":
+        position.net_quantity += quantity
+        position.buy_quantity += quantity
+        position.buy_value = str(Decimal(position.buy_value) + value)
+    else:
+        position.net_quantity -= quantity
+        position.sell_quantity += quantity
+        position.sell_value = str(Decimal(position.sell_value) + value)
+
+
+def _entry(at: str, status: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "at": at,
+        "status": status,
+        "filled_quantity": 0,
+        "average_price": None,
+        "message": message,
+        **extra,
+    }

@@ -201,6 +201,10 @@ class ExecutionItem(BaseItem, discriminator="EXECUTION"):
     slot = UnicodeAttribute()  # scheduled_at of every order, ISO with offset
     status = UnicodeAttribute()  # PLANNED | SENT | COMPLETE | PARTIAL | FAILED | UNWOUND | SKIPPED
     owner = UnicodeAttribute()  # the clock / Lambda that took the gate
+    #: The attempt that took the gate: a retried write that finds its own token continues.
+    gate_token = UnicodeAttribute(null=True)
+    #: Set once, conditionally, by the one settler that unwinds a failed entry.
+    unwind_token = UnicodeAttribute(null=True)
     summary = JSONAttribute(null=True)
     events = JSONAttribute(null=True)  # decisions and risk events, in order
 
@@ -221,7 +225,7 @@ class OrderItem(BaseItem, discriminator="ORDER"):
     broker = UnicodeAttribute()
     tag = UnicodeAttribute()
     request = JSONAttribute()
-    status = UnicodeAttribute()  # BUILT | SENT | OPEN | COMPLETE | REJECTED | CANCELLED | FAILED
+    status = UnicodeAttribute()  # a state of domain/order_lifecycle.py (docs/order-lifecycle.md)
     broker_order_id = UnicodeAttribute(null=True)
     filled_quantity = NumberAttribute(default=0)
     average_price = UnicodeAttribute(null=True)
@@ -231,6 +235,11 @@ class OrderItem(BaseItem, discriminator="ORDER"):
     error = JSONAttribute(null=True)
     history = JSONAttribute(null=True)
     applied = NumberAttribute(default=0)  # fills applied to the position (exactly once)
+    #: The firer's claim (one token per fire() call): a retried claim that finds it continues.
+    claim_token = UnicodeAttribute(null=True)
+    claimed_at = UnicodeAttribute(null=True)
+    #: Entries only: not sent after scheduled_at + this many seconds -> MISSED (never sent late).
+    max_delay_seconds = NumberAttribute(null=True)
 
     @staticmethod
     def key(uid: str, trade_date: str, order_id: str) -> tuple[str, str]:

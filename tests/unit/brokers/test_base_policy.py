@@ -76,9 +76,53 @@ def test_timeout_with_no_order_in_book_resends_once_after_the_lookup():
         .on("POST", "/orders/regular", httpx.ReadTimeout("read timed out"), PLACED)
         .on("GET", "/orders", EMPTY_BOOK)
     )
-    ack = build(KiteBroker, script).place(order())
+    adapter = build(KiteBroker, script)
+    ack = adapter.place(order())
     assert ack.order_id == "10" and not ack.recovered
-    assert script.paths() == ["POST /orders/regular", "GET /orders", "POST /orders/regular"]
+    lookups = len(adapter.config.lookup_delays)
+    assert script.paths() == [
+        "POST /orders/regular",
+        *["GET /orders"] * lookups,
+        "POST /orders/regular",
+    ]
+
+
+def test_a_lagging_order_book_is_looked_up_again_before_any_resend():
+    """Issue #10 (9): the book showed the order only on the third look; no duplicate."""
+    script = (
+        Script()
+        .on("POST", "/orders/regular", httpx.ReadTimeout("read timed out"), PLACED)
+        .on("GET", "/orders", EMPTY_BOOK, EMPTY_BOOK, ok({"status": "success", "data": [ROW]}))
+    )
+    adapter = build(KiteBroker, script)
+    ack = adapter.place(order())
+    assert ack.order_id == "9" and ack.recovered
+    assert len(script.calls("POST", "/orders/regular")) == 1
+    assert sum(adapter.sleeps) >= 1.0  # the lookups spread over the order book's lag
+
+
+def test_still_ambiguous_after_the_one_resend_is_unknown_never_a_third_send():
+    script = (
+        Script()
+        .on("POST", "/orders/regular", httpx.ReadTimeout("read timed out"))
+        .on("GET", "/orders", EMPTY_BOOK)
+    )
+    with pytest.raises(errors.Unavailable) as caught:
+        build(KiteBroker, script).place(order())
+    assert caught.value.sent and "unknown" in caught.value.message
+    assert len(script.calls("POST", "/orders/regular")) == 2
+
+
+def test_a_2xx_reply_without_an_order_id_is_looked_up_not_raised_as_a_crash():
+    """Issue #10 (5): Kite's body without data.order_id raised KeyError out of the firer."""
+    script = (
+        Script()
+        .on("POST", "/orders/regular", ok({"status": "success", "data": {}}))
+        .on("GET", "/orders", ok({"status": "success", "data": [ROW]}))
+    )
+    ack = build(KiteBroker, script).place(order())
+    assert ack.order_id == "9" and ack.recovered
+    assert len(script.calls("POST", "/orders/regular")) == 1
 
 
 def test_a_place_that_never_left_is_resent_without_lookup():

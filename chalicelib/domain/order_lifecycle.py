@@ -1,0 +1,62 @@
+"""The states an order item can be in, and which transitions the execution store allows.
+
+One state machine for every order the platform places (entries, exits, unwinds, stops, kill-switch
+square-offs); docs/order-lifecycle.md draws it. Each transition is one named conditional operation
+of ``ExecutionRepository``; the condition is the set of states a transition may start from, kept
+here so the store, the recovery sweep and the API agree on one list.
+
+Stored names (kept from the first schema, so existing items stay readable):
+
+======== ======================== =======================================================
+stored   lifecycle name           meaning
+======== ======================== =======================================================
+BUILT    built                    request stored before T; nobody has claimed it
+SENDING  claimed                  one firer owns it; the request may leave at any moment
+SENT     sent                     written just before the request left (write-ahead)
+UNKNOWN  outcome unknown          the request may have reached the broker; recovery decides
+OPEN     acknowledged             the broker holds it (broker order id known)
+PARTIAL  partially filled         acknowledged, some quantity filled, still resting
+COMPLETE complete                 terminal: fully filled
+REJECTED rejected                 terminal: the broker refused it
+CANCELLED cancelled               terminal: cancelled (by us, the broker, or never needed)
+FAILED   failed-never-sent        terminal: the broker never received it
+MISSED   missed                   terminal: an entry not sent within its allowed delay
+======== ======================== =======================================================
+"""
+
+from __future__ import annotations
+
+BUILT = "BUILT"
+CLAIMED = "SENDING"
+SENT = "SENT"
+UNKNOWN = "UNKNOWN"
+OPEN = "OPEN"
+PARTIAL = "PARTIAL"
+COMPLETE = "COMPLETE"
+REJECTED = "REJECTED"
+CANCELLED = "CANCELLED"
+FAILED = "FAILED"  # failed-never-sent
+MISSED = "MISSED"
+
+ALL = (BUILT, CLAIMED, SENT, UNKNOWN, OPEN, PARTIAL, COMPLETE, REJECTED, CANCELLED, FAILED, MISSED)
+TERMINAL = frozenset({COMPLETE, REJECTED, CANCELLED, FAILED, MISSED})
+#: Terminal without the full quantity: a leg failure for the entry's policy.
+UNFILLED = frozenset({REJECTED, CANCELLED, FAILED, MISSED})
+#: The request may be at the broker but the platform has no broker id: only a tag lookup knows.
+IN_DOUBT = frozenset({CLAIMED, SENT, UNKNOWN})
+#: At the broker, not finished: settlement polls these by broker id.
+WORKING = frozenset({OPEN, PARTIAL})
+
+# -- the condition of each named transition (the states it may start from) -----------------------
+#: claim: BUILT -> SENDING (or SENDING by the same claim token: a retried write that succeeded).
+CLAIM_FROM = frozenset({BUILT})
+#: record sent (acknowledged): the broker's word wins over a recovery guess of "never sent".
+ACK_FROM = frozenset({CLAIMED, SENT, UNKNOWN, FAILED})
+#: record unknown: only while no broker id is known.
+UNKNOWN_FROM = frozenset({CLAIMED, SENT})
+#: record never sent / refused: before the broker acknowledged anything.
+NEVER_SENT_FROM = frozenset({BUILT, CLAIMED, SENT, UNKNOWN})
+#: record missed: an entry too late to send, never claimed by a sender that sent it.
+MISSED_FROM = frozenset({BUILT, CLAIMED})
+#: record a broker status (poll): acknowledged and not finished.
+POLL_FROM = frozenset({OPEN, PARTIAL, UNKNOWN, SENT, CLAIMED})

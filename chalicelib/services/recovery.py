@@ -1,0 +1,315 @@
+"""The recovery sweep: every order the platform may have lost track of is resolved against the
+broker, and settlement continues from the truth.
+
+A crash (a killed clock, a Lambda timeout, a storage error at the wrong moment) can leave an order
+at any step of its lifecycle (docs/order-lifecycle.md). The sweep looks at one day's unsettled
+orders of every user and, for those whose slot is older than ``grace`` (the live sender had its
+chance):
+
+* BUILT orders of a PLANNED execution were never claimed (a crash before the claim): they are
+  fired now through the ordinary firer. It claims them conditionally (never twice), sends exits
+  however late and records an entry past its ``max_entry_delay_seconds`` as MISSED, with an alert.
+* Claimed, sent or unknown orders without a broker id are looked up by tag at each of
+  ``lookup_delays`` (the order book lags the acknowledgement): a found order is recorded
+  acknowledged; one absent at every look never reached the broker and becomes FAILED
+  (failed-never-sent) with an alert; a tag the broker shows twice is left UNKNOWN with an alert.
+  A lookup that fails (broker down) decides nothing: the next sweep looks again.
+* Terminal orders whose fill never reached the position (a crash inside fill application) are
+  polled once more and applied (``apply_fill`` is exactly-once).
+* Executions with anything resolved, or still open after ``settle_after``, are settled with one
+  status poll per order (fills to positions, the leg-failure policy); ``after_settle`` then arms
+  the risk book (stops).
+* An execution whose gate was taken but whose orders were never written is closed SKIPPED with
+  its reason and an alert.
+
+Runs on clock start and every few seconds of the session locally (jobs/recovery.py), and on AWS
+once a minute and after each fire. Everything it does is a conditional transition of the store, so
+a sweep racing the live firer, settlement or another sweep never sends or applies anything twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.adapters.brokers.errors import BrokerError
+from chalicelib.adapters.brokers.port import Broker
+from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
+from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem
+from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.domain import order_lifecycle as lc
+from chalicelib.domain.calendar import IST, default_calendar
+from chalicelib.errors import DomainError
+from chalicelib.services.clock import Clock
+from chalicelib.services.firer import Alert, Firer
+from chalicelib.services.order_sender import stamp
+from chalicelib.services.settlement import AMBIGUOUS, Settlement
+
+log = logging.getLogger(__name__)
+#: Executions no longer worked on by anyone.
+FINAL = frozenset({"COMPLETE", "PARTIAL", "FAILED", "UNWOUND", "SKIPPED"})
+AfterSettle = Callable[[str, str], Any]
+
+
+@dataclass
+class RecoveryReport:
+    """What one sweep found and did (counts, and the executions it settled)."""
+
+    users: int = 0
+    fired: int = 0
+    found: int = 0
+    never_sent: int = 0
+    ambiguous: int = 0
+    undecided: int = 0
+    applied: int = 0
+    skipped_executions: int = 0
+    errors: int = 0
+    settled: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+@dataclass
+class Recovery:
+    executions: ExecutionRepository
+    repo: Repository
+    settlement: Settlement
+    firer: Firer
+    clock: Clock
+    sleep: Callable[[float], None] = time.sleep
+    alert: Alert | None = None
+    after_settle: AfterSettle | None = None
+    #: An order younger than this (from its slot) still belongs to its live sender.
+    grace: timedelta = timedelta(seconds=5)
+    #: Seconds before each tag lookup (2.5 s in all) across the broker's order-book lag; the
+    #: order is at least ``grace`` old already, so most of the lag has passed before the first.
+    lookup_delays: tuple[float, ...] = (0.0, 1.0, 1.5)
+    #: An execution still open this long after its slot is settled by the sweep too.
+    settle_after: timedelta = timedelta(seconds=30)
+    _last_settled: dict[str, datetime] = field(default_factory=dict, repr=False)
+
+    def sweep(
+        self, now: datetime | None = None, users: Sequence[str] | None = None
+    ) -> RecoveryReport:
+        """One pass over today's unsettled orders of every user (or of ``users``)."""
+        now = (now or self.clock()).astimezone(IST)
+        day = now.date().isoformat()
+        uids = list(users) if users is not None else self._users()
+        report = RecoveryReport(users=len(uids))
+        for uid in uids:
+            try:  # one user's failure never stops the sweep for the others
+                self._sweep_user(uid, day, now, report)
+            except Exception:
+                log.exception("recovery sweep failed for a user", extra={"user": uid})
+                report.errors += 1
+        if any(v for k, v in report.as_dict().items() if k not in ("users", "settled")):
+            log.info("recovery sweep", extra={"date": day, **report.as_dict()})
+        return report
+
+    def _users(self) -> list[str]:
+        return sorted({account.uid for account in self.repo.all_accounts()})
+
+    # -- one user --------------------------------------------------------------------------------
+    def _sweep_user(self, uid: str, day: str, now: datetime, report: RecoveryReport) -> None:
+        orders = self.executions.unsettled_orders(uid, day)
+        executions = {e.sk: e for e in self.executions.executions_on(uid, day)}
+        report.skipped_executions += self._close_empty(uid, executions, orders, now)
+        due = [o for o in orders if _slot(o) + self.grace <= now]
+        if not due:
+            return
+        touched: set[str] = set()
+        built = [
+            o for o in due
+            if o.status == lc.BUILT and getattr(executions.get(o.execution), "status", None) == "PLANNED"
+        ]  # fmt: skip
+        if built and default_calendar().is_open(now):
+            self._fire_late(built, report)
+            touched.update(o.execution for o in built)
+        elif built:
+            self._never_fired(uid, built, report)
+            touched.update(o.execution for o in built)
+        adapters: dict[str, Broker | None] = {}
+        in_doubt = [
+            o for o in due
+            if o.status in lc.IN_DOUBT and not o.broker_order_id
+            and (o.error or {}).get("code") != AMBIGUOUS
+        ]  # fmt: skip
+        touched.update(self._resolve(uid, in_doubt, adapters, report))
+        unapplied = [o for o in due if o.status in lc.TERMINAL and o.filled_quantity > 0
+                     and not o.applied]  # fmt: skip
+        if unapplied:
+            self.settlement.reconcile(uid, unapplied, give_up=False)
+            report.applied += sum(1 for o in unapplied if o.applied)
+            touched.update(o.execution for o in unapplied)
+        working = {o.execution for o in due if o.status in lc.WORKING
+                   and o.phase in ("ENTRY", "EXIT", "UNWIND")}  # fmt: skip
+        for sk, execution in executions.items():
+            late = _at(execution.slot) + self.settle_after <= now
+            if late and (execution.status not in FINAL or sk in working):
+                last = self._last_settled.get(sk)
+                if last is None or last + self.settle_after <= now:  # resting orders: not always
+                    touched.add(sk)
+        for sk in sorted(touched):
+            execution = executions.get(sk)
+            if execution is not None and execution.phase not in ("ENTRY", "EXIT"):
+                continue
+            self._last_settled[sk] = now
+            self._settle(uid, sk, report)
+
+    def _fire_late(self, orders: list[OrderItem], report: RecoveryReport) -> None:
+        """Orders nobody claimed (a crash before the claim): sent now, once, or MISSED."""
+        log.warning("firing orders nobody claimed", extra={"orders": len(orders)})
+        counts = self.firer.fire(orders)
+        report.fired += counts.get("sent", 0)
+
+    def _never_fired(self, uid: str, orders: list[OrderItem], report: RecoveryReport) -> None:
+        """Orders nobody claimed, found after the session closed: not sent any more."""
+        at = stamp(self.clock())
+        for order in orders:
+            reason = "not sent: its sender stopped before claiming it and the session has closed"
+            if order.phase == "ENTRY":
+                done = self.executions.record_missed(order, reason, at=at)
+            else:
+                error = {"kind": "never_sent", "code": "session_closed", "message": reason}
+                done = self.executions.record_failed(order, lc.FAILED, error, at=at)
+            if done:
+                report.never_sent += 1
+                self._alarm(uid, order, "order never sent", {"code": "session_closed",
+                                                             "message": reason})  # fmt: skip
+
+    def _resolve(
+        self,
+        uid: str,
+        orders: list[OrderItem],
+        adapters: dict[str, Broker | None],
+        report: RecoveryReport,
+    ) -> set[str]:
+        """Look the tags up across the order book's lag; record found / never sent."""
+        touched: set[str] = set()
+        pending = list(orders)
+        for delay in self.lookup_delays:
+            if not pending:
+                break
+            if delay:
+                self.sleep(delay)
+            absent = []
+            for order in pending:
+                adapter = self._adapter(adapters, uid, order.account_id)
+                if adapter is None:
+                    report.undecided += 1
+                    continue
+                try:
+                    result = self.settlement.locate(adapter, order)
+                except BrokerError as error:  # the broker did not answer: decide nothing
+                    log.warning("tag lookup failed", extra={"tag": order.tag, "error": error.kind})
+                    report.undecided += 1
+                    continue
+                if result == "absent":
+                    absent.append(order)
+                elif result == "found":
+                    report.found += 1
+                    touched.add(order.execution)
+                else:
+                    report.ambiguous += 1
+                    self._alarm(uid, order, "order outcome unknown", order.error or {})
+            pending = absent
+        for order in pending:  # absent at every look: the broker never received it
+            error = {
+                "kind": "never_sent",
+                "code": "never_sent",
+                "message": f"no order with tag {order.tag} at the broker after "
+                f"{len(self.lookup_delays)} lookups over {sum(self.lookup_delays):g} s",
+            }
+            if self.executions.record_failed(order, lc.FAILED, error, at=stamp(self.clock())):
+                report.never_sent += 1
+                touched.add(order.execution)
+                self._alarm(uid, order, "order never reached the broker", error)
+        return touched
+
+    def _settle(self, uid: str, execution_sk: str, report: RecoveryReport) -> None:
+        try:
+            result = self.settlement.settle(uid, execution_sk, give_up=False)
+        except Exception:
+            log.exception("recovery could not settle", extra={"execution": execution_sk})
+            report.errors += 1
+            return
+        report.settled[execution_sk] = result.status
+        if self.after_settle is not None:
+            try:
+                self.after_settle(uid, execution_sk)
+            except Exception:
+                log.exception("after-settle step failed", extra={"execution": execution_sk})
+
+    def _close_empty(
+        self,
+        uid: str,
+        executions: dict[str, ExecutionItem],
+        orders: list[OrderItem],
+        now: datetime,
+    ) -> int:
+        """A gate taken, its orders never written (a crash while planning): SKIPPED, said why."""
+        closed = 0
+        with_orders = {o.execution for o in orders}
+        for execution in executions.values():
+            if execution.status != "PLANNED" or execution.sk in with_orders:
+                continue
+            if _at(execution.slot) + self.settle_after > now:
+                continue
+            if self.executions.orders_of_execution(uid, execution.sk):
+                continue  # its orders are settled already
+            reason = "planning was interrupted before any order was stored: nothing was sent"
+            self.executions.update_execution(
+                execution, status="SKIPPED", summary={"orders": 0, "reason": reason, "errors": []}
+            )
+            self._alert("entry skipped" if execution.phase == "ENTRY" else "exit skipped",
+                        {"user": uid, "execution": execution.sk, "message": reason})  # fmt: skip
+            closed += 1
+        return closed
+
+    # -- plumbing --------------------------------------------------------------------------------
+    def _adapter(self, cache: dict[str, Broker | None], uid: str, account_id: str) -> Broker | None:
+        if account_id not in cache:
+            try:
+                cache[account_id] = self.settlement.closer.access.adapter(uid, account_id)
+            except (DomainError, BrokerError) as error:
+                log.warning("no adapter to recover with", extra={"account": account_id,
+                                                                  "error": str(error)})  # fmt: skip
+                cache[account_id] = None
+        return cache[account_id]
+
+    def _alarm(self, uid: str, order: OrderItem, subject: str, error: dict[str, Any]) -> None:
+        details = {
+            "user": uid, "strategy": order.strategy_id, "account": order.account_id,
+            "order": order.order_id, "tag": order.tag, "phase": order.phase,
+            "message": error.get("message", ""),
+        }  # fmt: skip
+        try:
+            execution = self.executions.get_execution(uid, order.execution)
+            self.executions.add_event(
+                execution, {"kind": "alert", "code": error.get("code"), **details}
+            )
+        except Exception:
+            log.exception("alert event not recorded", extra=details)
+        self._alert(subject, details)
+
+    def _alert(self, subject: str, details: dict[str, Any]) -> None:
+        fields = {k: v for k, v in details.items() if k != "message"}  # a reserved log key
+        log.warning("%s: %s", subject, details.get("message", ""), extra=fields)
+        if self.alert is not None:
+            try:
+                self.alert(subject, details)
+            except Exception:
+                log.exception("alert not delivered", extra=details)
+
+
+def _slot(order: OrderItem) -> datetime:
+    return _at(order.scheduled_at)
+
+
+def _at(moment: str) -> datetime:
+    return datetime.fromisoformat(moment).astimezone(IST)
