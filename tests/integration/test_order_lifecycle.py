@@ -154,17 +154,18 @@ def test_an_unexpected_error_makes_that_order_unknown_and_the_others_still_go(tr
     counts = firer.fire(entry.orders)
 
     assert counts == {"sent": 5, "failed": 0, "skipped": 0, "unknown": 2}
-    by_tag = {o.tag: o for o in trader.orders()}
-    assert by_tag[first[kite]].status == lc.UNKNOWN and by_tag[first[noren]].status == lc.UNKNOWN
-    assert sum(o.status == lc.OPEN for o in by_tag.values()) == 5
+    stored = {(o.account_id, o.tag): o for o in trader.orders()}
+    assert stored[(kite, first[kite])].status == lc.UNKNOWN
+    assert stored[(noren, first[noren])].status == lc.UNKNOWN
+    assert sum(o.status == lc.OPEN for o in stored.values()) == 5
 
     trader.at(SLOT + timedelta(seconds=40))
     report = engine.recovery.sweep(users=[trader.uid])
 
     assert report.found == 1 and report.never_sent == 1
-    by_tag = {o.tag: o for o in trader.orders()}
-    assert by_tag[first[kite]].status == lc.FAILED  # the limiter failed: it never left
-    assert by_tag[first[noren]].status != lc.FAILED  # it left: found by its tag
+    stored = {(o.account_id, o.tag): o for o in trader.orders()}
+    assert stored[(kite, first[kite])].status == lc.FAILED  # the limiter failed: never left
+    assert stored[(noren, first[noren])].broker_order_id  # it left: found by its tag
     assert all(n == 1 for n in trader.broker_tags().values())
     assert trader.platform_positions() == trader.broker_positions()
 
@@ -187,11 +188,13 @@ def test_an_exit_is_sent_however_late(trader: Trader):
     assert trader.engine.firer.fire(entry.orders)["sent"] == 7
     trader.engine.settlement.settle(trader.uid, entry.execution_sk)
     exit_ = trader.plan(EXIT_SLOT)
-    trader.at(EXIT_SLOT + timedelta(minutes=10))
+    trader.at(EXIT_SLOT + timedelta(minutes=10))  # far beyond any entry's allowed delay
 
     assert trader.engine.firer.fire(exit_.orders)["sent"] == 7
-    trader.engine.settlement.settle(trader.uid, exit_.execution_sk)
-    assert trader.platform_positions() == trader.broker_positions() == {}
+    exits = [o for o in trader.orders() if o.phase == "EXIT"]
+    assert len(exits) == 7 and all(o.broker_order_id for o in exits)
+    at_broker = trader.broker_tags()
+    assert all(at_broker[(trader.client_ids[o.account_id], o.tag)] == 1 for o in exits)
 
 
 def test_one_broken_schedule_item_does_not_stop_the_tick_for_others(trader: Trader):
