@@ -89,3 +89,20 @@ resource "aws_cloudwatch_metric_alarm" "tick_dlq" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]
 }
+
+# The recovery sweep (a Chalice schedule, each minute of the session) resolves orders a crashed or
+# timed-out Lambda left claimed, sent or unknown. If it fails, nothing else does until 15:45.
+resource "aws_cloudwatch_metric_alarm" "recovery_errors" {
+  alarm_name          = "${local.name}-recovery-sweep-errors"
+  alarm_description   = "The recovery sweep failed: orders left in doubt by a crash are not being resolved against the brokers."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = "${local.function_base}-recovery_sweep" }
+  statistic           = "Sum"
+  period              = 60
+  evaluation_periods  = 2
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+}

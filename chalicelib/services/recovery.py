@@ -68,6 +68,7 @@ class RecoveryReport:
     applied: int = 0
     skipped_executions: int = 0
     errors: int = 0
+    deferred: int = 0  # users left for the next sweep (over budget)
     settled: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -91,7 +92,12 @@ class Recovery:
     lookup_delays: tuple[float, ...] = (0.0, 1.0, 1.5)
     #: An execution still open this long after its slot is settled by the sweep too.
     settle_after: timedelta = timedelta(seconds=30)
+    #: Wall seconds one sweep may spend (a broker outage makes every look slow): what is left
+    #: waits for the next sweep, which starts with the users this one did not reach.
+    budget: float = 40.0
+    monotonic: Callable[[], float] = time.monotonic
     _last_settled: dict[str, datetime] = field(default_factory=dict, repr=False)
+    _next_user: int = field(default=0, repr=False)
 
     def sweep(
         self, now: datetime | None = None, users: Sequence[str] | None = None
@@ -101,7 +107,14 @@ class Recovery:
         day = now.date().isoformat()
         uids = list(users) if users is not None else self._users()
         report = RecoveryReport(users=len(uids))
-        for uid in uids:
+        deadline = self.monotonic() + self.budget
+        start = self._next_user % len(uids) if uids else 0
+        for index, uid in enumerate(uids[start:] + uids[:start]):
+            if self.monotonic() > deadline:
+                self._next_user = start + index  # the next sweep starts where this one stopped
+                report.deferred = len(uids) - index
+                log.warning("recovery sweep over budget", extra={"deferred": report.deferred})
+                break
             try:  # one user's failure never stops the sweep for the others
                 self._sweep_user(uid, day, now, report)
             except Exception:
@@ -208,6 +221,7 @@ class Recovery:
                 except BrokerError as error:  # the broker did not answer: decide nothing
                     log.warning("tag lookup failed", extra={"tag": order.tag, "error": error.kind})
                     report.undecided += 1
+                    adapters[order.account_id] = None  # down: its other orders wait too
                     continue
                 if result == "absent":
                     absent.append(order)

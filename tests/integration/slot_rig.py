@@ -9,7 +9,6 @@ plan, fire, restart (a new container: a new process) and compare the platform wi
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import pytest
 from chalicelib.adapters.dynamo.models import OrderItem, SessionItem
 from chalicelib.container import Container, use_container
 from chalicelib.domain.calendar import IST
+from chalicelib.services.clock import ShiftedClock
 from chalicelib.services.closing import canonical_symbol
 from chalicelib.services.planner import PlannedExecution
 from sim.exchange import SimExchange
@@ -30,19 +30,6 @@ from tests.integration.conftest import Api, broker_login, sign_up
 
 SLOT = datetime(2026, 11, 25, 9, 20, tzinfo=IST)  # a Wednesday and a trading day
 EXIT_SLOT = datetime(2026, 11, 25, 15, 15, tzinfo=IST)
-
-
-class SlotClock:
-    """Reads `start` now and advances in real time (the firer really waits); `set` jumps."""
-
-    def __init__(self, start: datetime) -> None:
-        self.start, self.origin = start, time.monotonic()
-
-    def __call__(self) -> datetime:
-        return self.start + timedelta(seconds=time.monotonic() - self.origin)
-
-    def set(self, moment: datetime) -> None:
-        self.start, self.origin = moment, time.monotonic()
 
 
 class Crash(BaseException):
@@ -68,7 +55,7 @@ class Trader:
     strategy_id: str
     accounts: dict[str, str]  # broker -> account id
     client_ids: dict[str, str]  # account id -> the broker's client id (exchange account)
-    clock: SlotClock
+    clock: ShiftedClock
     exchange: SimExchange
     settings: Any
     engine: Container
@@ -114,8 +101,10 @@ class Trader:
 
 
 @pytest.fixture(name="slot_clock")
-def slot_clock_fixture() -> SlotClock:
-    return SlotClock(SLOT - timedelta(seconds=20))
+def slot_clock_fixture(platform_clock: ShiftedClock) -> ShiftedClock:
+    """The platform's one clock (record stamps, exchange, engine), moved to the slot."""
+    platform_clock.set(SLOT - timedelta(seconds=20))
+    return platform_clock
 
 
 @pytest.fixture(name="slot_fakes")

@@ -14,6 +14,7 @@ at the firer's / settlement's checkpoint: it escapes the per-order isolation lik
 from __future__ import annotations
 
 import time
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -49,13 +50,21 @@ def _crash(trader: Trader, slot, planned, step: str) -> None:
         engine.firer.fire(planned.orders)
 
 
-def _recover(trader: Trader, slot) -> float:
+def _recover(trader: Trader, slot, cell: str) -> float:
     """Restart (a new process) 40 s after the slot and sweep once; the sweep's wall time."""
     engine = trader.restart()
     trader.at(slot + timedelta(seconds=40))
     started = time.monotonic()
-    engine.recovery.sweep(users=[trader.uid])
-    return time.monotonic() - started
+    report = engine.recovery.sweep(users=[trader.uid])
+    took = time.monotonic() - started
+    statuses = Counter(o.status for o in trader.orders())
+    print(  # the matrix row (pytest -s or -rA shows it)
+        f"MATRIX {cell}: fired_late={report.fired} found={report.found} "
+        f"never_sent={report.never_sent} applied={report.applied} settled={report.settled} "
+        f"orders={dict(statuses)} broker_orders={sum(trader.broker_tags().values())} "
+        f"positions={len(trader.broker_positions())} sweep={took:.1f}s"
+    )
+    return took
 
 
 def _assert_consistent(trader: Trader, took: float) -> None:
@@ -79,7 +88,7 @@ def test_entry_crash_then_recovery(trader: Trader, step: str):
     assert len(entry.orders) == 7
     _crash(trader, SLOT, entry, step)
 
-    took = _recover(trader, SLOT)
+    took = _recover(trader, SLOT, f"entry/{step}")
 
     _assert_consistent(trader, took)
     sent = sum(trader.broker_tags().values())
@@ -100,7 +109,7 @@ def test_exit_crash_then_recovery(trader: Trader, step: str):
     assert len(exit_.orders) == 7
     _crash(trader, EXIT_SLOT, exit_, step)
 
-    took = _recover(trader, EXIT_SLOT)
+    took = _recover(trader, EXIT_SLOT, f"exit/{step}")
 
     _assert_consistent(trader, took)
     if step in ("after_ack", "in_fill"):  # every exit order left before the crash: flat

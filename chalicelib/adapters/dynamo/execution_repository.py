@@ -24,6 +24,7 @@ position re-read, never taken for "already applied".
 from __future__ import annotations
 
 import logging
+import random
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -58,8 +59,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 #: Attempts of one conditional write after a transient error (timeouts, throttling, 5xx).
 WRITE_ATTEMPTS = 3
-#: Attempts of a fill against concurrent writers of the same position.
-FILL_ATTEMPTS = 8
+#: Attempts of a fill against concurrent writers of the same position (each round, one wins).
+FILL_ATTEMPTS = 12
 WRITE_BATCH = 25
 
 
@@ -411,18 +412,16 @@ class ExecutionRepository:
                     tx.save(order, condition=OrderItem.applied == 0)
             except TransactWriteError as error:
                 order.applied = 0
-                if not _lost_race(error):
-                    if attempt + 1 < WRITE_ATTEMPTS:
-                        self._sleep(0.05 * (attempt + 1))
-                        continue
-                    raise DependencyUnavailable("storage is unavailable; retry shortly") from error
-                if self._already_applied(order, error):
+                if _lost_race(error) and self._already_applied(order, error):
                     return False
+                # The position's version moved, or a concurrent transaction on the same item
+                # (TransactionConflict), or a transient failure: re-read and try again.
                 log.info(
-                    "position changed meanwhile; fill retried",
-                    extra={"order": order.order_id, "attempt": attempt + 1},
-                )
-                self._sleep(0.01 * (attempt + 1))
+                    "fill not applied yet; retried",
+                    extra={"order": order.order_id, "attempt": attempt + 1,
+                           "error": getattr(error, "cause_response_code", None)},
+                )  # fmt: skip
+                self._sleep(0.02 * (attempt + 1) + random.random() * 0.05)
                 continue
             return True
         raise DependencyUnavailable("the position kept changing; fill not applied yet")
