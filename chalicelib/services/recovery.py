@@ -269,13 +269,19 @@ class Recovery:
         """A gate taken, its orders never written (a crash while planning): SKIPPED, said why."""
         closed = 0
         with_orders = {o.execution for o in orders}
-        for execution in executions.values():
-            if execution.status != "PLANNED" or execution.sk in with_orders:
-                continue
-            if _at(execution.slot) + self.settle_after > now:
-                continue
-            if self.executions.orders_of_execution(uid, execution.sk):
-                continue  # its orders are settled already
+        candidates = [
+            e for e in executions.values()
+            if e.status == "PLANNED" and e.sk not in with_orders
+            and _at(e.slot) + self.settle_after <= now
+        ]  # fmt: skip
+        if not candidates:
+            return 0
+        # The base table, read consistently (GSI1 may lag): which of them do have orders.
+        day = candidates[0].trade_date
+        with_orders = {o.execution for o in self.executions.orders_on(uid, day, consistent=True)}
+        for execution in candidates:
+            if execution.sk in with_orders:
+                continue  # its orders are settled already; settlement finishes it
             reason = "planning was interrupted before any order was stored: nothing was sent"
             self.executions.update_execution(
                 execution, status="SKIPPED", summary={"orders": 0, "reason": reason, "errors": []}

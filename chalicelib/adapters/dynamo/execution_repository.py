@@ -412,7 +412,7 @@ class ExecutionRepository:
                     tx.save(order, condition=OrderItem.applied == 0)
             except TransactWriteError as error:
                 order.applied = 0
-                if _lost_race(error) and self._already_applied(order, error):
+                if _lost_race(error) and self._already_applied(order):
                     return False
                 # The position's version moved, or a concurrent transaction on the same item
                 # (TransactionConflict), or a transient failure: re-read and try again.
@@ -440,15 +440,9 @@ class ExecutionRepository:
                 contract=contract,
             )
 
-    def _already_applied(self, order: OrderItem, error: TransactWriteError) -> bool:
-        """Which condition failed: the order's (applied already) or the position's (retry)."""
-        reasons = error.cancellation_reasons or []
-        order_reason = reasons[1] if len(reasons) == 2 else None
-        if order_reason is not None and order_reason.code == "ConditionalCheckFailed":
-            order.applied = 1
-            return True
-        if len(reasons) == 2:
-            return False
+    def _already_applied(self, order: OrderItem) -> bool:
+        """Whether the order's fill is in the position already: read, never inferred from the
+        cancellation reasons (an emulator or a retried request may attribute them loosely)."""
         stored = guarded(lambda: OrderItem.get(order.pk, order.sk, consistent_read=True))
         if stored.applied:
             order.applied = 1
