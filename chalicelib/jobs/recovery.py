@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,11 +24,14 @@ INTERVAL = 3.0  # seconds between sweeps in the session (locally)
 IDLE_INTERVAL = 60.0  # outside the session: late resolutions still happen, rarely
 
 
-def sweep(container: Container, now: datetime | None = None) -> dict[str, Any]:
-    """One sweep; every execution it settled gets its risk book armed (stops at the broker)."""
+def sweep(
+    container: Container, now: datetime | None = None, users: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """One sweep (of every user, or of ``users``); every execution it settled gets its risk
+    book armed (stops at the broker)."""
     recovery = container.recovery
     recovery.after_settle = lambda uid, sk: risk.arm(container, uid, sk)
-    return recovery.sweep(now).as_dict()
+    return recovery.sweep(now, users).as_dict()
 
 
 def loop(

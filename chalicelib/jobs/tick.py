@@ -85,7 +85,7 @@ def settle(container: Container, event: dict[str, Any]) -> dict[str, Any]:
             continue
         risk.arm(container, ref["uid"], ref["sk"])  # stops at the broker once fills are known
     # After each fire: whatever a crashed or timed-out fire Lambda left claimed, sent or unknown
-    # is resolved against the brokers now, not at the next scheduled sweep.
-    swept = recovery.sweep(container)
+    # is resolved against the brokers now (the slot's users), not at the next scheduled sweep.
+    swept = recovery.sweep(container, users=sorted({ref["uid"] for ref in executions}))
     log.info("slot settled", extra={"slot": slot, "executions": len(statuses)})
     return {"slot": slot, "statuses": statuses, "recovery": swept}
