@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.adapters.dynamo.event_items import execution_events
 from chalicelib.services.closing import canonical_symbol
 from tests.integration.execution_rig import Rig, make_rig
 
@@ -53,7 +54,7 @@ def test_partial_fill_rests_then_counts_what_filled(rig: Rig):
     final = settlement.settle(rig.uid, execution.sk, on_leg_failure="KEEP")
     assert final.status == "PARTIAL" and final.policy == "KEEP"
     assert rig.positions() == {(rig.zerodha["id"], canonical_symbol(ce.key)): ce.lot_size}
-    events = rig.container.executions.get_execution(rig.uid, execution.sk).events
+    events = execution_events(rig.container.executions.get_execution(rig.uid, execution.sk))
     assert any(e["kind"] == "alert" and e["policy"] == "KEEP" for e in events)
 
 
@@ -112,7 +113,7 @@ def test_unwind_when_one_broker_rejects_a_leg_after_others_filled(rig: Rig):
     assert set(rig.positions().values()) == {0}  # flat everywhere
     stored = rig.container.executions.get_execution(rig.uid, execution.sk)
     assert stored.status == "UNWOUND"
-    assert [e["kind"] for e in stored.events][-2:] == ["unwind", "settled"]
+    assert [e["kind"] for e in execution_events(stored)][-2:] == ["unwind", "settled"]
     # a second settlement run (a retry) does not unwind again
     again = rig.settlement().settle(rig.uid, execution.sk)
     assert again.status == "UNWOUND" and _sent_orders(rig, marks) == new
