@@ -12,6 +12,7 @@ Usage: `python -m localdev.emulator start|stop|status|serve [--port N]`.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import os
@@ -65,6 +66,41 @@ def shim(app: WsgiApp) -> WsgiApp:
     return wrapped
 
 
+class _BackupOncePerTable:
+    """moto backs a table up with ``copy.deepcopy`` once per *item* of a TransactWriteItems, so a
+    ten-item transaction copies the whole table ten times and the emulator slows as the table
+    grows (test runs timed out behind it). Inside one transaction the same table is copied once;
+    every copy is still taken before any item is applied, so a rollback restores the same state.
+    Only moto's DynamoDB module sees this stand-in for the ``copy`` module.
+    """
+
+    def __init__(self) -> None:
+        self._memo = threading.local()
+
+    def deepcopy(self, obj: Any, *args: Any, **kwargs: Any) -> Any:
+        cache: dict[int, Any] | None = getattr(self._memo, "cache", None)
+        if cache is None:
+            return copy.deepcopy(obj, *args, **kwargs)
+        if id(obj) not in cache:
+            cache[id(obj)] = copy.deepcopy(obj, *args, **kwargs)
+        return cache[id(obj)]
+
+    def install(self) -> None:
+        from moto.dynamodb import models
+
+        original = models.DynamoDBBackend.transact_write_items
+        models.copy = self  # type: ignore[assignment]
+
+        def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> None:
+            self._memo.cache = {}
+            try:
+                original(backend, transact_items)
+            finally:
+                self._memo.cache = None
+
+        models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
 def _json(start_response: StartResponse, body: dict[str, Any]) -> Iterable[bytes]:
     payload = json.dumps(body).encode()
     start_response(
@@ -87,6 +123,7 @@ def serve(port: int, state_dir: Path | None = None) -> None:
     from werkzeug.serving import make_server
 
     default_user_config.update(EMULATOR_CONFIG)  # type: ignore[typeddict-item]
+    _BackupOncePerTable().install()
     app: WsgiApp = DomainDispatcherApplication(create_backend_app)
     snapshots = None
     if state_dir is not None:

@@ -28,7 +28,7 @@ def settings(infra: dict[str, Any], emulator_url: str) -> Settings:
     # The emulator is not DynamoDB: moto deep-copies the whole (session-long) table on every
     # transaction and serves one DynamoDB request at a time, so on a loaded machine a request can
     # wait longer than production's 1.5 s read timeout. test_outages.py checks those defaults.
-    env.setdefault("AWS_READ_TIMEOUT", "10")
+    env.setdefault("AWS_READ_TIMEOUT", "30")
     return Settings.from_env(env)
 
 
