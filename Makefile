@@ -45,7 +45,7 @@ format: $(STAMP) ## apply ruff format and fixes
 	@if command -v terraform >/dev/null; then terraform fmt -recursive infra; fi
 
 test: $(STAMP) lint ## the whole suite (unit + emulator integration) with coverage, then the clock-sensitive tests at three instants
-	$(PY) -m pytest --cov=chalicelib --cov=app --cov-report=term --cov-fail-under=90 $(PYTEST_ARGS)
+	$(PY) -m pytest --cov=chalicelib --cov=app --cov-report=term --cov-fail-under=90 --durations=30 $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory test-ambient
 
 test-ambient: $(STAMP) ## the ambient_time tests again at each of AMBIENT_INSTANTS (a green suite at any hour)

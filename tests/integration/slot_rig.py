@@ -67,8 +67,9 @@ class Trader:
         use_container(self.engine)
         return self.engine
 
-    def plan(self, slot: datetime) -> PlannedExecution:
-        self.clock.set(slot - timedelta(seconds=20))
+    def plan(self, slot: datetime, lead: timedelta = timedelta(seconds=20)) -> PlannedExecution:
+        """Plan ``slot`` from ``lead`` before it (the scheduler starts the tick at T-1 min)."""
+        self.clock.set(slot - lead)
         plan = self.engine.planner.plan(slot)
         [mine] = [e for e in plan.executions if e.uid == self.uid]
         return mine

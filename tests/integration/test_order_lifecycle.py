@@ -227,7 +227,9 @@ def test_a_transient_quote_failure_is_retried_before_the_entry_is_skipped(trader
     kite = trader.client_ids[trader.accounts["zerodha"]]
     trader.servers["kite"].inject(kite, "server_error", count=3, status=503)  # one whole fetch
 
-    entry = trader.plan(SLOT)
+    # From T-1 min, as the scheduler starts a tick: the retries then have their whole window even
+    # when a loaded machine makes the first pass slow (from T-20 s it once had none left).
+    entry = trader.plan(SLOT, lead=timedelta(minutes=1))
 
     assert len(entry.orders) == 7, entry.errors
     stored = trader.engine.executions.get_execution(trader.uid, entry.execution_sk)
