@@ -24,7 +24,7 @@ from typing import Any
 from chalicelib.adapters.dynamo.models import BaseItem
 from chalicelib.container import Container, get_container
 from chalicelib.domain.calendar import IST, default_calendar
-from chalicelib.jobs import instruments, kill_switch, readiness, reconcile, recovery, risk
+from chalicelib.jobs import instruments, kill_switch, readiness, reconcile, recovery, risk, telegram
 from chalicelib.services.clock import system_clock
 
 log = logging.getLogger("clock")
@@ -283,6 +283,9 @@ def main(argv: list[str] | None = None) -> None:
     # Recovery: at once (orders a crashed clock left claimed / sent / unknown), then every 3 s.
     threading.Thread(target=recovery.loop, args=(clock.container,), kwargs={"stop": clock.stop},
                      name="recovery", daemon=True).start()  # fmt: skip
+    # Telegram linking: no webhook locally, so the bot's updates are polled (jobs/telegram.py).
+    threading.Thread(target=telegram.loop, args=(clock.container,), kwargs={"stop": clock.stop},
+                     name="telegram-updates", daemon=True).start()  # fmt: skip
     log.info("price monitor running every %ss in the session", args.monitor_interval)
     log.info("clock running: plans each minute %ss ahead, fires on the second", args.lead_seconds)
     clock.run()

@@ -34,6 +34,8 @@ from localdev.supervisor import Component, Supervisor, die_with_parent, process_
 
 ROOT = Path(__file__).resolve().parent.parent
 # Which fake serves each broker name locally (paper trades through the Kite-dialect fake).
+#: The fake bot's token: a local stand-in, valid only at the fake Telegram on 127.0.0.1.
+LOCAL_BOT_TOKEN = "100000:LOCAL-fake-telegram-bot"
 FAKE_OF = {
     "zerodha": "kite",
     "paper": "kite",
@@ -160,11 +162,12 @@ def main(argv: list[str] | None = None) -> None:
         if shifted is not None:  # the shifted clock starts now that the AWS side is ready
             env["PLATFORM_CLOCK"] = shifted.spec()
         with steps.step("simulated exchange and fake brokers"):
-            fakes = FakeBrokers(root / "sim", shifted.spec() if shifted else "")
+            fakes = FakeBrokers(root / "sim", shifted.spec() if shifted else "", LOCAL_BOT_TOKEN)
             supervisor.add(process_component("fake brokers", fakes.start))
         env["BROKER_HOSTS"] = json.dumps(
             {b: fakes.hosts[d] for b, d in FAKE_OF.items() if d in fakes.hosts}
         )
+        env.update(telegram_env(fakes.hosts))
         with steps.step("API and clock"):
             supervisor.add(process_component("API", lambda: _start_api(args.api_port, env)))
             supervisor.add(process_component("clock", lambda: _start_clock(env)))
@@ -181,6 +184,18 @@ def main(argv: list[str] | None = None) -> None:
         if started_here:
             emulator.stop(args.emulator_port)
         (root / RUN_PID).unlink(missing_ok=True)
+
+
+def telegram_env(hosts: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Point the platform's bot at the fake Telegram the sim process serves (when it does)."""
+    bot = hosts.get("telegram")
+    if not bot:
+        return {}
+    return {
+        "TELEGRAM_API_URL": bot["api"],
+        "TELEGRAM_BOT_TOKEN": LOCAL_BOT_TOKEN,
+        "TELEGRAM_BOT_USERNAME": bot["username"],
+    }
 
 
 def running_pid(root: Path) -> int | None:
@@ -221,9 +236,10 @@ class FakeBrokers:
     The first start picks free ports; a restart (supervision) reuses them, so the URLs the API
     and the clock were given stay right."""
 
-    def __init__(self, state_dir: Path, clock_spec: str) -> None:
+    def __init__(self, state_dir: Path, clock_spec: str, telegram_token: str = "") -> None:
         self.state_dir = state_dir
         self.clock_spec = clock_spec
+        self.telegram_token = telegram_token
         self.hosts: dict[str, dict[str, str]] = {}
         self.ports: dict[str, int] = {}
 
@@ -233,6 +249,8 @@ class FakeBrokers:
         args = ["--state-dir", str(self.state_dir)]
         if self.clock_spec:
             args += ["--clock", self.clock_spec]
+        if self.telegram_token:
+            args += ["--telegram", self.telegram_token]
         if self.ports:
             args += ["--ports", json.dumps(self.ports)]
         process = subprocess.Popen(
@@ -342,6 +360,16 @@ def _banner(
                 f"  tick machine     {outputs['tick_state_machine_arn']}",
                 "  clock            plans each minute 20 s ahead and fires on the second",
                 *(f"  fake {dialect:<11} {urls['api']}" for dialect, urls in sorted(hosts.items())),
+                *(
+                    [
+                        "  telegram         POST /notifications/telegram/link, then play the user: "
+                        f"curl -XPOST {hosts['telegram']['api']}/_sim/updates "
+                        '-d \'{"chat_id":1,"text":"/start <code>"}\'; '
+                        f"messages: GET {hosts['telegram']['api']}/_sim/messages?chat_id=1"
+                    ]
+                    if "telegram" in hosts
+                    else []
+                ),
                 '  paper accounts   POST /accounts {"broker":"paper",...}: trade at once on the '
                 "simulated exchange (no keys, no login)",
                 f"  state            {root}  (kept across restarts; `make reset` wipes it)",

@@ -17,6 +17,7 @@ from chalicelib.services.clock import ClockShift
 from sim.brokers.base import FakeBrokerServer
 from sim.clock import Clock, ist_now
 from sim.exchange import SimExchange
+from sim.telegram import FakeTelegram
 
 #: dialect -> "module:class" for the dialects built so far.
 DIALECTS = {
@@ -78,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         "--clock", default="", help="the platform's shifted clock, '<at>@<anchor>' (PLATFORM_CLOCK)"
     )
     parser.add_argument(
+        "--telegram",
+        default="",
+        help="also serve a fake Telegram Bot API for this bot token (make run's notifications)",
+    )
+    parser.add_argument(
         "--ports",
         type=json.loads,
         default={},
@@ -95,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         servers.append(server)
         hosts[dialect] = adapter_hosts(dialect, server)
         sys.stdout.write(f"{dialect}\tapi={server.base_url}\tlogin={server.login_url_base}\n")
+    bot = None
+    if args.telegram:
+        bot = FakeTelegram(token=args.telegram).start(args.ports.get("telegram") or 0)
+        hosts["telegram"] = {"api": bot.base_url, "username": bot.username}
+        sys.stdout.write(f"telegram\tapi={bot.base_url}\n")
     # `make run` reads this to point the API's adapters at the fakes.
     args.state_dir.mkdir(parents=True, exist_ok=True)
     (args.state_dir / "hosts.json").write_text(json.dumps(hosts, indent=2))
@@ -105,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         stop.wait()
     for server in servers:
         server.stop()
+    if bot is not None:
+        bot.stop()
     return 0
 
 

@@ -1,12 +1,37 @@
-"""Telegram linking without a webhook (local runs, engine mode): one getUpdates pass."""
+"""Telegram linking without a webhook (local runs, engine mode): getUpdates passes.
+
+On AWS the bot's webhook route receives ``/start <code>``; a single long-running process (``make
+run``'s clock, engine mode) has no public URL, so it asks for updates every few seconds instead.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
 from chalicelib.container import Container
+
+log = logging.getLogger(__name__)
+INTERVAL = 2.0  # seconds between passes: a trader who taps the deep link sees the reply at once
 
 
 def poll_updates(container: Container) -> dict[str, Any]:
     """Handle pending bot updates (``/start <code>`` links a chat); how many were read."""
     return {"updates": container.notifications.linking.poll()}
+
+
+def loop(
+    container: Container, *, interval: float = INTERVAL, stop: threading.Event | None = None
+) -> None:
+    """Poll until ``stop``; nothing to do (and no thread work) when no bot is configured. A failed
+    pass (Telegram down, a 409 while a webhook is set) is logged and the next one runs."""
+    stop = stop or threading.Event()
+    if container.telegram is None:
+        return
+    while not stop.is_set():
+        try:
+            poll_updates(container)
+        except Exception:
+            log.warning("telegram getUpdates pass failed", exc_info=True)
+        stop.wait(interval)
