@@ -30,6 +30,8 @@ TITLES: Mapping[EventKind, str] = {
     EventKind.RE_ENTRY: "Re-entered",
     EventKind.STOP_NOT_PLACED: "Stop-loss NOT placed",
     EventKind.RISK_ALERT: "Risk alert",
+    EventKind.ORDER_UNKNOWN: "Order outcome unknown: check the order at your broker",
+    EventKind.ENTRY_MISSED: "Entry not sent: too late after its time",
     EventKind.ACCOUNT_NOT_READY: "Broker account not ready for today",
     EventKind.DAY_REPORT: "Day report",
     EventKind.KILL_SWITCH_ENGAGED: "Kill switch engaged",

@@ -34,6 +34,8 @@ class EventKind(StrEnum):
     RE_ENTRY = "re_entry"
     STOP_NOT_PLACED = "stop_not_placed"
     RISK_ALERT = "risk_alert"
+    ORDER_UNKNOWN = "order_unknown"
+    ENTRY_MISSED = "entry_missed"
     ACCOUNT_NOT_READY = "account_not_ready"
     DAY_REPORT = "day_report"
     KILL_SWITCH_ENGAGED = "kill_switch_engaged"
@@ -57,6 +59,8 @@ URGENT_KINDS = frozenset(
         EventKind.LEG_FAILURE,
         EventKind.UNWIND,
         EventKind.RISK_ALERT,
+        EventKind.ORDER_UNKNOWN,
+        EventKind.ENTRY_MISSED,
         EventKind.ACCOUNT_NOT_READY,
         EventKind.KILL_SWITCH_ENGAGED,
     }

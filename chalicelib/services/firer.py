@@ -306,14 +306,16 @@ class Firer:
                 f"after {order.scheduled_at} when its turn came"
             )
             if store.record_missed(order, reason, at=stamp):
-                self._alarm("entry missed", order, reason)
+                self._alarm("entry missed", order, reason, code="entry_missed")
             return
         error = result.error or RuntimeError("no acknowledgement")
         doc = error_doc(error)
         sent_at = stamp if result.left else None
         if result.outcome == lc.UNKNOWN:
             store.record_unknown(order, doc, at=stamp, sent_at=sent_at)
-            self._alarm("order outcome unknown", order, doc["message"])
+            self._alarm(
+                "order outcome unknown", order, doc["message"], code="order_outcome_unknown"
+            )
         else:
             store.record_failed(order, result.outcome, doc, at=stamp, sent_at=sent_at)
         log.warning(
@@ -321,18 +323,36 @@ class Firer:
             extra={"order": order.order_id, "code": doc["kind"], "status": result.outcome},
         )
 
-    def _alarm(self, subject: str, order: OrderItem, message: str) -> None:
+    def _alarm(self, subject: str, order: OrderItem, message: str, code: str) -> None:
+        """The operator's alert, and an alert event on the execution so the trader is told too
+        (urgent: an order nobody knows the fate of, or an entry that was not sent)."""
         details = {
             "user": order.uid, "strategy": order.strategy_id, "account": order.account_id,
             "order": order.order_id, "tag": order.tag, "message": message,
         }  # fmt: skip
         fields = {k: v for k, v in details.items() if k != "message"}  # a reserved log key
         log.warning("%s: %s", subject, message, extra=fields)
+        try:
+            execution = self.executions.get_execution(order.uid, order.execution)
+            self.executions.add_event(
+                execution,
+                {"kind": "alert", "code": code, "account_id": order.account_id,
+                 "order": order.order_id, "symbol": _leg_name(order), "message": message},
+            )  # fmt: skip
+        except Exception:  # the operator alert below still goes out
+            log.exception("alert event not recorded", extra=fields)
         if self.alert is not None:
             try:
                 self.alert(subject, details)
             except Exception:
                 log.exception("alert not delivered", extra=details)
+
+
+def _leg_name(order: OrderItem) -> str:
+    """``SELL 65 NIFTY 24500 CE 2026-12-01``: what a trader recognises at the broker."""
+    request = order.request or {}
+    keys = ("side", "quantity", "underlying", "strike", "option_type", "expiry")
+    return " ".join(str(request[k]) for k in keys if request.get(k) is not None) or order.tag
 
 
 def _outcome_of(error: Exception | None) -> str:

@@ -10,6 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from chalicelib.adapters.dynamo.event_items import events_of
 from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.domain import order_lifecycle as lc
 from chalicelib.services.order_builder import ChildOrder
@@ -158,6 +159,8 @@ def test_an_unexpected_error_makes_that_order_unknown_and_the_others_still_go(tr
     assert stored[(kite, first[kite])].status == lc.UNKNOWN
     assert stored[(noren, first[noren])].status == lc.UNKNOWN
     assert sum(o.status == lc.OPEN for o in stored.values()) == 5
+    told = [e for e in events_of(trader.uid, entry.execution_sk) if e.get("kind") == "alert"]
+    assert sorted(e["code"] for e in told) == ["order_outcome_unknown"] * 2  # the trader is told
 
     trader.at(SLOT + timedelta(seconds=40))
     report = engine.recovery.sweep(users=[trader.uid])
@@ -180,6 +183,8 @@ def test_an_entry_too_late_is_missed_and_an_exit_is_sent_however_late(trader: Tr
     assert {o.status for o in trader.orders()} == {lc.MISSED}
     assert trader.broker_tags() == {}
     assert all("120 s" in o.error["message"] for o in trader.orders())
+    told = [e for e in events_of(trader.uid, entry.execution_sk) if e.get("kind") == "alert"]
+    assert [e["code"] for e in told] == ["entry_missed"] * 7
 
 
 def test_an_exit_is_sent_however_late(trader: Trader):

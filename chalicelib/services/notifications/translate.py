@@ -42,6 +42,11 @@ KINDS: Mapping[str, EventKind] = {
 STOP_NOT_PLACED_CODES = frozenset(
     {"risk_not_armed", "stop_not_placed", "stop_order_refused", "stop_order_unplaceable"}
 )
+#: Alert codes with a kind of their own (the firer's; recovery's resolution follows them).
+ALERT_KINDS: Mapping[str, EventKind] = {
+    "order_outcome_unknown": EventKind.ORDER_UNKNOWN,
+    "entry_missed": EventKind.ENTRY_MISSED,
+}
 FAILED = frozenset({"REJECTED", "CANCELLED", "FAILED"})
 #: An order sent later than this after its scheduled time makes the entry / exit message urgent.
 LATE_MS = 1000
@@ -85,6 +90,8 @@ def from_execution_event(
             target = EventKind.LEG_FAILURE
         elif code in STOP_NOT_PLACED_CODES:
             target = EventKind.STOP_NOT_PLACED
+        elif code in ALERT_KINDS:
+            target = ALERT_KINDS[code]
         else:
             target = EventKind.RISK_ALERT
         fields = {**base, **_scalars(event), "reason": code.replace("_", " ")}

@@ -137,3 +137,18 @@ def test_an_order_sent_more_than_a_second_late_makes_the_message_urgent():
     assert event.urgent and "engine late: an order left T+1250 ms" in render(event)
     (on_time,) = from_execution_event(facts([order("o2", "COMPLETE", filled=75)]), REF, settled, AT)
     assert not on_time.urgent and "late" not in render(on_time)
+
+
+def test_an_order_nobody_knows_the_fate_of_and_a_missed_entry_are_urgent_and_say_so():
+    unknown = {"kind": "alert", "code": "order_outcome_unknown", "account_id": "A1",
+               "order": "o1", "symbol": "NIFTY26D0124500CE", "message": "read timed out"}  # fmt: skip
+    (made,) = from_execution_event(facts([]), REF, unknown, AT)
+    assert made.kind is EventKind.ORDER_UNKNOWN and made.urgent
+    text = render(made)
+    assert text.startswith("URGENT: Order outcome unknown") and "NIFTY26D0124500CE" in text
+    assert "read timed out" in text
+
+    missed = {**unknown, "code": "entry_missed", "message": "not sent: more than 30 s after T"}
+    (made,) = from_execution_event(facts([]), REF, missed, AT)
+    assert made.kind is EventKind.ENTRY_MISSED and made.urgent
+    assert "more than 30 s" in render(made)
