@@ -17,7 +17,8 @@ Relative choices (``ExpiryChoice``), for a trading date ``on``:
 * ``current_month``: this month's monthly if it has not yet expired (its date >= ``on``), otherwise
   next month's; ``next_month``: the monthly after that.
 * An underlying without weeklies on ``on`` (BANKNIFTY, FINNIFTY, MIDCPNIFTY, NIFTYNXT50 since
-  2024-11-20): ``current_week`` resolves to ``current_month`` and ``next_week`` to ``next_month``.
+  2024-11-20): ``current_week`` resolves to ``current_month`` and ``next_week`` to ``next_month``
+  here (the option chain's "nearest"); a strategy may not name such a label (``require_choice``).
 
 Expiries past the end of the holiday data cannot be dated (the nominal day might be a holiday):
 ``resolve_expiry`` raises ``CalendarCoverageError`` for them and ``listed_expiries`` omits them.
@@ -272,6 +273,34 @@ def resolve_expiry(
     if weekly and expiry_rules.has_weeklies(underlying, on):
         return _weeklies_from(expiry_rules, underlying, on, count)[-1]
     return _monthlies_from(expiry_rules, underlying, on, count)[-1]
+
+
+WEEKLY_CHOICES = frozenset({ExpiryChoice.CURRENT_WEEK, ExpiryChoice.NEXT_WEEK})
+
+
+def choices_for(
+    underlying: Underlying, on: date, *, rules: ExpiryRules | None = None
+) -> tuple[ExpiryChoice, ...]:
+    """The expiry labels ``underlying`` answers on ``on``: the weekly ones only while it lists
+    weeklies (since 2024-11-20 only NIFTY and SENSEX do), so a label is never silently read as
+    another contract."""
+    if _rules_for(None, rules).has_weeklies(underlying, on):
+        return tuple(ExpiryChoice)
+    return tuple(c for c in ExpiryChoice if c not in WEEKLY_CHOICES)
+
+
+def require_choice(
+    underlying: Underlying, choice: ExpiryChoice, on: date, *, rules: ExpiryRules | None = None
+) -> None:
+    """Raise ``NoSuchExpiry`` (field ``expiry``) when ``underlying`` has no ``choice`` on ``on``,
+    naming the labels it has."""
+    allowed = choices_for(underlying, on, rules=rules)
+    if choice not in allowed:
+        raise NoSuchExpiry(
+            f"{underlying} lists no weekly expiries on {on}, so {choice} does not exist; "
+            f"use one of: {', '.join(allowed)}",
+            field="expiry",
+        )
 
 
 def listed_expiries(

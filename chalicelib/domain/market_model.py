@@ -20,6 +20,7 @@ from chalicelib.domain.expiry import (
     ExpiryRules,
     default_expiry_rules,
     listed_expiries,
+    require_choice,
     resolve_expiry,
 )
 from chalicelib.domain.instrument import (
@@ -65,6 +66,11 @@ class MarketModel:
         if self._lists(underlying):
             return expiry in self.master.monthly_expiries(underlying)
         return self.expiry_rules.is_monthly(underlying, expiry)
+
+    def require_choice(self, underlying: Underlying, choice: ExpiryChoice, on: date) -> None:
+        """``NoSuchExpiry`` when ``underlying`` has no such label on ``on`` (a weekly label on an
+        underlying without weeklies): a strategy's expiry is never silently another contract."""
+        require_choice(underlying, choice, on, rules=self.expiry_rules)
 
     def resolve_expiry(self, underlying: Underlying, choice: ExpiryChoice, on: date) -> date:
         """``choice`` on ``on``, with the same semantics as ``expiry.resolve_expiry``."""

@@ -17,7 +17,7 @@ from typing import Any
 from chalicelib.domain.broker_support import broker_capabilities
 from chalicelib.domain.calendar import default_calendar
 from chalicelib.domain.contracts import contract_spec
-from chalicelib.domain.expiry import ExpiryChoice, resolve_expiry
+from chalicelib.domain.expiry import ExpiryChoice, choices_for, resolve_expiry
 from chalicelib.domain.market_errors import MarketRuleError
 from chalicelib.domain.strike_selection import StrikeMethod, validate_strike_rule
 from chalicelib.domain.underlying import OptionType, Underlying
@@ -249,11 +249,22 @@ def check_strategy(
     refused here rather than stored and ignored.
     """
     _check_times(strategy, today)
+    _check_expiry(strategy, today)
     _check_allocations(strategy, set(known_accounts))
     _check_legs(strategy, today)
     _check_risk(strategy, today)
     if brokers is not None:
         _check_broker_support(strategy, brokers)
+
+
+def _check_expiry(strategy: Strategy, today: date) -> None:
+    allowed = choices_for(strategy.underlying, today)
+    if strategy.expiry not in allowed:
+        raise ValidationFailed(
+            f"{strategy.underlying} has no weekly expiries, so {strategy.expiry} does not exist; "
+            f"use one of: {', '.join(allowed)}",
+            field="expiry",
+        )
 
 
 def _carried_overnight(strategy: Strategy) -> bool:

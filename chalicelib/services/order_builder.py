@@ -144,6 +144,7 @@ class OrderBuilder:
 
     def _fetch_series(self, underlying: Underlying, choice: ExpiryChoice, at: datetime) -> Series:
         at = at.astimezone(IST)
+        self.market.require_choice(underlying, choice, at.date())
         expiry = self.market.resolve_expiry(underlying, choice, at.date())
         spec = self.market.contract_spec(underlying, expiry, at.date())
         close = default_calendar().fo_session_bounds(expiry)[1]

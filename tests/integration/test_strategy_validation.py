@@ -130,3 +130,18 @@ def test_malformed_json_is_a_400(setup):
     assert response.data["error"]["code"] == "invalid_json"
     response = setup["api"].call("POST", "/strategies", raw="[1, 2]")
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("underlying", ["BANKNIFTY", "FINNIFTY", "MIDCPNIFTY"])
+@pytest.mark.parametrize("label", ["current_week", "next_week"])
+def test_a_weekly_label_on_an_underlying_without_weeklies_names_expiry(setup, underlying, label):
+    """Issue #15 item 6: it used to resolve silently to the monthly; now the trader is told."""
+    body = four_leg_strategy(setup["basket"], setup["a1"], setup["a2"])
+    body.update(underlying=underlying, expiry=label)
+    response = setup["api"].call("POST", "/strategies", body)
+    assert response.status_code == 400, response.body
+    error = response.data["error"]
+    assert error["field"] == "expiry"
+    assert "current_month" in error["message"] and "next_month" in error["message"]
+    monthly = setup["api"].call("POST", "/strategies", {**body, "expiry": "current_month"})
+    assert monthly.status_code == 201, monthly.body

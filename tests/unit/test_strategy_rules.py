@@ -244,3 +244,34 @@ def test_weekday_of_a_date():
     assert Weekday.of(date(2026, 11, 23)) is Weekday.MON
     assert Weekday.of(date(2026, 11, 27)) is Weekday.FRI
     assert strategy().entry_time == time(9, 20)
+
+
+def test_weekly_labels_exist_only_where_the_dated_rules_list_weeklies():
+    """Only NIFTY and SENSEX list weeklies since 2024-11-20; BANKNIFTY had them before."""
+    for underlying in ("BANKNIFTY", "FINNIFTY", "MIDCPNIFTY"):
+        for label in ("current_week", "next_week"):
+            with pytest.raises(ValidationFailed) as refused:
+                check_strategy(strategy(underlying=underlying, expiry=label), ["A1", "A2"], TODAY)
+            assert refused.value.field == "expiry"
+            assert "use one of: current_month, next_month" in str(refused.value)
+        check_strategy(strategy(underlying=underlying, expiry="next_month"), ["A1", "A2"], TODAY)
+    check_strategy(strategy(underlying="SENSEX", expiry="next_week"), ["A1", "A2"], TODAY)
+    from chalicelib.domain.expiry import ExpiryChoice, choices_for
+    from chalicelib.domain.underlying import Underlying
+
+    assert ExpiryChoice.CURRENT_WEEK in choices_for(Underlying.BANKNIFTY, date(2024, 11, 1))
+
+
+def test_a_stored_weekly_label_is_not_built_as_the_monthly():
+    """A strategy stored before the rule (or before the exchange dropped the weekly) is skipped
+    at build time with the reason, never sent for another contract."""
+    from chalicelib.domain.expiry import ExpiryChoice
+    from chalicelib.domain.market_errors import NoSuchExpiry
+    from chalicelib.domain.market_model import MarketModel
+    from chalicelib.domain.underlying import Underlying
+
+    market = MarketModel()
+    with pytest.raises(NoSuchExpiry) as refused:
+        market.require_choice(Underlying.BANKNIFTY, ExpiryChoice.CURRENT_WEEK, TODAY)
+    assert refused.value.field == "expiry"
+    market.require_choice(Underlying.NIFTY, ExpiryChoice.CURRENT_WEEK, TODAY)
