@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_
 from chalicelib.domain.expiry import ExpiryChoice
 from chalicelib.domain.strategy import (
     DEFAULT_MAX_ENTRY_DELAY,
+    MAX_DTE,
     MAX_ENTRY_DELAY,
     Allocation,
     ExitReason,
@@ -252,6 +253,19 @@ class LegIn(Strict):
 class EntryIn(Strict):
     time: Annotated[str, Field(description="IST HH:MM:SS", examples=["09:20:00"])]
     days: Annotated[list[Weekday], Field(min_length=1, max_length=5)]
+    dte: (
+        Annotated[
+            list[Annotated[StrictInt, Field(ge=0, le=MAX_DTE)]],
+            Field(
+                min_length=1,
+                max_length=MAX_DTE + 1,
+                description="run only when the resolved expiry is this many trading days away "
+                "(0 = expiry day); absent: every entry day",
+                examples=[[0, 1]],
+            ),
+        ]
+        | None
+    ) = None
 
     _time = field_validator("time")(lambda cls, v: _clock_time(v).isoformat())
 
@@ -261,6 +275,13 @@ class EntryIn(Strict):
         if len(set(days)) != len(days):
             raise ValueError("days must not repeat")
         return days
+
+    @field_validator("dte")
+    @classmethod
+    def _unique_dte(cls, dte: list[int] | None) -> list[int] | None:
+        if dte is not None and len(set(dte)) != len(dte):
+            raise ValueError("dte must not repeat")
+        return None if dte is None else sorted(dte)
 
 
 class ExitIn(Strict):
@@ -310,6 +331,7 @@ class StrategyIn(Strict):
             product=self.product,
             entry_time=time.fromisoformat(self.entry.time),
             entry_days=tuple(self.entry.days),
+            entry_dte=None if self.entry.dte is None else tuple(self.entry.dte),
             exit_time=time.fromisoformat(self.exit.time),
             exit_days=tuple(self.exit.days or self.entry.days),
             allocations=tuple(a.to_domain() for a in self.allocations),

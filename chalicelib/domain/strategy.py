@@ -183,6 +183,9 @@ class AccountLeg:
 
 DEFAULT_MAX_ENTRY_DELAY = 30
 MAX_ENTRY_DELAY = 300
+#: The furthest days-to-expiry filter value: a monthly is at most ~23 trading days away, next
+#: month's at most ~45.
+MAX_DTE = 45
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,9 @@ class Strategy:
     #: An entry not sent this long after its time is not sent at all (recorded MISSED): a late
     #: fill at another price is a different trade than the one the trader configured.
     max_entry_delay_seconds: int = DEFAULT_MAX_ENTRY_DELAY
+    #: Enter only when the resolved expiry is one of these many trading days away (0 = expiry
+    #: day); None: every entry day. The exit still runs (it closes what is held).
+    entry_dte: tuple[int, ...] | None = None
 
     def allocations_of(self, leg: Leg) -> tuple[Allocation, ...]:
         return leg.allocations if leg.allocations is not None else self.allocations
@@ -520,6 +526,7 @@ def to_document(strategy: Strategy) -> dict[str, Any]:
         "entry": {
             "time": strategy.entry_time.isoformat(),
             "days": [d.value for d in strategy.entry_days],
+            **({} if strategy.entry_dte is None else {"dte": list(strategy.entry_dte)}),
         },
         "exit": {
             "time": strategy.exit_time.isoformat(),
@@ -587,6 +594,9 @@ def from_document(doc: dict[str, Any]) -> Strategy:
         product=Product(doc["product"]),
         entry_time=time.fromisoformat(doc["entry"]["time"]),
         entry_days=tuple(Weekday(d) for d in doc["entry"]["days"]),
+        entry_dte=(
+            None if doc["entry"].get("dte") is None else tuple(int(d) for d in doc["entry"]["dte"])
+        ),
         exit_time=time.fromisoformat(doc["exit"]["time"]),
         exit_days=tuple(Weekday(d) for d in doc["exit"]["days"]),
         allocations=_allocations_of_doc(doc["allocations"]),

@@ -19,7 +19,7 @@ import logging
 import time as timer
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from chalicelib.adapters.brokers.errors import BrokerError
@@ -28,8 +28,10 @@ from chalicelib.adapters.dynamo.metrics import count_requests
 from chalicelib.adapters.dynamo.models import OrderItem, ScheduleItem, SessionItem
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain.calendar import IST, default_calendar
+from chalicelib.domain.expiry import ExpiryChoice, trading_days_to_expiry
 from chalicelib.domain.market_errors import MarketDataError, MarketRuleError
 from chalicelib.domain.strategy import Weekday
+from chalicelib.domain.underlying import Underlying
 from chalicelib.errors import DependencyUnavailable, DomainError
 from chalicelib.services.order_builder import ChildOrder, OrderBuilder, market_error
 from chalicelib.services.order_sender import order_item
@@ -230,6 +232,11 @@ class Planner:
             planned.errors.append({"code": "basket_closed", "message": basket_closed})
             self._store(planned, gate)  # SKIPPED, with the reason
             return planned
+        off_day = self._not_a_dte_day(item, slot.date(), builder) if item.phase == "ENTRY" else None
+        if off_day:
+            planned.errors.append({"code": "not_a_dte_day", "message": off_day})
+            self._store(planned, gate)  # SKIPPED, with the reason
+            return planned
         brokers: dict[str, str] = {}
         for account_id in item.payload["accounts"]:
             found = accounts.get((item.uid, account_id))
@@ -247,6 +254,27 @@ class Planner:
             return planned
         retry.append(attempt)  # quotes failed transiently: retried after everyone else
         return planned
+
+    @staticmethod
+    def _not_a_dte_day(item: ScheduleItem, day: date, builder: OrderBuilder) -> str | None:
+        """Why this entry does not run today under its days-to-expiry filter (None: it runs).
+        A label that does not resolve is left to the build, which records that reason."""
+        wanted = item.payload.get("dte")
+        if wanted is None:
+            return None
+        underlying = Underlying(item.payload["underlying"])
+        choice = ExpiryChoice(item.payload["expiry"])
+        try:
+            expiry = builder.market.resolve_expiry(underlying, choice, day)
+            away = trading_days_to_expiry(expiry, day)
+        except MarketRuleError:
+            return None
+        if away in wanted:
+            return None
+        return (
+            f"{away} trading days to the {expiry} expiry; this strategy enters only at "
+            f"days to expiry {', '.join(str(d) for d in wanted)}"
+        )
 
     def _build(self, attempt: _Pending) -> bool:
         """Build and store the orders; False on a transient quote failure (not stored yet)."""

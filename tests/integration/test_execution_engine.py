@@ -13,6 +13,8 @@ import pytest
 from chalicelib.adapters.dynamo.models import SessionItem
 from chalicelib.container import Container, use_container
 from chalicelib.domain.calendar import IST
+from chalicelib.domain.expiry import ExpiryChoice, resolve_expiry, trading_days_to_expiry
+from chalicelib.domain.underlying import Underlying
 from chalicelib.services.clock import ShiftedClock
 from chalicelib.services.planner import Planner
 from tests.factories import four_leg_strategy
@@ -187,3 +189,36 @@ def test_end_of_day_reconciliation_settles_what_the_tick_left_open(client, fakes
     assert summary["settled"][entry.execution_sk] == "COMPLETE"
     again = end_of_day(engine, datetime(2026, 11, 25, 15, 45, tzinfo=IST))
     assert entry.execution_sk not in again["settled"]  # final executions are left alone
+
+
+def test_a_days_to_expiry_filter_enters_only_on_those_days(fakes, trader):
+    """Issue #15 item 3: `entry.dte` runs the entry only when the resolved expiry is that many
+    trading days away; on other days the execution is SKIPPED and says why."""
+    away = trading_days_to_expiry(
+        resolve_expiry(Underlying.NIFTY, ExpiryChoice.CURRENT_WEEK, SLOT.date()), SLOT.date()
+    )
+    api = trader["api"]
+    basket = api.call("POST", "/baskets", {"name": "dte"}).data["id"]
+    ids = {}
+    for name, dte in (("on", [away]), ("off", [d for d in (0, 1, 2) if d != away][:2])):
+        body = four_leg_strategy(
+            basket, trader["accounts"]["zerodha"], trader["accounts"]["shoonya"]
+        )
+        body["name"] = f"dte {name}"
+        body["entry"] = {"time": "09:20:00", "days": ["WED"], "dte": dte}
+        created = api.call("POST", "/strategies", body)
+        assert created.status_code == 201, created.body
+        assert created.data["entry"]["dte"] == sorted(dte)
+        ids[name] = created.data["id"]
+    refused = api.call("POST", "/strategies", {**body, "entry": {**body["entry"], "dte": [1, 1]}})
+    assert refused.status_code == 400 and refused.data["error"]["field"] == "entry.dte"
+
+    engine = _engine(fakes, SLOT - timedelta(seconds=20))
+    plan = {e.strategy_id: e for e in engine.planner.plan(SLOT).executions}
+
+    assert len(plan[ids["on"]].orders) == 7 and plan[ids["on"]].errors == []
+    skipped = plan[ids["off"]]
+    assert skipped.orders == [] and skipped.errors[0]["code"] == "not_a_dte_day"
+    assert f"{away} trading days" in skipped.errors[0]["message"]
+    stored = engine.executions.get_execution(trader["uid"], skipped.execution_sk)
+    assert stored.status == "SKIPPED"

@@ -275,3 +275,21 @@ def test_a_stored_weekly_label_is_not_built_as_the_monthly():
         market.require_choice(Underlying.BANKNIFTY, ExpiryChoice.CURRENT_WEEK, TODAY)
     assert refused.value.field == "expiry"
     market.require_choice(Underlying.NIFTY, ExpiryChoice.CURRENT_WEEK, TODAY)
+
+
+def test_days_to_expiry_filter_is_validated_sorted_stored_and_scheduled():
+    from pydantic import ValidationError
+
+    for bad in ([True], ["1"], [-1], [46], [], [2, 2]):
+        with pytest.raises(ValidationError):
+            strategy(entry={"time": "09:20:00", "days": ["WED"], "dte": bad})
+    chosen = strategy(entry={"time": "09:20:00", "days": ["WED"], "dte": [3, 0]})
+    assert chosen.entry_dte == (0, 3)
+    assert from_document(to_document(chosen)) == chosen
+    assert to_document(chosen)["entry"]["dte"] == [0, 3]
+    assert "dte" not in to_document(strategy())["entry"]  # absent: every entry day
+    entries = schedule_entries("S1", chosen)
+    assert {e.phase: e.payload.get("dte") for e in entries} == {
+        Phase.ENTRY: [0, 3],
+        Phase.EXIT: None,
+    }
