@@ -31,6 +31,7 @@ from chalicelib.adapters.dynamo.notifying import (
 )
 from chalicelib.adapters.dynamo.repository import Repository, bind_clock
 from chalicelib.adapters.dynamo.risk_items import RiskRepository
+from chalicelib.adapters.email import SesMailer
 from chalicelib.adapters.market.broker_quotes import KiteQuotes
 from chalicelib.adapters.market.synthetic_quotes import SyntheticQuotes
 from chalicelib.adapters.telegram import TelegramBot
@@ -330,11 +331,17 @@ class Container:
         return TelegramBot(s.telegram_api_url, token, s.telegram_bot_username)
 
     @cached_property
+    def mailer(self) -> SesMailer | None:
+        """E-mail notifications through SES, when a sender is configured."""
+        sender = self.settings.notification_email_sender
+        return SesMailer(self.aws.client("ses"), sender) if sender else None
+
+    @cached_property
     def notifications(self) -> Notifications:
         store = DynamoNotificationStore()
         # In-process queue and worker thread: right for the local clock process and engine mode;
         # on Lambda the thread may be frozen between invocations (docs/notifications.md).
-        queue = InProcessQueue(Dispatcher(store, self.telegram))
+        queue = InProcessQueue(Dispatcher(store, self.telegram, mailer=self.mailer))
         return Notifications(
             store=store,
             queue=queue,

@@ -51,6 +51,8 @@ class Settings:
     telegram_bot_token: str = field(default="", repr=False)
     telegram_bot_token_parameter: str = ""
     telegram_webhook_secret: str = field(default="", repr=False)
+    # E-mail notifications through SES: the verified sender (infra/notifications.tf); empty: off.
+    notification_email_sender: str = ""
     # AWS calls (DynamoDB through PynamoDB, Cognito, KMS, SNS): a stalled dependency must turn
     # into a 503 within 5 s, not hang the API for botocore's 60 s x 5. A call costs at most
     # attempts x (connect or read timeout) plus one backoff of up to 1 s: 2 x 1.5 + 1 = 4 s.
@@ -111,6 +113,7 @@ class Settings:
             telegram_bot_token=source.get("TELEGRAM_BOT_TOKEN", ""),
             telegram_bot_token_parameter=source.get("TELEGRAM_BOT_TOKEN_PARAMETER", ""),
             telegram_webhook_secret=source.get("TELEGRAM_WEBHOOK_SECRET", ""),
+            notification_email_sender=source.get("NOTIFICATION_EMAIL_SENDER", ""),
             aws_connect_timeout=float(source.get("AWS_CONNECT_TIMEOUT", "1.0")),
             aws_read_timeout=float(source.get("AWS_READ_TIMEOUT", "1.5")),
             aws_max_attempts=max(1, int(source.get("AWS_MAX_ATTEMPTS", "2"))),

@@ -31,6 +31,7 @@ provider "aws" {
       scheduler      = endpoints.value
       sfn            = endpoints.value
       sns            = endpoints.value
+      ses            = endpoints.value
       sqs            = endpoints.value
       sts            = endpoints.value
     }

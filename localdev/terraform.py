@@ -97,6 +97,8 @@ def apply(
     variables = {"stage": stage, "name_suffix": name_suffix, **(extra_vars or {})}
     if endpoint:
         variables["aws_endpoint_url"] = endpoint
+        # The emulator's SES takes any sender: e-mail notifications work locally too.
+        variables.setdefault("notification_email_sender", EMULATOR_EMAIL_SENDER)
     var_args = [f"-var={k}={v}" for k, v in variables.items()]
     _run(["init", "-input=false", "-no-color"], env, quiet, infra_dir)
     _run(
@@ -109,6 +111,10 @@ def apply(
     outputs = {name: value["value"] for name, value in json.loads(raw).items()}
     (work / "outputs.json").write_text(json.dumps(outputs, indent=2))
     return outputs
+
+
+#: The from address of e-mail notifications on the emulator (its SES verifies it at once).
+EMULATOR_EMAIL_SENDER = "alerts@optexec.local"
 
 
 def _platform_copy(source: Path, target: Path) -> Path:
@@ -173,6 +179,7 @@ def settings_env(
         "USER_POOL_CLIENT_ID": outputs["user_pool_client_id"],
         "SECRETS_KMS_KEY_ID": outputs["secrets_kms_key_id"],
         "ALARM_TOPIC_ARN": outputs["alarm_topic_arn"],
+        "NOTIFICATION_EMAIL_SENDER": str(outputs.get("notification_email_sender") or ""),
     }
     if endpoint:
         env["AWS_ENDPOINT_URL"] = endpoint

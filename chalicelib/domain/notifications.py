@@ -50,6 +50,7 @@ class Urgency(StrEnum):
 class Channel(StrEnum):
     TELEGRAM = "telegram"
     IN_APP = "in_app"
+    EMAIL = "email"
 
 
 #: Kinds that always go out on every linked channel, whatever the preferences say.

@@ -57,6 +57,8 @@ def test_linking_by_get_updates_then_an_urgent_event_once(client, tg):
     assert fake.messages(7001)[-1]["text"] == LINKED
     assert api.call("GET", "/notifications/preferences").data["telegram"] == {"linked": True}
 
+    ses = local.aws.client("ses")
+    mailed_before = ses.get_send_quota()["SentLast24Hours"]
     execution = local.executions.open_execution(
         uid, "2026-11-25", "S-missing", "ENTRY", "2026-11-25T09:20:00+05:30", "test"
     )
@@ -67,7 +69,9 @@ def test_linking_by_get_updates_then_an_urgent_event_once(client, tg):
 
     history = api.call("GET", "/notifications").data["notifications"]
     assert [(n["kind"], n["urgency"]) for n in history] == [("stop_not_placed", "urgent")]
-    assert history[0]["deliveries"] == {"telegram": "SENT"}
+    # Urgent: Telegram and e-mail (through the emulator's SES, from the Terraform-made sender).
+    assert history[0]["deliveries"] == {"telegram": "SENT", "email": "SENT"}
+    assert ses.get_send_quota()["SentLast24Hours"] == mailed_before + 1
     texts = [m["text"] for m in fake.messages(7001)]
     assert len(texts) == 2 and texts[1].startswith("URGENT: Stop-loss NOT placed")
 
@@ -111,7 +115,7 @@ def test_preferences_history_and_isolation(client, tg):
     mine = api.call("GET", "/notifications").data["notifications"]
     assert [n["kind"] for n in mine] == ["account_not_ready"] * 2
     assert "Date: 2026-11-25" in mine[0]["text"] and "Date: 2026-11-24" in mine[1]["text"]
-    assert mine[0]["deliveries"] == {"telegram": "SKIPPED: no chat"}
+    assert mine[0]["deliveries"] == {"telegram": "SKIPPED: no chat", "email": "SENT"}  # urgent
     assert other.call("GET", "/notifications").data["notifications"] == []
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, PutError
 
-from chalicelib.adapters.dynamo.models import BaseItem, user_pk
+from chalicelib.adapters.dynamo.models import BaseItem, ProfileItem, user_pk
 from chalicelib.adapters.dynamo.repository import _lost_race, guarded, now_iso
 from chalicelib.domain.notifications import Channel, NotificationEvent, Preferences
 from chalicelib.errors import DependencyUnavailable
@@ -34,6 +34,7 @@ class NotificationItem(BaseItem, discriminator="NOTIF"):
     text = UnicodeAttribute()
     occurred_at = UnicodeAttribute()
     telegram = UnicodeAttribute(null=True)  # SENT | FAILED: <why> | SKIPPED: <why>
+    email = UnicodeAttribute(null=True)  # the same, for the e-mail channel
 
     @staticmethod
     def key_of(uid: str, key: str) -> tuple[str, str]:
@@ -102,10 +103,14 @@ class DynamoNotificationStore:
         return True
 
     def mark_delivery(self, uid: str, key: str, channel: Channel, status: str) -> None:
-        if channel is not Channel.TELEGRAM:
+        attribute = {
+            Channel.TELEGRAM: NotificationItem.telegram,
+            Channel.EMAIL: NotificationItem.email,
+        }
+        if channel not in attribute:
             raise ValueError(f"no delivery state is kept for {channel}")
         item = NotificationItem(*NotificationItem.key_of(uid, key))
-        guarded(lambda: item.update(actions=[NotificationItem.telegram.set(status)]))
+        guarded(lambda: item.update(actions=[attribute[channel].set(status)]))
 
     def recent(self, uid: str, limit: int = 50) -> list[dict[str, Any]]:
         hash_key, _ = NotificationItem.history_key(uid)
@@ -120,7 +125,11 @@ class DynamoNotificationStore:
                 "urgency": i.urgency,
                 "text": i.text,
                 "occurred_at": i.occurred_at,
-                "deliveries": {} if i.telegram is None else {"telegram": i.telegram},
+                "deliveries": {
+                    name: value
+                    for name, value in (("telegram", i.telegram), ("email", i.email))
+                    if value is not None
+                },
             }
             for i in guarded(query)
             if isinstance(i, NotificationItem)
@@ -138,6 +147,11 @@ class DynamoNotificationStore:
     def telegram_chat(self, uid: str) -> str | None:
         item = self._get(TelegramChatItem, TelegramChatItem.key(uid))
         return None if item is None else item.chat_id
+
+    def email_address(self, uid: str) -> str | None:
+        """The trader's sign-up address (their profile), where e-mail notifications go."""
+        profile = self._get(ProfileItem, ProfileItem.key(uid))
+        return None if profile is None else str(profile.email or "") or None
 
     def link_chat(self, uid: str, chat_id: str) -> None:
         item = TelegramChatItem(*TelegramChatItem.key(uid), uid=uid, chat_id=chat_id)

@@ -20,7 +20,12 @@ from dataclasses import dataclass
 from chalicelib.adapters.telegram import TelegramError, TelegramRateLimited
 from chalicelib.domain.notification_text import burst, render
 from chalicelib.domain.notifications import Channel, NotificationEvent
-from chalicelib.services.notifications.ports import NotificationStore, TelegramPort
+from chalicelib.services.notifications.ports import (
+    EmailError,
+    MailerPort,
+    NotificationStore,
+    TelegramPort,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +48,11 @@ class Dispatcher:
         max_attempts: int = 5,
         backoff: float = 1.0,
         backoff_cap: float = 60.0,
+        mailer: MailerPort | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.store, self.bot = store, bot
+        self.sleep = sleep
+        self.store, self.bot, self.mailer = store, bot, mailer
         self.monotonic = monotonic
         self.interval, self.max_attempts = interval, max_attempts
         self.backoff, self.backoff_cap = backoff, backoff_cap
@@ -58,9 +66,12 @@ class Dispatcher:
         if not self.store.record(event, text):
             log.info("duplicate notification", extra={"user": event.uid, "kind": event.kind})
             return False
+        channels = self.store.preferences(event.uid).channels_for(event)
+        if Channel.EMAIL in channels and self.mailer is not None:
+            self._email(event, text)
         if self.bot is None:  # no bot on this deployment: the in-app record is all there is
             return True
-        if Channel.TELEGRAM not in self.store.preferences(event.uid).channels_for(event):
+        if Channel.TELEGRAM not in channels:
             return True
         chat = self.store.telegram_chat(event.uid)
         if chat is None:
@@ -68,6 +79,28 @@ class Dispatcher:
             return True
         self._outbox[chat].append(Pending(event.uid, event.key, text))
         return True
+
+    def _email(self, event: NotificationEvent, text: str) -> None:
+        """One message per event, sent at once (no per-chat pacing applies to mail); a failure is
+        recorded on the notification and retried at most ``max_attempts`` times when retryable."""
+        assert self.mailer is not None
+        address = self.store.email_address(event.uid)
+        if not address:
+            self.store.mark_delivery(event.uid, event.key, Channel.EMAIL, "SKIPPED: no address")
+            return
+        subject = "optexec: " + text.splitlines()[0][:120]
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                self.mailer.send(address, subject, text)
+            except EmailError as error:
+                if error.retryable and attempt < self.max_attempts:
+                    self.sleep(min(self.backoff * 2 ** (attempt - 1), self.backoff_cap))
+                    continue
+                log.error("e-mail not sent", extra={"user": event.uid, "error": str(error)})
+                self._mark_channel(event.uid, event.key, Channel.EMAIL, f"FAILED: {error}")
+                return
+            self._mark_channel(event.uid, event.key, Channel.EMAIL, "SENT")
+            return
 
     # -- delivery --------------------------------------------------------------------------------
     def pending(self) -> int:
@@ -127,7 +160,10 @@ class Dispatcher:
             self._mark(pending, f"FAILED: {error}")
 
     def _mark(self, pending: Pending, status: str) -> None:
+        self._mark_channel(pending.uid, pending.key, Channel.TELEGRAM, status)
+
+    def _mark_channel(self, uid: str, key: str, channel: Channel, status: str) -> None:
         try:
-            self.store.mark_delivery(pending.uid, pending.key, Channel.TELEGRAM, status)
+            self.store.mark_delivery(uid, key, channel, status)
         except Exception:
-            log.exception("could not record a delivery", extra={"user": pending.uid})
+            log.exception("could not record a delivery", extra={"user": uid})

@@ -16,6 +16,7 @@ class MemoryStore:
         self.chats: dict[str, str] = {}
         self.codes: dict[str, tuple[str, datetime]] = {}
         self.offset: int | None = None
+        self.emails: dict[str, str] = {}
 
     def record(self, event: NotificationEvent, text: str) -> bool:
         if (event.uid, event.key) in self.items:
@@ -44,6 +45,9 @@ class MemoryStore:
 
     def telegram_chat(self, uid: str) -> str | None:
         return self.chats.get(uid)
+
+    def email_address(self, uid: str) -> str | None:
+        return self.emails.get(uid)
 
     def link_chat(self, uid: str, chat_id: str) -> None:
         self.chats[uid] = chat_id
@@ -98,3 +102,16 @@ class Ticker:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class ScriptedMailer:
+    """Records e-mails; ``script`` holds errors to raise on the next sends, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+        self.script: list[Exception] = []
+
+    def send(self, to: str, subject: str, text: str) -> None:
+        if self.script:
+            raise self.script.pop(0)
+        self.sent.append((to, subject, text))

@@ -53,7 +53,10 @@ def test_preferences_route_kinds_and_urgent_always_goes_everywhere():
     prefs = Preferences.from_dict({"entry_done": [], "stop_not_placed": []})
     assert prefs.channels_for(event()) == {Channel.IN_APP}  # in-app always keeps the history
     assert prefs.channels_for(event(EventKind.STOP_NOT_PLACED)) == set(Channel)
-    assert prefs.channels_for(event(EventKind.TARGET_HIT)) == set(Channel)  # default
+    # The default: in-app and Telegram; e-mail is opt-in per kind except for urgent events.
+    assert prefs.channels_for(event(EventKind.TARGET_HIT)) == {Channel.IN_APP, Channel.TELEGRAM}
+    chosen = Preferences.from_dict({"target_hit": ["email"]})
+    assert chosen.channels_for(event(EventKind.TARGET_HIT)) == {Channel.IN_APP, Channel.EMAIL}
     assert Preferences.from_dict(prefs.to_dict()) == Preferences.from_dict(prefs.to_dict())
     assert prefs.to_dict()["entry_done"] == []
 
