@@ -11,6 +11,10 @@ API_PORT  ?= 8000
 REGION    ?= ap-south-1
 AT        ?=
 PYTEST_ARGS ?=
+# Test processes: most integration tests wait on real-speed clocks (a firer sleeping to T, brokers
+# polled), so two workers overlap the waiting; each worker has its own emulator and infra apply.
+# Whole files go to one worker (module fixtures stay together).
+PYTEST_WORKERS ?= 2
 # The instants the date- and hour-sensitive tests run at again: 02:00 IST on a trading Monday, a Sunday
 # noon, and an exchange holiday (Christmas 2026). See tests/conftest.py.
 AMBIENT_INSTANTS ?= 2026-11-30T02:00:00+05:30 2026-11-29T12:00:00+05:30 2026-12-25T11:00:00+05:30
@@ -45,7 +49,7 @@ format: $(STAMP) ## apply ruff format and fixes
 	@if command -v terraform >/dev/null; then terraform fmt -recursive infra; fi
 
 test: $(STAMP) lint ## the whole suite (unit + emulator integration) with coverage, then the clock-sensitive tests at three instants
-	$(PY) -m pytest --cov=chalicelib --cov=app --cov-report=term --cov-fail-under=90 --durations=30 $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --cov=chalicelib --cov=app --cov-report=term --cov-fail-under=90 --durations=30 $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory test-ambient
 
 test-ambient: $(STAMP) ## the ambient_time tests again at each of AMBIENT_INSTANTS (a green suite at any hour)
