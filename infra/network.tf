@@ -1,13 +1,28 @@
 # ---------------------------------------------------------------------------------------------------
 # Static egress IP (SEBI, from 2026-04-01): brokers accept API orders only from the client's
-# whitelisted IP. With static_egress_ip = true the Lambdas that talk to brokers run in private
-# subnets whose only way out is one NAT gateway with one Elastic IP: whitelist `egress_ip` at every
-# broker. Costs a NAT gateway (about USD 0.056/h in ap-south-1 plus data), so it is opt-in.
+# registered IP. With static_egress_ip = true the Lambdas that talk to brokers run in private
+# subnets whose only way out carries an Elastic IP: register `egress_ip` (and `egress_ips`, a
+# secondary, in gateway mode) at every broker.
+#   egress_nat = "instance" (default): one t4g.nano NAT instance in an auto-scaling group of one
+#     (nat_instance.tf), about USD 0.23 a day with its Elastic IP and disk (docs/cost.md).
+#   egress_nat = "gateway": managed NAT gateways, one per zone the Lambda subnets use, each with
+#     its own Elastic IP (about USD 1.4 a day each before data); brokers take a primary and a
+#     secondary IP, so both are registrable.
 # ---------------------------------------------------------------------------------------------------
 variable "static_egress_ip" {
-  description = "Run broker-facing Lambdas in a VPC behind a NAT gateway with an Elastic IP."
+  description = "Run broker-facing Lambdas in private subnets whose egress carries an Elastic IP (required by brokers since 2026-04-01; false only for local runs)."
   type        = bool
-  default     = false
+  default     = true
+}
+
+variable "egress_nat" {
+  description = "How the private subnets reach the brokers: instance (a NAT instance, the cheap default) or gateway (managed NAT gateways, one per zone)."
+  type        = string
+  default     = "instance"
+  validation {
+    condition     = contains(["instance", "gateway"], var.egress_nat)
+    error_message = "egress_nat must be \"instance\" or \"gateway\"."
+  }
 }
 
 variable "vpc_cidr" {
@@ -17,7 +32,12 @@ variable "vpc_cidr" {
 }
 
 locals {
-  egress = var.static_egress_ip ? 1 : 0
+  egress       = var.static_egress_ip ? 1 : 0
+  nat_gateways = var.static_egress_ip && var.egress_nat == "gateway" ? 2 : 0
+  nat_instance = var.static_egress_ip && var.egress_nat == "instance" ? 1 : 0
+  # Zones of the two Lambda subnets; gateway mode puts one public subnet and NAT gateway in each.
+  private_subnets = var.static_egress_ip ? 2 : 0
+  public_subnets  = local.nat_gateways > 0 ? local.nat_gateways : local.egress
 }
 
 data "aws_availability_zones" "available" {
@@ -39,33 +59,35 @@ resource "aws_internet_gateway" "egress" {
 }
 
 resource "aws_subnet" "public" {
-  count             = local.egress
+  count             = local.public_subnets
   vpc_id            = aws_vpc.egress[0].id
-  cidr_block        = cidrsubnet(var.vpc_cidr, 8, 0)
-  availability_zone = data.aws_availability_zones.available[0].names[0]
-  tags              = { Name = "${local.name}-public" }
+  cidr_block        = cidrsubnet(var.vpc_cidr, 8, count.index)
+  availability_zone = data.aws_availability_zones.available[0].names[count.index % length(data.aws_availability_zones.available[0].names)]
+  tags              = { Name = "${local.name}-public-${count.index}" }
 }
 
-# Two private subnets (two AZs) for the Lambdas; both leave through the one NAT gateway so that
-# every broker sees the same source address.
+# Two private subnets (two zones) for the Lambdas. With the NAT instance both leave through it, so
+# every broker sees one source address; with gateways each zone leaves through its own.
 resource "aws_subnet" "private" {
-  count             = var.static_egress_ip ? 2 : 0
+  count             = local.private_subnets
   vpc_id            = aws_vpc.egress[0].id
   cidr_block        = cidrsubnet(var.vpc_cidr, 8, 10 + count.index)
   availability_zone = data.aws_availability_zones.available[0].names[count.index % length(data.aws_availability_zones.available[0].names)]
   tags              = { Name = "${local.name}-private-${count.index}" }
 }
 
+# One Elastic IP per way out: the NAT instance's (associated by the instance at boot) or each
+# NAT gateway's.
 resource "aws_eip" "egress" {
-  count  = local.egress
+  count  = max(local.nat_gateways, local.nat_instance)
   domain = "vpc"
-  tags   = { Name = "${local.name}-egress" }
+  tags   = { Name = "${local.name}-egress-${count.index}" }
 }
 
 resource "aws_nat_gateway" "egress" {
-  count         = local.egress
-  allocation_id = aws_eip.egress[0].id
-  subnet_id     = aws_subnet.public[0].id
+  count         = local.nat_gateways
+  allocation_id = aws_eip.egress[count.index].id
+  subnet_id     = aws_subnet.public[count.index].id
   depends_on    = [aws_internet_gateway.egress]
 }
 
@@ -79,24 +101,31 @@ resource "aws_route_table" "public" {
 }
 
 resource "aws_route_table_association" "public" {
-  count          = local.egress
-  subnet_id      = aws_subnet.public[0].id
+  count          = local.public_subnets
+  subnet_id      = aws_subnet.public[count.index].id
   route_table_id = aws_route_table.public[0].id
 }
 
+# The private route tables carry no inline routes: with gateways the default route is an
+# aws_route below; with the NAT instance the instance writes it at boot (its network interface
+# changes whenever the group replaces it), and Terraform must not take it away again.
 resource "aws_route_table" "private" {
-  count  = local.egress
+  count  = local.nat_gateways > 0 ? local.nat_gateways : local.egress
   vpc_id = aws_vpc.egress[0].id
-  route {
-    cidr_block     = "0.0.0.0/0"
-    nat_gateway_id = aws_nat_gateway.egress[0].id
-  }
+  tags   = { Name = "${local.name}-private-${count.index}" }
+}
+
+resource "aws_route" "private_nat_gateway" {
+  count                  = local.nat_gateways
+  route_table_id         = aws_route_table.private[count.index].id
+  destination_cidr_block = "0.0.0.0/0"
+  nat_gateway_id         = aws_nat_gateway.egress[count.index].id
 }
 
 resource "aws_route_table_association" "private" {
-  count          = var.static_egress_ip ? 2 : 0
+  count          = local.private_subnets
   subnet_id      = aws_subnet.private[count.index].id
-  route_table_id = aws_route_table.private[0].id
+  route_table_id = aws_route_table.private[local.nat_gateways > 0 ? count.index : 0].id
 }
 
 # DynamoDB through a gateway endpoint: table traffic stays off the NAT (cheaper, no data charge).
@@ -105,7 +134,7 @@ resource "aws_vpc_endpoint" "dynamodb" {
   vpc_id            = aws_vpc.egress[0].id
   service_name      = "com.amazonaws.${local.region}.dynamodb"
   vpc_endpoint_type = "Gateway"
-  route_table_ids   = [aws_route_table.private[0].id]
+  route_table_ids   = aws_route_table.private[*].id
 }
 
 resource "aws_security_group" "lambda" {
@@ -142,8 +171,18 @@ resource "aws_iam_role_policy" "lambda_vpc" {
 }
 
 output "egress_ip" {
-  description = "Whitelist this IP at every broker (empty unless static_egress_ip = true)."
+  description = "Register this IP at every broker as the primary static IP (empty unless static_egress_ip = true)."
   value       = var.static_egress_ip ? aws_eip.egress[0].public_ip : ""
+}
+
+output "egress_ips" {
+  description = "Every Elastic IP orders may leave from: one with the NAT instance, one per zone with gateways (register the second as the secondary IP)."
+  value       = aws_eip.egress[*].public_ip
+}
+
+output "egress_nat" {
+  description = "What carries the egress IP: instance or gateway (empty unless static_egress_ip = true)."
+  value       = var.static_egress_ip ? var.egress_nat : ""
 }
 
 output "lambda_subnet_ids" {

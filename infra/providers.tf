@@ -19,6 +19,7 @@ provider "aws" {
     for_each = local.emulated ? [var.aws_endpoint_url] : []
     content {
       apigateway     = endpoints.value
+      autoscaling    = endpoints.value
       cloudwatch     = endpoints.value
       cloudwatchlogs = endpoints.value
       cognitoidp     = endpoints.value
@@ -33,6 +34,7 @@ provider "aws" {
       sns            = endpoints.value
       ses            = endpoints.value
       sqs            = endpoints.value
+      ssm            = endpoints.value
       sts            = endpoints.value
     }
   }

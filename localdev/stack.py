@@ -74,9 +74,9 @@ def apply_platform(url: str, region: str, work_dir: Path | None = None) -> dict[
             )
             return outputs
     print("infra: applying infra/ to the emulator with Terraform ...", flush=True)
-    outputs = terraform.apply(
-        "local", url, extra_vars={"region": region}, include_app=False, work_dir=work
-    )
+    # Locally the clock process sends from this machine's own address: no egress VPC.
+    local_vars = {"region": region, "static_egress_ip": "false"}
+    outputs = terraform.apply("local", url, extra_vars=local_vars, include_app=False, work_dir=work)
     marker.write_text(json.dumps({"fingerprint": expected, "outputs": outputs}, indent=1))
     return outputs
 

@@ -6,7 +6,9 @@ so a second firer, a retried Lambda or a duplicate batch cannot send it again. T
 the monotonic clock (immune to wall-clock steps) until a few milliseconds before T and spins the
 rest. At T the hot path is HTTP only: accounts in parallel (one worker each), within an account BUY
 legs before SELL legs (hedges first, for margin), every request through the account's rate
-limiter (the 10 orders/s rule wins over speed). Results are written after the account's sends.
+limiter (the 10 orders/s rule wins over speed); where that limiter lives in the table (AWS), each
+account's budget for its orders is reserved before T with one conditional write, so no order waits
+on the table at T. Results are written after the account's sends.
 `sent_at` is the moment the limiter granted the request, on the same clock as `scheduled_at`.
 
 Isolation: every order's outcome is recorded whatever another order, account or user raises. An
@@ -82,6 +84,20 @@ class StampingLimiter:
         self._local.granted = self._wall()
         return waited
 
+    def reserve(self, account: str, count: int, at: datetime) -> bool:
+        """Reserve ``count`` of the account's slots from ``at`` before it comes, when the inner
+        limiter keeps its log in a shared store (one conditional write instead of one per order
+        at T); True when a budget was reserved. A failure only means the orders pay at T."""
+        reserve = getattr(self._inner, "reserve", None)
+        if reserve is None or count <= 0:
+            return False
+        try:
+            reserve(account, count, max(0.0, (at - self._wall()).total_seconds()))
+        except Exception:
+            log.warning("rate budget not reserved", extra={"account": account}, exc_info=True)
+            return False
+        return True
+
     def take_grant(self) -> datetime | None:
         granted: datetime | None = getattr(self._local, "granted", None)
         self._local.granted = None
@@ -156,7 +172,11 @@ class Firer:
                     len(g) - len(c) for g, c in zip(groups, claimed, strict=True)
                 )
                 requests = [[self._request(o) for o in group] for group in claimed]
-                self.wait_until(datetime.fromisoformat(scheduled_at))
+                moment = datetime.fromisoformat(scheduled_at)
+                if self.stamps is not None:
+                    budget = self._cpu("prep", partial(self._reserve, moment))
+                    list(pool.map(budget, claimed))
+                self.wait_until(moment)
                 send = self._cpu("send", self._send_account)
                 results = list(pool.map(send, claimed, requests, adapters))
                 for outcome in pool.map(self._cpu("record", self._record_all), results):
@@ -209,6 +229,11 @@ class Firer:
         if claimed:
             self._at("after_claim", order)
         return claimed
+
+    def _reserve(self, moment: datetime, group: list[OrderItem]) -> None:
+        """The account's rate budget for its claimed orders, reserved before T."""
+        if group and self.stamps is not None:
+            self.stamps.reserve(group[0].account_id, len(group), moment)
 
     def _request(self, order: OrderItem) -> OrderRequest | Exception:
         try:

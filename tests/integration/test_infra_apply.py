@@ -52,24 +52,108 @@ def test_table_matches_the_models(infra, settings):
     assert table["SSEDescription"]["Status"] in ("ENABLED", "ENABLING")
 
 
-def test_static_egress_ip_routes_private_subnets_through_one_nat(infra, settings):
+def _nat_instance(infra, settings) -> tuple[dict, dict]:
+    """The NAT instance the group launched, and its group."""
+    [group] = _client("autoscaling", settings).describe_auto_scaling_groups(
+        AutoScalingGroupNames=[infra["nat_autoscaling_group"]]
+    )["AutoScalingGroups"]
+    [member] = group["Instances"]
+    [reservation] = _client("ec2", settings).describe_instances(InstanceIds=[member["InstanceId"]])[
+        "Reservations"
+    ]
+    return reservation["Instances"][0], group
+
+
+def test_static_egress_ip_is_a_nat_instance_in_a_group_of_one(infra, settings):
     import ipaddress
 
-    assert ipaddress.ip_address(infra["egress_ip"])  # the address to whitelist at brokers
+    assert ipaddress.ip_address(infra["egress_ip"])  # the address to register at brokers
+    assert infra["egress_ips"] == [infra["egress_ip"]] and infra["egress_nat"] == "instance"
     ec2 = _client("ec2", settings)
     assert len(infra["lambda_subnet_ids"]) == 2 and len(infra["lambda_security_group_ids"]) == 1
+    assert ec2.describe_nat_gateways(
+        Filters=[{"Name": "state", "Values": ["available", "pending"]},
+                 {"Name": "subnet-id", "Values": [infra["nat_subnet_id"]]}]
+    )["NatGateways"] == []  # fmt: skip
+    instance, group = _nat_instance(infra, settings)
+    assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (1, 1, 1)
+    assert group["VPCZoneIdentifier"] == infra["nat_subnet_id"]
+    assert {m["Metric"] for m in group["EnabledMetrics"]} == {"GroupInServiceInstances"}
+    assert instance["InstanceType"] == "t4g.nano" and instance["SubnetId"] == infra["nat_subnet_id"]
+    [template] = ec2.describe_launch_template_versions(
+        LaunchTemplateId=group["LaunchTemplate"]["LaunchTemplateId"], Versions=["$Latest"]
+    )["LaunchTemplateVersions"]
+    data = template["LaunchTemplateData"]
+    assert data["MetadataOptions"]["HttpTokens"] == "required"  # IMDSv2 only
+    assert data["IamInstanceProfile"]["Arn"].endswith("-nat")
+    [interface] = data["NetworkInterfaces"]
+    assert interface["AssociatePublicIpAddress"] is True  # until the Elastic IP replaces it
+    alarms = _client("cloudwatch", settings).describe_alarms(
+        AlarmNamePrefix=infra["nat_autoscaling_group"]
+    )["MetricAlarms"]
+    by_metric = {a["MetricName"]: a for a in alarms}
+    assert set(by_metric) == {"GroupInServiceInstances", "StatusCheckFailed"}
+    for alarm in alarms:
+        assert alarm["AlarmActions"] == [infra["alarm_topic_arn"]]
+        assert alarm["Dimensions"] == [
+            {"Name": "AutoScalingGroupName", "Value": infra["nat_autoscaling_group"]}
+        ]
+    assert by_metric["GroupInServiceInstances"]["TreatMissingData"] == "breaching"
+
+
+def test_nat_instance_boot_takes_the_ip_and_routes_the_lambda_subnets(infra, settings):
+    """Runs the AWS half of the rendered user data (steps 2-4) against the emulator, as the
+    instance would after configuring forwarding: its source/destination check goes off, it holds
+    the Elastic IP, and both Lambda subnets' default route points at its network interface."""
+    import base64
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("aws") is None:
+        pytest.skip("the AWS CLI is not installed")
+    ec2 = _client("ec2", settings)
+    instance, _ = _nat_instance(infra, settings)
+    interface = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    encoded = ec2.describe_instance_attribute(
+        InstanceId=instance["InstanceId"], Attribute="userData"
+    )["UserData"]["Value"]
+    script = base64.b64decode(encoded).decode()
+    assert script.startswith("#!/bin/bash\n")
+    checked = subprocess.run(["bash", "-n"], input=script, text=True, capture_output=True)
+    assert checked.returncode == 0, checked.stderr
+    aws_half = script[script.index("# 2.") :]
+    prelude = f'retry() {{ "$@"; }}\ninstance={instance["InstanceId"]}\neni={interface}\n'
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": settings.aws_endpoint_url,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": settings.region,
+    }
+    for _ in range(2):  # a replacement reboots into the same state: every step is idempotent
+        booted = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", prelude + aws_half],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert booted.returncode == 0, booted.stderr[-2000:]
+    attribute = ec2.describe_instance_attribute(
+        InstanceId=instance["InstanceId"], Attribute="sourceDestCheck"
+    )
+    assert attribute["SourceDestCheck"]["Value"] is False
+    [address] = ec2.describe_addresses(PublicIps=[infra["egress_ip"]])["Addresses"]
+    assert address["NetworkInterfaceId"] == interface
     tables = ec2.describe_route_tables(
         Filters=[{"Name": "association.subnet-id", "Values": infra["lambda_subnet_ids"]}]
     )["RouteTables"]
-    gateways = {
-        r.get("NatGatewayId")
+    targets = {
+        (t["RouteTableId"], r.get("NetworkInterfaceId"), r.get("NatGatewayId"))
         for t in tables
         for r in t["Routes"]
         if r.get("DestinationCidrBlock") == "0.0.0.0/0"
     }
-    assert len(gateways) == 1 and None not in gateways
-    [nat] = ec2.describe_nat_gateways(NatGatewayIds=list(gateways))["NatGateways"]
-    assert nat["NatGatewayAddresses"][0]["PublicIp"] == infra["egress_ip"]
+    assert len(targets) == 1  # one table serves both subnets: one source address
+    assert [(nic, gateway) for _, nic, gateway in targets] == [(interface, None)]
 
 
 def test_the_schedule_has_a_dead_letter_queue(infra, settings):

@@ -6,13 +6,25 @@ reservation times in one item (``rate_items.RateLogItem``) and reserves a slot w
 read-then-conditional-write on the item's version, retrying on a lost race. It uses wall-clock
 epoch time (Lambda clocks are NTP-synchronised to a few ms) and widens the window by ``margin``
 to absorb that skew. Cost: one consistent GetItem + one conditional PutItem per order request.
+
+Reserved budgets (``reserve``): before T a firer reserves all of an account's slots for the slot
+with one read and one conditional write, so at T its orders take their slots from memory and none
+waits on the table. A reserved slot ``m`` is written to the log as ``m + hold``: the process may
+send in ``[m, m + hold]`` (its requests go one after another, each taking the broker's latency),
+and every other process paces itself as if it had sent at the latest allowed instant. Within the
+budget the process also paces on its actual send times (never more than N in a window); a send
+that could not leave within ``hold`` of its slot gives the rest of the budget up and goes through
+the table like any other. Unused reserved slots are simply wasted capacity, never excess.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pynamodb.exceptions import DoesNotExist, PutError
@@ -23,6 +35,35 @@ from chalicelib.adapters.dynamo.rate_items import RateLogItem
 
 log = logging.getLogger(__name__)
 CONDITION_FAILED = "ConditionalCheckFailedException"
+#: A budget serves callers from this long before the instant it was reserved from (T); earlier
+#: callers (another job placing on the account before T) go through the table. A caller takes
+#: the next reserved slot and sleeps until it.
+EARLY_TAKE = 0.25
+
+
+@dataclass
+class _Budget:
+    """One account's reserved slots in this process, and the times they were really taken."""
+
+    slots: deque[float]
+    hold: float
+    #: The instant the budget was reserved from (T): it serves requests from then on.
+    start: float
+    taken: deque[float] = field(default_factory=deque)
+
+    def take(self, now: float, rate: int, window: float) -> float | None:
+        """The instant the next request may leave, or None when the budget cannot serve it."""
+        if not self.slots or now < self.start - EARLY_TAKE:
+            return None
+        reserved = self.slots.popleft()
+        slot = max(now, reserved)
+        if len(self.taken) >= rate:
+            slot = max(slot, self.taken[-rate] + window)
+        if slot > reserved + self.hold:
+            self.slots.clear()  # too late for what the log promised the others
+            return None
+        self.taken.append(slot)
+        return slot
 
 
 class DynamoRateLimiter:
@@ -38,6 +79,7 @@ class DynamoRateLimiter:
         sleep: Callable[[float], None] = time.sleep,
         max_races: int = 50,
         keep_for: float = 2 * 86400,
+        hold: float = 0.5,
     ) -> None:
         self.rate = checked_rate(rate)
         self.window = window + margin
@@ -45,9 +87,58 @@ class DynamoRateLimiter:
         self._sleep = sleep
         self._max_races = max_races
         self._keep_for = keep_for
+        self.hold = hold
+        self._budgets: dict[str, _Budget] = {}
+        self._budget_lock = threading.Lock()
+
+    def reserve(self, account: str, count: int, start_in: float = 0.0) -> list[float]:
+        """Reserve ``count`` slots from ``start_in`` seconds from now with one conditional write
+        (plus one per lost race); ``acquire`` then serves them from memory. Returns the slots."""
+        if count <= 0:
+            return []
+        for race in range(self._max_races):
+            item = self._load(account)
+            start = self._clock() + start_in
+            logged = [float(g) for g in item.grants or []]
+            timeline = list(logged)  # others' upper bounds, then our true slots
+            slots: list[float] = []
+            for _ in range(count):
+                slot = next_slot(timeline, start, self.rate, self.window)
+                timeline.append(slot)
+                slots.append(slot)
+            item.grants = [*logged, *(s + self.hold for s in slots)][-self.rate :]
+            item.ttl = datetime.fromtimestamp(slots[-1] + self._keep_for, tz=UTC)
+            try:
+                item.save()
+            except PutError as exc:
+                if exc.cause_response_code != CONDITION_FAILED:
+                    raise
+                log.debug("rate budget race lost", extra={"account": account, "race": race})
+                continue
+            with self._budget_lock:
+                self._budgets[account] = _Budget(deque(slots), self.hold, start)
+            return slots
+        raise RateLimited(
+            f"could not reserve {count} order slots for {account} after {self._max_races} races",
+            broker="limiter",
+        )
 
     def acquire(self, account: str) -> float:
-        """Reserve this account's next slot in the shared log, then sleep until it."""
+        """This account's next slot: from its reserved budget when one can serve it, otherwise
+        reserved in the shared log; then sleep until it."""
+        with self._budget_lock:
+            budget = self._budgets.get(account)
+            slot = budget.take(self._clock(), self.rate, self.window) if budget else None
+            if budget is not None and not budget.slots:
+                del self._budgets[account]
+        if slot is not None:
+            wait = slot - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+            return slot
+        return self._acquire_from_table(account)
+
+    def _acquire_from_table(self, account: str) -> float:
         for race in range(self._max_races):
             item = self._load(account)
             now = self._clock()

@@ -82,3 +82,71 @@ def test_two_limiters_sharing_the_table_never_exceed_n_together(table):
     assert not any(t.is_alive() for t in threads), "a limiter never returned"
     assert len(slots) == 20
     assert max_in_any_window(slots) <= 5
+
+
+# ----- budgets reserved before T ------------------------------------------------------------
+def _version(account: str) -> int:
+    return RateLogItem.get(*RateLogItem.key(account), consistent_read=True).version
+
+
+def _send(limiter: DynamoRateLimiter, clock: Clock, account: str, n: int, latency: float):
+    """n requests one after another, each holding the thread for `latency` (the broker's reply):
+    the instants they really left, on the shared virtual clock."""
+    left = []
+    for _ in range(n):
+        limiter.acquire(account)
+        left.append(clock.time())
+        clock.sleep(latency)
+    return left
+
+
+def test_a_reserved_budget_serves_t_from_memory_with_one_write(table):
+    clock = Clock()
+    limiter = DynamoRateLimiter(8, clock=clock.time, sleep=clock.sleep)
+    start = clock.time() + 1.0
+    slots = limiter.reserve("acct-A", 40, start_in=1.0)
+    assert len(slots) == 40 and slots[:8] == [start] * 8
+    version = _version("acct-A")
+    clock.sleep(1.0)  # the firer waits until T
+    left = _send(limiter, clock, "acct-A", 40, latency=0.02)
+    assert _version("acct-A") == version  # nothing written (or read-modified) at T
+    assert all(t - start <= 8 * 0.02 for t in left[:8])  # the first 8 leave back to back
+    assert max_in_any_window(left) <= 8
+    assert left[8] - left[0] >= 1.0  # then paced at the account's budget
+
+
+def test_budget_given_up_when_sends_fall_behind_goes_through_the_table(table):
+    clock = Clock()
+    limiter = DynamoRateLimiter(8, clock=clock.time, sleep=clock.sleep, hold=0.5)
+    limiter.reserve("acct-A", 16, start_in=1.0)
+    version = _version("acct-A")
+    clock.sleep(1.0)
+    left = _send(limiter, clock, "acct-A", 16, latency=0.3)  # slow broker: 8 take 2.4 s
+    assert _version("acct-A") > version  # the late ones reserved through the table
+    assert max_in_any_window(left) <= 8
+
+
+def test_others_pace_behind_a_budget_however_late_it_is_used(table):
+    """Another process places on the same account through the table while this one uses its
+    budget late within `hold`: together never more than N in any window."""
+    clock = Clock()
+    firer = DynamoRateLimiter(8, clock=clock.time, sleep=lambda s: None, hold=0.5)
+    other = DynamoRateLimiter(8, clock=clock.time, sleep=lambda s: None)
+    firer.reserve("acct-A", 12, start_in=0.0)
+    # the other process asks first (at the reserved start) and is placed after the budget
+    others = [other.acquire("acct-A") for _ in range(10)]
+    ours = [s + 0.5 for s in (firer.acquire("acct-A") for _ in range(12))]  # sent at the latest
+    assert max_in_any_window(others + ours) <= 8
+    assert min(others) >= max(ours[:8])
+
+
+def test_an_early_caller_does_not_take_the_budget(table):
+    clock = Clock()
+    limiter = DynamoRateLimiter(8, clock=clock.time, sleep=clock.sleep)
+    limiter.reserve("acct-A", 8, start_in=5.0)
+    version = _version("acct-A")
+    limiter.acquire("acct-A")  # a stop placed 5 s before T: not one of the budget's orders
+    assert _version("acct-A") == version + 1
+    assert clock.time() >= 1_800_000_005.0 + 0.5  # it waited behind the reserved burst
+    left = _send(limiter, clock, "acct-A", 8, latency=0.0)
+    assert max_in_any_window([1_800_000_005.5, *left]) <= 8
