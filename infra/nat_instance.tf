@@ -117,13 +117,13 @@ resource "aws_launch_template" "nat" {
   name          = "${local.name}-nat"
   description   = "NAT instance carrying the broker-registered Elastic IP."
   image_id      = data.aws_ssm_parameter.nat_ami[0].insecure_value
-  instance_type = var.nat_instance_type
-  user_data = base64encode(templatefile("${path.module}/nat_instance.sh.tftpl", {
+  instance_type = local.engine > 0 ? var.engine_instance_type : var.nat_instance_type
+  user_data = base64encode(join("\n", [templatefile("${path.module}/nat_instance.sh.tftpl", {
     region         = local.region
     vpc_cidr       = var.vpc_cidr
     allocation_id  = aws_eip.egress[0].allocation_id
     route_table_id = aws_route_table.private[0].id
-  }))
+  }), local.engine_boot]))
   iam_instance_profile {
     arn = aws_iam_instance_profile.nat[0].arn
   }

@@ -29,6 +29,7 @@ provider "aws" {
       iam            = endpoints.value
       kms            = endpoints.value
       lambda         = endpoints.value
+      s3             = endpoints.value
       scheduler      = endpoints.value
       sfn            = endpoints.value
       sns            = endpoints.value

@@ -81,11 +81,13 @@ def apply(
     quiet: bool = True,
     infra_dir: Path = INFRA,
     include_app: bool = True,
+    refresh: bool = True,
 ) -> dict[str, Any]:
     """Init and apply infra/ for a stage; returns the outputs as plain values.
 
     include_app=False applies the platform alone (a copy of infra/ without the packaged Chalice
     module), as `make run` and the tests do: locally the API is `chalice local`.
+    refresh=False skips re-reading every resource (a variant applied over a fresh state).
     """
     work = work_dir or (RUN_DIR / f"tf-{stage}{name_suffix}")
     work.mkdir(parents=True, exist_ok=True)
@@ -101,8 +103,17 @@ def apply(
         variables.setdefault("notification_email_sender", EMULATOR_EMAIL_SENDER)
     var_args = [f"-var={k}={v}" for k, v in variables.items()]
     _run(["init", "-input=false", "-no-color"], env, quiet, infra_dir)
+    refreshing = [] if refresh else ["-refresh=false"]
     _run(
-        ["apply", "-input=false", "-auto-approve", "-no-color", f"-state={state}", *var_args],
+        [
+            "apply",
+            "-input=false",
+            "-auto-approve",
+            "-no-color",
+            f"-state={state}",
+            *refreshing,
+            *var_args,
+        ],
         env,
         quiet,
         infra_dir,

@@ -71,15 +71,29 @@ def emulator_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def infra(emulator_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def infra_run(emulator_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """How the session applies infra/ (state, suffix, variables): a test may apply a variant
+    over the same state (engine mode, test_infra_apply.py)."""
+    return {
+        "endpoint": emulator_url,
+        "name_suffix": "-t" + uuid.uuid4().hex[:6],
+        "work_dir": tmp_path_factory.mktemp("terraform"),
+        "extra_vars": {
+            "region": REGION,
+            "tick_schedule_enabled": "false",
+            "static_egress_ip": "true",
+        },
+    }
+
+
+@pytest.fixture(scope="session")
+def infra(infra_run: dict[str, Any]) -> dict[str, Any]:
     """infra/ applied to the emulator; returns the Terraform outputs."""
-    suffix = "-t" + uuid.uuid4().hex[:6]
-    work = tmp_path_factory.mktemp("terraform")
     return terraform.apply(
         "test",
-        emulator_url,
-        name_suffix=suffix,
-        work_dir=work,
-        extra_vars={"region": REGION, "tick_schedule_enabled": "false", "static_egress_ip": "true"},
+        infra_run["endpoint"],
+        name_suffix=infra_run["name_suffix"],
+        work_dir=infra_run["work_dir"],
+        extra_vars=infra_run["extra_vars"],
         include_app=False,
     )
