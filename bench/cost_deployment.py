@@ -5,6 +5,7 @@ Since 2026-04-01 brokers take orders only from a registered IP, so the Lambdas s
 subnets behind an Elastic IP. Modes compared (infra/network.tf, infra/nat_instance.tf):
   nat_instance  a t4g.nano NAT instance (ASG of one) with its Elastic IP: the default
   nat_gateway   managed NAT gateways, one per zone of the two Lambda subnets, each with an EIP
+  engine        engine mode: the clock process on the NAT instance (t4g.micro), no tick Lambdas
 
 Prices are dated data (bench/prices.json, each with its source and date). Usage that the
 benchmarks do not measure (bytes through the NAT, log volume) is an assumption stated in
@@ -53,35 +54,44 @@ def load_prices() -> dict[str, float]:
     return {name: float(p["value"]) for name, p in data["prices"].items()}
 
 
-def serverless(users: int, guarded: bool, price: dict[str, float], pm: dict[str, float]) -> dict:
+def serverless(
+    users: int, guarded: bool, price: dict[str, float], pm: dict[str, float], engine: bool = False
+) -> dict:
     """Per trading day: the tick path for `users` (10 strategies, 2 accounts each), the risk
-    monitor, the kill-switch driver, KMS requests and logs."""
+    monitor, the kill-switch driver, KMS requests and logs. In engine mode only their DynamoDB
+    requests remain (the clock process does the rest on the instance)."""
     rpt = json.loads((RESULTS / "requests_per_tick.json").read_text())
     timing = json.loads((RESULTS / "timing.json").read_text())
     tick = cost_model.scenario(users, 10, 2, rpt, timing)
     books_rru = 10 * 2 * MONITOR_CYCLES * users if guarded else 0
+    lambda_gb_s = 0.0 if engine else MONITOR_GB_S + KILL_DRIVER_GB_S
+    tick_usd = tick["usd_per_day_total"]
+    if engine:
+        tick_usd = tick["usd_per_day"]["dynamodb_writes"] + tick["usd_per_day"]["dynamodb_reads"]
     return {
-        "tick_path": tick["usd_per_day_total"],
-        "risk_monitor": (MONITOR_GB_S + KILL_DRIVER_GB_S) * pm["lambda_gb_s"]
+        "tick_path": tick_usd,
+        "risk_monitor": lambda_gb_s * pm["lambda_gb_s"]
         + (MONITOR_CYCLES * 2 + books_rru) * pm["ddb_read_unit"],
         "kms_requests": ASSUMED["kms_decrypts_per_user_day"] * users * price["kms_request"],
         "logs": ASSUMED["log_gb_per_user_day"] * users * price["cloudwatch_logs_gb"],
-        "sfn_transitions": tick["sfn_transitions"],
-        "lambda_gb_s": tick["lambda_gb_s"] + MONITOR_GB_S + KILL_DRIVER_GB_S,
+        "sfn_transitions": 0 if engine else tick["sfn_transitions"],
+        "lambda_gb_s": (0.0 if engine else tick["lambda_gb_s"]) + lambda_gb_s,
     }
 
 
 def egress(mode: str, users: int, price: dict[str, float]) -> dict[str, float]:
     """Per month: what the way out with the static IP costs."""
     gb_month = ASSUMED["nat_gb_per_user_day"] * users * TRADING_DAYS_PER_MONTH
-    if mode == "nat_instance":
+    if mode in ("nat_instance", "engine"):
+        kind = "ec2_t4g_micro_hour" if mode == "engine" else "ec2_t4g_nano_hour"
         return {
-            "nat_instance_t4g_nano": price["ec2_t4g_nano_hour"] * HOURS_PER_MONTH,
+            "nat_instance": price[kind] * HOURS_PER_MONTH,
             "elastic_ip": price["public_ipv4_hour"] * HOURS_PER_MONTH,
             "ebs_root_8gb_gp3": price["ebs_gp3_gb_month"] * EBS_GB,
             "data_out": gb_month * price["data_out_internet_gb"],
             "cross_zone": gb_month / 2 * price["cross_az_gb"],  # one Lambda subnet is remote
-            "nat_alarms": NAT_INSTANCE_ALARMS * price["cloudwatch_alarm_month"],
+            "nat_alarms": (NAT_INSTANCE_ALARMS + (mode == "engine"))
+            * price["cloudwatch_alarm_month"],
         }
     return {
         "nat_gateways_x2": 2 * price["nat_gateway_hour"] * HOURS_PER_MONTH,
@@ -92,7 +102,7 @@ def egress(mode: str, users: int, price: dict[str, float]) -> dict[str, float]:
 
 
 def deployment(mode: str, users: int, guarded: bool, price, pm) -> dict[str, Any]:
-    day = serverless(users, guarded, price, pm)
+    day = serverless(users, guarded, price, pm, engine=mode == "engine")
     per_month = {
         name: value * TRADING_DAYS_PER_MONTH
         for name, value in day.items()
@@ -103,7 +113,7 @@ def deployment(mode: str, users: int, guarded: bool, price, pm) -> dict[str, Any
     per_month["platform_alarms"] = PLATFORM_ALARMS * price["cloudwatch_alarm_month"]
     month = sum(per_month.values())
     # The same month inside the always-free tiers a self-hosted account normally has.
-    alarms = PLATFORM_ALARMS + (NAT_INSTANCE_ALARMS if mode == "nat_instance" else 0)
+    alarms = PLATFORM_ALARMS + {"nat_instance": 2, "engine": 3}.get(mode, 0)
     transitions = day["sfn_transitions"] * TRADING_DAYS_PER_MONTH
     free = (
         min(alarms, 10) * price["cloudwatch_alarm_month"]
@@ -128,7 +138,7 @@ def main() -> None:
     price, pm = load_prices(), cost_model.PRICE
     rows = [
         deployment(mode, users, guarded, price, pm)
-        for mode in ("nat_instance", "nat_gateway")
+        for mode in ("nat_instance", "nat_gateway", "engine")
         for users in (1, 5)
         for guarded in (False, True)
     ]
