@@ -3,8 +3,9 @@
 # settlement, recovery, risk monitor, daily jobs, built from the same chalicelib/) runs as a
 # systemd service on the NAT instance itself, so its orders leave from the same Elastic IP the
 # trader registered and one instance serves both. Timers start it at 08:00 and stop it at 16:15
-# IST on weekdays (the clock itself skips exchange holidays); its log goes to CloudWatch Logs and
-# a heartbeat metric every minute feeds an alarm while the market is open. The API stays on
+# IST on weekdays (the clock itself skips exchange holidays); its log goes to CloudWatch Logs, a
+# heartbeat metric every minute feeds an alarm while the market is open, and a metric filter on
+# the log alarms when a tick leaves more than 1 s late. The API stays on
 # Lambda and DynamoDB stays the store; a replaced instance resumes through the exactly-once gate
 # and the recovery sweep. Set tick_schedule_enabled = false with it (else the Lambda ticks run
 # too: harmless, the gate sends every order once, but paid for).
@@ -127,6 +128,36 @@ resource "aws_cloudwatch_metric_alarm" "engine_missing" {
   evaluation_periods  = 2
   threshold           = 1
   comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+}
+
+# The clock logs `tick_late_ms <ms>` after every tick that sent (localdev/clock.py): the first
+# order's lateness after T becomes a metric, alarmed when a tick leaves more than 1 s late.
+resource "aws_cloudwatch_log_metric_filter" "engine_tick_late" {
+  count          = local.engine
+  name           = "${local.name}-engine-tick-late"
+  log_group_name = aws_cloudwatch_log_group.engine[0].name
+  pattern        = "[..., label = \"tick_late_ms\", ms]"
+  metric_transformation {
+    namespace = "${var.app_name}/engine"
+    name      = "TickLateMs"
+    value     = "$ms"
+    unit      = "Milliseconds"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "engine_tick_late" {
+  count               = local.engine
+  alarm_name          = "${local.name}-engine-tick-late"
+  alarm_description   = "A tick's first order left more than 1 s after T."
+  namespace           = "${var.app_name}/engine"
+  metric_name         = "TickLateMs"
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 1
+  threshold           = 1000
+  comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]
 }

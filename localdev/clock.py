@@ -88,6 +88,10 @@ class Clock:
         except Exception:  # the report never breaks the clock
             upcoming = None
         log.info("%s", tick_line(slot, figures, upcoming))
+        if "late_first_ms" in figures:
+            # Machine-readable for engine mode: a CloudWatch metric filter turns the last field
+            # into the TickLateMs metric, alarmed above 1 s (infra/engine.tf).
+            log.info("tick_late_ms %.1f", figures["late_first_ms"])
         for problem in problems:
             log.warning("  %s", problem)
 

@@ -15,6 +15,7 @@ import urllib.request
 import uuid
 import zipfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import boto3
 import pytest
@@ -292,10 +293,17 @@ def test_engine_mode_applies_over_the_default_and_keeps_the_registered_ip(
     assert f"TABLE_NAME={infra['table_name']}\n" in script
     assert f"s3://{bucket}/{key}" in script
     assert "SECRET" not in script.replace("SECRETS_KMS_KEY_ID", "")  # ids only, no secrets
-    [alarm] = _client("cloudwatch", settings).describe_alarms(
-        AlarmNamePrefix=infra["nat_autoscaling_group"].removesuffix("-nat") + "-engine-missing"
+    alarms = _client("cloudwatch", settings).describe_alarms(
+        AlarmNamePrefix=infra["nat_autoscaling_group"].removesuffix("-nat") + "-engine-"
     )["MetricAlarms"]
-    assert alarm["AlarmActions"] == [infra["alarm_topic_arn"]]
+    assert {a["MetricName"] for a in alarms} == {"EngineUp", "TickLateMs"}
+    assert all(a["AlarmActions"] == [infra["alarm_topic_arn"]] for a in alarms)
+    [late_filter] = _client("logs", settings).describe_metric_filters(
+        metricName="TickLateMs", metricNamespace=alarms[0]["Namespace"]
+    )["metricFilters"]
+    assert late_filter["filterPattern"] == '[..., label = "tick_late_ms", ms]'
+    clock_source = Path(__file__).resolve().parents[2] / "localdev" / "clock.py"
+    assert "tick_late_ms" in clock_source.read_text()  # the line it parses
     role = template["LaunchTemplateData"]["IamInstanceProfile"]["Arn"].rsplit("/", 1)[-1]
     policies = _client("iam", settings).list_role_policies(RoleName=role)["PolicyNames"]
     assert {p.rsplit("-", 1)[-1] for p in policies} >= {"nat", "jobs", "engine"}

@@ -82,6 +82,16 @@ def test_every_tick_logs_one_line_even_when_idle(caplog):
     ]
 
 
+def test_a_tick_that_sent_logs_its_lateness_for_the_metric_filter(caplog):
+    clock = Clock(SimpleNamespace(), slots=lambda: set())  # type: ignore[arg-type]
+    figures = {"due": 1, "orders": 4, "sent": 4, "late_first_ms": 1234.56, "late_last_ms": 1300}
+    with caplog.at_level(logging.INFO, logger="clock"):
+        clock._report(SLOT, figures, [])
+    last = caplog.records[-1].getMessage()
+    assert last == "tick_late_ms 1234.6"  # infra/engine.tf: [..., label = "tick_late_ms", ms]
+    assert last.split()[-2:] == ["tick_late_ms", "1234.6"]
+
+
 def test_log_lines_carry_the_platform_time():
     wall = datetime(2026, 11, 29, 3, 0, tzinfo=IST)
     formatter = PlatformTimeFormatter(lambda: SLOT, wall=lambda: wall)
