@@ -310,8 +310,12 @@ class Container:
         )
         settlement = Settlement(self.executions, self.repo, closer, self.clock, backoff=QUICK)
         return RiskEngine(
-            RiskRepository(self.settings.schedule_shards), self.repo, settlement, self.clock
-        )
+            RiskRepository(self.settings.schedule_shards), self.repo, settlement, self.clock,
+            leases=self.leases,
+            entry_block=lambda uid, strategy_id, account_id: self.kill_switch.blocks(
+                uid, strategy_id, account_id
+            ),
+        )  # fmt: skip
 
     # -- notifications -------------------------------------------------------------------------
     @cached_property

@@ -16,7 +16,10 @@ rules) the hook:
    unknown state, what is held is unknown, so the exit is not sent (recorded FAILED, logged as
    an error) rather than risk closing twice;
 4. reads the positions with strongly consistent reads and trims every exit order to what is
-   still held: an order with nothing left to close is recorded CANCELLED and never sent.
+   still held: an order with nothing left to close is recorded CANCELLED and never sent;
+5. closes what is held beyond the plan too (a re-entry that filled after the exit was planned,
+   a fill that reached the positions late): closing orders for the rest are written claimed
+   into the exit's execution (write before send) and handed to the firer with the others.
 
 When any of this fails (storage down), the strategy's exit orders on the account are kept back
 and logged as errors: an exit sent unchecked after a kill switch or a stop closed the position
@@ -38,12 +41,14 @@ from chalicelib.adapters.brokers.port import OrderRequest
 from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.adapters.dynamo.repository import _lost_race, now_iso
 from chalicelib.adapters.dynamo.risk_items import RiskBookItem
+from chalicelib.domain import order_lifecycle as lc
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.strategy import ExitReason
-from chalicelib.services.closing import canonical_symbol
+from chalicelib.services.closing import canonical_symbol, closing_orders, holding_of_position
 from chalicelib.services.guards import CLOSED, EXITING, ORDER_FIELDS, Guard
 from chalicelib.services.leases import Leases
 from chalicelib.services.order_builder import ChildOrder
+from chalicelib.services.order_sender import order_item, order_request, stamp
 from chalicelib.services.risk_engine import RiskEngine
 from chalicelib.services.settlement import TERMINAL, Settlement
 
@@ -120,7 +125,56 @@ class ExitGuard:
                 order.update(actions=[OrderItem.request.set(order.request)])
             kept.append(order)
             kept_requests.append(request)
+        for strategy_id, verdict in held.items():
+            if isinstance(verdict, NotSent):
+                continue
+            rest = {symbol: left.get((strategy_id, symbol), net) for symbol, net in verdict.items()}
+            if any(rest.values()):
+                execution = next(o.execution for o in exits if o.strategy_id == strategy_id)
+                more = self.beyond_the_plan(first, execution, strategy_id, rest)
+                kept += [o for o, _ in more]
+                kept_requests += [r for _, r in more]
         return kept, kept_requests
+
+    def beyond_the_plan(
+        self, first: OrderItem, execution: str, strategy_id: str, rest: dict[str, int]
+    ) -> list[tuple[OrderItem, OrderRequest]]:
+        """Closing orders for units held at T that no planned exit order closes, written claimed
+        (SENDING) into the exit's execution before the firer sends them: a crash between the
+        two leaves orders the recovery sweep resolves by tag, never a position forgotten."""
+        uid, account_id = first.uid, first.account_id
+        closer = self.settlement.closer
+        holdings = [
+            dataclasses.replace(holding, net_quantity=rest[p.symbol])
+            for p in self.settlement.executions.positions(uid, strategy_id, consistent=True)
+            if p.account_id == account_id and rest.get(p.symbol)
+            for holding in [holding_of_position(p)]
+        ]
+        if not holdings:
+            return []
+        now = self.engine.clock()
+        prices, missing = closer.prices(uid, holdings)
+        children, refused = closing_orders(
+            strategy_id, holdings, prices, closer.market, phase="XIT", on=now.date()
+        )
+        if missing or refused:
+            log.error(
+                "exit: units held beyond the plan cannot be closed now",
+                extra={"user": uid, "strategy": strategy_id, "errors": [*missing, *refused]},
+            )
+        items = []
+        for child in children:
+            item = order_item(uid, execution, strategy_id, "EXIT", child, now)
+            item.status, item.claim_token = lc.CLAIMED, f"exit-hook:{item.order_id}"
+            item.claimed_at = stamp(now)
+            items.append(item)
+        self.settlement.executions.put_orders(items)
+        log.warning(
+            "exit closes units held beyond its plan",
+            extra={"user": uid, "strategy": strategy_id, "orders": [i.order_id for i in items]},
+        )
+        return [(item, order_request(ChildOrder.from_dict(item.request), closer.market))
+                for item in items]  # fmt: skip
 
     def held_at_t(
         self, uid: str, account_id: str, strategy_id: str, on: date, own: set[str]

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
+from time import monotonic as _monotonic
 from typing import Any
 
 from chalicelib.adapters.brokers.errors import BrokerError
@@ -58,6 +59,7 @@ from chalicelib.services.guards import (
     entry_fills,
     new_guard,
 )
+from chalicelib.services.leases import Leases
 from chalicelib.services.order_sender import stamp
 from chalicelib.services.risk_intents import Intents, in_flight
 from chalicelib.services.risk_step import BookStep
@@ -73,12 +75,28 @@ class RiskEngine:
     repo: Repository
     settlement: Settlement
     clock: Callable[[], datetime]
+    #: The close lease every closer of a (user, strategy, account) takes (``services.leases``):
+    #: the monitor's closes, stop placements and moves, and re-entries never run beside a kill
+    #: switch's square-off or the exit at T. None only in rigs that test the engine alone.
+    leases: Leases | None = None
+    #: Why a new position of (uid, strategy, account) may not be opened now (an engaged kill
+    #: switch), or None: asked before a re-entry starts.
+    entry_block: Callable[[str, str, str], str | None] | None = None
+    monotonic: Callable[[], float] = _monotonic
+    #: (step, order) -> None at each step of a risk order's send (``before_claim``,
+    #: ``after_claim``, ``after_send``, ``after_ack``): the fault-matrix tests die here.
+    checkpoint: Callable[[str, OrderItem], None] | None = None
     #: Risk orders by id, kept across cycles: the broker's order book refreshes the open ones,
     #: so the table is read for an order once, not every second.
     _order_cache: dict[str, OrderItem] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.intents = Intents(self.settlement, self.clock)
+        self.intents = Intents(self.settlement, self.clock, self.at)
+
+    def at(self, step: str, order: OrderItem) -> None:
+        """A named step of a risk order's send (see ``checkpoint``)."""
+        if self.checkpoint is not None:
+            self.checkpoint(step, order)
 
     # -- arming ---------------------------------------------------------------------------------
     def arm(self, uid: str, execution_sk: str) -> RiskBookItem | None:
@@ -153,17 +171,24 @@ class RiskEngine:
         prices = self._prices(book.uid, live, positions)
         known = self._refresh_orders(book, live, now)
         context = BookStep(self, book, strategy, now, prices, known)
-        if watches_mtm:
-            context.mtm_exit(positions)
-        for guard in live:
-            if guard.state in LIVE_STATES and context.ltp(guard) is None:
-                context.alert("blind", guard, urgent=True, message="no price for a guarded "
-                              "position: its target, trailing and software stop cannot act")  # fmt: skip
-        for doc in list(book.guards):
-            guard = Guard(doc)
-            if guard.state in (ENDING_STATES if after_exit else LIVE_STATES):
-                context.advance(guard)
-        context.finish()
+        try:
+            if watches_mtm:
+                context.mtm_exit(positions)
+            for guard in live:
+                if guard.state in LIVE_STATES and context.ltp(guard) is None:
+                    context.alert("blind", guard, urgent=True, message="no price for a guarded "
+                                  "position: its target, trailing and software stop cannot act")  # fmt: skip
+            for doc in list(book.guards):
+                guard = Guard(doc)
+                if guard.state in (ENDING_STATES if after_exit else LIVE_STATES):
+                    context.advance(guard)
+            context.finish()
+        except Exception:
+            context.release_leases()
+            raise
+        # Not in a ``finally``: a process that dies here (a crash, a SIGKILL) frees nothing; its
+        # lease expires (``risk_step.LEASE_TTL``), and a restarted monitor shares its owner.
+        context.release_leases()
 
     # -- freezing (exit time, kill switch) --------------------------------------------------------
     def freeze(

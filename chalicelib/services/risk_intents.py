@@ -17,7 +17,7 @@ when the broker's book has not shown the tag for ``LAG`` is it declared ``never_
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,6 +47,8 @@ LAG = timedelta(seconds=10)
 class Intents:
     settlement: Settlement
     clock: Clock
+    #: (step, order) -> None: the engine's fault-matrix checkpoint (``after_send``).
+    at: Callable[[str, OrderItem], None] = lambda step, order: None
 
     def build(
         self,
@@ -77,12 +79,14 @@ class Intents:
         try:
             ack = adapter.place(request)
         except (Rejected, InvalidOrder, InvalidRequest) as error:
+            self.at("after_send", item)
             self._answer(item, "REJECTED", str(error), error=error_doc(error))
         except Unavailable as error:  # ambiguous: stays SENT, resolved by tag
             self._answer(item, "SENT", str(error), error=error_doc(error))
         except BrokerError as error:
             self._answer(item, "FAILED", str(error), error=error_doc(error))
         else:
+            self.at("after_send", item)
             self._answer(item, "OPEN", "acknowledged", broker_order_id=ack.order_id,
                          acked_at=stamp(self.clock()))  # fmt: skip
         log.info("risk order sent", extra={"account": item.account_id, "tag": item.tag,

@@ -39,6 +39,7 @@ from chalicelib.domain.risk import (
     trailed_stop,
 )
 from chalicelib.domain.strategy import ExitReason, MtmScope, RiskUnit, Strategy
+from chalicelib.errors import DependencyUnavailable
 from chalicelib.services.closing import holding_of_position
 from chalicelib.services.guards import (
     ARMED,
@@ -73,6 +74,16 @@ MAX_EXIT_ATTEMPTS = 5  # re-priced closes before the urgent alert (the chase goe
 CHASE_EVERY = timedelta(seconds=3)
 #: An alert's condition still holding is said again after this long (never more often).
 ALERT_EVERY = timedelta(seconds=30)
+#: The monitor's close lease: longer than one pass's acts on a pair (sends and settles, about
+#: 10 s on a slow broker, renewed before each act), shorter than the exit's 20 s patience, so a
+#: monitor that died holding it never keeps the exit at T back.
+LEASE_TTL = 15.0
+#: Renew a lease held this long (seconds) before the next act of the same pass.
+LEASE_RENEW = 5.0
+#: No re-entry starts this close to the exit time: the exit is planned from the positions
+#: before T (20 s locally, up to a minute on AWS), and a position opened after the plan would
+#: be left for the exit hook to find at T.
+RE_ENTRY_BEFORE_EXIT = timedelta(seconds=90)
 log = logging.getLogger(__name__)
 
 
@@ -98,6 +109,50 @@ class BookStep:
         self.lost = False
         self.events: list[dict[str, Any]] = []
         self.seq = 0
+        self.leases: dict[str, float] = {}  # account -> when this pass took (or renewed) it
+
+    # -- the close lease ------------------------------------------------------------------------
+    @property
+    def lease_owner(self) -> str:
+        """Every monitor shares the owner: monitors are serialised by the book's version and
+        their intents, and a restarted monitor must not wait for its dead predecessor's lease."""
+        return f"risk:{self.book.trade_date}:{self.book.strategy_id}"
+
+    def may_act(self, account_id: str) -> bool:
+        """Take (or renew) the close lease of (user, strategy, account) before a broker call that
+        closes or may close (a close, a stop placed, moved or cancelled, a re-entry). False: a
+        kill switch or the exit is closing these positions: do nothing now, decide next cycle."""
+        leases = self.engine.leases
+        if leases is None:
+            return True
+        taken_at = self.leases.get(account_id)
+        clock = self.engine.monotonic
+        if taken_at is not None and clock() - taken_at < LEASE_RENEW:
+            return True
+        uid, strategy_id = self.book.uid, self.book.strategy_id
+        try:
+            taken = leases.acquire(uid, strategy_id, account_id, self.lease_owner, LEASE_TTL)
+        except DependencyUnavailable:
+            log.warning("close lease unreadable", extra={"user": uid, "book": self.book.sk})
+            taken = False
+        if taken:
+            self.leases[account_id] = clock()
+        else:
+            self.leases.pop(account_id, None)
+        return taken
+
+    def release_leases(self) -> None:
+        """Give back the leases this pass took (its acts are settled or left as intents)."""
+        leases = self.engine.leases
+        if leases is None:
+            return
+        for account_id in list(self.leases):
+            try:
+                leases.release(self.book.uid, self.book.strategy_id, account_id,
+                               self.lease_owner)  # fmt: skip
+            except DependencyUnavailable:  # it expires by itself
+                log.warning("close lease not released", extra={"book": self.book.sk})
+            del self.leases[account_id]
 
     # -- orders and prices --------------------------------------------------------------------
     def ltp(self, guard: Guard) -> Decimal | None:
@@ -412,6 +467,8 @@ class BookStep:
         if adapter is None:
             self.event("alert", guard, code="stop_not_placed", message="no broker session")
             return
+        if not self.may_act(guard.account_id):
+            return
         children = stop_children(guard, self.book.strategy_id, self.freeze_qty(guard),
                                  self.now.date(), self._seq(guard))  # fmt: skip
         guard.doc["broker_stop"] = guard.doc["stop"]
@@ -444,7 +501,7 @@ class BookStep:
         broker = str(guard.doc["contract"].get("broker", ""))
         cap = broker_capabilities(broker).max_modifications
         adapter = self.engine.adapter(self.book.uid, guard.account_id)
-        if adapter is None:
+        if adapter is None or not self.may_act(guard.account_id):
             return
         if int(guard.doc["modifications"]) >= cap:
             self.replace_stops(guard, live)
@@ -487,6 +544,8 @@ class BookStep:
     def replace_stops(self, guard: Guard, live: Sequence[OrderItem]) -> None:
         """Cancel the resting stops; once the cancel is confirmed the stop is placed anew (not
         counted as a loss)."""
+        if not self.may_act(guard.account_id):
+            return
         guard.doc["cancel_requested"] = True
         self.dirty = True
         if self.claim():
@@ -514,6 +573,8 @@ class BookStep:
                 o for o in self.orders(guard.ids("entry_orders")) if o.status not in TERMINAL
             ]
             if resting:  # an exit stops the entry: its unfilled remainder is cancelled first
+                if not self.may_act(guard.account_id):
+                    return
                 asked = engine.settlement.cancel_open(self.book.uid, resting)
                 if asked:
                     engine._reconcile(self.book.uid, asked)
@@ -526,6 +587,8 @@ class BookStep:
             return  # an order not yet acknowledged: resolved by its tag first, never doubled
         open_stops = [o for o in stops if o.status not in TERMINAL]
         if open_stops:
+            if not self.may_act(guard.account_id):
+                return  # a kill switch or the exit is closing this pair now
             asked = engine.settlement.cancel_open(self.book.uid, open_stops)
             if asked:  # a failed cancel is asked again next cycle; nothing waits on it now
                 engine._reconcile(self.book.uid, asked)
@@ -535,6 +598,8 @@ class BookStep:
         if open_exits:
             if self.now - self.last_sent(open_exits) < CHASE_EVERY:
                 return  # resting: its fill shows in the order book next cycle
+            if not self.may_act(guard.account_id):
+                return
             asked = engine.settlement.cancel_open(self.book.uid, open_exits)  # to re-price it
             if asked:
                 engine._reconcile(self.book.uid, asked)
@@ -561,6 +626,8 @@ class BookStep:
             self.alert("exit_blind", guard, urgent=True, left=left,
                        message="cannot price or reach the broker to close an open position")  # fmt: skip
             return
+        if not self.may_act(guard.account_id):
+            return  # another closer holds the pair: it reads what is held when it acts
         guard.doc["exit_attempts"] = attempt + 1
         children = closing_children(guard, self.book.strategy_id, left, ltp,
                                     self.freeze_qty(guard), self.now.date(), self._seq(guard),
@@ -619,6 +686,11 @@ class BookStep:
             self.dirty = True
             self.event("re_entry_expired", guard)
             return
+        if self.now >= self.exit_at() - RE_ENTRY_BEFORE_EXIT:
+            guard.state = DONE  # the exit is planned (or about to be) from what is held now
+            self.dirty = True
+            self.event("re_entry_expired", guard, why="the strategy's exit is planned")
+            return
         ltp = self.ltp(guard)
         exit_price = guard.price("exit_price") or guard.entry
         if ltp is None or not re_entry_ready(rule.mode, guard.entry, exit_price, ltp):
@@ -626,6 +698,8 @@ class BookStep:
         adapter = self.engine.adapter(self.book.uid, guard.account_id)
         if adapter is None:
             self.event("alert", guard, code="re_entry_failed", message="no broker session")
+            return
+        if self.refused_by_kill_switch(guard) or not self.may_act(guard.account_id):
             return
         children = reentry_children(guard, self.book.strategy_id, ltp, self.freeze_qty(guard),
                                     self.now.date(), self._seq(guard))  # fmt: skip
@@ -638,6 +712,24 @@ class BookStep:
         self.engine._reconcile(self.book.uid, items)
         self.reentering(guard)
 
+    def exit_at(self) -> datetime:
+        """Today's exit time of the strategy, as an instant in the monitor's zone."""
+        return datetime.combine(
+            self.now.date(), time.fromisoformat(self.book.exit_time), tzinfo=self.now.tzinfo
+        )
+
+    def refused_by_kill_switch(self, guard: Guard) -> bool:
+        """A kill switch engaging on the strategy or account: no re-entry starts (the guard is
+        done; the switch's freeze would stop it anyway, this closes the gap before it lands)."""
+        block = self.engine.entry_block
+        reason = block(self.book.uid, self.book.strategy_id, guard.account_id) if block else None
+        if reason is None:
+            return False
+        guard.state = DONE
+        self.dirty = True
+        self.event("re_entry_refused", guard, why=reason)
+        return True
+
     def reentering(self, guard: Guard) -> None:
         """The re-entry orders ended: the next cycle's guard is born from what filled (an
         unfilled remainder is cancelled first, so nothing fills later unguarded)."""
@@ -647,6 +739,8 @@ class BookStep:
             return
         open_ = [o for o in items if o.status not in TERMINAL]
         if open_:
+            if not self.may_act(guard.account_id):
+                return
             engine.settlement.cancel_open(self.book.uid, open_)
             engine._reconcile(self.book.uid, open_)
             if any(o.status not in TERMINAL for o in open_):
@@ -702,10 +796,16 @@ class BookStep:
         self.known.update({o.order_id: o for o in items})
         engine._order_cache.update({o.order_id: o for o in items})
         self.dirty = True
+        for item in items:
+            engine.at("before_claim", item)
         if not self.claim():
             engine.intents.drop(items, "not sent: another actor changed the risk book first")
             return None
+        for item in items:
+            engine.at("after_claim", item)
         engine.intents.dispatch(adapter, items)
+        for item in items:
+            engine.at("after_ack", item)
         return items
 
     def _seq(self, guard: Guard) -> int:

@@ -198,7 +198,10 @@ class Scenario:
         access = TrippingAccess(CachedAccess(c.broker_access), self.traps)
         closer = PositionCloser(c.executions, access, c.market, BrokerLtp(), c.clock)
         settlement = Settlement(c.executions, c.repo, closer, c.clock, backoff=FAST)
-        return RiskEngine(RiskRepository(c.settings.schedule_shards), c.repo, settlement, c.clock)
+        return RiskEngine(
+            RiskRepository(c.settings.schedule_shards), c.repo, settlement, c.clock,
+            leases=c.leases, entry_block=c.kill_switch.blocks,
+        )  # fmt: skip
 
     def trap(self, call: str, when: Callable[[Any], bool], action: str, **kw: Any) -> Trap:
         trap = Trap(call, when, action, **kw)
@@ -364,3 +367,72 @@ def while_sending(s: Scenario, first: RiskEngine, second: RiskEngine, closes: in
     second.step(s.book(), s.now)
     thread.join()
     assert not errors, errors
+
+
+def plan_exit(s: Scenario) -> list[Any]:
+    """The strategy's exit as the planner builds it before T: closing orders for what the
+    positions hold now, stored BUILT under the EXIT execution (scheduled at 15:15:00)."""
+    c = s.sim.container
+    closer = PositionCloser(c.executions, c.broker_access, c.market, BrokerLtp(), c.clock)
+    children, errors = closer.exit_orders(s.sim.uid, s.strategy_id)
+    assert not errors, errors
+    at = EXIT_TIME
+    execution = c.executions.open_execution(
+        s.sim.uid, at.date().isoformat(), s.strategy_id, "EXIT", at.isoformat(), "test"
+    )
+    assert execution is not None
+    s.exit_execution = execution.sk
+    items = [order_item(s.sim.uid, execution.sk, s.strategy_id, "EXIT", c_, at) for c_ in children]
+    c.executions.put_orders(items)
+    return items
+
+
+def fire_exit(s: Scenario, items: list[Any], engine: RiskEngine | None = None) -> dict[str, int]:
+    """The planned exit fired at T through the firer and the exit hook (``ExitGuard``), then
+    settled; ``engine`` is the exit process's risk engine (another process than the monitor)."""
+    from chalicelib.services.exit_guard import ExitGuard
+    from chalicelib.services.firer import Firer
+
+    c = s.sim.container
+    s.sim.clock.now = EXIT_TIME
+    engine = engine or s.fresh_engine()
+    firer = Firer(
+        adapter_for=c.broker_access.adapter, market=c.market, wall=c.clock,
+        before_send=ExitGuard(engine, c.leases, engine.settlement),
+    )  # fmt: skip
+    counts = firer.fire(items)
+    engine.settlement.settle(s.sim.uid, s.exit_execution)
+    return counts
+
+
+def exit_orders(s: Scenario) -> list[Any]:
+    c = s.sim.container
+    return c.executions.orders_of_execution(s.sim.uid, s.exit_execution)
+
+
+def step_in_thread(s: Scenario, engine: RiskEngine, started: Callable[[], bool]) -> Any:
+    """``engine`` steps the book in a thread; returns once ``started()`` holds (e.g. its close is
+    at the broker, its answer held back by a ``slow`` trap), with a ``join`` that re-raises."""
+    book, now = s.book(), s.now
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            engine.step(book, now)
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not started() and thread.is_alive():
+        time.sleep(0.02)
+
+    def join() -> None:
+        thread.join()
+        assert not errors, errors
+
+    return join
+
+
+EXIT_TIME = datetime(2026, 11, 26, 15, 15, tzinfo=IST)

@@ -177,7 +177,9 @@ def test_exit_time_leaves_a_stop_whose_cancel_failed_to_the_monitor(sim: Sim):
     assert sum(s.resting_stops().values()) == 1
     book = s.book()
     assert book.status == "LIVE" and book.guards[0]["state"] == "EXITING"
-    s.steps(2)  # the monitor asks again, the cancel is confirmed, it closes
+    s.steps(2)  # the exit's close lease (15 s) is still held: the monitor waits
+    assert kinds(s) == ["SL"] and s.book().guards[0]["state"] == "EXITING"
+    s.steps(2, seconds=8)  # then it asks again, the cancel is confirmed, it closes
     assert kinds(s) == ["SL", "LIMIT"]
     assert s.position(0) == 0 and s.broker_position(0) == 0
     assert s.book().status == "DONE"
