@@ -745,6 +745,13 @@ class BookStep:
             engine._reconcile(self.book.uid, open_)
             if any(o.status not in TERMINAL for o in open_):
                 return
+        if items and all(never_sent(o) for o in items):
+            # Its sender died before sending (or the broker never got it): nothing is held, so
+            # the re-entry is decided afresh (a new tag), under the same cut-offs as before.
+            guard.state, guard.doc["reentry_orders"] = WAITING, []
+            self.dirty = True
+            self.event("re_entry_not_sent", guard, orders=[o.order_id for o in items])
+            return
         rule = self.leg_rules(guard).re_entry
         guard.state = DONE
         self.dirty = True

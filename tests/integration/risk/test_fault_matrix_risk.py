@@ -57,10 +57,10 @@ def crash(s: Scenario, run: Callable[[], Any]) -> None:
 def recover(s: Scenario) -> None:
     """A restarted monitor (past the broker's order-book lag) and one recovery sweep."""
     s.engine = s.fresh_engine()
-    s.steps(3)
-    s.steps(3, seconds=5)
-    s.sim.container.recovery.sweep(users=[s.sim.uid])
     s.steps(2)
+    s.steps(2, seconds=6)
+    s.sim.container.recovery.sweep(users=[s.sim.uid])
+    s.steps(1)
 
 
 @pytest.mark.parametrize("step", STEPS)
