@@ -131,7 +131,14 @@ class ExitGuard:
             rest = {symbol: left.get((strategy_id, symbol), net) for symbol, net in verdict.items()}
             if any(rest.values()):
                 execution = next(o.execution for o in exits if o.strategy_id == strategy_id)
-                more = self.beyond_the_plan(first, execution, strategy_id, rest)
+                try:
+                    more = self.beyond_the_plan(first, execution, strategy_id, rest)
+                except Exception:  # the planned (trimmed) orders still go out
+                    log.exception(
+                        "exit: units held beyond the plan not closed",
+                        extra={"user": first.uid, "strategy": strategy_id, "rest": rest},
+                    )
+                    continue
                 kept += [o for o, _ in more]
                 kept_requests += [r for _, r in more]
         return kept, kept_requests
