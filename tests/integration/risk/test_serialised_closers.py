@@ -43,7 +43,7 @@ def drive_until_flat(s: Scenario, passes: int = 6) -> str:
 def test_the_monitor_holds_the_close_lease_while_it_closes(sim: Sim):
     s = Scenario(sim, [TARGET], {})
     s.enter()
-    s.trap("place", is_close, "slow", delay=1.0)
+    s.trap("place", is_close, "slow", delay=1.5)
     s.price(0, "79.00")
     sim.clock.advance()
     join = step_in_thread(s, s.engine, lambda: bool(closes_sent(s)))
