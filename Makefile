@@ -19,7 +19,7 @@ PYTEST_WORKERS ?= 2
 # noon, and an exchange holiday (Christmas 2026). See tests/conftest.py.
 AMBIENT_INSTANTS ?= 2026-11-30T02:00:00+05:30 2026-11-29T12:00:00+05:30 2026-12-25T11:00:00+05:30
 
-.PHONY: help venv run reset test test-ambient lint format unit integration emulator emulator-stop infra-local package deploy bench clean demo
+.PHONY: help venv run reset test test-ambient lint format unit integration emulator emulator-stop infra-local package bootstrap deploy bench clean demo
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -76,14 +76,17 @@ infra-local: $(STAMP) ## apply infra/ to the emulator on $(PORT)
 package: $(STAMP) ## chalice package --pkg-format terraform into infra/chalice, patched
 	$(PY) -m localdev.package --stage $(STAGE)
 
-deploy: package ## package and terraform apply to AWS (STAGE=dev|prod) or the emulator (STAGE=local)
+bootstrap: $(STAMP) ## once per AWS account and region: the S3 bucket (versioned, encrypted, locked) for AWS stages' Terraform state
+	$(PY) -m localdev.remote_state --region $(REGION)
+
+deploy: package ## package and terraform apply to AWS (STAGE=dev|prod, state in S3: `make bootstrap` first) or the emulator (STAGE=local)
 	$(PY) -m localdev.deploy --stage $(STAGE) --region $(REGION) --emulator-port $(PORT)
 
 bench: $(STAMP) ## run the benchmarks; figures go to bench/results/*.json
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
-clean: ## remove local state (emulator logs, terraform state for emulator stages)
-	rm -rf .run .pytest_cache .coverage infra/chalice infra/app.tf
+clean: ## remove local state (emulator logs, terraform state for emulator stages); AWS stages' state is in S3, untouched
+	rm -rf .run .pytest_cache .coverage infra/chalice infra/app.tf infra/backend.tf
 
 demo: $(STAMP) ## a demo trader, two fake-broker accounts, an iron condor at the next minute: entry, fills, exit
 	$(PY) -m localdev.demo --emulator-port $(PORT) --region $(REGION) $(if $(AT),--at '$(AT)')

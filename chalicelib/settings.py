@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from chalicelib.services.clock import ClockShift
 
@@ -73,6 +74,12 @@ class Settings:
                 f"PLATFORM_CLOCK shifts the clock, which only emulator stages allow "
                 f"({', '.join(sorted(EMULATOR_STAGES))}); stage {self.stage!r} runs on the wall clock"
             )
+        if self.stage not in EMULATOR_STAGES and _loopback(self.public_api_url):
+            # Brokers would send the trader's login back to this machine's loopback address.
+            raise ValueError(
+                f"PUBLIC_API_URL is {self.public_api_url!r} on stage {self.stage!r}: it must be the "
+                "API's public URL (Terraform sets it: the custom domain or the API Gateway URL)"
+            )
 
     @property
     def jwt_issuer(self) -> str:
@@ -102,7 +109,7 @@ class Settings:
             jwks_url_override=source.get("JWKS_URL") or None,
             auto_confirm_signup=source.get("AUTO_CONFIRM_SIGNUP", "").lower() in TRUE_WORDS,
             schedule_shards=int(source.get("SCHEDULE_SHARDS", "4")),
-            public_api_url=source.get("PUBLIC_API_URL", "http://127.0.0.1:8000"),
+            public_api_url=source.get("PUBLIC_API_URL") or "http://127.0.0.1:8000",
             broker_hosts=_json_mapping(source.get("BROKER_HOSTS", ""), "BROKER_HOSTS"),
             alarm_topic_arn=source.get("ALARM_TOPIC_ARN") or None,
             order_rate=int(source.get("ORDER_RATE", "8")),
@@ -131,6 +138,11 @@ class Settings:
             "SECRETS_KMS_KEY_ID": self.secrets_kms_key_id,
         }
         return [name for name, value in required.items() if not value]
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in ("", "localhost") or host.startswith("127.") or host == "::1"
 
 
 def _names(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:

@@ -27,29 +27,16 @@ resource "aws_cloudwatch_metric_alarm" "tick_failed" {
   alarm_actions       = [aws_sns_topic.alarms.arn]
 }
 
-resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
-  for_each            = local.function_names
-  alarm_name          = "${each.value}-errors"
-  alarm_description   = "Lambda ${each.key} raised errors."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = each.value }
-  statistic           = "Sum"
-  period              = 60
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-}
+# Every function's error, throttle and duration alarms, its log group and each schedule's
+# failed-invocation alarm are generated with the functions (localdev/package.py): they need each
+# function's name and timeout, which the Chalice package owns.
 
-resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {
-  for_each            = local.function_names
-  alarm_name          = "${each.value}-throttles"
-  alarm_description   = "Lambda ${each.key} was throttled: raise reserved concurrency."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = each.value }
+resource "aws_cloudwatch_metric_alarm" "tick_timed_out" {
+  alarm_name          = "${local.name}-tick-timed-out"
+  alarm_description   = "A tick execution ran past its TimeoutSeconds: a fire or settle batch hung."
+  namespace           = "AWS/States"
+  metric_name         = "ExecutionsTimedOut"
+  dimensions          = { StateMachineArn = aws_sfn_state_machine.tick.arn }
   statistic           = "Sum"
   period              = 60
   evaluation_periods  = 1
@@ -84,23 +71,6 @@ resource "aws_cloudwatch_metric_alarm" "tick_dlq" {
   statistic           = "Maximum"
   period              = 60
   evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-}
-
-# The recovery sweep (a Chalice schedule, each minute of the session) resolves orders a crashed or
-# timed-out Lambda left claimed, sent or unknown. If it fails, nothing else does until 15:45.
-resource "aws_cloudwatch_metric_alarm" "recovery_errors" {
-  alarm_name          = "${local.name}-recovery-sweep-errors"
-  alarm_description   = "The recovery sweep failed: orders left in doubt by a crash are not being resolved against the brokers."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = "${local.function_base}-recovery_sweep" }
-  statistic           = "Sum"
-  period              = 60
-  evaluation_periods  = 2
   threshold           = 0
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"

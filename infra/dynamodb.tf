@@ -64,5 +64,7 @@ resource "aws_dynamodb_table" "main" {
     kms_key_arn = aws_kms_key.data.arn
   }
 
-  deletion_protection_enabled = var.stage == "prod"
+  # Every AWS stage: the table holds every trader's strategies, orders and positions. The
+  # emulator's stages are thrown away with it.
+  deletion_protection_enabled = !local.emulated
 }

@@ -91,7 +91,9 @@ resource "aws_iam_role_policy" "sfn" {
   policy = data.aws_iam_policy_document.sfn.json
 }
 
-# EventBridge Scheduler may start the tick state machine and nothing else.
+# EventBridge Scheduler may start the tick state machine and, when it cannot, deliver the event to
+# the tick's dead-letter queue: Scheduler sends to the DLQ with the schedule's role (a queue policy
+# for the service principal is not what it uses), so without this the DLQ never receives.
 data "aws_iam_policy_document" "scheduler_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -109,8 +111,14 @@ resource "aws_iam_role" "scheduler" {
 
 data "aws_iam_policy_document" "scheduler" {
   statement {
+    sid       = "StartTick"
     actions   = ["states:StartExecution"]
     resources = [aws_sfn_state_machine.tick.arn]
+  }
+  statement {
+    sid       = "DeadLetter"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.tick_dlq.arn]
   }
 }
 

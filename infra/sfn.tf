@@ -8,10 +8,11 @@ resource "aws_sfn_state_machine" "tick" {
   role_arn = aws_iam_role.sfn.arn
   type     = "STANDARD"
   definition = templatefile("${path.module}/tick.asl.json.tftpl", {
-    plan_function_arn    = local.function_arns.plan
-    fire_function_arn    = local.function_arns.fire
-    settle_function_arn  = local.function_arns.settle
-    fire_map_concurrency = var.fire_map_concurrency
+    plan_function_arn      = local.function_arns.plan
+    fire_function_arn      = local.function_arns.fire
+    settle_function_arn    = local.function_arns.settle
+    fire_map_concurrency   = var.fire_map_concurrency
+    settle_map_concurrency = var.settle_map_concurrency
   })
 }
 

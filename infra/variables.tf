@@ -41,7 +41,21 @@ variable "tick_schedule_enabled" {
 }
 
 variable "fire_map_concurrency" {
-  description = "How many fire Lambdas one tick runs in parallel (Map MaxConcurrency)."
+  description = "How many fire Lambdas one tick runs in parallel (Map MaxConcurrency; 40 at most for an inline Map). The planner makes at most 40 fire batches (jobs/tick.py MAX_FIRE_BATCHES): keep 40 so that every batch starts at once."
   type        = number
   default     = 40
+  validation {
+    condition     = var.fire_map_concurrency >= 1 && var.fire_map_concurrency <= 40
+    error_message = "fire_map_concurrency must be between 1 and 40 (an inline Map runs at most 40 iterations at once)."
+  }
+}
+
+variable "settle_map_concurrency" {
+  description = "How many settle Lambdas one tick runs in parallel (each settles up to 10 executions at once)."
+  type        = number
+  default     = 40
+  validation {
+    condition     = var.settle_map_concurrency >= 1 && var.settle_map_concurrency <= 40
+    error_message = "settle_map_concurrency must be between 1 and 40."
+  }
 }

@@ -2,7 +2,8 @@
 
 STAGE=local targets the embedded emulator (started if needed, or AWS_ENDPOINT_URL); any other stage
 targets the AWS account of the current credentials. Run `make package STAGE=...` first (the Makefile
-does). For AWS, keep the state somewhere durable: see README, "Deploy to AWS".
+does). An AWS stage's state lives in the S3 bucket `make bootstrap` created (localdev/remote_state.py):
+this writes infra/backend.tf for it; an emulator stage keeps local state and never gets that file.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import argparse
 import json
 import os
 
-from localdev import emulator, stack, terraform
+from localdev import emulator, remote_state, stack, terraform
 from localdev.package import EMULATED_STAGES
 
 
@@ -19,12 +20,24 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="localdev.deploy")
     parser.add_argument("--stage", default="local")
     parser.add_argument("--region", default="ap-south-1")
+    parser.add_argument("--app", default="optexec")
     parser.add_argument("--emulator-port", type=int, default=emulator.DEFAULT_PORT)
     args = parser.parse_args(argv)
     endpoint = None
     work_dir = None
     if args.stage == "local":  # the same emulator state and Terraform state `make run` keeps
         work_dir = stack.state_root(args.emulator_port) / "terraform"
+    if args.stage not in EMULATED_STAGES:
+        s3, bucket = remote_state.session_bucket(args.region, args.app)
+        try:
+            s3.head_bucket(Bucket=bucket)
+        except s3.exceptions.ClientError as error:
+            raise SystemExit(
+                f"no state bucket {bucket}: run `make bootstrap REGION={args.region}` once"
+            ) from error
+        remote_state.write_backend(terraform.INFRA, bucket, args.app, args.stage, args.region)
+    else:
+        remote_state.remove_backend(terraform.INFRA)
     if args.stage in EMULATED_STAGES:
         configured = os.environ.get("AWS_ENDPOINT_URL")
         if configured and emulator.is_healthy(configured):

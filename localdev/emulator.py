@@ -114,6 +114,9 @@ def serve(port: int, state_dir: Path | None = None) -> None:
     """Run the emulator in the foreground until SIGTERM/SIGINT; with ``state_dir`` its state is
     loaded from there at start and kept there (localdev/emulator_state.py)."""
     os.environ["MOTO_PORT"] = str(port)  # Step Functions tasks call back into the emulator here
+    # Requests are recorded only when a test asks (/moto-api/recorder/start-recording: the IAM
+    # audit); the file lives with the emulator's log, never in the working tree.
+    os.environ.setdefault("MOTO_RECORDER_FILEPATH", str(RUN_DIR / f"emulator-{port}.recording"))
     from moto.core.config import default_user_config
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,

@@ -2,7 +2,9 @@
 
 On machines without registry access a filesystem mirror of the AWS provider is used when one is
 found (TF_PLUGIN_MIRROR, or the mirror these machines ship); elsewhere Terraform downloads it as usual.
-State for emulator stages lives under .run/ (the emulator forgets everything when it stops).
+State for emulator stages lives under .run/ (the emulator forgets everything when it stops); AWS
+stages keep theirs in S3 (infra/backend.tf, written by `make deploy` after `make bootstrap`:
+localdev/remote_state.py) and are refused without it, so `make clean` never orphans real resources.
 
 Usage: `python -m localdev.terraform apply --stage local [--endpoint URL]` (prints outputs as JSON).
 """
@@ -17,6 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from localdev.remote_state import BACKEND_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
 INFRA = ROOT / "infra"
@@ -94,15 +98,15 @@ def apply(
     if not include_app:
         infra_dir = _platform_copy(infra_dir, work / "platform")
     _check_packaged_stage(infra_dir, stage)
+    state_args = _state_args(infra_dir, endpoint, work)
     env = terraform_env(work / "data")
-    state = work / "terraform.tfstate"
     variables = {"stage": stage, "name_suffix": name_suffix, **(extra_vars or {})}
     if endpoint:
         variables["aws_endpoint_url"] = endpoint
         # The emulator's SES takes any sender: e-mail notifications work locally too.
         variables.setdefault("notification_email_sender", EMULATOR_EMAIL_SENDER)
     var_args = [f"-var={k}={v}" for k, v in variables.items()]
-    _run(["init", "-input=false", "-no-color"], env, quiet, infra_dir)
+    _run(["init", "-input=false", "-no-color", "-reconfigure"], env, quiet, infra_dir)
     refreshing = [] if refresh else ["-refresh=false"]
     _run(
         [
@@ -110,7 +114,7 @@ def apply(
             "-input=false",
             "-auto-approve",
             "-no-color",
-            f"-state={state}",
+            *state_args,
             *refreshing,
             *var_args,
         ],
@@ -118,7 +122,7 @@ def apply(
         quiet,
         infra_dir,
     )
-    raw = _run(["output", "-json", "-no-color", f"-state={state}"], env, True, infra_dir)
+    raw = _run(["output", "-json", "-no-color", *state_args], env, True, infra_dir)
     outputs = {name: value["value"] for name, value in json.loads(raw).items()}
     (work / "outputs.json").write_text(json.dumps(outputs, indent=2))
     return outputs
@@ -128,13 +132,29 @@ def apply(
 EMULATOR_EMAIL_SENDER = "alerts@optexec.local"
 
 
+def _state_args(infra_dir: Path, endpoint: str | None, work: Path) -> list[str]:
+    """Local state (under ``work``) for the emulator; the S3 backend, and only it, for AWS."""
+    remote = (infra_dir / BACKEND_FILE).exists()
+    if endpoint and remote:
+        raise SystemExit(
+            f"{infra_dir / BACKEND_FILE} points at S3 state: an emulator stage keeps local state "
+            "(run `make package STAGE=local`, or remove the file)"
+        )
+    if not endpoint and not remote:
+        raise SystemExit(
+            "an AWS stage keeps its Terraform state in S3, never under .run/: run "
+            "`make bootstrap` once, then `make deploy STAGE=...` (it writes infra/backend.tf)"
+        )
+    return [] if remote else [f"-state={work / 'terraform.tfstate'}"]
+
+
 def _platform_copy(source: Path, target: Path) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     for path in source.iterdir():
         if (
             path.is_file()
-            and path.name != "app.tf"
+            and path.name not in ("app.tf", BACKEND_FILE)
             and not path.name.startswith("terraform.tfstate")
         ):
             shutil.copy2(path, target / path.name)
@@ -163,15 +183,9 @@ def destroy(
     if endpoint:
         variables["aws_endpoint_url"] = endpoint
     var_args = [f"-var={k}={v}" for k, v in variables.items()]
+    state_args = _state_args(INFRA, endpoint, work)
     _run(
-        [
-            "destroy",
-            "-input=false",
-            "-auto-approve",
-            "-no-color",
-            f"-state={work / 'terraform.tfstate'}",
-            *var_args,
-        ],
+        ["destroy", "-input=false", "-auto-approve", "-no-color", *state_args, *var_args],
         env,
         True,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,11 @@ from chalicelib.jobs import alerts
 
 log = logging.getLogger(__name__)
 INTERVAL = 1.0
-LAMBDA_RUN = timedelta(seconds=285)  # inside the 300 s timeout, next run starts on the 5 min
+LAMBDA_RUN = timedelta(seconds=295)  # cycles start until just before the next run (every 5 min)
+#: A cycle starts only with this much of the Lambda's time left: a cold cycle that downloads and
+#: parses an instrument master takes up to about 60 s, and a cycle cut by the timeout leaves its
+#: closes in doubt. The function's timeout (.chalice/config.json, 360 s) leaves this after LAMBDA_RUN.
+CYCLE_RESERVE = timedelta(seconds=65)
 
 
 ARM_ATTEMPTS = 3
@@ -76,14 +81,19 @@ def monitor(
     run_for: timedelta | None = None,
     interval: float = INTERVAL,
     stop: threading.Event | None = None,
+    remaining: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
     """Run monitor cycles every ``interval`` seconds during the session, for ``run_for`` (or
-    until ``stop`` is set); one failing cycle is logged and the next one runs."""
+    until ``stop`` is set); one failing cycle is logged and the next one runs. ``remaining``
+    (seconds left before the Lambda's timeout) stops it before a cycle could be cut short."""
     stop = stop or threading.Event()
     started = time.monotonic()
     cycles = failed = 0
     while not stop.is_set():
         if run_for is not None and time.monotonic() - started >= run_for.total_seconds():
+            break
+        if remaining is not None and remaining() < CYCLE_RESERVE.total_seconds():
+            log.warning("risk monitor stopped early: too little time left for a cycle")
             break
         began = time.monotonic()
         if in_session(container.clock()):
@@ -98,8 +108,11 @@ def monitor(
     return {"cycles": cycles, "failed": failed}
 
 
-def lambda_run(container: Container) -> dict[str, Any]:
-    """The scheduled Lambda: nothing outside the session, else one five-minute stretch."""
+def lambda_run(
+    container: Container, remaining: Callable[[], float] | None = None
+) -> dict[str, Any]:
+    """The scheduled Lambda: nothing outside the session, else one five-minute stretch whose last
+    cycle starts with at least CYCLE_RESERVE of the timeout left (``remaining``, in seconds)."""
     if not in_session(container.clock()):
         return {"cycles": 0, "skipped": "outside the F&O session"}
-    return monitor(container, run_for=LAMBDA_RUN)
+    return monitor(container, run_for=LAMBDA_RUN, remaining=remaining)

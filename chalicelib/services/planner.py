@@ -74,25 +74,37 @@ class TickPlan:
     def orders(self) -> list[OrderItem]:
         return [o for e in self.executions for o in e.orders]
 
-    def batches(self, accounts_per_batch: int = 5) -> list[dict[str, Any]]:
+    def batches(
+        self, accounts_per_batch: int = 5, max_batches: int | None = None
+    ) -> list[dict[str, Any]]:
         """Order references grouped by account (an account's orders stay in one batch, so
-        BUY-before-SELL and the rate limiter hold), a few accounts per fire Lambda."""
+        BUY-before-SELL and the rate limiter hold), a few accounts per fire Lambda; with
+        ``max_batches`` a busy tick spreads its accounts evenly over that many batches instead
+        (the fire Map's concurrency: a batch beyond it would start only after another ended)."""
         by_account: dict[tuple[str, str], list[OrderItem]] = {}
         for order in self.orders:
             by_account.setdefault((order.uid, order.account_id), []).append(order)
         groups = list(by_account.items())
+        if not groups:
+            return []
+        count = -(-len(groups) // accounts_per_batch)
+        if max_batches is not None:
+            count = min(count, max_batches)
+        size, extra = divmod(len(groups), count)
         batches = []
-        for start in range(0, len(groups), accounts_per_batch):
-            chunk = groups[start : start + accounts_per_batch]
+        start = 0
+        for index in range(count):
+            end = start + size + (1 if index < extra else 0)
             batches.append(
                 {
                     "orders": [
                         {"pk": o.pk, "sk": o.sk, "scheduled_at": o.scheduled_at}
-                        for _, orders in chunk
+                        for _, orders in groups[start:end]
                         for o in orders
                     ]
                 }
             )
+            start = end
         return batches
 
 

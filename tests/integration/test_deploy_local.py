@@ -20,7 +20,9 @@ def deployed(emulator_url, tmp_path_factory):
     shutil.copytree(
         terraform.INFRA,
         infra,
-        ignore=shutil.ignore_patterns("app.tf", "chalice", ".terraform*", "terraform.tfstate*"),
+        ignore=shutil.ignore_patterns(
+            "app.tf", "backend.tf", "chalice", ".terraform*", "terraform.tfstate*"
+        ),
     )
     package("local", REGION, infra_dir=infra)
     outputs = terraform.apply(
@@ -62,6 +64,36 @@ def test_packaged_functions_are_created_with_the_platform_settings(deployed, emu
     assert arns["fire_batch"].endswith(":function:" + names["fire"])
     assert arns["settle_slot"].endswith(":function:" + names["settle"])
     assert arns["api_handler"].endswith(":function:" + names["api"])
+
+
+def test_schedules_alarms_and_logs_are_named_per_app_and_stage(deployed, emulator_url):
+    def client(service):
+        return boto3.client(service, endpoint_url=emulator_url, region_name=REGION)
+
+    prefix = "optexec-local-deploy"  # <app>-<stage><suffix>: a second stage never collides
+    rules = {r["Name"] for r in client("events").list_rules(NamePrefix=prefix)["Rules"]}
+    assert f"{prefix}-risk_monitor" in rules and f"{prefix}-end_of_day_reconciliation" in rules
+    assert len(rules) == 6
+    alarms = {
+        a["AlarmName"]: a
+        for a in client("cloudwatch").describe_alarms(AlarmNamePrefix="optexec-local")[
+            "MetricAlarms"
+        ]
+    }
+    for function in deployed["function_arns"].values():
+        name = function.rsplit(":", 1)[-1]
+        assert {f"{name}-errors", f"{name}-throttles", f"{name}-duration"} <= set(alarms), name
+    monitor = client("lambda").get_function_configuration(
+        FunctionName=deployed["function_arns"]["risk_monitor"]
+    )
+    assert alarms["optexec-local-risk_monitor-duration"]["Threshold"] == monitor["Timeout"] * 800
+    groups = client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/optexec-local")
+    kept = {g["logGroupName"]: g.get("retentionInDays") for g in groups["logGroups"]}
+    assert kept["/aws/lambda/optexec-local-risk_monitor"] == 30
+    retries = client("lambda").get_function_event_invoke_config(
+        FunctionName=deployed["function_arns"]["risk_monitor"]
+    )
+    assert retries["MaximumRetryAttempts"] == 0
 
 
 def test_a_package_for_aws_is_refused_on_the_emulator(tmp_path):

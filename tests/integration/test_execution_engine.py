@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+import boto3
 import pytest
 
+from chalicelib.adapters.dynamo import tick_items
 from chalicelib.adapters.dynamo.models import SessionItem
 from chalicelib.container import Container, use_container
 from chalicelib.domain.calendar import IST
@@ -17,7 +19,9 @@ from chalicelib.domain.expiry import ExpiryChoice, resolve_expiry, trading_days_
 from chalicelib.domain.underlying import Underlying
 from chalicelib.services.clock import ShiftedClock
 from chalicelib.services.planner import Planner
+from tests.conftest import REGION
 from tests.factories import four_leg_strategy
+from tests.integration import iam_audit
 from tests.integration.conftest import broker_login, sign_up
 
 SLOT = datetime(2026, 11, 25, 9, 20, tzinfo=IST)  # a Wednesday and a trading day
@@ -93,23 +97,84 @@ def test_plan_then_fire_sends_every_leg_once(client, fakes, trader):
     assert sum(received.values()) == 7
 
 
-def test_lambda_plan_and_fire_handlers(client, fakes, trader):
+def test_lambda_plan_fire_and_settle_handlers_within_the_lambda_role(
+    client, fakes, trader, infra, emulator_url
+):
+    """The tick's three handlers, end to end; every AWS call they make (recorded by the emulator)
+    is one the Lambda role Terraform declared allows: the emulator enforces no IAM, AWS does."""
+    iam_audit.recorder(emulator_url, "reset-recording")
+    iam_audit.recorder(emulator_url, "start-recording")
+    try:
+        _plan_fire_and_settle(client, fakes, trader)
+    finally:
+        iam_audit.recorder(emulator_url, "stop-recording")
+    made = list(iam_audit.calls(iam_audit.recorded(emulator_url), _resolver(infra, emulator_url)))
+    policy = iam_audit.statements(_role_policies(infra, emulator_url))
+    actions = {c.action for c in made}
+    print(f"\nIAM audit: {len(made)} calls, {len(actions)} actions: {sorted(actions)}")
+    assert {
+        "dynamodb:Query",
+        "dynamodb:BatchGetItem",
+        "dynamodb:UpdateItem",
+        "kms:Decrypt",
+    } <= actions
+    assert iam_audit.denied(policy, made) == []
+    # the audit can fail: a call outside the role is reported
+    stray = iam_audit.Call("dynamodb:DeleteTable", f"{infra['table_arn']}")
+    assert iam_audit.denied(policy, [*made, stray]) == [stray]
+
+
+def _resolver(infra, endpoint):
+    kms = boto3.client("kms", endpoint_url=endpoint, region_name=REGION)
+    keys = {}
+    for key in kms.list_keys()["Keys"]:
+        keys[key["KeyId"]] = keys[key["KeyArn"]] = key["KeyArn"]
+    for alias in kms.list_aliases()["Aliases"]:
+        if alias.get("TargetKeyId") in keys:
+            keys[alias["AliasName"]] = keys[alias["TargetKeyId"]]
+    account = infra["table_arn"].split(":")[4]
+    return iam_audit.Resolver(REGION, account, keys)
+
+
+def _role_policies(infra, endpoint):
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name=REGION)
+    role = infra["lambda_role_arn"].rsplit("/", 1)[-1]
+    names = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    return [iam.get_role_policy(RoleName=role, PolicyName=n)["PolicyDocument"] for n in names]
+
+
+def _plan_fire_and_settle(client, fakes, trader):
     engine = _engine(fakes, SLOT - timedelta(seconds=40))
     # the scheduler fires at T-1 min: 09:19 IST = 03:49 UTC
     planned = client.lambda_.invoke("plan_tick", {"scheduled_time": "2026-11-25T03:49:00Z"}).payload
-    assert planned["slot"] == SLOT.isoformat() and planned["wake_at"] == "2026-11-25T09:19:57+05:30"
-    refs = [r for b in planned["batches"] for r in b["orders"]]
-    assert len(refs) >= 7
+    assert planned["slot"] == SLOT.isoformat() and planned["wake_at"] == "2026-11-25T03:49:55Z"
+    # the state machine carries only batch indexes; the order keys wait in the table
+    assert planned["orders"] >= 7 and planned["fire"] == list(range(len(planned["fire"])))
+    refs = [r for b in planned["fire"] for r in tick_items.load(planned["run"], "FIRE", b)]
+    assert len(refs) == planned["orders"]
     engine.clock.set(SLOT - timedelta(milliseconds=100))
-    fired = [client.lambda_.invoke("fire_batch", {"slot": planned["slot"], "batch": b}).payload
-             for b in planned["batches"]]  # fmt: skip
+    fired = [
+        client.lambda_.invoke(
+            "fire_batch", {"slot": planned["slot"], "run": planned["run"], "batch": b}
+        ).payload
+        for b in planned["fire"]
+    ]
     assert sum(f["sent"] for f in fired) >= 7 and all(f["failed"] == 0 for f in fired)
     replay = client.lambda_.invoke(
-        "fire_batch", {"slot": planned["slot"], "batch": planned["batches"][0]}
+        "fire_batch", {"slot": planned["slot"], "run": planned["run"], "batch": planned["fire"][0]}
     )
     assert replay.payload["sent"] == 0  # a retried Map item sends nothing twice
     again = client.lambda_.invoke("plan_tick", {"scheduled_time": "2026-11-25T03:49:00Z"}).payload
-    assert again["batches"] == [] and again["duplicates"] >= 1
+    assert again["fire"] == [] and again["duplicates"] >= 1
+    settled = [
+        client.lambda_.invoke(
+            "settle_slot", {"slot": planned["slot"], "run": planned["run"], "batch": b}
+        ).payload
+        for b in planned["settle"]
+    ]
+    statuses = {sk: status for s in settled for sk, status in s["statuses"].items()}
+    assert len(statuses) == planned["executions"] >= 1
+    assert set(statuses.values()) <= {"COMPLETE", "PARTIAL", "SENT"}
 
 
 def test_nothing_fires_on_holidays_weekends_or_outside_the_session(fakes, trader):

@@ -20,7 +20,12 @@ from pathlib import Path
 import boto3
 import pytest
 
-from chalicelib.adapters.dynamo.models import declared_schema
+from chalicelib.adapters.dynamo import tick_items
+from chalicelib.adapters.dynamo.models import OrderItem, declared_schema
+from chalicelib.domain.calendar import IST
+from chalicelib.jobs import tick
+from chalicelib.services.planner import PlannedExecution, TickPlan
+from tests.integration import iam_audit
 
 
 def _client(service, settings):
@@ -160,8 +165,28 @@ def test_the_schedule_has_a_dead_letter_queue(infra, settings):
     scheduler = _client("scheduler", settings)
     schedule = scheduler.get_schedule(Name=infra["tick_state_machine_arn"].rsplit(":", 1)[-1])
     assert schedule["ScheduleExpressionTimezone"] == "Asia/Kolkata"
-    assert schedule["Target"]["DeadLetterConfig"]["Arn"].endswith("-tick-dlq")
+    dlq = schedule["Target"]["DeadLetterConfig"]["Arn"]
+    assert dlq.endswith("-tick-dlq")
     assert infra["tick_dlq_url"]
+    # Scheduler delivers to the DLQ with the schedule's own role: it must allow the send
+    iam = _client("iam", settings)
+    role = schedule["Target"]["RoleArn"].rsplit("/", 1)[-1]
+    documents = [
+        iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        for name in iam.list_role_policies(RoleName=role)["PolicyNames"]
+    ]
+    policy = iam_audit.statements(documents)
+    assert (
+        iam_audit.denied(
+            policy,
+            [
+                iam_audit.Call("sqs:SendMessage", dlq),
+                iam_audit.Call("states:StartExecution", infra["tick_state_machine_arn"]),
+            ],
+        )
+        == []
+    )
+    assert not iam_audit.allowed(policy, iam_audit.Call("sqs:SendMessage", dlq + "-other"))
 
 
 def test_everything_the_app_needs_is_output(infra):
@@ -177,7 +202,8 @@ def lambda_doubles(infra, settings):
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("handler.py", "def handler(event, context):\n    return event\n")
     client = _client("lambda", settings)
-    for name in (infra["lambda_function_names"][k] for k in ("plan", "fire", "settle")):
+    names = {k: infra["lambda_function_names"][k] for k in ("plan", "fire", "settle")}
+    for name in names.values():
         client.create_function(
             FunctionName=name,
             Runtime="python3.11",
@@ -185,7 +211,7 @@ def lambda_doubles(infra, settings):
             Handler="handler.handler",
             Code={"ZipFile": archive.getvalue()},
         )
-    return infra["lambda_function_names"]
+    return names
 
 
 def _queue_lambda_answers(settings, answers):
@@ -212,30 +238,56 @@ def _run(settings, infra, payload, timeout=30):
     while time.monotonic() < deadline:
         described = sfn.describe_execution(executionArn=arn)
         if described["status"] != "RUNNING":
-            return described, sfn.get_execution_history(executionArn=arn)["events"]
+            return described, _history(sfn, arn)
         time.sleep(0.2)
     raise AssertionError("the tick did not finish")
 
 
-def test_tick_plans_waits_and_fans_out_to_fire(lambda_doubles, infra, settings):
-    wake_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
-    plan = {
+def _history(sfn, arn):
+    events, token = [], None
+    while True:
+        page = sfn.get_execution_history(
+            executionArn=arn, maxResults=1000, **({"nextToken": token} if token else {})
+        )
+        events += page["events"]
+        token = page.get("nextToken")
+        if not token:
+            return events
+
+
+def _plan_answer(wake_at, fire, settle):
+    return {
         "slot": "2026-11-25T09:20:00+05:30",
-        "wake_at": wake_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "batches": [{"accounts": ["A1"]}, {"accounts": ["A2"]}, {"accounts": ["A3"]}],
-        "executions": [{"uid": "u1", "sk": "EXEC#2026-11-25#s1#ENTRY"}],
+        "wake_at": wake_at,
+        "run": "2026-11-25T09:20:00+05:30#0a1b2c3d",
+        "fire": list(range(fire)),
+        "settle": list(range(settle)),
     }
+
+
+def test_tick_plans_waits_and_fans_out_to_fire_then_settle(lambda_doubles, infra, settings):
+    wake_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+    plan = _plan_answer(wake_at.strftime("%Y-%m-%dT%H:%M:%SZ"), fire=3, settle=2)
     settled = {"slot": plan["slot"], "statuses": {"EXEC#2026-11-25#s1#ENTRY": "COMPLETE"}}
-    _queue_lambda_answers(settings, [plan, {"sent": 4}, {"sent": 4}, {"sent": 3}, settled])
+    _queue_lambda_answers(settings, [plan, {"sent": 4}, {"sent": 4}, {"sent": 3}, settled, settled])
     started = datetime.now(UTC)
     described, events = _run(settings, infra, {"scheduled_time": "2026-11-25T03:49:00Z"})
     assert described["status"] == "SUCCEEDED", described
     output = json.loads(described["output"])
-    assert sorted(r["result"]["sent"] for r in output["fired"]) == [3, 4, 4]
-    assert output["plan"]["slot"] == plan["slot"]
-    assert (
-        output["settled"]["result"]["statuses"] == settled["statuses"]
-    )  # settle runs after the fan-out
+    # each Map iteration answers 0 (done) or 1 (failed): nothing else accumulates in the state
+    assert output["fired"] == [0, 0, 0] and output["settled"] == [0, 0]
+    assert output["plan"]["run"] == plan["run"]
+    entered = [
+        e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e
+    ]
+    assert entered.index("Settle") > max(i for i, n in enumerate(entered) if n == "FireBatch")
+    fire_inputs = [
+        json.loads(e["stateEnteredEventDetails"]["input"])
+        for e in events
+        if e.get("stateEnteredEventDetails", {}).get("name") == "FireBatch"
+    ]
+    assert sorted(i["batch"] for i in fire_inputs) == [0, 1, 2]
+    assert {i["run"] for i in fire_inputs} == {plan["run"]}  # a reference, never an order list
     types = [e["type"] for e in events]
     assert "WaitStateEntered" in types and "MapStateEntered" in types
     # The Wait held the fan-out until wake_at, to its whole-second precision: the fire Lambdas
@@ -245,13 +297,88 @@ def test_tick_plans_waits_and_fans_out_to_fire(lambda_doubles, infra, settings):
 
 
 def test_tick_with_nothing_due_ends_quietly(lambda_doubles, infra, settings):
-    _queue_lambda_answers(
-        settings,
-        [{"slot": "s", "wake_at": "2026-11-25T03:49:59Z", "batches": [], "executions": []}],
-    )
+    _queue_lambda_answers(settings, [_plan_answer("2026-11-25T03:49:59Z", 0, 0)])
     described, events = _run(settings, infra, {"scheduled_time": "2026-11-25T03:49:00Z"})
     assert described["status"] == "SUCCEEDED", [e.get("taskFailedEventDetails") for e in events]
     assert "MapStateEntered" not in [e["type"] for e in events]
+
+
+# Service limits (facts, not timings): a Step Functions state's input or output, a DynamoDB item,
+# and the events of one standard execution's history.
+STATE_PAYLOAD_LIMIT = 256 * 1024
+ITEM_LIMIT = 400 * 1024
+HISTORY_LIMIT = 25_000
+LARGEST_TICK = 10_000  # orders in one minute
+
+
+def _largest_tick():
+    """10,000 orders: 2,500 users, one account and one four-leg entry each, keys as stored."""
+    slot = datetime(2026, 11, 25, 9, 20, tzinfo=IST)
+    plan = TickPlan(slot)
+    for n in range(LARGEST_TICK // 4):
+        uid = f"{uuid.UUID(int=n)}"
+        execution = f"EXEC#2026-11-25#{uuid.UUID(int=n + 10**6)}#ENTRY"
+        planned = PlannedExecution(uid, "s", "ENTRY", execution, slot)
+        for leg in range(4):
+            pk, sk = OrderItem.key(uid, "2026-11-25", f"E{n:05d}L{leg}-ACC{n:05d}")
+            planned.orders.append(
+                OrderItem(pk, sk, uid=uid, account_id=f"ACC{n:05d}", scheduled_at=slot.isoformat())
+            )
+        plan.executions.append(planned)
+    plan.stats = {"due": len(plan.executions), "accounts": len(plan.executions)}
+    return plan
+
+
+def test_the_largest_tick_stays_far_under_every_service_limit(
+    lambda_doubles, infra, settings, container
+):
+    plan = _largest_tick()
+    answer = tick.dispatch(plan, plan.slot, container.clock())
+    assert answer["orders"] == LARGEST_TICK and len(answer["fire"]) == tick.MAX_FIRE_BATCHES
+    batches = {
+        kind: [tick_items.load(answer["run"], kind, i) for i in answer[kind.lower()]]
+        for kind in ("FIRE", "SETTLE")
+    }
+    assert sum(len(b) for b in batches["FIRE"]) == LARGEST_TICK  # every order in exactly one
+    largest_item = max(len(json.dumps(b)) for kind in batches.values() for b in kind)
+    fire_answer = {"orders": 250, "sent": 250, "failed": 0, "skipped": 0}
+    settle_answer = {
+        "slot": answer["slot"],
+        "statuses": {f"EXEC#2026-11-25#{uuid.UUID(int=n)}#ENTRY": "COMPLETE" for n in range(10)},
+        "errors": 0,
+        "recovery": {"orders": 0},
+    }
+    _queue_lambda_answers(
+        settings,
+        [answer] + [fire_answer] * len(answer["fire"]) + [settle_answer] * len(answer["settle"]),
+    )
+    described, events = _run(settings, infra, {"scheduled_time": "2026-11-25T03:49:00Z"}, 180)
+    assert described["status"] == "SUCCEEDED", described
+    sizes: dict[str, int] = {}
+    for event in events:
+        for key in ("stateEnteredEventDetails", "stateExitedEventDetails"):
+            details = event.get(key)
+            if details:
+                size = len(details.get("input", details.get("output", "")).encode())
+                sizes[details["name"]] = max(sizes.get(details["name"], 0), size)
+        for key in ("taskScheduledEventDetails", "taskSucceededEventDetails"):
+            details = event.get(key)
+            if details:
+                size = len(details.get("parameters", details.get("output", "")).encode())
+                sizes["task " + key[4:-12]] = max(sizes.get("task " + key[4:-12], 0), size)
+    print(
+        f"\nlargest tick: {answer['orders']} orders, {answer['executions']} executions, "
+        f"{len(answer['fire'])} fire + {len(answer['settle'])} settle batches; "
+        f"{len(events)} history events (limit {HISTORY_LIMIT}); largest batch item "
+        f"{largest_item} B (limit {ITEM_LIMIT})"
+    )
+    for name, size in sorted(sizes.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<22} largest payload {size:>7} B  ({size / STATE_PAYLOAD_LIMIT:.1%})")
+    assert {"Plan", "Fire", "FireBatch", "Settle", "SettleBatch", "Outcome"} <= set(sizes)
+    # far under: a tenth of the limit leaves room for ten times the tick
+    assert max(sizes.values()) < STATE_PAYLOAD_LIMIT / 10
+    assert largest_item < ITEM_LIMIT / 4
+    assert len(events) < HISTORY_LIMIT / 2
 
 
 def test_engine_mode_applies_over_the_default_and_keeps_the_registered_ip(

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
+from chalicelib.adapters.dynamo import tick_items
+from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.jobs import tick
 from tests.factories import four_leg_strategy
 
 
@@ -17,22 +22,35 @@ def test_plan_reads_the_slot_through_gsi2(client, setup, container):
     # Wed 2026-11-25 11:06:00 IST is 05:36:00 UTC: the scheduler plans slot 11:07
     result = _invoke(client, "plan_tick", {"scheduled_time": "2026-11-25T05:36:00Z"})
     assert result["slot"] == "2026-11-25T11:07:00+05:30"
-    assert result["wake_at"] == "2026-11-25T11:06:57+05:30"
+    assert result["wake_at"] == "2026-11-25T05:36:55Z"  # UTC: the Wait state reads no offset
     assert result["due"] >= 1
     assert result["dynamodb_requests_to_plan"] >= container.settings.schedule_shards
     # the paper accounts of this user never logged in: nothing is built, nothing to fire
-    assert result["batches"] == [] and result["executions"] == []
+    assert result["fire"] == [] and result["settle"] == [] and result["executions"] == 0
 
 
 def test_plan_skips_holidays_weekends_and_outside_the_session(client):
     holiday = _invoke(client, "plan_tick", {"scheduled_time": "2026-11-24T03:49:00Z"})
-    assert holiday["batches"] == [] and holiday["skipped"]
+    assert holiday["fire"] == [] and holiday["skipped"]
     saturday = _invoke(client, "plan_tick", {"scheduled_time": "2026-11-28T03:49:00Z"})
     assert saturday["skipped"]
     early = _invoke(client, "plan_tick", {"scheduled_time": "2026-11-25T03:00:00Z"})  # 08:31 IST
     assert early["skipped"] == "outside the F&O session"
 
 
-def test_fire_with_an_empty_batch_sends_nothing(client):
-    result = client.lambda_.invoke("fire_batch", {"slot": "s", "batch": {"orders": []}}).payload
+def test_fire_with_an_empty_batch_sends_nothing(client, platform_clock):
+    run = "2026-11-25T09:20:00+05:30#empty"
+    assert tick_items.store(run, tick_items.FIRE, [[]], platform_clock()) == [0]
+    result = client.lambda_.invoke("fire_batch", {"slot": "s", "run": run, "batch": 0}).payload
     assert result == {"orders": 0, "sent": 0, "failed": 0, "skipped": 0}
+
+
+def test_fire_and_settle_refuse_a_batch_that_is_not_a_reference(container):
+    with pytest.raises(ValidationFailed) as error:
+        tick.fire(container, {"slot": "s", "run": "r", "batch": {"orders": []}})
+    assert error.value.field == "batch"
+    with pytest.raises(ValidationFailed) as error:
+        tick.settle(container, {"slot": "s", "batch": 0})
+    assert error.value.field == "run"
+    with pytest.raises(NotFound):
+        tick.settle(container, {"slot": "s", "run": "no-such-run", "batch": 0})

@@ -103,7 +103,8 @@ def test_the_order_rate_budget_is_shared_through_the_table_on_aws():
     bound = (meta.table_name, meta.region, getattr(meta, "host", None))
 
     base = {"TABLE_NAME": "t", "USER_POOL_ID": "p", "USER_POOL_CLIENT_ID": "c",
-            "SECRETS_KMS_KEY_ID": "k", "ORDER_RATE": "6"}  # fmt: skip
+            "SECRETS_KMS_KEY_ID": "k", "ORDER_RATE": "6",
+            "PUBLIC_API_URL": "https://api.example.com"}  # fmt: skip
     aws = Container(Settings.from_env({**base, "STAGE": "prod"})).limiter._inner
     local = Container(Settings.from_env({**base, "STAGE": "local"})).limiter._inner
     assert isinstance(aws, DynamoRateLimiter) and aws.rate == 6

@@ -71,3 +71,13 @@ def test_arming_failure_is_retried_then_reported_loudly_not_raised():
     outcome = risk.arm(c, "u", "sk", pause=0)
     assert "NOT placed" in outcome["error"]
     assert [(e["code"], e["urgent"]) for e in engine.events] == [("risk_not_armed", True)]
+
+
+def test_the_lambda_never_starts_a_cycle_too_close_to_its_timeout():
+    """A cold cycle can take a minute (an instrument master to download): the last one starts
+    with at least CYCLE_RESERVE of the Lambda's time left, never at 284.9 s of 300 s."""
+    engine = FakeRisk()
+    reserve = risk.CYCLE_RESERVE.total_seconds()
+    left = iter([300.0, reserve + 1, reserve - 0.1, 200.0])
+    figures = risk.lambda_run(container(TRADING, engine), remaining=lambda: next(left))
+    assert engine.calls == 2 and figures == {"cycles": 2, "failed": 0}
