@@ -112,6 +112,7 @@ def settle(container: Container, event: dict[str, Any]) -> dict[str, Any]:
     executions = tick_items.load(_run(event), tick_items.SETTLE, _index(event))
     statuses: dict[str, str] = {}
     if executions:
+        _ = (container.settlement, container.risk)  # built once, before the threads share them
         with ThreadPoolExecutor(max_workers=len(executions)) as pool:
             for ref, status in zip(
                 executions, pool.map(lambda r: _settle_one(container, r), executions), strict=True
