@@ -42,7 +42,7 @@ TRANSACT_ACTIONS = {
 
 @dataclass(frozen=True)
 class Call:
-    action: str  # service:Operation
+    action: str  # service:Operation, or unsigned:<what> for a request without credentials
     resource: str  # an ARN, or "*" when the operation has none
 
 
@@ -88,6 +88,10 @@ def calls(entries: Iterable[dict[str, Any]], resolve: Resolver) -> Iterator[Call
             body = base64.b64decode(body).decode("utf-8", "replace")
         service = _service(headers)
         target = headers.get("x-amz-target", "")
+        if service == "unsigned":  # no credentials, so no IAM policy is evaluated on AWS either
+            what = target or f"{entry.get('method')} {entry.get('url', '').split('?', 1)[0]}"
+            yield Call(f"unsigned:{what}", "*")
+            continue
         if target:
             operation = target.rsplit(".", 1)[-1]
             payload = json.loads(body) if body.strip() else {}
@@ -106,7 +110,8 @@ def _service(headers: dict[str, str]) -> str:
         scope = authorization.split("Credential=", 1)[1].split(",", 1)[0].split("/")
         if len(scope) >= 4:
             return scope[3]
-    return "unknown"
+        return "unknown"
+    return "unsigned"
 
 
 def _json_calls(
@@ -185,6 +190,12 @@ def _listed(value: str | list[str] | None) -> list[str]:
 def denied(policy: list[dict[str, Any]], made: Iterable[Call]) -> list[Call]:
     """The calls the policy would refuse on AWS (each distinct call once)."""
     return sorted(
-        {c for c in made if c.action not in UNAUTHENTICATED and not allowed(policy, c)},
+        {
+            c
+            for c in made
+            if c.action not in UNAUTHENTICATED
+            and not c.action.startswith("unsigned:")
+            and not allowed(policy, c)
+        },
         key=lambda c: (c.action, c.resource),
     )

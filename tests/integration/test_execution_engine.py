@@ -97,17 +97,26 @@ def test_plan_then_fire_sends_every_leg_once(client, fakes, trader):
     assert sum(received.values()) == 7
 
 
-def test_lambda_plan_fire_and_settle_handlers_within_the_lambda_role(
-    client, fakes, trader, infra, emulator_url
-):
-    """The tick's three handlers, end to end; every AWS call they make (recorded by the emulator)
-    is one the Lambda role Terraform declared allows: the emulator enforces no IAM, AWS does."""
+@pytest.fixture
+def recording(client, fakes, emulator_url) -> Iterator[None]:
+    """The emulator records every request from here on (after the platform exists, so Terraform's
+    and the harness's set-up calls are not in it): sign-up, broker logins, the tick."""
     iam_audit.recorder(emulator_url, "reset-recording")
     iam_audit.recorder(emulator_url, "start-recording")
     try:
-        _plan_fire_and_settle(client, fakes, trader)
+        yield
     finally:
         iam_audit.recorder(emulator_url, "stop-recording")
+
+
+def test_lambda_plan_fire_and_settle_handlers_within_the_lambda_role(
+    client, fakes, recording, trader, infra, emulator_url
+):
+    """The tick's three handlers, end to end; every AWS call the app made since sign-up (recorded
+    by the emulator) is one the Lambda role Terraform declared allows: the emulator enforces no
+    IAM, AWS does."""
+    _plan_fire_and_settle(client, fakes, trader)
+    iam_audit.recorder(emulator_url, "stop-recording")
     made = list(iam_audit.calls(iam_audit.recorded(emulator_url), _resolver(infra, emulator_url)))
     policy = iam_audit.statements(_role_policies(infra, emulator_url))
     actions = {c.action for c in made}
@@ -116,8 +125,17 @@ def test_lambda_plan_fire_and_settle_handlers_within_the_lambda_role(
         "dynamodb:Query",
         "dynamodb:BatchGetItem",
         "dynamodb:UpdateItem",
+        "dynamodb:PutItem",
+        "kms:GenerateDataKey",
         "kms:Decrypt",
+        "cognito-idp:AdminConfirmSignUp",
     } <= actions
+    # requests without credentials are the public ones: sign-up, login and the JWT signing keys
+    unsigned = {a for a in actions if a.startswith("unsigned:")}
+    assert unsigned and all(
+        a.endswith((".SignUp", ".InitiateAuth", ".ConfirmSignUp", "/.well-known/jwks.json"))
+        for a in unsigned
+    ), unsigned
     assert iam_audit.denied(policy, made) == []
     # the audit can fail: a call outside the role is reported
     stray = iam_audit.Call("dynamodb:DeleteTable", f"{infra['table_arn']}")
