@@ -3,7 +3,9 @@ infra/ with the packaged Lambda functions to the emulator."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 
 import boto3
 import pytest
@@ -29,7 +31,7 @@ def deployed(emulator_url, tmp_path_factory):
         "local", emulator_url, name_suffix="-deploy", work_dir=work / "tf", infra_dir=infra,
         extra_vars={"region": REGION, "tick_schedule_enabled": "false", "static_egress_ip": "true"},
     )  # fmt: skip
-    return outputs
+    return {**outputs, "_infra": infra, "_data": work / "tf" / "data"}
 
 
 def test_packaged_functions_are_created_with_the_platform_settings(deployed, emulator_url):
@@ -94,6 +96,15 @@ def test_schedules_alarms_and_logs_are_named_per_app_and_stage(deployed, emulato
         FunctionName=deployed["function_arns"]["risk_monitor"]
     )
     assert retries["MaximumRetryAttempts"] == 0
+
+
+def test_terraform_validates_the_emulator_stage_without_a_warning(deployed):
+    validate = subprocess.run(
+        ["terraform", f"-chdir={deployed['_infra']}", "validate", "-json", "-no-color"],
+        env=terraform.terraform_env(deployed["_data"]), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    report = json.loads(validate.stdout)
+    assert report["valid"] and report["warning_count"] == 0, report["diagnostics"]
 
 
 def test_a_package_for_aws_is_refused_on_the_emulator(tmp_path):

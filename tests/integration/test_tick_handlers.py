@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from types import SimpleNamespace
+
 import pytest
 
 from chalicelib.adapters.dynamo import tick_items
@@ -54,3 +57,30 @@ def test_fire_and_settle_refuse_a_batch_that_is_not_a_reference(container):
     assert error.value.field == "run"
     with pytest.raises(NotFound):
         tick.settle(container, {"slot": "s", "run": "no-such-run", "batch": 0})
+
+
+def test_a_settle_batch_settles_its_executions_side_by_side(container, platform_clock):
+    """No execution waits behind another's broker polls: each one's settlement only completes
+    once all three are in progress at the same time (a barrier), which a one-after-another loop
+    never reaches. Stops are armed for each; the batch's users are swept once."""
+    refs = [{"uid": f"u{n}", "sk": f"EXEC#2026-11-25#s{n}#ENTRY"} for n in range(3)]
+    run = "2026-11-25T09:20:00+05:30#side-by-side"
+    tick_items.store(run, tick_items.SETTLE, [refs], platform_clock())
+    together = threading.Barrier(len(refs), timeout=10)
+    armed, swept = [], []
+
+    def settle(uid, sk):
+        together.wait()  # raises BrokenBarrierError unless all three settle at once
+        return SimpleNamespace(status="COMPLETE")
+
+    services = SimpleNamespace(
+        settlement=SimpleNamespace(settle=settle),
+        risk=SimpleNamespace(arm=lambda uid, sk: armed.append(sk)),
+        recovery=SimpleNamespace(
+            sweep=lambda now, users: swept.append(users) or SimpleNamespace(as_dict=dict)
+        ),
+    )
+    result = tick.settle(services, {"slot": "s", "run": run, "batch": 0})
+    assert result["statuses"] == {r["sk"]: "COMPLETE" for r in refs} and result["errors"] == 0
+    assert sorted(armed) == sorted(r["sk"] for r in refs)
+    assert swept == [["u0", "u1", "u2"]]
