@@ -36,6 +36,9 @@ SETTINGS_VARS = {
     "USER_POOL_CLIENT_ID": "user_pool_client_id",
     "SECRETS_KMS_KEY_ID": "secrets_kms_key_id",
     "ALARM_TOPIC_ARN": "alarm_topic_arn",
+    "NOTIFICATION_EMAIL_SENDER": "notification_email_sender",
+    "TELEGRAM_BOT_TOKEN_PARAMETER": "telegram_bot_token_parameter",
+    "TELEGRAM_BOT_USERNAME": "telegram_bot_username",
 }
 EMULATED_STAGES = {"local"}
 #: Scheduled functions that run every minute or five: no async retries (the next run is the retry).
@@ -240,6 +243,10 @@ module "app" {{
   user_pool_client_id = aws_cognito_user_pool_client.api.id
   secrets_kms_key_id  = aws_kms_key.secrets.key_id
   alarm_topic_arn     = aws_sns_topic.alarms.arn
+  # Empty when e-mail or Telegram notifications are off (infra/notifications.tf).
+  notification_email_sender    = local.email_enabled ? aws_ses_email_identity.notifications[0].email : ""
+  telegram_bot_token_parameter = local.telegram_enabled ? aws_ssm_parameter.telegram_bot_token[0].name : ""
+  telegram_bot_username        = var.telegram_bot_username
   name_prefix         = local.name
   log_retention_days  = var.log_retention_days
   public_api_url      = local.public_api_url

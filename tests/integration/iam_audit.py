@@ -76,6 +76,11 @@ class Resolver:
     def key(self, key_id: str) -> str:
         return self.kms_keys.get(key_id, key_id)
 
+    def ses_identity(self, source: str) -> str:
+        """SES authorizes a send on the identity of its From address ("Name <a@b>" or "a@b")."""
+        address = source.rsplit("<", 1)[-1].rstrip(">").strip()
+        return f"arn:aws:ses:{self.region}:{self.account}:identity/{address}"
+
     def pool(self, pool_id: str) -> str:
         return f"arn:aws:cognito-idp:{self.region}:{self.account}:userpool/{pool_id}"
 
@@ -99,8 +104,11 @@ def calls(entries: Iterable[dict[str, Any]], resolve: Resolver) -> Iterator[Call
         else:
             form = {k: v[0] for k, v in parse_qs(body).items()}
             operation = form.get("Action", f"{entry.get('method')} {unquote(entry.get('url', ''))}")
-            resource = form.get("TopicArn") or form.get("QueueUrl") or form.get("Name") or "*"
-            yield Call(f"{service}:{operation}", resource)
+            if service in ("ses", "email") and form.get("Source"):
+                resource = resolve.ses_identity(form["Source"])
+            else:
+                resource = form.get("TopicArn") or form.get("QueueUrl") or form.get("Name") or "*"
+            yield Call(f"{'ses' if service == 'email' else service}:{operation}", resource)
 
 
 def _service(headers: dict[str, str]) -> str:

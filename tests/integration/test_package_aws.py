@@ -75,6 +75,10 @@ def test_every_name_carries_the_app_and_stage(packaged):
     assert resources["aws_api_gateway_rest_api"]["rest_api"]["name"] == "${var.name_prefix}"
     for function in resources["aws_lambda_function"].values():
         assert function["function_name"].startswith("optexec-dev")
+        # every setting the functions read from Terraform is wired, none left to a default
+        assert set(packaging.SETTINGS_VARS) | {"STAGE", "PUBLIC_API_URL"} <= set(
+            function["environment"]["variables"]
+        )
     for alarm in resources["aws_cloudwatch_metric_alarm"].values():
         assert alarm["alarm_name"].startswith(("optexec-dev", "${var.name_prefix}-"))
 
