@@ -108,6 +108,9 @@ def patch(document: dict[str, Any], stage: str, api_stage: str = "api") -> dict[
         deployment.pop("stage_name", None)
         deployment.pop("stage_description", None)
         deployment["triggers"] = {"redeployment": "${md5(local.chalice_api_swagger)}"}
+        # The API names the handler by ARN (below), so Terraform no longer orders the function
+        # first by itself: deploy the API only once the function exists.
+        deployment["depends_on"] = ["aws_lambda_function.api_handler"]
         resources["aws_api_gateway_stage"] = {
             "rest_api": {
                 "rest_api_id": "${aws_api_gateway_rest_api.rest_api.id}",
