@@ -34,6 +34,7 @@ SIGNED_UP = obj({**PROFILE["properties"], "confirmed": BOOLEAN})
 TOKENS = obj(
     {"id_token": STRING, "access_token": STRING, "refresh_token": STRING, "expires_in": INTEGER}
 )
+REFRESHED = obj({"id_token": STRING, "access_token": STRING, "expires_in": INTEGER})
 CONFIRMED = obj({"confirmed": BOOLEAN})
 SESSION = obj({"status": {"enum": ["NONE", "VALID", "EXPIRED"]}, "expires_at": NULLABLE_STRING})
 ACCOUNT = obj(
