@@ -41,6 +41,23 @@ describe("strategy builder", () => {
     expect(again).toEqual({ ...body, legs: body.legs.map((l) => ({ ...l })) });
   });
 
+  it("sends back what a saved strategy holds beyond the form's controls", () => {
+    const body = toRequest(applyTemplate(emptyForm("B1", ["A1"], "MON"), "short_straddle"));
+    const saved = {
+      ...body, id: "S1", status: "ACTIVE", version: 3, created_at: "x", updated_at: "y",
+      max_entry_delay_seconds: 10, exit: { time: "15:15:00", days: ["MON" as const] },
+      legs: body.legs.map((l) => ({ ...l, wait_and_trade: { direction: "UP", type: "PERCENT", value: "5" } })),
+      risk: { ...body.risk, move_sl_to_cost: true },
+    };
+    const again = toRequest(fromStrategy(saved as unknown as typeof body));
+    expect(again).not.toHaveProperty("id");
+    expect(again).not.toHaveProperty("version");
+    expect(again.max_entry_delay_seconds).toBe(10);
+    expect(again.exit).toEqual({ days: ["MON"], time: "15:15:00" });
+    expect(again.legs[0]).toHaveProperty("wait_and_trade");
+    expect(again.risk?.move_sl_to_cost).toBe(true);
+  });
+
   it("puts a server error at its field, or at the nearest control above it", () => {
     const form = emptyForm("B1", ["A1"], "MON");
     const known = fieldPaths(form);

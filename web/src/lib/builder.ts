@@ -43,6 +43,8 @@ export interface LegForm {
   reEntry: S["ReEntryMode"] | null;
   /** per-leg allocations replacing the strategy's; empty = use the strategy's */
   allocations: AllocationForm[];
+  /** fields of a saved leg the form has no control for (wait-and-trade...), sent back unchanged */
+  extra?: Record<string, unknown>;
 }
 
 export interface AllocationForm {
@@ -64,6 +66,23 @@ export interface StrategyForm {
   mtmStopLoss: string;
   mtmTarget: string;
   onLegFailure: S["OnLegFailure"];
+  /** fields of a saved strategy (and its risk) the form has no control for, sent back unchanged */
+  extra?: Record<string, unknown>;
+  riskExtra?: Record<string, unknown>;
+  /** the exit's own days when a saved strategy has them (no control yet) */
+  exitDays?: Weekday[];
+}
+
+/** What a stored strategy carries that is not part of its input (StrategyIn refuses them). */
+const STORED_ONLY = ["id", "status", "version", "created_at", "updated_at"];
+const FORM_TOP = ["basket_id", "name", "underlying", "expiry", "product", "entry", "exit",
+  "allocations", "legs", "risk"];
+const FORM_LEG = ["side", "option_type", "strike", "lots", "stop_loss", "target", "trailing",
+  "re_entry", "allocations"];
+const FORM_RISK = ["mtm_stop_loss", "mtm_target", "on_leg_failure"];
+
+function omit(source: object | null | undefined, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(source ?? {}).filter(([k]) => !keys.includes(k)));
 }
 
 export type TemplateName =
@@ -130,15 +149,17 @@ const level = (form: LevelForm | null) => (form && form.value.trim() ? form : nu
 /** The form as the API's StrategyIn body. */
 export function toRequest(form: StrategyForm): StrategyBody {
   const body: StrategyBody = {
+    ...(form.extra as Partial<StrategyBody>),
     basket_id: form.basketId,
     name: form.name.trim(),
     underlying: form.underlying,
     expiry: form.expiry,
     product: form.product,
     entry: { time: normaliseClock(form.entryTime), days: form.days },
-    exit: { time: normaliseClock(form.exitTime) },
+    exit: { ...(form.exitDays ? { days: form.exitDays } : {}), time: normaliseClock(form.exitTime) },
     allocations: form.allocations.map((a) => ({ account_id: a.accountId, multiplier: a.multiplier })),
     legs: form.legs.map((l) => ({
+      ...(l.extra as Partial<StrategyBody["legs"][number]>),
       side: l.side,
       option_type: l.optionType,
       strike: { method: l.method, value: strikeValue(l.method, l.value) },
@@ -152,6 +173,7 @@ export function toRequest(form: StrategyForm): StrategyBody {
         : null,
     })),
     risk: {
+      ...(form.riskExtra as Partial<NonNullable<StrategyBody["risk"]>>),
       mtm_stop_loss: form.mtmStopLoss.trim() || null,
       mtm_target: form.mtmTarget.trim() || null,
       on_leg_failure: form.onLegFailure,
@@ -192,10 +214,14 @@ export function fromStrategy(strategy: components["schemas"]["StrategyIn"] & { i
       trailing: l.trailing ? { every: String(l.trailing.every), by: String(l.trailing.by) } : null,
       reEntry: l.re_entry?.mode ?? null,
       allocations: (l.allocations ?? []).map(allocation),
+      extra: omit(l, FORM_LEG),
     })),
     mtmStopLoss: strategy.risk?.mtm_stop_loss ? String(strategy.risk.mtm_stop_loss) : "",
     mtmTarget: strategy.risk?.mtm_target ? String(strategy.risk.mtm_target) : "",
     onLegFailure: strategy.risk?.on_leg_failure ?? "UNWIND",
+    extra: omit(strategy, [...STORED_ONLY, ...FORM_TOP]),
+    exitDays: strategy.exit.days ?? undefined,
+    riskExtra: omit(strategy.risk, FORM_RISK),
   };
 }
 
