@@ -53,3 +53,11 @@ def test_script_callback_still_gets_json(client, fakes, platform_clock, with_web
     done = client.http.get(f"/brokers/zerodha/callback?{query}")
     assert done.status_code == 200, done.body
     assert done.json_body["logged_in"] is True
+
+
+def test_cors_is_locked_to_the_app_origin_when_it_is_configured(client, fakes, with_web_app):
+    answer = client.http.get("/health", headers={"Origin": "https://evil.example"})
+    assert answer.status_code == 200
+    assert answer.headers["Access-Control-Allow-Origin"] == WEB
+    use_container(fakes["container"])  # no WEB_APP_URL: unchanged
+    assert client.http.get("/health").headers.get("Access-Control-Allow-Origin") == "*"
