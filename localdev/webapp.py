@@ -97,6 +97,7 @@ class WebServer:
         handler = _handler(dist, f"http://127.0.0.1:{api_port}", json.dumps(config).encode())
         self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.server.daemon_threads = True
+        self.port = self.server.server_address[1]  # the one bound when 0 asked for any
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

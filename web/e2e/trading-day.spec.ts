@@ -79,9 +79,9 @@ test("a trader runs the morning from the browser", async ({ page }) => {
   const strikeError = form.getByRole("group", { name: "Leg 3" }).getByRole("alert");
   await expect(strikeError).toContainText(/decimal|number/i);
   await form.getByRole("group", { name: "Leg 3" }).getByLabel("Strike value").fill("2");
-  // T: the next whole minute at least 40 s ahead of the platform's clock (planning runs 20 s ahead).
+  // T: the next whole minute at least 30 s ahead of the platform's clock (planning runs 20 s ahead).
   const now = await platformNow(page);
-  const entry = new Date(Math.ceil((now.getTime() + 40_000) / 60_000) * 60_000);
+  const entry = new Date(Math.ceil((now.getTime() + 30_000) / 60_000) * 60_000);
   await form.getByLabel("Entry time (IST, HH:MM:SS)").fill(hhmmss(entry));
   await form.getByRole("button", { name: "Save strategy" }).click();
   mark(`strategy saved, entry at ${hhmmss(entry)} IST`);

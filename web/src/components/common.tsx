@@ -29,3 +29,10 @@ export function Field(
 export function Status({ value }: { value: string }) {
   return <span className={`status status-${value.toLowerCase()}`}>{value}</span>;
 }
+
+/** A wide table's scroll box: focusable and named, so keyboard users can scroll it too. */
+export function Scroll({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <div className="scroll" role="region" aria-label={label} tabIndex={0}>{children}</div>
+  );
+}

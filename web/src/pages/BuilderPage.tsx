@@ -1,7 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useEffect, useMemo, useState } from "react";
 import { ApiFailure, type Strategy, unwrap } from "../api/client";
-import { ErrorText, Field, Status } from "../components/common";
+import { ErrorText, Field, Status, Scroll } from "../components/common";
 import { PayoffChart } from "../components/PayoffChart";
 import { useApp, useServerNow } from "../context";
 import {
@@ -338,7 +338,7 @@ function PreviewPanel({ strategyId }: { strategyId: string }) {
             {data.would_fire ? "would fire" : "would not fire now (market closed)"}
           </p>
           <p className="muted">Prices: {data.quotes.source}{data.quotes.live ? " (live)" : ""}. {data.quotes.note}</p>
-          <div className="scroll">
+          <Scroll label={"Orders per account and leg"}>
             <table className="list">
               <caption>Orders per account and leg</caption>
               <thead><tr><th scope="col">Account</th><th scope="col">Leg</th><th scope="col">Strike</th>
@@ -359,7 +359,7 @@ function PreviewPanel({ strategyId }: { strategyId: string }) {
                 )))}
               </tbody>
             </table>
-          </div>
+          </Scroll>
           <PayoffChart summary={summary} spot={toPaise(data.spot)} />
         </>
       )}

@@ -1,6 +1,6 @@
 import { useQuery } from "@tanstack/react-query";
 import { unwrap } from "../api/client";
-import { ErrorText, Money } from "../components/common";
+import { ErrorText, Money, Scroll } from "../components/common";
 import { useApp, useServerNow } from "../context";
 import { formatNumber, formatRupees } from "../lib/money";
 import { formatClock, istDate, istWeekday } from "../lib/time";
@@ -50,7 +50,7 @@ export function PositionsPage() {
             {p.prices.note ? ` · ${p.prices.note}` : ""}
           </p>
           {p.unpriced.length > 0 && <p className="error">No price for: {p.unpriced.join(", ")}</p>}
-          <div className="scroll">
+          <Scroll label={`Positions traded on ${p.date}`}>
             <table className="list">
               <caption>Positions traded on {p.date}</caption>
               <thead><tr><th scope="col">Symbol</th><th scope="col">Account</th><th scope="col">Net</th>
@@ -71,7 +71,7 @@ export function PositionsPage() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </Scroll>
           {p.positions.length === 0 && <p>No positions traded today.</p>}
         </>
       )}

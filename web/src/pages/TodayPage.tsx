@@ -1,6 +1,6 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { type Order, unwrap } from "../api/client";
-import { ErrorText, Status } from "../components/common";
+import { ErrorText, Status, Scroll } from "../components/common";
 import { useApp, useServerNow } from "../context";
 import { formatNumber, formatRupees } from "../lib/money";
 import { countdown, formatClock, istDate, istInstant, lateness } from "../lib/time";
@@ -108,7 +108,7 @@ function ExecutionCard({ id }: { id: string }) {
 export function OrdersTable({ orders, caption, onSelect }:
   { orders: Order[]; caption: string; onSelect?: (order: Order) => void }) {
   return (
-    <div className="scroll">
+    <Scroll label={caption}>
       <table className="list">
         <caption>{caption}</caption>
         <thead><tr><th scope="col">Side</th><th scope="col">Contract</th><th scope="col">Qty</th>
@@ -135,6 +135,6 @@ export function OrdersTable({ orders, caption, onSelect }:
           })}
         </tbody>
       </table>
-    </div>
+    </Scroll>
   );
 }
