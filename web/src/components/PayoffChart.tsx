@@ -38,8 +38,8 @@ export function PayoffChart({ summary, spot }: { summary: PayoffSummary; spot: n
         {spot !== null && spot >= x0 && spot <= x1 && (
           <line x1={x(spot)} x2={x(spot)} y1={PAD / 2} y2={H - PAD} className="spot" />
         )}
-        <text x={4} y={y(y1) + 4}>{rupees(y1)}</text>
-        <text x={4} y={y(y0)}>{rupees(y0)}</text>
+        <text x={4} y={y(y1) - 8}>{rupees(y1)}</text>
+        <text x={4} y={y(y0) + 16}>{rupees(y0)}</text>
       </svg>
       <figcaption>
         <dl className="figures">
