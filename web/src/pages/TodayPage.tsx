@@ -54,7 +54,10 @@ export function TodayPage() {
         </div>
       )}
       {readiness.data && needLogin.length === 0 && readiness.data.length > 0 && (
-        <p className="notice">All {readiness.data.length} accounts are ready for today.</p>
+        <p className="notice">
+          {readiness.data.length === 1 ? "Your account is" : `All ${readiness.data.length} accounts are`}{" "}
+          ready for today.
+        </p>
       )}
       <h2>Timeline</h2>
       <ErrorText error={schedule.error} />
