@@ -1,7 +1,7 @@
 /** Small shared pieces: error text, money, a labelled field. */
 import type { ReactNode } from "react";
 import { ApiFailure } from "../api/client";
-import { formatRupees } from "../lib/money";
+import { formatRupees, toPaise } from "../lib/money";
 
 export function ErrorText({ error, id }: { error: unknown; id?: string }) {
   if (!error) return null;
@@ -10,7 +10,7 @@ export function ErrorText({ error, id }: { error: unknown; id?: string }) {
 }
 
 export function Money({ value }: { value: string | number | null | undefined }) {
-  const negative = typeof value === "string" ? value.startsWith("-") : Number(value) < 0;
+  const negative = value !== null && value !== undefined && value !== "" && toPaise(value) < 0;
   return <span className={negative ? "loss" : "money"}>{formatRupees(value)}</span>;
 }
 

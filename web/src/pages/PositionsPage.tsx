@@ -13,7 +13,7 @@ function marketOpen(now: Date): boolean {
 }
 
 export function PositionsPage() {
-  const { client } = useApp();
+  const { client, clockOffset } = useApp();
   const now = useServerNow();
   const day = istDate(now);
   const open = marketOpen(now);
@@ -35,7 +35,7 @@ export function PositionsPage() {
       <h1 id="positions-title">Positions and P&amp;L</h1>
       <p className="muted">
         {open ? "Market open: refreshing every 2 s." : "Market closed: not refreshing."}
-        {pnl.dataUpdatedAt ? ` Updated ${formatClock(new Date(pnl.dataUpdatedAt))} (browser clock).` : ""}
+        {pnl.dataUpdatedAt ? ` Updated ${formatClock(new Date(pnl.dataUpdatedAt + clockOffset.current))}.` : ""}
       </p>
       <ErrorText error={pnl.error} />
       {p && (
