@@ -20,7 +20,8 @@ describe("strategy builder", () => {
     const [first, second] = form.legs;
     if (!first || !second) throw new Error("a strangle has two legs");
     form.legs = [
-      { ...first, stopLoss: { type: "PERCENT", value: "30" } },
+      { ...first, stopLoss: { type: "PERCENT", value: "30" }, trailing: { every: "10", by: "5" },
+        reEntry: "RE_COST" },
       { ...second, allocations: [{ accountId: "A2", multiplier: "2" }] },
     ];
     const body = toRequest(form);
@@ -31,6 +32,9 @@ describe("strategy builder", () => {
     expect(body.legs[0]?.strike).toEqual({ method: "ATM_OFFSET", value: 3 });
     expect(body.legs[0]?.stop_loss).toEqual({ type: "PERCENT", value: "30" });
     expect(body.legs[1]?.stop_loss).toBeNull();
+    expect(body.legs[0]?.trailing).toEqual({ every: "10", by: "5" });
+    expect(body.legs[0]?.re_entry).toEqual({ mode: "RE_COST" });
+    expect(body.legs[1]?.trailing).toBeNull();
     expect(body.legs[1]?.allocations).toEqual([{ account_id: "A2", multiplier: "2" }]);
     expect(body.risk).toEqual({ mtm_stop_loss: "5000", mtm_target: null, on_leg_failure: "UNWIND" });
   });
@@ -46,7 +50,8 @@ describe("strategy builder", () => {
     const saved = {
       ...body, id: "S1", status: "ACTIVE", version: 3, created_at: "x", updated_at: "y",
       max_entry_delay_seconds: 10, exit: { time: "15:15:00", days: ["MON" as const] },
-      legs: body.legs.map((l) => ({ ...l, wait_and_trade: { direction: "UP", type: "PERCENT", value: "5" } })),
+      legs: body.legs.map((l) => ({ ...l, wait_and_trade: { direction: "UP", type: "PERCENT", value: "5" },
+        re_entry: { mode: "RE_ASAP", max_count: 3, on: ["TARGET"] } })),
       risk: { ...body.risk, move_sl_to_cost: true },
     };
     const again = toRequest(fromStrategy(saved as unknown as typeof body));
@@ -55,6 +60,7 @@ describe("strategy builder", () => {
     expect(again.max_entry_delay_seconds).toBe(10);
     expect(again.exit).toEqual({ days: ["MON"], time: "15:15:00" });
     expect(again.legs[0]).toHaveProperty("wait_and_trade");
+    expect(again.legs[0]?.re_entry).toEqual({ mode: "RE_ASAP", max_count: 3, on: ["TARGET"] });
     expect(again.risk?.move_sl_to_cost).toBe(true);
   });
 
@@ -63,6 +69,8 @@ describe("strategy builder", () => {
     const known = fieldPaths(form);
     expect(fieldTarget("legs[2].strike.value", known)).toBe("legs[2].strike.value");
     expect(fieldTarget("legs[2].strike", known)).toBe("legs[2]");
+    expect(fieldTarget("legs[1].trailing.by", known)).toBe("legs[1].trailing.by");
+    expect(fieldTarget("legs[1].re_entry.max_count", known)).toBe("legs[1]");
     expect(fieldTarget("legs[9].lots", known)).toBe("legs");
     expect(fieldTarget("entry.time", known)).toBe("entry.time");
     expect(fieldTarget(null, known)).toBe("form");

@@ -41,6 +41,8 @@ export interface LegForm {
   target: LevelForm | null;
   trailing: { every: string; by: string } | null;
   reEntry: S["ReEntryMode"] | null;
+  /** a saved re-entry's count and triggers (no control yet), kept when the mode is kept */
+  reEntryRest?: Record<string, unknown>;
   /** per-leg allocations replacing the strategy's; empty = use the strategy's */
   allocations: AllocationForm[];
   /** fields of a saved leg the form has no control for (wait-and-trade...), sent back unchanged */
@@ -166,8 +168,8 @@ export function toRequest(form: StrategyForm): StrategyBody {
       lots: l.lots,
       stop_loss: level(l.stopLoss),
       target: level(l.target),
-      trailing: l.trailing && l.trailing.every && l.trailing.by ? l.trailing : null,
-      re_entry: l.reEntry ? { mode: l.reEntry } : null,
+      trailing: l.trailing && (l.trailing.every.trim() || l.trailing.by.trim()) ? l.trailing : null,
+      re_entry: l.reEntry ? { ...l.reEntryRest, mode: l.reEntry } : null,
       allocations: l.allocations.length
         ? l.allocations.map((a) => ({ account_id: a.accountId, multiplier: a.multiplier }))
         : null,
@@ -213,6 +215,7 @@ export function fromStrategy(strategy: components["schemas"]["StrategyIn"] & { i
       target: levelOf(l.target),
       trailing: l.trailing ? { every: String(l.trailing.every), by: String(l.trailing.by) } : null,
       reEntry: l.re_entry?.mode ?? null,
+      reEntryRest: omit(l.re_entry, ["mode"]),
       allocations: (l.allocations ?? []).map(allocation),
       extra: omit(l, FORM_LEG),
     })),
@@ -252,7 +255,7 @@ export function fieldPaths(form: StrategyForm): Set<string> {
   });
   form.legs.forEach((_, i) => {
     for (const part of ["side", "option_type", "strike.method", "strike.value", "lots",
-      "stop_loss.value", "target.value"]) {
+      "stop_loss.value", "target.value", "trailing.every", "trailing.by", "re_entry.mode"]) {
       paths.add(`legs[${i}].${part}`);
     }
     paths.add(`legs[${i}]`);

@@ -263,6 +263,10 @@ function Builder({ strategy }: { strategy: Strategy | undefined }) {
   );
 }
 
+/** A saved level keeps its unit; a new one is a percentage of the entry price. */
+const unit = (level: LegForm["stopLoss"]) =>
+  ({ PERCENT: "%", POINTS: "points", ABSOLUTE: "Rs" })[level?.type ?? "PERCENT"];
+
 interface LegProps {
   index: number;
   leg: LegForm;
@@ -301,13 +305,28 @@ function LegEditor({ index: i, leg: l, errorAt, input, onChange, onRemove }: Leg
         <input {...input(p("lots"))} className="short" type="number" min={1} value={l.lots}
           onChange={(e) => onChange({ lots: Number(e.target.value) })} />
       </Field>
-      <Field id={fieldId(p("stop_loss.value"))} label="Stop loss %" error={errorAt(p("stop_loss.value"))}>
+      <Field id={fieldId(p("stop_loss.value"))} label={`Stop loss (${unit(l.stopLoss)})`} error={errorAt(p("stop_loss.value"))}>
         <input {...input(p("stop_loss.value"))} className="short" inputMode="decimal" value={l.stopLoss?.value ?? ""}
-          onChange={(e) => onChange({ stopLoss: e.target.value ? { type: "PERCENT", value: e.target.value } : null })} />
+          onChange={(e) => onChange({ stopLoss: e.target.value ? { type: l.stopLoss?.type ?? "PERCENT", value: e.target.value } : null })} />
       </Field>
-      <Field id={fieldId(p("target.value"))} label="Target %" error={errorAt(p("target.value"))}>
+      <Field id={fieldId(p("target.value"))} label={`Target (${unit(l.target)})`} error={errorAt(p("target.value"))}>
         <input {...input(p("target.value"))} className="short" inputMode="decimal" value={l.target?.value ?? ""}
-          onChange={(e) => onChange({ target: e.target.value ? { type: "PERCENT", value: e.target.value } : null })} />
+          onChange={(e) => onChange({ target: e.target.value ? { type: l.target?.type ?? "PERCENT", value: e.target.value } : null })} />
+      </Field>
+      <Field id={fieldId(p("trailing.every"))} label="Trail every" error={errorAt(p("trailing.every"))}>
+        <input {...input(p("trailing.every"))} className="short" inputMode="decimal" value={l.trailing?.every ?? ""}
+          onChange={(e) => onChange({ trailing: { every: e.target.value, by: l.trailing?.by ?? "" } })} />
+      </Field>
+      <Field id={fieldId(p("trailing.by"))} label="Trail by" error={errorAt(p("trailing.by"))}>
+        <input {...input(p("trailing.by"))} className="short" inputMode="decimal" value={l.trailing?.by ?? ""}
+          onChange={(e) => onChange({ trailing: { every: l.trailing?.every ?? "", by: e.target.value } })} />
+      </Field>
+      <Field id={fieldId(p("re_entry.mode"))} label="Re-entry" error={errorAt(p("re_entry.mode"))}>
+        <select {...input(p("re_entry.mode"))} value={l.reEntry ?? ""}
+          onChange={(e) => onChange({ reEntry: (e.target.value || null) as LegForm["reEntry"] })}>
+          <option value="">None</option><option value="RE_ASAP">As soon as possible</option>
+          <option value="RE_COST">At cost</option>
+        </select>
       </Field>
       <button type="button" className="danger" onClick={onRemove}>Remove<span className="sr"> leg {i + 1}</span></button>
       {errorAt(`legs[${i}]`) && <span className="error" role="alert">{errorAt(`legs[${i}]`)}</span>}
