@@ -8,6 +8,7 @@ STAMP     := $(VENV)/.installed
 STAGE     ?= local
 PORT      ?= 4566
 API_PORT  ?= 8000
+WEB_PORT  ?= 5173
 REGION    ?= ap-south-1
 AT        ?=
 PYTEST_ARGS ?=
@@ -19,7 +20,7 @@ PYTEST_WORKERS ?= 2
 # noon, and an exchange holiday (Christmas 2026). See tests/conftest.py.
 AMBIENT_INSTANTS ?= 2026-11-30T02:00:00+05:30 2026-11-29T12:00:00+05:30 2026-12-25T11:00:00+05:30
 
-.PHONY: help venv run reset test test-ambient lint format unit integration emulator emulator-stop infra-local package bootstrap deploy bench clean demo
+.PHONY: help venv run reset test test-ambient web-test lint format unit integration emulator emulator-stop infra-local package bootstrap deploy bench clean demo
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -32,8 +33,8 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-sdk.txt
 
 venv: $(STAMP) ## create the virtualenv under the repo and install pinned dependencies
 
-run: $(STAMP) ## run the platform locally: emulator on PORT (4566), API on API_PORT (8000); AT=<IST instant> shifts the clock
-	$(PY) -m localdev.run --emulator-port $(PORT) --api-port $(API_PORT) --region $(REGION) $(if $(AT),--at '$(AT)')
+run: $(STAMP) ## run the platform locally: emulator on PORT (4566), API on API_PORT (8000), web app on WEB_PORT (5173); AT=<IST instant> shifts the clock
+	$(PY) -m localdev.run --emulator-port $(PORT) --api-port $(API_PORT) --web-port $(WEB_PORT) --region $(REGION) $(if $(AT),--at '$(AT)')
 
 reset: $(STAMP) ## wipe what `make run` on PORT keeps (platform and simulated exchange, together)
 	$(PY) -m localdev.run --reset --emulator-port $(PORT)
@@ -51,12 +52,22 @@ format: $(STAMP) ## apply ruff format and fixes
 test: $(STAMP) lint ## the whole suite (unit + emulator integration) with coverage, then the clock-sensitive tests at three instants
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --cov=chalicelib --cov=app --cov-report=term --cov-fail-under=90 --durations=30 $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory test-ambient
+	@$(MAKE) --no-print-directory web-test
 
 test-ambient: $(STAMP) ## the ambient_time tests again at each of AMBIENT_INSTANTS (a green suite at any hour)
 	@for at in $(AMBIENT_INSTANTS); do \
 	  echo "== ambient_time tests with now = $$at"; \
 	  OPTEXEC_TEST_AT=$$at $(PY) -m pytest -q -m ambient_time -p no:cacheprovider || exit 1; \
 	done
+
+CHROMIUM ?= /usr/bin/chromium
+web-test: $(STAMP) ## the web app: npm ci, types from /openapi.json, lint, typecheck, vitest, build, e2e in headless Chromium
+	@test -x $(CHROMIUM) || (echo "== installing Debian's chromium for the e2e tests" && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+	@command -v npm >/dev/null || (echo "web-test: npm (Node.js 20+) is needed" && exit 1)
+	@start=$$(date +%s); cd web && npm ci --no-audit --no-fund && npm run openapi && npm run lint && \
+	  npm run typecheck && npm test && npm run build && CHROMIUM=$(CHROMIUM) PYTHON=$(abspath $(PY)) npm run e2e && \
+	  echo "== web-test took $$(( $$(date +%s) - start )) s"
 
 unit: $(STAMP) ## unit tests only (no emulator)
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)

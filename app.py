@@ -22,7 +22,7 @@ from chalicelib.api import (
     strategies,
     system,
 )
-from chalicelib.api.routing import error_envelope
+from chalicelib.api.routing import cors_origin, error_envelope
 from chalicelib.container import get_container
 from chalicelib.jobs import instruments, kill_switch, notify, readiness, reconcile, recovery, tick
 from chalicelib.jobs import risk as risk_jobs
@@ -40,6 +40,7 @@ for blueprint in (
 for event_type in ("scheduled", "pure_lambda"):
     app.register_middleware(notify.deliver_after, event_type)
 app.register_middleware(error_envelope, "http")
+app.register_middleware(cors_origin, "http")
 
 
 @app.lambda_function(name="plan_tick")

@@ -36,6 +36,8 @@ class Settings:
     schedule_shards: int = 4
     app_name: str = "optexec"
     public_api_url: str = "http://127.0.0.1:8000"
+    # The web app's origin (empty: none): a browser finishing a broker login is sent back to it.
+    web_app_url: str = ""
     # Per broker, host key -> base URL overrides (the fake brokers on loopback, a sandbox).
     broker_hosts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     alarm_topic_arn: str | None = None
@@ -110,6 +112,7 @@ class Settings:
             auto_confirm_signup=source.get("AUTO_CONFIRM_SIGNUP", "").lower() in TRUE_WORDS,
             schedule_shards=int(source.get("SCHEDULE_SHARDS", "4")),
             public_api_url=source.get("PUBLIC_API_URL") or "http://127.0.0.1:8000",
+            web_app_url=source.get("WEB_APP_URL", "").rstrip("/"),
             broker_hosts=_json_mapping(source.get("BROKER_HOSTS", ""), "BROKER_HOSTS"),
             alarm_topic_arn=source.get("ALARM_TOPIC_ARN") or None,
             order_rate=int(source.get("ORDER_RATE", "8")),

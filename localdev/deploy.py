@@ -12,7 +12,7 @@ import argparse
 import json
 import os
 
-from localdev import emulator, remote_state, stack, terraform
+from localdev import emulator, remote_state, stack, terraform, webapp
 from localdev.package import EMULATED_STAGES
 
 
@@ -47,8 +47,12 @@ def main(argv: list[str] | None = None) -> None:
         else:
             state = stack.state_root(args.emulator_port) / "emulator" if work_dir else None
             endpoint = emulator.start(args.emulator_port, state_dir=state)
+    extra_vars = {"region": args.region}
+    # The web app's bundle goes to its bucket (infra/web.tf) when it builds; config.json always.
+    if webapp.ensure_built(print):
+        extra_vars["web_dist_dir"] = str(webapp.DIST)
     outputs = terraform.apply(
-        args.stage, endpoint, extra_vars={"region": args.region}, quiet=False, work_dir=work_dir
+        args.stage, endpoint, extra_vars=extra_vars, quiet=False, work_dir=work_dir
     )
     print(json.dumps(outputs, indent=2))
 

@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from chalicelib.domain.calendar import IST, default_calendar
 from chalicelib.services.clock import ClockShift
-from localdev import emulator, stack, terraform
+from localdev import emulator, stack, terraform, webapp
 from localdev.supervisor import Component, Supervisor, die_with_parent, process_component
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,6 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--emulator-port", type=int, default=emulator.DEFAULT_PORT)
     parser.add_argument("--api-port", type=int, default=8000)
     parser.add_argument("--region", default="ap-south-1")
+    parser.add_argument("--web-port", type=int, default=5173, help="the web app (0: no web app)")
     parser.add_argument(
         "--at",
         type=parse_at,
@@ -137,13 +139,22 @@ def main(argv: list[str] | None = None) -> None:
     external = bool(configured) and emulator.is_healthy(configured)
     reusable = external or emulator.is_healthy(emulator.endpoint(args.emulator_port), 0.5)
     problems = busy_ports(args.emulator_port, args.api_port, emulator_reusable=reusable)
+    if args.web_port and (
+        args.web_port in (args.emulator_port, args.api_port) or port_in_use(args.web_port)
+    ):
+        problems.append(
+            f"port {args.web_port} (WEB_PORT, the web app) is in use or clashes: choose another, "
+            f"e.g. make run WEB_PORT={args.web_port + 1}"
+        )
     if problems:
         raise SystemExit("run: cannot start:\n  " + "\n  ".join(problems))
+    web_build = _WebBuild(steps.say) if args.web_port else None
     steps.say(
         f"ports {args.emulator_port} (PORT) and {args.api_port} (API_PORT) are free; state in {root}"
     )
     supervisor = Supervisor(say=steps.say)
     started_here = False
+    web: webapp.WebServer | None = None
     root.mkdir(parents=True, exist_ok=True)
     (root / RUN_PID).write_text(str(os.getpid()))
     try:
@@ -158,6 +169,8 @@ def main(argv: list[str] | None = None) -> None:
         env = {**os.environ, **terraform.settings_env(outputs, "local", url, args.region)}
         env["AUTO_CONFIRM_SIGNUP"] = "true"
         env["PUBLIC_API_URL"] = f"http://127.0.0.1:{args.api_port}"
+        if args.web_port:
+            env["WEB_APP_URL"] = f"http://127.0.0.1:{args.web_port}"
         shifted = ClockShift(args.at, datetime.now(IST)) if args.at else None
         if shifted is not None:  # the shifted clock starts now that the AWS side is ready
             env["PLATFORM_CLOCK"] = shifted.spec()
@@ -172,14 +185,20 @@ def main(argv: list[str] | None = None) -> None:
             supervisor.add(process_component("API", lambda: _start_api(args.api_port, env)))
             supervisor.add(process_component("clock", lambda: _start_clock(env)))
             _wait_for_api(args.api_port, supervisor)
+        if web_build is not None:
+            with steps.step("web app"):
+                config = webapp.runtime_config("/api", "local", outputs, args.region)
+                web = web_build.serve(args.web_port, args.api_port, config)
         steps.say(f"healthy in {steps.elapsed():.1f}s")
-        _banner(url, args.api_port, outputs, fakes.hosts, shifted, root)
+        _banner(url, args.api_port, outputs, fakes.hosts, shifted, root, web)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in background
         supervisor.watch()
     except KeyboardInterrupt:
         print("\nrun: stopping ...", flush=True)
     finally:
+        if web is not None:
+            web.stop()
         supervisor.stop_all()
         if started_here:
             emulator.stop(args.emulator_port)
@@ -196,6 +215,24 @@ def telegram_env(hosts: dict[str, dict[str, str]]) -> dict[str, str]:
         "TELEGRAM_BOT_TOKEN": LOCAL_BOT_TOKEN,
         "TELEGRAM_BOT_USERNAME": bot["username"],
     }
+
+
+class _WebBuild:
+    """Builds the web app (npm ci + build when stale) while the emulator and infra start."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self.ok = False
+        self.thread = threading.Thread(target=self._build, args=(say,), daemon=True)
+        self.thread.start()
+
+    def _build(self, say: Callable[[str], None]) -> None:
+        self.ok = webapp.ensure_built(say)
+
+    def serve(self, port: int, api_port: int, config: dict[str, str]) -> webapp.WebServer | None:
+        self.thread.join()
+        if not self.ok:
+            return None
+        return webapp.WebServer(port, api_port, config).start()
 
 
 def running_pid(root: Path) -> int | None:
@@ -338,6 +375,7 @@ def _banner(
     hosts: dict[str, dict[str, str]],
     shifted: ClockShift | None,
     root: Path,
+    web: webapp.WebServer | None = None,
 ) -> None:
     if shifted is None:
         clock_line = "  time             the wall clock (IST)"
@@ -353,6 +391,11 @@ def _banner(
                 "",
                 "optexec is running locally:",
                 clock_line,
+                (
+                    f"  web app          {web.url}  (open it in a browser)"
+                    if web
+                    else "  web app          not served (see the lines above)"
+                ),
                 f"  API              http://127.0.0.1:{api_port}  (GET /health, /openapi.json)",
                 f"  AWS emulator     {url}  (DynamoDB, Cognito, KMS, Step Functions, ...)",
                 f"  table            {outputs['table_name']}",

@@ -178,7 +178,7 @@ def _ltp(quotes: QuoteSource, item: PositionItem, at: datetime) -> Decimal | Non
 
 
 # -- executions and orders -------------------------------------------------------------------
-@route(bp, "/executions", "GET", query=("date",))
+@route(bp, "/executions", "GET", query=("date",), response=R.EXECUTIONS)
 def list_executions(req: Request) -> dict[str, Any]:
     """The caller's executions on a trading date (default today, IST)."""
     day = trade_date(req, req.container.clock())
@@ -187,7 +187,7 @@ def list_executions(req: Request) -> dict[str, Any]:
     return {"date": day, "items": [execution_view(i, books.events(i)) for i in items]}
 
 
-@route(bp, "/executions/{execution}", "GET")
+@route(bp, "/executions/{execution}", "GET", response=R.EXECUTION_DETAIL)
 def get_execution(req: Request, execution: str) -> dict[str, Any]:
     """One execution with its orders: timings, broker ids, state history, fills."""
     sk = execution_sk(execution)
@@ -245,7 +245,7 @@ def risk_view(book: RiskBookItem) -> dict[str, Any]:
     }
 
 
-@route(bp, "/orders", "GET", query=("date", "status"))
+@route(bp, "/orders", "GET", query=("date", "status"), response=R.ORDERS)
 def list_orders(req: Request) -> dict[str, Any]:
     """The caller's orders on a date (default today), optionally of one status."""
     day = trade_date(req, req.container.clock())
@@ -259,14 +259,14 @@ def list_orders(req: Request) -> dict[str, Any]:
 
 
 # -- positions and P&L -----------------------------------------------------------------------
-@route(bp, "/positions", "GET", query=("strategy_id",))
+@route(bp, "/positions", "GET", query=("strategy_id",), response=R.POSITIONS)
 def list_positions(req: Request) -> dict[str, Any]:
     """The caller's positions (optionally of one strategy), from settled fills."""
     items = req.container.executions.positions(req.uid, req.query.get("strategy_id") or None)
     return {"items": [position_view(p) for p in items]}
 
 
-@route(bp, "/pnl", "GET", query=("date",))
+@route(bp, "/pnl", "GET", query=("date",), response=R.PNL)
 def pnl(req: Request) -> dict[str, Any]:
     """Realised and unrealised P&L of the positions traded on a date (default today)."""
     now = req.container.clock()

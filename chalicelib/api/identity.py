@@ -8,7 +8,7 @@ from chalice import Blueprint
 
 from chalicelib.api import responses as R
 from chalicelib.api.routing import Request, route
-from chalicelib.api.schemas import ConfirmIn, LoginIn, ProfilePatch, SignupIn
+from chalicelib.api.schemas import ConfirmIn, LoginIn, ProfilePatch, RefreshIn, SignupIn
 from chalicelib.api.views import profile_view
 
 bp = Blueprint(__name__)
@@ -41,6 +41,19 @@ def login(req: Request) -> dict[str, Any]:
         "id_token": tokens.id_token,
         "access_token": tokens.access_token,
         "refresh_token": tokens.refresh_token,
+        "expires_in": tokens.expires_in,
+    }
+
+
+@route(bp, "/auth/refresh", "POST", auth=False, body=RefreshIn, response=R.REFRESHED)
+def refresh(req: Request) -> dict[str, Any]:
+    """New id and access tokens for the refresh token from /auth/login (the web app's silent
+    refresh); the refresh token itself is not returned again."""
+    body: RefreshIn = req.body
+    tokens = req.container.identity.refresh(body.refresh_token)
+    return {
+        "id_token": tokens.id_token,
+        "access_token": tokens.access_token,
         "expires_in": tokens.expires_in,
     }
 

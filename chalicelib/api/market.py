@@ -7,6 +7,7 @@ from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib.api import responses as R
 from chalicelib.api.routing import Request, route
 from chalicelib.domain.calendar import IST, default_calendar
 from chalicelib.domain.expiry import ExpiryChoice, listed_expiries
@@ -86,7 +87,7 @@ def contract(req: Request) -> dict[str, Any]:
     }
 
 
-@route(bp, "/strategies/{strategy_id}/preview", "GET", query=("at",))
+@route(bp, "/strategies/{strategy_id}/preview", "GET", query=("at",), response=R.PREVIEW)
 def preview(req: Request, strategy_id: str) -> dict[str, Any]:
     """What would be sent at `at` (default now): per account and leg, expiry, strike, symbol,
     units, slices and the protected limit price. Sends nothing."""

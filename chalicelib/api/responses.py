@@ -34,6 +34,7 @@ SIGNED_UP = obj({**PROFILE["properties"], "confirmed": BOOLEAN})
 TOKENS = obj(
     {"id_token": STRING, "access_token": STRING, "refresh_token": STRING, "expires_in": INTEGER}
 )
+REFRESHED = obj({"id_token": STRING, "access_token": STRING, "expires_in": INTEGER})
 CONFIRMED = obj({"confirmed": BOOLEAN})
 SESSION = obj({"status": {"enum": ["NONE", "VALID", "EXPIRED"]}, "expires_at": NULLABLE_STRING})
 ACCOUNT = obj(
@@ -93,10 +94,15 @@ STRATEGY = obj(
     },
     {"allocations": {"type": "array", "items": ANY_OBJECT}, "risk": ANY_OBJECT},
 )
-HEALTH = obj({"status": STRING, "stage": STRING})
+HEALTH = obj({"status": STRING, "stage": STRING}, {"now": STRING, "clock": STRING})
 OPENAPI = obj({"openapi": STRING, "info": ANY_OBJECT, "paths": ANY_OBJECT})
+SCHEDULE_ITEM = obj(
+    {"strategy_id": STRING, "phase": {"enum": ["ENTRY", "EXIT"]}, "time": STRING,
+     "accounts": {"type": "array", "items": STRING}},
+    {"underlying": STRING},
+)  # fmt: skip
 DAY_SCHEDULE = obj(
-    {"date": STRING, "trading_day": BOOLEAN, "items": {"type": "array", "items": ANY_OBJECT}},
+    {"date": STRING, "trading_day": BOOLEAN, "items": {"type": "array", "items": SCHEDULE_ITEM}},
     {"reason": STRING},
 )
 SLOT = obj({"slot": STRING, "items": {"type": "array", "items": ANY_OBJECT}})
@@ -112,3 +118,69 @@ KILL_SWITCH = obj(
     },
 )  # fmt: skip
 KILL_SWITCH_ENGAGED = obj({**KILL_SWITCH["properties"], "joined": BOOLEAN})
+
+# ----- execution and results (api/executions.py views), typed for the web app's generated client ---
+NUMBER_STRING = {"type": ["string", "number"]}  # money and prices are decimal strings
+NULLABLE_NUMBER_STRING = {"type": ["string", "number", "null"]}
+ORDER = obj(
+    {
+        "id": STRING, "execution_id": STRING, "strategy_id": STRING, "phase": STRING,
+        "account_id": STRING, "broker": STRING, "tag": STRING, "side": STRING,
+        "contract": ANY_OBJECT, "quantity": INTEGER, "limit_price": NULLABLE_NUMBER_STRING,
+        "product": NULLABLE_STRING, "status": STRING, "broker_order_id": NULLABLE_STRING,
+        "filled_quantity": INTEGER, "average_price": NULLABLE_STRING,
+        "fills": {"type": "array", "items": obj({"quantity": INTEGER},
+                                                {"average_price": NULLABLE_STRING})},
+        "scheduled_at": STRING, "sent_at": NULLABLE_STRING, "acked_at": NULLABLE_STRING,
+        "error": {}, "history": {"type": ["array", "null"], "items": ANY_OBJECT},
+    }
+)  # fmt: skip
+ORDERS = obj({"date": STRING, "items": {"type": "array", "items": ORDER}})
+EXECUTION = obj(
+    {
+        "id": STRING, "strategy_id": STRING, "phase": STRING, "trade_date": STRING,
+        "slot": NULLABLE_STRING, "status": STRING, "summary": {}, "events": _ARRAY,
+        "created_at": NULLABLE_STRING, "updated_at": NULLABLE_STRING,
+    }
+)  # fmt: skip
+EXECUTIONS = obj({"date": STRING, "items": {"type": "array", "items": EXECUTION}})
+EXECUTION_DETAIL = obj(
+    {**EXECUTION["properties"], "orders": {"type": "array", "items": ORDER}},
+    {"risk": {"type": ["object", "null"]}},
+)
+POSITION = obj(
+    {
+        "strategy_id": STRING, "account_id": STRING, "symbol": STRING, "contract": {},
+        "net_quantity": INTEGER, "buy_quantity": INTEGER, "sell_quantity": INTEGER,
+        "buy_value": STRING, "sell_value": STRING, "buy_average": NULLABLE_STRING,
+        "sell_average": NULLABLE_STRING, "ltp": NULLABLE_STRING, "realised": STRING,
+        "unrealised": NULLABLE_STRING, "updated_at": NULLABLE_STRING,
+    }
+)  # fmt: skip
+POSITIONS = obj({"items": {"type": "array", "items": POSITION}})
+PRICE_SOURCE = obj({"source": STRING, "live": BOOLEAN}, {"note": NULLABLE_STRING})
+PNL = obj(
+    {
+        "date": STRING, "realised": STRING, "unrealised": STRING, "total": STRING,
+        "unpriced": {"type": "array", "items": STRING}, "prices": PRICE_SOURCE,
+        "positions": {"type": "array", "items": POSITION},
+    }
+)  # fmt: skip
+PREVIEW_LEG = obj(
+    {"leg": INTEGER, "side": STRING, "option_type": STRING, "lots": INTEGER, "multiplier": STRING,
+     "tag": STRING},
+    {"strike": STRING, "ltp": STRING, "limit_price": STRING, "quantity": INTEGER,
+     "slices": {"type": "array", "items": INTEGER}, "symbol": ANY_OBJECT, "error": {}},
+)  # fmt: skip
+PREVIEW = obj(
+    {
+        "strategy_id": STRING, "at": STRING, "trading_day": BOOLEAN, "would_fire": BOOLEAN,
+        "underlying": STRING, "exchange": STRING, "expiry": STRING, "spot": STRING,
+        "contract": obj({"lot_size": INTEGER, "freeze_qty": INTEGER, "strike_step": STRING,
+                         "tick_size": STRING}, {"max_lots_per_order": INTEGER}),
+        "quotes": PRICE_SOURCE,
+        "accounts": {"type": "array", "items": obj(
+            {"account_id": STRING, "broker": NULLABLE_STRING,
+             "legs": {"type": "array", "items": PREVIEW_LEG}})},
+    }
+)  # fmt: skip

@@ -258,3 +258,20 @@ def error_envelope(event: Any, get_response: Callable[[Any], Response]) -> Respo
             )
         return answer
     return response
+
+
+def cors_origin(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """HTTP middleware: with the web app's URL configured (WEB_APP_URL), browsers may read answers
+    only from that origin (routes declare ``cors=True``, which Chalice answers with ``*``).
+    Without it (scripts, tests, the local proxy) nothing changes."""
+    response = get_response(event)
+    try:
+        web = get_container().settings.web_app_url
+    except Exception:  # a broken configuration already answered 5xx; keep that answer
+        return response
+    if web:
+        origin = "/".join(web.split("/")[:3])  # scheme://host[:port], no path
+        headers = {k: v for k, v in response.headers.items()
+                   if k.lower() != "access-control-allow-origin"}  # fmt: skip
+        response.headers = {**headers, "Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    return response

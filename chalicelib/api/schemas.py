@@ -114,6 +114,12 @@ class LoginIn(Strict):
     password: Annotated[str, Field(min_length=1, max_length=128)]
 
 
+class RefreshIn(Strict):
+    refresh_token: Annotated[
+        str, Field(min_length=1, max_length=8192, description="from POST /auth/login")
+    ]
+
+
 class ProfilePatch(Strict):
     name: Text | None = None
     phone: str | None = None

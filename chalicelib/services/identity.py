@@ -52,6 +52,9 @@ class IdentityService:
     def login(self, email: str, password: str) -> Tokens:
         return self.identity.login(email.strip().lower(), password)
 
+    def refresh(self, refresh_token: str) -> Tokens:
+        return self.identity.refresh(refresh_token.strip())
+
     def profile(self, uid: str) -> Profile:
         item = self.repo.get_profile(uid)
         return Profile(item.uid, item.email, item.name, item.phone, item.state)

@@ -40,6 +40,26 @@ _CONFIRM_ERRORS: dict[str, tuple[type[DomainError], str, str | None]] = {
     "ResourceNotFoundException": (ValidationFailed, "no sign-up waits for this email", "email"),
 }
 
+# A refresh token Cognito refuses is a failed sign-in (401), whatever Cognito calls it.
+_REFRESH_ERRORS: dict[str, tuple[type[DomainError], str, str | None]] = {
+    "NotAuthorizedException": (
+        Unauthenticated,
+        "the refresh token was refused; log in again",
+        None,
+    ),
+    "UserNotFoundException": (Unauthenticated, "the refresh token was refused; log in again", None),
+    "InvalidParameterException": (
+        Unauthenticated,
+        "the refresh token was refused; log in again",
+        None,
+    ),
+    "ResourceNotFoundException": (
+        Unauthenticated,
+        "the refresh token was refused; log in again",
+        None,
+    ),
+}
+
 
 @dataclass(frozen=True)
 class Tokens:
@@ -92,6 +112,25 @@ class CognitoIdentity:
             id_token=result["IdToken"],
             access_token=result["AccessToken"],
             refresh_token=result.get("RefreshToken", ""),
+            expires_in=int(result.get("ExpiresIn", 3600)),
+        )
+
+    def refresh(self, refresh_token: str) -> Tokens:
+        """New id and access tokens for a refresh token (REFRESH_TOKEN_AUTH); a refused one
+        (expired, revoked, forged) is a 401. Cognito returns no new refresh token here: the
+        caller keeps the one it has, so ``refresh_token`` is the one sent."""
+        response = self._call(
+            self._client.initiate_auth,
+            errors=_REFRESH_ERRORS,
+            ClientId=self._client_id,
+            AuthFlow="REFRESH_TOKEN_AUTH",
+            AuthParameters={"REFRESH_TOKEN": refresh_token},
+        )
+        result = response["AuthenticationResult"]
+        return Tokens(
+            id_token=result["IdToken"],
+            access_token=result["AccessToken"],
+            refresh_token=result.get("RefreshToken") or refresh_token,
             expires_in=int(result.get("ExpiresIn", 3600)),
         )
 

@@ -1,0 +1,167 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { type FormEvent, useState } from "react";
+import { type Account, ApiFailure, type Schemas, unwrap } from "../api/client";
+import { ErrorText, Field, Status } from "../components/common";
+import { useApp } from "../context";
+import { formatDateTime } from "../lib/time";
+
+const BROKERS: Schemas["AccountIn"]["broker"][] = ["paper", "zerodha", "angelone", "upstox", "fyers", "dhan", "shoonya", "zebu"];
+
+export function useAccounts() {
+  const { client } = useApp();
+  return useQuery({
+    queryKey: ["accounts"],
+    queryFn: async () => unwrap(await client.GET("/accounts")).items,
+  });
+}
+
+export function AccountsPage({ params }: { params: URLSearchParams }) {
+  const accounts = useAccounts();
+  const [editing, setEditing] = useState<string | null>(null);
+  const login = params.get("login");
+  return (
+    <section aria-labelledby="accounts-title">
+      <h1 id="accounts-title">Broker accounts</h1>
+      {login && (
+        <p role="status" className={login === "ok" ? "notice" : "error"}>
+          {login === "ok" ? "Broker login complete: the session is stored." :
+            `Broker login failed: ${params.get("reason") ?? "unknown reason"}`}
+        </p>
+      )}
+      <p className="hint">
+        Brokers accept orders only from the static IP you registered with them (SEBI, April 2026):
+        note it per account. A paper account trades on the simulated exchange and needs no login.
+      </p>
+      <ErrorText error={accounts.error} />
+      <ul className="cards">
+        {accounts.data?.map((a) => (
+          <li key={a.id} className="card">
+            {editing === a.id
+              ? <AccountForm account={a} onDone={() => setEditing(null)} />
+              : <AccountCard account={a} onEdit={() => setEditing(a.id)} />}
+          </li>
+        ))}
+      </ul>
+      {accounts.data?.length === 0 && <p>No accounts yet: add a paper account to try a strategy.</p>}
+      <h2>Add an account</h2>
+      <AccountForm onDone={() => undefined} />
+    </section>
+  );
+}
+
+function AccountCard({ account: a, onEdit }: { account: Account; onEdit: () => void }) {
+  const { client } = useApp();
+  const queries = useQueryClient();
+  const remove = useMutation({
+    mutationFn: async () => unwrap(await client.DELETE("/accounts/{account_id}", {
+      params: { path: { account_id: a.id } } })),
+    onSuccess: () => queries.invalidateQueries({ queryKey: ["accounts"] }),
+  });
+  const brokerLogin = useMutation({
+    mutationFn: async () => unwrap(await client.GET("/accounts/{account_id}/login", {
+      params: { path: { account_id: a.id } } })),
+    onSuccess: (answer) => window.location.assign(answer.url),
+  });
+  return (
+    <>
+      <h3>{a.label} <span className="muted">{a.broker} · {a.client_id}</span></h3>
+      <p>
+        Session <Status value={a.session.status} />
+        {a.session.expires_at && <> until {formatDateTime(a.session.expires_at)}</>}
+      </p>
+      {a.static_ip_note && <p className="muted">Static IP: {a.static_ip_note}</p>}
+      <div className="actions">
+        {a.broker !== "paper" && (
+          <button type="button" onClick={() => brokerLogin.mutate()}>
+            Log in to {a.broker}
+          </button>
+        )}
+        <button type="button" className="secondary" onClick={onEdit}>Edit</button>
+        <button type="button" className="danger" onClick={() => {
+          if (window.confirm(`Delete ${a.label}? Its strategies lose this allocation.`)) remove.mutate();
+        }}>Delete</button>
+      </div>
+      <ErrorText error={remove.error ?? brokerLogin.error} />
+    </>
+  );
+}
+
+function AccountForm({ account, onDone }: { account?: Account; onDone: () => void }) {
+  const { client } = useApp();
+  const queries = useQueryClient();
+  const [broker, setBroker] = useState<Schemas["AccountIn"]["broker"]>(
+    (account?.broker as Schemas["AccountIn"]["broker"] | undefined) ?? "paper");
+  const [clientId, setClientId] = useState(account?.client_id ?? "");
+  const [label, setLabel] = useState(account?.label ?? "");
+  const [apiKey, setApiKey] = useState("");
+  const [apiSecret, setApiSecret] = useState("");
+  const [note, setNote] = useState(account?.static_ip_note ?? "");
+  const prefix = account ? `edit-${account.id}` : "new";
+  const save = useMutation({
+    mutationFn: async () => {
+      const secrets = {
+        api_key: apiKey.trim() || null, api_secret: apiSecret.trim() || null,
+      };
+      if (account) {
+        return unwrap(await client.PATCH("/accounts/{account_id}", {
+          params: { path: { account_id: account.id } },
+          body: { label, static_ip_note: note || null, version: account.version, ...secrets },
+        }));
+      }
+      return unwrap(await client.POST("/accounts", {
+        body: { broker, client_id: clientId, label, static_ip_note: note || null, ...secrets },
+      }));
+    },
+    onSuccess: async () => {
+      await queries.invalidateQueries({ queryKey: ["accounts"] });
+      if (!account) { setClientId(""); setLabel(""); setApiKey(""); setApiSecret(""); setNote(""); }
+      onDone();
+    },
+  });
+  const failure = save.error instanceof ApiFailure ? save.error.detail : null;
+  const at = (field: string) => (failure?.field === field ? failure.message : undefined);
+  const submit = (event: FormEvent) => { event.preventDefault(); save.mutate(); };
+  return (
+    <form onSubmit={submit} aria-label={account ? `Edit ${account.label}` : "Add an account"}
+      className="grid">
+      {!account && (
+        <Field id={`${prefix}-broker`} label="Broker" error={at("broker")}>
+          <select id={`${prefix}-broker`} value={broker} onChange={(e) => setBroker(e.target.value as Schemas["AccountIn"]["broker"])}>
+            {BROKERS.map((b) => <option key={b} value={b}>{b}</option>)}
+          </select>
+        </Field>
+      )}
+      {!account && (
+        <Field id={`${prefix}-client`} label="Client id" error={at("client_id")}>
+          <input id={`${prefix}-client`} required value={clientId}
+            onChange={(e) => setClientId(e.target.value)} />
+        </Field>
+      )}
+      <Field id={`${prefix}-label`} label="Label" error={at("label")}>
+        <input id={`${prefix}-label`} required value={label} onChange={(e) => setLabel(e.target.value)} />
+      </Field>
+      {broker !== "paper" && (
+        <>
+          <Field id={`${prefix}-key`} label={account ? "New API key (optional)" : "API key"}
+            error={at("api_key")}>
+            <input id={`${prefix}-key`} autoComplete="off" value={apiKey}
+              onChange={(e) => setApiKey(e.target.value)} />
+          </Field>
+          <Field id={`${prefix}-secret`} label={account ? "New API secret (optional)" : "API secret"}
+            error={at("api_secret")}>
+            <input id={`${prefix}-secret`} type="password" autoComplete="off" value={apiSecret}
+              onChange={(e) => setApiSecret(e.target.value)} />
+          </Field>
+        </>
+      )}
+      <Field id={`${prefix}-ip`} label="Static IP note" error={at("static_ip_note")}>
+        <input id={`${prefix}-ip`} value={note} onChange={(e) => setNote(e.target.value)} />
+      </Field>
+      {failure && !failure.field && <ErrorText error={save.error} />}
+      <div className="actions">
+        <button type="submit" disabled={save.isPending}>{account ? "Save" : "Add account"}</button>
+        {account && <button type="button" className="secondary" onClick={onDone}>Cancel</button>}
+      </div>
+    </form>
+  );
+}
