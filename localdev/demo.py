@@ -1,5 +1,6 @@
 """`make demo`: a demo trader, two paper/fake-broker accounts and an iron condor due at the next
-minute; prints every order as it is sent and filled, then the exit two minutes later.
+minute; prints every order as it is sent and filled, then the exit two minutes later, and last the
+messages the trader's Telegram chat received (a fake Telegram Bot API on loopback), day report included.
 
 Everything runs on this machine: the emulator (started, or the one `make run` started), the
 platform applied with Terraform, the simulated exchange with a Kite-dialect fake (the paper
@@ -33,8 +34,12 @@ from localdev.run import parse_at
 from localdev.terraform import settings_env
 from sim.exchange import SimExchange
 from sim.servers import adapter_hosts, start_fake_broker
+from sim.telegram import FakeTelegram
 
 ACCOUNTS = (("paper", "kite", "DEMOPAPER"), ("shoonya", "noren", "DEMOSHOONYA"))
+#: The demo trader's Telegram chat at the fake Bot API, and the fake bot's stand-in token.
+DEMO_CHAT = 91001
+DEMO_BOT_TOKEN = "100001:DEMO-fake-telegram-bot"
 
 
 DEMO_MORNING = time(9, 30)
@@ -110,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     root = stack.state_root(args.emulator_port)  # the same platform `make run` keeps
     url, started_here = stack.emulator_for(args.emulator_port, root / "emulator")
     servers = []
+    telegram = FakeTelegram(DEMO_BOT_TOKEN, username="optexec_demo_bot").start()
     try:
         outputs = stack.apply_platform(url, args.region, root / "terraform")
         shift = demo_clock(datetime.now(IST), args.at)
@@ -128,24 +134,36 @@ def main(argv: list[str] | None = None) -> None:
         env["PLATFORM_CLOCK"] = shift.spec()
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
             os.environ.setdefault(name, env[name])  # the emulator's dummy credentials
-        settings = dataclasses.replace(Settings.from_env(env), broker_hosts=hosts)
+        settings = dataclasses.replace(
+            Settings.from_env(env), broker_hosts=hosts, telegram_api_url=telegram.base_url,
+            telegram_bot_token=DEMO_BOT_TOKEN, telegram_bot_username=telegram.username,
+        )  # fmt: skip
         engine = Container(settings)  # the shifted clock, through the setting
         use_container(engine)
-        run_demo(engine, servers, clock, args.exit_after_minutes)
+        run_demo(engine, servers, clock, args.exit_after_minutes, telegram)
     finally:
         for server in servers:
             server.stop()
+        telegram.stop()
         use_container(None)
         if started_here:
             emulator.stop(args.emulator_port)
 
 
-def run_demo(engine: Container, servers: list[Any], clock: ShiftedClock, exit_after: int) -> None:
+def run_demo(
+    engine: Container,
+    servers: list[Any],
+    clock: ShiftedClock,
+    exit_after: int,
+    telegram: FakeTelegram | None = None,
+) -> None:
     email = f"demo-{uuid.uuid4().hex[:6]}@example.in"
     profile, _ = engine.identity.sign_up(
         email, "Demo-Passw0rd!", "Demo Trader", "+919800000001", "Maharashtra"
     )
     uid = profile.uid
+    if telegram is not None:
+        link_telegram(engine, telegram, uid)
     account_ids = []
     for (broker, _, client_id), server in zip(ACCOUNTS, servers, strict=True):
         key, secret = f"{client_id.lower()}-key", f"{client_id.lower()}-secret"
@@ -179,6 +197,28 @@ def run_demo(engine: Container, servers: list[Any], clock: ShiftedClock, exit_af
         print_orders(engine, uid, sk)
         print(f"  execution {report.status}")
     print_positions(engine, uid, strategy.strategy_id)
+    if telegram is not None:
+        engine.notifications.day_report(entry.date().isoformat(), [uid])
+        print_telegram(engine, telegram)
+
+
+def link_telegram(engine: Container, telegram: FakeTelegram, uid: str) -> None:
+    """What a trader does in the app: open the bot's deep link and press Start."""
+    link = engine.notifications.linking.link_url(uid)["url"]
+    code = dict(parse_qsl(urlsplit(link).query))["start"]
+    telegram.user_sends(DEMO_CHAT, f"/start {code}", first_name="Demo")
+    engine.notifications.linking.poll()
+    print(f"telegram chat {DEMO_CHAT} linked through {link.split('?')[0]} (fake Bot API)")
+
+
+def print_telegram(engine: Container, telegram: FakeTelegram) -> None:
+    if not engine.notifications.queue.drain(timeout=30):
+        print("\n(some Telegram messages were still queued after 30 s)")
+    messages = telegram.messages(DEMO_CHAT)
+    print(f"\nTelegram: {len(messages)} message(s) the trader's chat received:")
+    for message in messages:
+        print("  ---")
+        print("\n".join(f"  {line}" for line in message["text"].splitlines()))
 
 
 def print_orders(engine: Container, uid: str, execution_sk: str) -> None:
