@@ -47,6 +47,39 @@ def _ambient_time(platform_clock: ShiftedClock) -> None:
     platform_clock.set(ambient_instant())
 
 
+_BINDING = (
+    "table_name", "region", "host", "connect_timeout_seconds", "read_timeout_seconds",
+    "max_retry_attempts",
+)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _platform_globals() -> Iterator[None]:
+    """Put back what a test changed of the process-wide platform state: the installed container,
+    the models' table binding (endpoint and timeouts) and the record-stamp clock.
+
+    A Container binds them when built, and some tests build one against another endpoint (a stalled
+    socket, a fake AWS, unit-test settings). Run alone or in file order that never mattered, but
+    test workers interleave files: an integration test after such a test met a dead endpoint or
+    production's 1.5 s timeouts on a busy emulator."""
+    from chalicelib import container as composition
+    from chalicelib.adapters.dynamo import models, repository
+
+    meta = models.BaseItem.Meta
+    installed = composition._container
+    binding = {name: getattr(meta, name, None) for name in _BINDING}
+    stamp = repository._stamp_clock[0]
+    yield
+    composition.use_container(installed)
+    repository._stamp_clock[0] = stamp
+    if any(getattr(meta, name, None) != value for name, value in binding.items()):
+        for name, value in binding.items():
+            setattr(meta, name, value)
+        for model in models.all_models():
+            model._connection = None
+        models._transactions.clear()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
