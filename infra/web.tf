@@ -30,9 +30,10 @@ variable "web_api_url" {
 }
 
 locals {
-  web_count    = var.web_app_enabled ? 1 : 0
-  web_bucket   = "${var.app_name}-${var.stage}-web${var.name_suffix}-${data.aws_caller_identity.current.account_id}"
-  web_api_path = var.web_api_domain != "" ? "/api" : var.web_api_url
+  web_count  = var.web_app_enabled ? 1 : 0
+  web_bucket = "${var.app_name}-${var.stage}-web${var.name_suffix}-${data.aws_caller_identity.current.account_id}"
+  # config.json's API: same origin under /api/*, else the given URL, else the API's custom domain.
+  web_api_path = var.web_api_domain != "" ? "/api" : (var.web_api_url != "" ? var.web_api_url : local.public_api_url)
   web_files    = var.web_app_enabled && var.web_dist_dir != "" ? fileset(var.web_dist_dir, "**") : []
   web_types = {
     html = "text/html; charset=utf-8", js = "text/javascript", css = "text/css",

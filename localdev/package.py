@@ -39,6 +39,7 @@ SETTINGS_VARS = {
     "NOTIFICATION_EMAIL_SENDER": "notification_email_sender",
     "TELEGRAM_BOT_TOKEN_PARAMETER": "telegram_bot_token_parameter",
     "TELEGRAM_BOT_USERNAME": "telegram_bot_username",
+    "WEB_APP_URL": "web_app_url",
 }
 EMULATED_STAGES = {"local"}
 #: Scheduled functions that run every minute or five: no async retries (the next run is the retry).
@@ -250,6 +251,8 @@ module "app" {{
   notification_email_sender    = local.email_enabled ? aws_ses_email_identity.notifications[0].email : ""
   telegram_bot_token_parameter = local.telegram_enabled ? aws_ssm_parameter.telegram_bot_token[0].name : ""
   telegram_bot_username        = var.telegram_bot_username
+  # The web app's origin (infra/web.tf): CORS is locked to it and broker logins land back in it.
+  web_app_url = var.web_app_enabled ? "https://${{aws_cloudfront_distribution.web[0].domain_name}}" : ""
   name_prefix         = local.name
   log_retention_days  = var.log_retention_days
   public_api_url      = local.public_api_url

@@ -157,3 +157,15 @@ def test_the_broker_login_redirect_is_the_public_api_on_an_aws_stage(packaged):
     # ... and a stage whose URL would send the trader back to a loopback address is refused
     with pytest.raises(ValueError, match="PUBLIC_API_URL"):
         Settings.from_env({"STAGE": "dev"})
+
+
+def test_the_functions_know_the_web_apps_origin(packaged):
+    """CORS locked to the app and broker logins landing back in it need WEB_APP_URL on AWS too:
+    the CloudFront address of infra/web.tf, wired in the same apply."""
+    handler = packaged["document"]["resource"]["aws_lambda_function"]["api_handler"]
+    assert handler["environment"]["variables"]["WEB_APP_URL"] == "${var.web_app_url}"
+    app_tf = (packaged["infra"] / "app.tf").read_text()
+    assert (
+        'web_app_url = var.web_app_enabled ? "https://${aws_cloudfront_distribution.web[0]'
+        in app_tf
+    )
