@@ -6,6 +6,7 @@ costs a fixed number of requests whatever the number of users, strategies or acc
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,9 +17,14 @@ from chalicelib.adapters.dynamo.models import all_models, transaction_connection
 
 @contextmanager
 def count_requests() -> Iterator[Counter[str]]:
+    """The requests made by this thread inside the block (the repository makes its requests on the
+    caller's thread; a notification worker or a monitor on another thread is not counted)."""
     counts: Counter[str] = Counter()
+    caller = threading.get_ident()
 
     def on_send(request: Any, **_: Any) -> None:
+        if threading.get_ident() != caller:
+            return
         target = request.headers.get("X-Amz-Target", b"")
         name = target.decode() if isinstance(target, bytes) else str(target)
         counts[name.rsplit(".", 1)[-1] or "unknown"] += 1
