@@ -11,8 +11,10 @@ chance):
   however late and records an entry past its ``max_entry_delay_seconds`` as MISSED, with an alert.
 * Claimed, sent or unknown orders without a broker id are looked up by tag at each of
   ``lookup_delays`` (the order book lags the acknowledgement): a found order is recorded
-  acknowledged; one absent at every look never reached the broker and becomes FAILED
-  (failed-never-sent) with an alert; a tag the broker shows twice is left UNKNOWN with an alert.
+  acknowledged; one absent at every look never reached the broker: an entry becomes FAILED
+  (failed-never-sent) with an alert, an exit or unwind is reopened once under a new tag and
+  sent through the firer (a new claim; its exit guard trims it to what is held, under the close
+  lease), with an alert; a tag the broker shows twice is left UNKNOWN with an alert.
   A lookup that fails (broker down) decides nothing: the next sweep looks again.
 * Terminal orders whose fill never reached the position (a crash inside fill application) are
   polled once more and applied (``apply_fill`` is exactly-once).
@@ -38,7 +40,7 @@ from typing import Any
 
 from chalicelib.adapters.brokers.errors import BrokerError
 from chalicelib.adapters.brokers.port import Broker
-from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
+from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository, applied_so_far
 from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain import order_lifecycle as lc
@@ -50,6 +52,8 @@ from chalicelib.services.order_sender import stamp
 from chalicelib.services.settlement import AMBIGUOUS, Settlement
 
 log = logging.getLogger(__name__)
+#: Appended to a closing order's tag when it is resent (tags stay <= 20 alphanumerics).
+RESEND_MARK = "R"
 #: Executions no longer worked on by anyone.
 FINAL = frozenset({"COMPLETE", "PARTIAL", "FAILED", "UNWOUND", "SKIPPED"})
 AfterSettle = Callable[[str, str], Any]
@@ -63,6 +67,7 @@ class RecoveryReport:
     fired: int = 0
     found: int = 0
     never_sent: int = 0
+    resent: int = 0
     ambiguous: int = 0
     undecided: int = 0
     applied: int = 0
@@ -136,9 +141,19 @@ class Recovery:
         if not due:
             return
         touched: set[str] = set()
+        adapters: dict[str, Broker | None] = {}
+        # In-doubt orders first: an exit fired late (or resent) is trimmed by the exit guard,
+        # which must not find a sibling in doubt (it would keep the exit back).
+        in_doubt = [
+            o for o in due
+            if o.status in lc.IN_DOUBT and not o.broker_order_id
+            and (o.error or {}).get("code") != AMBIGUOUS
+        ]  # fmt: skip
+        touched.update(self._resolve(uid, in_doubt, adapters, report))
         built = [
             o for o in due
-            if o.status == lc.BUILT and getattr(executions.get(o.execution), "status", None) == "PLANNED"
+            if o.status == lc.BUILT and (o.resent_from or getattr(
+                executions.get(o.execution), "status", None) == "PLANNED")
         ]  # fmt: skip
         if built and default_calendar().is_open(now):
             self._fire_late(built, report)
@@ -146,18 +161,16 @@ class Recovery:
         elif built:
             self._never_fired(uid, built, report)
             touched.update(o.execution for o in built)
-        adapters: dict[str, Broker | None] = {}
-        in_doubt = [
-            o for o in due
-            if o.status in lc.IN_DOUBT and not o.broker_order_id
-            and (o.error or {}).get("code") != AMBIGUOUS
-        ]  # fmt: skip
-        touched.update(self._resolve(uid, in_doubt, adapters, report))
-        unapplied = [o for o in due if o.status in lc.TERMINAL and o.filled_quantity > 0
-                     and not o.applied]  # fmt: skip
+        for order in built:
+            if order.resent_from:
+                self._alarm(uid, order, "closing order never reached the broker: resent", {
+                    "code": "resent", "message": f"{order.resent_from} resent as {order.tag}: "
+                    f"{order.status}"})  # fmt: skip
+        unapplied = [o for o in due if o.status in lc.TERMINAL
+                     and o.filled_quantity > applied_so_far(o)[0]]  # fmt: skip
         if unapplied:
             self.settlement.reconcile(uid, unapplied, give_up=False)
-            report.applied += sum(1 for o in unapplied if o.applied)
+            report.applied += sum(1 for o in unapplied if o.filled_quantity <= applied_so_far(o)[0])
             touched.update(o.execution for o in unapplied)
         working = {o.execution for o in due if o.status in lc.WORKING
                    and o.phase in ("ENTRY", "EXIT", "UNWIND")}  # fmt: skip
@@ -233,6 +246,13 @@ class Recovery:
                     self._alarm(uid, order, "order outcome unknown", order.error or {})
             pending = absent
         for order in pending:  # absent at every look: the broker never received it
+            if order.phase in lc.RESENT_PHASES and not order.resent_from:
+                if self._reopen(order):  # exits are always sent: once more, under a new tag
+                    report.resent += 1
+                    touched.add(order.execution)
+                    continue
+                if order.status not in lc.IN_DOUBT:
+                    continue  # moved meanwhile (found by another sweep, settled): the truth
             error = {
                 "kind": "never_sent",
                 "code": "never_sent",
@@ -244,6 +264,18 @@ class Recovery:
                 touched.add(order.execution)
                 self._alarm(uid, order, "order never reached the broker", error)
         return touched
+
+    def _reopen(self, order: OrderItem) -> bool:
+        """A closing order the broker never received, back to BUILT under a new tag (once):
+        the sweep then fires it like any order nobody claimed (a new claim; the firer's exit
+        guard trims it to what is held, under the close lease)."""
+        first = order.tag
+        tag = (first if len(first) < 20 else first[:19]) + RESEND_MARK
+        reason = (
+            f"no order with tag {first} at the broker after {len(self.lookup_delays)} lookups: "
+            f"resent as {tag}"
+        )
+        return self.executions.reopen_to_resend(order, tag, reason, at=stamp(self.clock()))
 
     def _settle(self, uid: str, execution_sk: str, report: RecoveryReport) -> None:
         try:

@@ -112,5 +112,12 @@ def test_exit_crash_then_recovery(trader: Trader, step: str):
     took = _recover(trader, EXIT_SLOT, f"exit/{step}")
 
     _assert_consistent(trader, took)
-    if step in ("after_ack", "in_fill"):  # every exit order left before the crash: flat
-        assert trader.platform_positions() == {}
+    # exits are always sent: one the broker never received is resent (once, new tag): flat
+    assert trader.platform_positions() == {}
+    resent = [o for o in trader.orders() if o.resent_from]
+    at_broker = trader.broker_tags()
+    for order in resent:  # claimed, never left (the crash): resent once under a new tag
+        assert order.status == lc.COMPLETE
+        assert (trader.client_ids[order.account_id], order.resent_from) not in at_broker
+    if step == "after_claim":
+        assert resent
