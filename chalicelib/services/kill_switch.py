@@ -46,7 +46,7 @@ from chalicelib.domain.instrument import ContractKey
 from chalicelib.domain.strategy import ExitReason
 from chalicelib.errors import Conflict, DomainError, NotFound, ValidationFailed
 from chalicelib.services.clock import Clock
-from chalicelib.services.closing import closing_orders, holding_of_position
+from chalicelib.services.closing import closing_orders, holding_of_position, still_held
 from chalicelib.services.leases import Leases
 from chalicelib.services.risk_engine import RiskEngine
 from chalicelib.services.settlement import TERMINAL, Settlement
@@ -231,7 +231,9 @@ class KillSwitch:
             for p in executions.positions(
                 uid, target if scope == "strategy" else None, consistent=True
             )
-            if p.net_quantity and _in_scope(scope, target, p.strategy_id, p.account_id)
+            if p.net_quantity
+            and _in_scope(scope, target, p.strategy_id, p.account_id)
+            and still_held(p, now.date())
         ]
         # Priced once for the whole scope: a dialect that cannot quote without its instrument
         # master (Noren, Angel...) is priced through another account of the user.
@@ -367,7 +369,9 @@ class KillSwitch:
         return [
             p
             for p in self.settlement.executions.positions(uid, strategy_id, consistent=True)
-            if p.account_id == account_id and p.net_quantity
+            if p.account_id == account_id
+            and p.net_quantity
+            and still_held(p, self.clock().astimezone(IST).date())
         ]
 
     def _execution(
