@@ -19,6 +19,7 @@ from chalicelib.adapters.brokers.errors import BrokerError
 from chalicelib.adapters.brokers.port import Broker
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
 from chalicelib.adapters.dynamo.models import OrderItem
+from chalicelib.adapters.dynamo.repository import now_iso
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import ContractKey, Instrument
 from chalicelib.domain.market_model import MarketModel
@@ -154,10 +155,10 @@ class PositionCloser:
         for child in orders:
             item = order_item(uid, execution_sk, strategy_id, phase, child, now)
             adapter = self._adapter(adapters, uid, child.account_id)
-            if isinstance(adapter, Exception):
-                item.status = "FAILED"
-                item.error = {"kind": "no_adapter", "code": _code(adapter), "message": str(adapter)}
-                self.executions.save_order(item)
+            if isinstance(adapter, Exception):  # stored, then failed-never-sent: both conditional
+                error = {"kind": "no_adapter", "code": _code(adapter), "message": str(adapter)}
+                self.executions.put_orders([item])
+                self.executions.record_failed(item, "FAILED", error, at=now_iso())
             else:
                 send(adapter, item, self.market, self.executions, self.clock, self.checkpoint)
             sent.append(item)
