@@ -314,8 +314,14 @@ class KillSwitch:
         for order in mine:  # recorded as failed, yet the broker has it: its fills count
             state = book.get(order.tag)
             if order.status == "FAILED" and not order.broker_order_id and state is not None:
-                order.broker_order_id = state.order_id
-                self.settlement.record(order, state)
+                # the broker's word wins over "never sent": acknowledged first (FAILED -> OPEN,
+                # a lifecycle transition), then its status and fills as for any order
+                self.settlement.executions.record_ack(
+                    order, state.order_id, sent_at=None, acked_at=_iso(self.clock()),
+                    recovered=True, message="listed by the broker under its tag",
+                )  # fmt: skip
+                if order.broker_order_id == state.order_id:
+                    self.settlement.record(order, state)
                 live.append(order)
         waiting = [o.order_id for o in live if in_flight(o)]
         if waiting:

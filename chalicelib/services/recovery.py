@@ -14,7 +14,9 @@ chance):
   acknowledged; one absent at every look never reached the broker: an entry becomes FAILED
   (failed-never-sent) with an alert, an exit or unwind is reopened once under a new tag and
   sent through the firer (a new claim; its exit guard trims it to what is held, under the close
-  lease), with an alert; a tag the broker shows twice is left UNKNOWN with an alert.
+  lease), with an alert, once ``resend_after`` has passed since its slot (a live sender may still
+  be pacing it until then; its BUILT siblings on the account wait too); a tag the broker shows
+  twice is left UNKNOWN with an alert.
   A lookup that fails (broker down) decides nothing: the next sweep looks again.
 * Terminal orders whose fill never reached the position (a crash inside fill application) are
   polled once more and applied (``apply_fill`` is exactly-once).
@@ -95,6 +97,11 @@ class Recovery:
     #: Seconds before each tag lookup (2.5 s in all) across the broker's order-book lag; the
     #: order is at least ``grace`` old already, so most of the lag has passed before the first.
     lookup_delays: tuple[float, ...] = (0.0, 1.0, 1.5)
+    #: A closing order absent at the broker is resent only this long after its slot: a live
+    #: firer pacing a long batch (10 orders/s) or a slow fire Lambda (60 s at most) may still be
+    #: about to send it, and the resend goes under a new tag: both would close. Until then it
+    #: stays in doubt (and its BUILT siblings wait with it, so the exit guard trims them all).
+    resend_after: timedelta = timedelta(seconds=60)
     #: An execution still open this long after its slot is settled by the sweep too.
     settle_after: timedelta = timedelta(seconds=30)
     #: Wall seconds one sweep may spend (a broker outage makes every look slow): what is left
@@ -149,11 +156,13 @@ class Recovery:
             if o.status in lc.IN_DOUBT and not o.broker_order_id
             and (o.error or {}).get("code") != AMBIGUOUS
         ]  # fmt: skip
-        touched.update(self._resolve(uid, in_doubt, adapters, report))
+        touched.update(self._resolve(uid, in_doubt, adapters, report, now))
+        waiting = {(o.execution, o.account_id) for o in in_doubt if o.status in lc.IN_DOUBT}
         built = [
             o for o in due
             if o.status == lc.BUILT and (o.resent_from or getattr(
                 executions.get(o.execution), "status", None) == "PLANNED")
+            and not (o.phase in lc.RESENT_PHASES and (o.execution, o.account_id) in waiting)
         ]  # fmt: skip
         if built and default_calendar().is_open(now):
             self._fire_late(built, report)
@@ -214,6 +223,7 @@ class Recovery:
         orders: list[OrderItem],
         adapters: dict[str, Broker | None],
         report: RecoveryReport,
+        now: datetime,
     ) -> set[str]:
         """Look the tags up across the order book's lag; record found / never sent."""
         touched: set[str] = set()
@@ -247,6 +257,9 @@ class Recovery:
             pending = absent
         for order in pending:  # absent at every look: the broker never received it
             if order.phase in lc.RESENT_PHASES and not order.resent_from:
+                if _slot(order) + self.resend_after > now:
+                    report.undecided += 1  # its sender may still be pacing: the next sweep
+                    continue
                 if self._reopen(order):  # exits are always sent: once more, under a new tag
                     report.resent += 1
                     touched.add(order.execution)

@@ -56,16 +56,25 @@ def _crash(trader: Trader, slot, planned, step: str) -> None:
 
 
 def _recover(trader: Trader, slot, cell: str) -> float:
-    """Restart (a new process) 40 s after the slot and sweep once; the sweep's wall time."""
+    """Restart (a new process) 40 s after the slot and sweep once; the sweep's wall time. An
+    exit the broker never received is resent 60 s after its slot (a live firer may still be
+    pacing it before): one more sweep then."""
     engine = trader.restart()
     trader.at(slot + timedelta(seconds=40))
     started = time.monotonic()
     report = engine.recovery.sweep(users=[trader.uid])
     took = time.monotonic() - started
+    if report.undecided:
+        trader.at(slot + timedelta(seconds=65))
+        later = engine.recovery.sweep(users=[trader.uid])
+        report.fired += later.fired
+        report.resent += later.resent
+        report.settled.update(later.settled)
     statuses = Counter(o.status for o in trader.orders())
     print(  # the matrix row (pytest -s or -rA shows it)
         f"MATRIX {cell}: fired_late={report.fired} found={report.found} "
-        f"never_sent={report.never_sent} applied={report.applied} settled={report.settled} "
+        f"never_sent={report.never_sent} resent={report.resent} applied={report.applied} "
+        f"settled={report.settled} "
         f"orders={dict(statuses)} broker_orders={sum(trader.broker_tags().values())} "
         f"positions={len(trader.broker_positions())} sweep={took:.1f}s"
     )

@@ -159,3 +159,43 @@ def test_a_resting_partial_fill_is_held_and_the_rest_added_by_a_later_sweep(trad
     assert done.status == lc.COMPLETE and done.applied_quantity == done.filled_quantity
     assert len(done.fills) == 2 and sum(f["quantity"] for f in done.fills) == done.filled_quantity
     assert trader.platform_positions() == trader.broker_positions()
+
+
+def test_a_kill_switch_adopts_the_fill_of_an_order_recorded_never_sent(trader: Trader):
+    """An entry leg that did reach the broker was recorded FAILED (a guess of "never sent"):
+    the kill switch finds its tag in the order book, records it acknowledged (the broker's word
+    wins), applies its fill once and closes exactly what is held: flat at both ends."""
+    from tests.integration.test_order_lifecycle import Exploding
+
+    entry = trader.plan(SLOT)
+    engine = trader.engine
+    noren = trader.accounts["shoonya"]
+    [lost] = [o for o in entry.orders if o.account_id == noren and o.request["side"] == "BUY"][:1]
+
+    def adapter_for(uid: str, account_id: str) -> Any:
+        inner = engine.broker_access.adapter(uid, account_id)
+        return Exploding(inner, lost.tag, after_send=True)
+
+    firer = dataclasses.replace(engine.firer, adapter_for=adapter_for, before_send=None)
+    trader.at(SLOT - timedelta(milliseconds=50))
+    assert firer.fire(entry.orders)["unknown"] == 1
+    [stored] = [o for o in trader.orders() if o.tag == lost.tag]
+    error = {"kind": "never_sent", "code": "never_sent", "message": "a wrong guess"}
+    assert engine.executions.record_failed(stored, lc.FAILED, error, at=SLOT.isoformat())
+
+    trader.at(SLOT + timedelta(seconds=10))
+    switch = engine.kill_switch
+    item, _ = switch.engage(trader.uid, "strategy", trader.strategy_id, who="test")
+    moment = SLOT + timedelta(seconds=10)
+    for _ in range(6):
+        item = switch.drive(item, moment).item
+        if item.status == "FLAT":
+            break
+        moment += timedelta(seconds=100)
+        trader.at(moment)
+
+    assert item.status == "FLAT"
+    [adopted] = [o for o in trader.orders() if o.tag == lost.tag]
+    assert adopted.status == lc.COMPLETE and adopted.applied_quantity == adopted.filled_quantity > 0
+    assert all(n == 1 for n in trader.broker_tags().values())
+    assert trader.platform_positions() == trader.broker_positions() == {}
