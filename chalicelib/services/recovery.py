@@ -6,8 +6,9 @@ at any step of its lifecycle (docs/order-lifecycle.md). The sweep looks at one d
 orders of every user and, for those whose slot is older than ``grace`` (the live sender had its
 chance):
 
-* BUILT orders of a PLANNED execution were never claimed (a crash before the claim): they are
-  fired now through the ordinary firer. It claims them conditionally (never twice), sends exits
+* BUILT orders of a PLANNED execution, and BUILT exits and unwinds whatever their execution's
+  status (exits are always sent; the exit guard trims them), were never claimed (a crash before
+  the claim): they are fired now through the ordinary firer. It claims them conditionally (never twice), sends exits
   however late and records an entry past its ``max_entry_delay_seconds`` as MISSED, with an alert.
 * Claimed, sent or unknown orders without a broker id are looked up by tag at each of
   ``lookup_delays`` (the order book lags the acknowledgement): a found order is recorded
@@ -160,7 +161,7 @@ class Recovery:
         waiting = {(o.execution, o.account_id) for o in in_doubt if o.status in lc.IN_DOUBT}
         built = [
             o for o in due
-            if o.status == lc.BUILT and (o.resent_from or getattr(
+            if o.status == lc.BUILT and (o.phase in lc.RESENT_PHASES or getattr(
                 executions.get(o.execution), "status", None) == "PLANNED")
             and not (o.phase in lc.RESENT_PHASES and (o.execution, o.account_id) in waiting)
         ]  # fmt: skip

@@ -174,12 +174,12 @@ def test_a_kill_switch_adopts_the_fill_of_an_order_recorded_never_sent(trader: T
 
     def adapter_for(uid: str, account_id: str) -> Any:
         inner = engine.broker_access.adapter(uid, account_id)
-        return Exploding(inner, lost.tag, after_send=True)
+        return Exploding(inner, lost.tag, after_send=True) if account_id == noren else inner
 
     firer = dataclasses.replace(engine.firer, adapter_for=adapter_for, before_send=None)
     trader.at(SLOT - timedelta(milliseconds=50))
     assert firer.fire(entry.orders)["unknown"] == 1
-    [stored] = [o for o in trader.orders() if o.tag == lost.tag]
+    [stored] = [o for o in trader.orders() if o.order_id == lost.order_id]
     error = {"kind": "never_sent", "code": "never_sent", "message": "a wrong guess"}
     assert engine.executions.record_failed(stored, lc.FAILED, error, at=SLOT.isoformat())
 
@@ -195,7 +195,7 @@ def test_a_kill_switch_adopts_the_fill_of_an_order_recorded_never_sent(trader: T
         trader.at(moment)
 
     assert item.status == "FLAT"
-    [adopted] = [o for o in trader.orders() if o.tag == lost.tag]
+    [adopted] = [o for o in trader.orders() if o.order_id == lost.order_id]
     assert adopted.status == lc.COMPLETE and adopted.applied_quantity == adopted.filled_quantity > 0
     assert all(n == 1 for n in trader.broker_tags().values())
     assert trader.platform_positions() == trader.broker_positions() == {}
