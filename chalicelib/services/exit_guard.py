@@ -126,8 +126,9 @@ class ExitGuard:
             kept.append(order)
             kept_requests.append(request)
         for strategy_id, verdict in held.items():
-            if isinstance(verdict, NotSent):
-                continue
+            planned_exit = any(o.phase == "EXIT" for o in exits if o.strategy_id == strategy_id)
+            if isinstance(verdict, NotSent) or not planned_exit:
+                continue  # a resent unwind closes its own units, never the strategy's others
             rest = {symbol: left.get((strategy_id, symbol), net) for symbol, net in verdict.items()}
             if any(rest.values()):
                 execution = next(o.execution for o in exits if o.strategy_id == strategy_id)
