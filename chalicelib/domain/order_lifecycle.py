@@ -56,6 +56,11 @@ ACK_FROM = frozenset({CLAIMED, SENT, UNKNOWN, FAILED})
 UNKNOWN_FROM = frozenset({CLAIMED, SENT})
 #: record never sent / refused: before the broker acknowledged anything.
 NEVER_SENT_FROM = frozenset({BUILT, CLAIMED, SENT, UNKNOWN})
+#: reopen to resend (closing orders absent at the broker at every lookup): back to BUILT, once.
+RESEND_FROM = frozenset({CLAIMED, SENT, UNKNOWN})
+#: Phases that close positions: always sent, however late; resent once when never received.
+#: (Kill-switch square-offs, phase ``KILL...``, are resent by the operation's next pass.)
+RESENT_PHASES = frozenset({"EXIT", "UNWIND"})
 #: record missed: an entry too late to send, never claimed by a sender that sent it.
 MISSED_FROM = frozenset({BUILT, CLAIMED})
 #: record a broker status (poll): acknowledged and not finished.

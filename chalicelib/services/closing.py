@@ -40,6 +40,22 @@ def canonical_symbol(key: ContractKey) -> str:
     return f"{key.underlying.value}-{key.expiry.isoformat()}-{strike}-{key.option_type.value}"
 
 
+def still_held(position: PositionItem, day: date) -> bool:
+    """Whether a stored position can still be open at the broker on ``day`` (pure).
+
+    Positions are stored per (strategy, account, contract), not per day, so a kill switch or an
+    exit reads every one the strategy ever had. An intraday (MIS) position last changed in an earlier session
+    was squared off by the broker at that session's end, and an option past its expiry no longer
+    exists: "closing" either would open a new, reversed position. Both are left alone.
+    """
+    contract = position.contract or {}
+    expiry = contract.get("expiry")
+    if expiry and date.fromisoformat(str(expiry)) < day:
+        return False
+    changed = (position.updated_at or position.created_at or "")[:10]
+    return not (contract.get("product") == "MIS" and changed and changed < day.isoformat())
+
+
 def unique_tag(strategy_id: str, phase: str, seq: int) -> str:
     """An ``order_tag`` with a 4-character random suffix (<= 20 alphanumerics in all).
 

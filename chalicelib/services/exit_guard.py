@@ -75,7 +75,7 @@ class ExitGuard:
     def __call__(
         self, orders: Sequence[OrderItem], requests: Sequence[OrderRequest], adapter: Any
     ) -> tuple[list[OrderItem], list[OrderRequest]]:
-        exits = [o for o in orders if o.phase == "EXIT"]
+        exits = [o for o in orders if _closes(o)]
         if not exits:
             return list(orders), list(requests)
         first = exits[0]
@@ -99,7 +99,7 @@ class ExitGuard:
         kept_requests: list[OrderRequest] = []
         left: dict[tuple[str, str], int] = {}
         for order, request in zip(orders, requests, strict=True):
-            if order.phase != "EXIT":
+            if not _closes(order):
                 kept.append(order)
                 kept_requests.append(request)
                 continue
@@ -126,8 +126,9 @@ class ExitGuard:
             kept.append(order)
             kept_requests.append(request)
         for strategy_id, verdict in held.items():
-            if isinstance(verdict, NotSent):
-                continue
+            planned_exit = any(o.phase == "EXIT" for o in exits if o.strategy_id == strategy_id)
+            if isinstance(verdict, NotSent) or not planned_exit:
+                continue  # a resent unwind closes its own units, never the strategy's others
             rest = {symbol: left.get((strategy_id, symbol), net) for symbol, net in verdict.items()}
             if any(rest.values()):
                 execution = next(o.execution for o in exits if o.strategy_id == strategy_id)
@@ -257,6 +258,11 @@ class ExitGuard:
             else:  # left SENDING: the recovery sweep finds no such tag at the broker
                 log.exception("exit order not recorded", extra={"order": order.order_id})
         order.status = status
+
+
+def _closes(order: OrderItem) -> bool:
+    """An exit, or a closing order resent by recovery (an unwind too): trimmed to what is held."""
+    return order.phase == "EXIT" or bool(order.resent_from)
 
 
 def _monitor_orders(book: RiskBookItem, account_id: str) -> set[str]:

@@ -46,7 +46,7 @@ from chalicelib.domain.instrument import ContractKey
 from chalicelib.domain.strategy import ExitReason
 from chalicelib.errors import Conflict, DomainError, NotFound, ValidationFailed
 from chalicelib.services.clock import Clock
-from chalicelib.services.closing import closing_orders, holding_of_position
+from chalicelib.services.closing import closing_orders, holding_of_position, still_held
 from chalicelib.services.leases import Leases
 from chalicelib.services.risk_engine import RiskEngine
 from chalicelib.services.settlement import TERMINAL, Settlement
@@ -231,7 +231,9 @@ class KillSwitch:
             for p in executions.positions(
                 uid, target if scope == "strategy" else None, consistent=True
             )
-            if p.net_quantity and _in_scope(scope, target, p.strategy_id, p.account_id)
+            if p.net_quantity
+            and _in_scope(scope, target, p.strategy_id, p.account_id)
+            and still_held(p, now.date())
         ]
         # Priced once for the whole scope: a dialect that cannot quote without its instrument
         # master (Noren, Angel...) is priced through another account of the user.
@@ -312,8 +314,14 @@ class KillSwitch:
         for order in mine:  # recorded as failed, yet the broker has it: its fills count
             state = book.get(order.tag)
             if order.status == "FAILED" and not order.broker_order_id and state is not None:
-                order.broker_order_id = state.order_id
-                self.settlement.record(order, state)
+                # the broker's word wins over "never sent": acknowledged first (FAILED -> OPEN,
+                # a lifecycle transition), then its status and fills as for any order
+                self.settlement.executions.record_ack(
+                    order, state.order_id, sent_at=None, acked_at=_iso(self.clock()),
+                    recovered=True, message="listed by the broker under its tag",
+                )  # fmt: skip
+                if order.broker_order_id == state.order_id:
+                    self.settlement.record(order, state)
                 live.append(order)
         waiting = [o.order_id for o in live if in_flight(o)]
         if waiting:
@@ -367,7 +375,9 @@ class KillSwitch:
         return [
             p
             for p in self.settlement.executions.positions(uid, strategy_id, consistent=True)
-            if p.account_id == account_id and p.net_quantity
+            if p.account_id == account_id
+            and p.net_quantity
+            and still_held(p, self.clock().astimezone(IST).date())
         ]
 
     def _execution(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,12 @@ from chalicelib.services.clock import Clock
 from chalicelib.services.order_builder import ChildOrder
 
 log = logging.getLogger(__name__)
+#: (step, order) -> None at each lifecycle step; the fault-matrix tests raise here (a crash).
+Checkpoint = Callable[[str, OrderItem], None]
+
+
+def _no_checkpoint(step: str, order: OrderItem) -> None:
+    return None
 
 
 def stamp(moment: datetime) -> str:
@@ -96,6 +103,7 @@ def send(
     market: MarketModel,
     executions: ExecutionRepository,
     clock: Clock,
+    checkpoint: Checkpoint | None = None,
 ) -> OrderItem:
     """Place ``item`` and record the outcome through the store's lifecycle operations; never
     raises for a broker refusal or an unexpected failure of one order.
@@ -106,7 +114,10 @@ def send(
     sweep resolve by tag.
     """
     child = ChildOrder.from_dict(item.request)
+    at = checkpoint or _no_checkpoint
+    at("before_claim", item)
     executions.record_sent(item, stamp(clock()))
+    at("after_claim", item)
     try:
         ack = adapter.place(order_request(child, market))
     except (Rejected, InvalidOrder, InvalidRequest) as error:
@@ -122,8 +133,10 @@ def send(
         log.exception("order placement failed unexpectedly", extra={"tag": item.tag})
         executions.record_unknown(item, error_doc(error), at=stamp(clock()))
     else:
+        at("after_send", item)
         executions.record_ack(item, ack.order_id, sent_at=None, acked_at=stamp(clock()),
                               recovered=ack.recovered)  # fmt: skip
+        at("after_ack", item)
     log.info(
         "order sent",
         extra={"account": item.account_id, "tag": item.tag, "status": item.status},

@@ -6,13 +6,18 @@ at any step of its lifecycle (docs/order-lifecycle.md). The sweep looks at one d
 orders of every user and, for those whose slot is older than ``grace`` (the live sender had its
 chance):
 
-* BUILT orders of a PLANNED execution were never claimed (a crash before the claim): they are
-  fired now through the ordinary firer. It claims them conditionally (never twice), sends exits
+* BUILT orders of a PLANNED execution, and BUILT exits and unwinds whatever their execution's
+  status (exits are always sent; the exit guard trims them), were never claimed (a crash before
+  the claim): they are fired now through the ordinary firer. It claims them conditionally (never twice), sends exits
   however late and records an entry past its ``max_entry_delay_seconds`` as MISSED, with an alert.
 * Claimed, sent or unknown orders without a broker id are looked up by tag at each of
   ``lookup_delays`` (the order book lags the acknowledgement): a found order is recorded
-  acknowledged; one absent at every look never reached the broker and becomes FAILED
-  (failed-never-sent) with an alert; a tag the broker shows twice is left UNKNOWN with an alert.
+  acknowledged; one absent at every look never reached the broker: an entry becomes FAILED
+  (failed-never-sent) with an alert, an exit or unwind is reopened once under a new tag and
+  sent through the firer (a new claim; its exit guard trims it to what is held, under the close
+  lease), with an alert, once ``resend_after`` has passed since its slot (a live sender may still
+  be pacing it until then; its BUILT siblings on the account wait too); a tag the broker shows
+  twice is left UNKNOWN with an alert.
   A lookup that fails (broker down) decides nothing: the next sweep looks again.
 * Terminal orders whose fill never reached the position (a crash inside fill application) are
   polled once more and applied (``apply_fill`` is exactly-once).
@@ -38,7 +43,7 @@ from typing import Any
 
 from chalicelib.adapters.brokers.errors import BrokerError
 from chalicelib.adapters.brokers.port import Broker
-from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
+from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository, applied_so_far
 from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain import order_lifecycle as lc
@@ -50,6 +55,8 @@ from chalicelib.services.order_sender import stamp
 from chalicelib.services.settlement import AMBIGUOUS, Settlement
 
 log = logging.getLogger(__name__)
+#: Appended to a closing order's tag when it is resent (tags stay <= 20 alphanumerics).
+RESEND_MARK = "R"
 #: Executions no longer worked on by anyone.
 FINAL = frozenset({"COMPLETE", "PARTIAL", "FAILED", "UNWOUND", "SKIPPED"})
 AfterSettle = Callable[[str, str], Any]
@@ -63,6 +70,7 @@ class RecoveryReport:
     fired: int = 0
     found: int = 0
     never_sent: int = 0
+    resent: int = 0
     ambiguous: int = 0
     undecided: int = 0
     applied: int = 0
@@ -90,6 +98,11 @@ class Recovery:
     #: Seconds before each tag lookup (2.5 s in all) across the broker's order-book lag; the
     #: order is at least ``grace`` old already, so most of the lag has passed before the first.
     lookup_delays: tuple[float, ...] = (0.0, 1.0, 1.5)
+    #: A closing order absent at the broker is resent only this long after its slot: a live
+    #: firer pacing a long batch (10 orders/s) or a slow fire Lambda (60 s at most) may still be
+    #: about to send it, and the resend goes under a new tag: both would close. Until then it
+    #: stays in doubt (and its BUILT siblings wait with it, so the exit guard trims them all).
+    resend_after: timedelta = timedelta(seconds=60)
     #: An execution still open this long after its slot is settled by the sweep too.
     settle_after: timedelta = timedelta(seconds=30)
     #: Wall seconds one sweep may spend (a broker outage makes every look slow): what is left
@@ -136,9 +149,21 @@ class Recovery:
         if not due:
             return
         touched: set[str] = set()
+        adapters: dict[str, Broker | None] = {}
+        # In-doubt orders first: an exit fired late (or resent) is trimmed by the exit guard,
+        # which must not find a sibling in doubt (it would keep the exit back).
+        in_doubt = [
+            o for o in due
+            if o.status in lc.IN_DOUBT and not o.broker_order_id
+            and (o.error or {}).get("code") != AMBIGUOUS
+        ]  # fmt: skip
+        touched.update(self._resolve(uid, in_doubt, adapters, report, now))
+        waiting = {(o.execution, o.account_id) for o in in_doubt if o.status in lc.IN_DOUBT}
         built = [
             o for o in due
-            if o.status == lc.BUILT and getattr(executions.get(o.execution), "status", None) == "PLANNED"
+            if o.status == lc.BUILT and (o.phase in lc.RESENT_PHASES or getattr(
+                executions.get(o.execution), "status", None) == "PLANNED")
+            and not (o.phase in lc.RESENT_PHASES and (o.execution, o.account_id) in waiting)
         ]  # fmt: skip
         if built and default_calendar().is_open(now):
             self._fire_late(built, report)
@@ -146,18 +171,16 @@ class Recovery:
         elif built:
             self._never_fired(uid, built, report)
             touched.update(o.execution for o in built)
-        adapters: dict[str, Broker | None] = {}
-        in_doubt = [
-            o for o in due
-            if o.status in lc.IN_DOUBT and not o.broker_order_id
-            and (o.error or {}).get("code") != AMBIGUOUS
-        ]  # fmt: skip
-        touched.update(self._resolve(uid, in_doubt, adapters, report))
-        unapplied = [o for o in due if o.status in lc.TERMINAL and o.filled_quantity > 0
-                     and not o.applied]  # fmt: skip
+        for order in built:
+            if order.resent_from:
+                self._alarm(uid, order, "closing order never reached the broker: resent", {
+                    "code": "resent", "message": f"{order.resent_from} resent as {order.tag}: "
+                    f"{order.status}"})  # fmt: skip
+        unapplied = [o for o in due if o.status in lc.TERMINAL
+                     and o.filled_quantity > applied_so_far(o)[0]]  # fmt: skip
         if unapplied:
             self.settlement.reconcile(uid, unapplied, give_up=False)
-            report.applied += sum(1 for o in unapplied if o.applied)
+            report.applied += sum(1 for o in unapplied if o.filled_quantity <= applied_so_far(o)[0])
             touched.update(o.execution for o in unapplied)
         working = {o.execution for o in due if o.status in lc.WORKING
                    and o.phase in ("ENTRY", "EXIT", "UNWIND")}  # fmt: skip
@@ -201,6 +224,7 @@ class Recovery:
         orders: list[OrderItem],
         adapters: dict[str, Broker | None],
         report: RecoveryReport,
+        now: datetime,
     ) -> set[str]:
         """Look the tags up across the order book's lag; record found / never sent."""
         touched: set[str] = set()
@@ -233,6 +257,16 @@ class Recovery:
                     self._alarm(uid, order, "order outcome unknown", order.error or {})
             pending = absent
         for order in pending:  # absent at every look: the broker never received it
+            if order.phase in lc.RESENT_PHASES and not order.resent_from:
+                if _slot(order) + self.resend_after > now:
+                    report.undecided += 1  # its sender may still be pacing: the next sweep
+                    continue
+                if self._reopen(order):  # exits are always sent: once more, under a new tag
+                    report.resent += 1
+                    touched.add(order.execution)
+                    continue
+                if order.status not in lc.IN_DOUBT:
+                    continue  # moved meanwhile (found by another sweep, settled): the truth
             error = {
                 "kind": "never_sent",
                 "code": "never_sent",
@@ -244,6 +278,18 @@ class Recovery:
                 touched.add(order.execution)
                 self._alarm(uid, order, "order never reached the broker", error)
         return touched
+
+    def _reopen(self, order: OrderItem) -> bool:
+        """A closing order the broker never received, back to BUILT under a new tag (once):
+        the sweep then fires it like any order nobody claimed (a new claim; the firer's exit
+        guard trims it to what is held, under the close lease)."""
+        first = order.tag
+        tag = (first if len(first) < 20 else first[:19]) + RESEND_MARK
+        reason = (
+            f"no order with tag {first} at the broker after {len(self.lookup_delays)} lookups: "
+            f"resent as {tag}"
+        )
+        return self.executions.reopen_to_resend(order, tag, reason, at=stamp(self.clock()))
 
     def _settle(self, uid: str, execution_sk: str, report: RecoveryReport) -> None:
         try:

@@ -2,10 +2,11 @@
 
 An acknowledgement is not a fill. Settlement polls each order's broker status with a bounded
 exponential backoff, stores every transition (status, filled quantity, average price, the
-broker's message) in the order's ``history``, and applies the filled quantity to the strategy's
-position exactly once when the order reaches a terminal state (``ExecutionRepository.apply_fill``
-is guarded by the order's ``applied`` flag). Partial fills still resting are applied when the order
-ends, so positions only ever hold quantities the broker will not change any more.
+broker's message) in the order's ``history``, and applies each new fill to the strategy's
+position exactly once (``ExecutionRepository.apply_fill``: a fill is the broker's cumulative
+filled quantity of one order id, applied in one transaction with the order's applied level). A
+partial fill is applied when it is seen, the rest when a later poll or sweep sees it, so the
+platform holds what the broker holds even while an order rests.
 
 Positions are keyed by the canonical symbol ``UNDERLYING-YYYY-MM-DD-STRIKE-TYPE``
 (``closing.canonical_symbol``); the broker's tradingsymbol is kept in the position's contract.
@@ -29,7 +30,7 @@ from typing import Any
 
 from chalicelib.adapters.brokers.errors import BrokerError
 from chalicelib.adapters.brokers.port import Broker, OrderState, OrderStatus, Side
-from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
+from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository, applied_so_far
 from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain import order_lifecycle as lc
@@ -199,13 +200,14 @@ class Settlement:
         order.status = status
         order.filled_quantity = state.filled_quantity
         order.average_price = entry["average_price"]
-        if status in TERMINAL and order.filled_quantity > 0 and not order.applied:
+        if order.filled_quantity > applied_so_far(order)[0]:
             self.apply(order, state.symbol)
         elif changed:
             self.executions.record_status(order)
 
     def apply(self, order: OrderItem, broker_symbol: str) -> None:
-        """The order's filled quantity at its average price into the strategy's position."""
+        """The order's new fills (its cumulative quantity at its average price) into the
+        strategy's position, once."""
         if self.checkpoint is not None:
             self.checkpoint("in_fill", order)
         key = contract_key(order.request)
@@ -378,7 +380,7 @@ def _pending(order: OrderItem) -> bool:
 
 def _unapplied(order: OrderItem) -> bool:
     """Terminal with a fill that has not reached the position yet."""
-    return order.status in TERMINAL and order.filled_quantity > 0 and not order.applied
+    return order.status in TERMINAL and order.filled_quantity > applied_so_far(order)[0]
 
 
 def leg_failed_after_fill(orders: Sequence[OrderItem]) -> bool:

@@ -3,8 +3,9 @@
 Nothing outside this module writes order or position state. Every order transition of the
 lifecycle (``domain/order_lifecycle.py``, drawn in docs/order-lifecycle.md) is one named method
 with a condition on the state it starts from: ``claim_order``, ``record_sent``, ``record_ack``,
-``record_unknown``, ``record_failed``, ``record_missed``, ``record_status`` (a broker status, which
-closes the order when terminal) and ``apply_fill``. A method returns False when the condition
+``record_unknown``, ``record_failed``, ``record_missed``, ``reopen_to_resend`` (a closing order the
+broker never received, once), ``record_status`` (a broker status, which closes the order when
+terminal) and ``apply_fill`` (once per fill). A method returns False when the condition
 failed (someone else moved the order); the in-memory item is then refreshed from the table, so the
 caller always continues from the truth.
 
@@ -330,6 +331,34 @@ class ExecutionRepository:
             lambda o: o.status == status,
         )
 
+    def reopen_to_resend(self, order: OrderItem, tag: str, reason: str, *, at: str) -> bool:
+        """reopen to resend: a closing order (exit, unwind) the broker never received goes back
+        to BUILT under a new ``tag``, once, for a new claim. Exits are always sent, however
+        late; the new tag keeps a late-appearing first request and the resend apart at the
+        broker. Only from claimed / sent / unknown with no broker id, and never twice
+        (``resent_from`` is the first request's tag)."""
+        return self._transition(
+            order,
+            [
+                OrderItem.status.set(lc.BUILT),
+                OrderItem.tag.set(tag),
+                OrderItem.request.set({**order.request, "tag": tag}),
+                OrderItem.resent_from.set(order.tag),
+                OrderItem.claim_token.remove(),
+                OrderItem.claimed_at.remove(),
+                OrderItem.sent_at.remove(),
+                OrderItem.error.set({"kind": "never_sent", "code": "resent", "message": reason}),
+                OrderItem.history.set(
+                    [*(order.history or []), _entry(at, lc.BUILT, reason, resent_as=tag)]
+                ),
+                OrderItem.updated_at.set(now_iso()),
+            ],
+            OrderItem.status.is_in(*lc.RESEND_FROM)
+            & OrderItem.broker_order_id.does_not_exist()
+            & OrderItem.resent_from.does_not_exist(),
+            lambda o: o.status == lc.BUILT and o.tag == tag,
+        )
+
     def record_missed(self, order: OrderItem, reason: str, *, at: str) -> bool:
         """record missed: an entry too late to send is never sent (terminal, not a failure of
         the broker). Only from BUILT or claimed: a request that left is not "missed"."""
@@ -348,7 +377,8 @@ class ExecutionRepository:
     def record_status(self, order: OrderItem) -> bool:
         """record a broker status (settlement's poll), and close: a terminal status ends the
         order. The in-memory ``order`` carries the new status, fill and history; the condition is
-        that the stored order is still working (or already in that status)."""
+        that the stored order is still working (or already in that status) and has no larger
+        fill (a stale read). A new fill goes through ``apply_fill`` instead."""
         return self._transition(
             order,
             [
@@ -366,8 +396,14 @@ class ExecutionRepository:
                 OrderItem.history.set(order.history or []),
                 OrderItem.updated_at.set(now_iso()),
             ],
-            OrderItem.status.is_in(*lc.POLL_FROM) | (OrderItem.status == order.status),
-            lambda o: o.status == order.status and o.filled_quantity == order.filled_quantity,
+            (OrderItem.status.is_in(*lc.POLL_FROM) | (OrderItem.status == order.status))
+            & (
+                OrderItem.filled_quantity.does_not_exist()
+                | (OrderItem.filled_quantity <= order.filled_quantity)
+            ),  # a stale status never takes a fill back
+            lambda o, want=(order.status, order.filled_quantity): (
+                (o.status, o.filled_quantity) == want
+            ),  # compared with what this write wanted: the refresh overwrites ``order``
             refresh_on_failure=True,
         )
 
@@ -392,37 +428,91 @@ class ExecutionRepository:
         quantity: int,
         price: Decimal,
     ) -> bool:
-        """apply fill: the order's filled quantity into its position, exactly once per order
-        (one broker order id, applied at its terminal state), in one transaction with the
-        order's state. False only when the order was applied already (its ``applied`` flag).
+        """apply fill: the broker's cumulative ``quantity`` filled at average ``price`` into the
+        position, each fill exactly once. False when nothing was left to apply (applied already).
 
-        A version conflict on the position is another fill of the same contract landing at the
-        same moment: the position is re-read and the fill retried, never assumed applied.
+        A broker reports an order's cumulative filled quantity, so a fill is identified by the
+        level it brings the order to: ``<broker order id>:<cumulative quantity>``. The order
+        stores how much of it the position holds (``applied_quantity``, ``applied_value``);
+        each call adds only the difference, in one transaction with the position (its version)
+        and conditioned on the order's ``applied_quantity`` being what was read. So a partial
+        fill applied in one pass and the rest in a later one add each once, a replayed or stale
+        status (a lower level) adds nothing, and two settlers applying the same fill cannot
+        both. The order's in-memory status, fill and history are written in the same
+        transaction (``record_status``'s condition: the stored order still working or already
+        in that status).
+
+        A failed transaction is never read as "applied": the order is re-read, and only its
+        stored ``applied_quantity`` says what the position holds. A version conflict on the
+        position (another order of the same contract at the same moment) is retried with both
+        re-read (up to ``FILL_ATTEMPTS`` times).
         """
-        if order.applied:
-            return False
         for attempt in range(FILL_ATTEMPTS):
+            done, done_value = applied_so_far(order)
+            if quantity <= done:
+                _keep_applied(order, done, done_value)
+                return False
+            total = price * quantity
+            delta, delta_value = quantity - done, total - done_value
+            fill_id = f"{order.broker_order_id or order.tag}:{quantity}"
+            at = now_iso()
+            fill = {"id": fill_id, "quantity": delta, "value": str(delta_value), "at": at}
             position = self._position(order, symbol, contract)
-            _add(position, order.request["side"], quantity, price)
-            order.applied = 1
-            order.updated_at = position.updated_at = now_iso()
+            _add(position, order.request["side"], delta, delta_value)
+            position.updated_at = at
+            actions = [
+                OrderItem.status.set(order.status),
+                OrderItem.filled_quantity.set(quantity),
+                OrderItem.average_price.set(str(price)),
+                OrderItem.applied_quantity.set(quantity),
+                OrderItem.applied_value.set(str(total)),
+                OrderItem.applied.set(1),
+                OrderItem.fills.set([*(order.fills or []), fill]),
+                OrderItem.history.set(order.history or []),
+                OrderItem.updated_at.set(at),
+            ]
+            if order.broker_order_id:
+                actions.append(OrderItem.broker_order_id.set(order.broker_order_id))
+            if order.acked_at:
+                actions.append(OrderItem.acked_at.set(order.acked_at))
+            unchanged = (
+                (OrderItem.applied_quantity.does_not_exist() & (OrderItem.applied == 0))
+                if order.applied_quantity is None
+                else OrderItem.applied_quantity == done
+            )
+            working = OrderItem.status.is_in(*lc.POLL_FROM) | (OrderItem.status == order.status)
             try:
                 with TransactWrite(connection=self._repo._connection()) as tx:
                     tx.save(position)
-                    tx.save(order, condition=OrderItem.applied == 0)
+                    tx.update(order, actions=actions, condition=unchanged & working)
             except TransactWriteError as error:
-                order.applied = 0
-                if _lost_race(error) and self._already_applied(order):
+                # Never "applied" from a failure: re-read what the order says is in the position.
+                stored = guarded(lambda: OrderItem.get(order.pk, order.sk, consistent_read=True))
+                stored_done, stored_value = applied_so_far(stored)
+                if stored_done >= quantity or (
+                    _lost_race(error) and stored.status in lc.TERMINAL
+                    and stored.status != order.status
+                ):  # fmt: skip
+                    _keep_applied(order, stored_done, stored_value, stored.fills)
                     return False
-                # The position's version moved, or a concurrent transaction on the same item
-                # (TransactionConflict), or a transient failure: re-read and try again.
+                # The position's version moved (another fill of the contract), a concurrent
+                # transaction, a fill applied part-way by another settler, or a transient
+                # failure: continue from the stored level.
+                order.applied_quantity = stored.applied_quantity
+                order.applied_value = stored.applied_value
+                order.applied = stored.applied
+                order.fills = stored.fills
                 log.info(
                     "fill not applied yet; retried",
-                    extra={"order": order.order_id, "attempt": attempt + 1,
+                    extra={"order": order.order_id, "fill": fill_id, "attempt": attempt + 1,
                            "error": getattr(error, "cause_response_code", None)},
                 )  # fmt: skip
                 self._sleep(0.02 * (attempt + 1) + random.random() * 0.05)
                 continue
+            order.filled_quantity = quantity
+            order.average_price = str(price)
+            _keep_applied(order, quantity, total, [*(order.fills or []), fill])
+            order.updated_at = at
             return True
         raise DependencyUnavailable("the position kept changing; fill not applied yet")
 
@@ -439,15 +529,6 @@ class ExecutionRepository:
                 symbol=symbol,
                 contract=contract,
             )
-
-    def _already_applied(self, order: OrderItem) -> bool:
-        """Whether the order's fill is in the position already: read, never inferred from the
-        cancellation reasons (an emulator or a retried request may attribute them loosely)."""
-        stored = guarded(lambda: OrderItem.get(order.pk, order.sk, consistent_read=True))
-        if stored.applied:
-            order.applied = 1
-            return True
-        return False
 
     # -- plumbing ------------------------------------------------------------------------------
     def _transition(
@@ -500,8 +581,7 @@ class _ConditionFailed(Exception):
     """A conditional write found the item elsewhere than its condition allows."""
 
 
-def _add(position: PositionItem, side: str, quantity: int, price: Decimal) -> None:
-    value = price * quantity
+def _add(position: PositionItem, side: str, quantity: int, value: Decimal) -> None:
     if side == "BUY":
         position.net_quantity += quantity
         position.buy_quantity += quantity
@@ -510,6 +590,27 @@ def _add(position: PositionItem, side: str, quantity: int, price: Decimal) -> No
         position.net_quantity -= quantity
         position.sell_quantity += quantity
         position.sell_value = str(Decimal(position.sell_value) + value)
+
+
+def applied_so_far(order: OrderItem) -> tuple[int, Decimal]:
+    """The order's cumulative quantity (and value) already in its position. Orders stored
+    before fills were tracked carry only the ``applied`` flag: all of their fill, then."""
+    if order.applied_quantity is not None:
+        return int(order.applied_quantity), Decimal(order.applied_value or "0")
+    if order.applied:
+        price = Decimal(order.average_price or order.request.get("limit_price") or "0")
+        return int(order.filled_quantity), price * int(order.filled_quantity)
+    return 0, Decimal(0)
+
+
+def _keep_applied(
+    order: OrderItem, quantity: int, value: Decimal, fills: list[Any] | None = None
+) -> None:
+    order.applied_quantity = quantity
+    order.applied_value = str(value)
+    order.applied = 1 if quantity >= int(order.filled_quantity or 0) else 0
+    if fills is not None:
+        order.fills = fills
 
 
 def _entry(at: str, status: str, message: str, **extra: Any) -> dict[str, Any]:

@@ -234,10 +234,20 @@ class OrderItem(BaseItem, discriminator="ORDER"):
     acked_at = UnicodeAttribute(null=True)
     error = JSONAttribute(null=True)
     history = JSONAttribute(null=True)
-    applied = NumberAttribute(default=0)  # fills applied to the position (exactly once)
+    #: 1 when every filled unit is in the position (``applied_quantity == filled_quantity``).
+    applied = NumberAttribute(default=0)
+    #: The broker's cumulative filled quantity already in the position, and its value: each
+    #: fill (id ``<broker order id>:<cumulative quantity>``) moves them once, in one transaction
+    #: with the position (``ExecutionRepository.apply_fill``).
+    applied_quantity = NumberAttribute(null=True)
+    applied_value = UnicodeAttribute(null=True)
+    fills = JSONAttribute(null=True)  # [{id, quantity, value, at}] of the fills applied
     #: The firer's claim (one token per fire() call): a retried claim that finds it continues.
     claim_token = UnicodeAttribute(null=True)
     claimed_at = UnicodeAttribute(null=True)
+    #: Closing orders only: the tag of the first request, which never reached the broker; the
+    #: order was reopened once under a new tag (``ExecutionRepository.reopen_to_resend``).
+    resent_from = UnicodeAttribute(null=True)
     #: Entries only: not sent after scheduled_at + this many seconds -> MISSED (never sent late).
     max_delay_seconds = NumberAttribute(null=True)
 
