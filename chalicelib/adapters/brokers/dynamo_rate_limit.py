@@ -108,12 +108,7 @@ class DynamoRateLimiter:
                 slots.append(slot)
             item.grants = [*logged, *(s + self.hold for s in slots)][-self.rate :]
             item.ttl = datetime.fromtimestamp(slots[-1] + self._keep_for, tz=UTC)
-            try:
-                item.save()
-            except PutError as exc:
-                if exc.cause_response_code != CONDITION_FAILED:
-                    raise
-                log.debug("rate budget race lost", extra={"account": account, "race": race})
+            if not _won(item, account, race, "budget"):
                 continue
             with self._budget_lock:
                 self._budgets[account] = _Budget(deque(slots), self.hold, start)
@@ -146,12 +141,7 @@ class DynamoRateLimiter:
             slot = next_slot(grants, now, self.rate, self.window)
             item.grants = [*grants, slot][-self.rate :]
             item.ttl = datetime.fromtimestamp(slot + self._keep_for, tz=UTC)
-            try:
-                item.save()
-            except PutError as exc:
-                if exc.cause_response_code != CONDITION_FAILED:
-                    raise
-                log.debug("rate slot race lost", extra={"account": account, "race": race})
+            if not _won(item, account, race, "slot"):
                 continue
             wait = slot - self._clock()
             if wait > 0:
@@ -169,3 +159,16 @@ class DynamoRateLimiter:
             return RateLogItem.get(pk, sk, consistent_read=True)
         except DoesNotExist:
             return RateLogItem(pk, sk, account_id=account)
+
+
+def _won(item: RateLogItem, account: str, race: int, what: str) -> bool:
+    """Save the log under its version condition; False when another process wrote it first (the
+    caller reads it again and retries), any other failure raised."""
+    try:
+        item.save()
+    except PutError as exc:
+        if exc.cause_response_code != CONDITION_FAILED:
+            raise
+        log.debug("rate %s race lost", what, extra={"account": account, "race": race})
+        return False
+    return True
