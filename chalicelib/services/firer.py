@@ -269,11 +269,29 @@ class Firer:
                           if isinstance(r, Exception)]  # fmt: skip
                 orders = kept + [o for o, _ in broken]
                 requests = [*kept_requests, *(r for _, r in broken)]
-            except Exception:  # the exit still goes out: an unprotected position is worse
+            except Exception:
                 log.exception("before-send hook failed", extra={"account": orders[0].account_id})
+                orders, requests = self._hold_back_closing(orders, requests)
         for order, request in zip(orders, requests, strict=True):
             results.append(self._send_one(order, request, adapter))
         return results
+
+    def _hold_back_closing(
+        self, orders: list[OrderItem], requests: list[OrderRequest | Exception]
+    ) -> tuple[list[OrderItem], list[OrderRequest | Exception]]:
+        """Fail closed when the hook that trims closing orders to what is held broke: unchecked,
+        an exit could reverse a position a stop or a kill switch already closed. Closing orders
+        stay claimed and unsent; the recovery sweep finds them absent at the broker and resends
+        them once through the hook (docs/order-lifecycle.md). Entries go out as planned."""
+        held = [o for o in orders if o.phase != "ENTRY"]
+        for order in held:
+            self._alarm(
+                "closing order held back", order,
+                "not sent at T: what is held could not be checked; recovery resends it",
+                code="closing_held_back",
+            )  # fmt: skip
+        kept = [(o, r) for o, r in zip(orders, requests, strict=True) if o.phase == "ENTRY"]
+        return [o for o, _ in kept], [r for _, r in kept]
 
     def _send_one(self, order: OrderItem, request: OrderRequest | Exception, adapter: Any) -> Sent:
         """One order's send; whatever it raises becomes this order's recorded outcome."""

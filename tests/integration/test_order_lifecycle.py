@@ -252,3 +252,39 @@ def test_a_skipped_entry_says_why(trader: Trader):
     assert stored.status == "SKIPPED"
     assert stored.summary["reason"].startswith("quotes_unavailable")
     assert "attempts" in stored.summary["reason"]
+
+
+def test_a_broken_exit_guard_holds_the_exit_back_and_recovery_resends_it_through_the_guard(
+    trader: Trader,
+):
+    """The hook that trims exits to what is held raised something unexpected: the exit used to go
+    out untrimmed (a position a stop had closed would be reversed). Now it stays claimed and
+    unsent, with an alert, and the recovery sweep resends it once through the working guard."""
+    entry = trader.plan(SLOT)
+    trader.at(SLOT - timedelta(milliseconds=50))
+    assert trader.engine.firer.fire(entry.orders)["sent"] == 7
+    trader.engine.settlement.settle(trader.uid, entry.execution_sk)
+    held = trader.platform_positions()
+    assert held and held == trader.broker_positions()
+    exit_ = trader.plan(EXIT_SLOT)
+
+    def broken(orders, requests, adapter):
+        raise RuntimeError("guard bug")
+
+    firer = dataclasses.replace(trader.engine.firer, before_send=broken)
+    trader.at(EXIT_SLOT - timedelta(milliseconds=50))
+    firer.fire(exit_.orders)
+
+    exits = [o for o in trader.orders() if o.phase == "EXIT"]
+    assert {o.status for o in exits} == {lc.CLAIMED} and not any(o.broker_order_id for o in exits)
+    assert trader.broker_positions() == held  # nothing left for the broker
+    told = [e for e in events_of(trader.uid, exit_.execution_sk) if e.get("kind") == "alert"]
+    assert {e["code"] for e in told} == {"closing_held_back"} and len(told) == 7
+
+    trader.at(EXIT_SLOT + timedelta(seconds=40))
+    trader.engine.recovery.sweep(users=[trader.uid])
+    trader.at(EXIT_SLOT + timedelta(seconds=65))  # resent 60 s after the slot
+    trader.engine.recovery.sweep(users=[trader.uid])
+
+    assert trader.platform_positions() == {} == trader.broker_positions()
+    assert all(n == 1 for n in trader.broker_tags().values())
