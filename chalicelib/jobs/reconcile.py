@@ -5,6 +5,7 @@ out) still reaches its terminal state and its fills reach the positions."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,12 +18,17 @@ log = logging.getLogger(__name__)
 FINAL = frozenset({"COMPLETE", "PARTIAL", "FAILED", "UNWOUND", "SKIPPED"})
 
 
-def end_of_day(container: Container, now: datetime | None = None) -> dict[str, Any]:
+def end_of_day(
+    container: Container, now: datetime | None = None, users: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """The day's reconciliation for every user with a broker account (or only ``users``)."""
     day = (now or container.clock()).astimezone(IST).date().isoformat()
     # Orders still claimed, sent or unknown are resolved against the brokers first, so no
     # execution is left SENT by an order nobody will ever record.
-    swept = recovery.sweep(container, now)
-    users = sorted({account.uid for account in container.repo.all_accounts()})
+    swept = recovery.sweep(container, now, users)
+    if users is None:
+        users = sorted({account.uid for account in container.repo.all_accounts()})
+    users = list(users)
     settled: dict[str, str] = dict(swept["settled"])
     for uid in users:
         for execution in container.executions.executions_on(uid, day):
@@ -38,6 +44,8 @@ def end_of_day(container: Container, now: datetime | None = None) -> dict[str, A
                 settled[execution.sk] = "ERROR"
     closed_books = 0
     for book in container.risk.books.live(day):  # after the close: nothing left to guard
+        if book.uid not in users:
+            continue
         container.risk.freeze(book.uid, day, book.strategy_id, ExitReason.EXIT_TIME, None)
         closed_books += 1
     log.info("end of day reconciled", extra={"date": day, "executions": len(settled)})

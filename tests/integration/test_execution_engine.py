@@ -268,9 +268,12 @@ def test_end_of_day_reconciliation_settles_what_the_tick_left_open(client, fakes
     [entry] = [e for e in engine.planner.plan(SLOT).executions if e.uid == trader["uid"]]
     engine.clock.set(SLOT - timedelta(milliseconds=50))
     engine.firer.fire(entry.orders)  # sent, never settled by the tick
-    summary = end_of_day(engine, datetime(2026, 11, 25, 15, 45, tzinfo=IST))
+    # This user only: the session's emulator holds every earlier test's users, whose fake brokers
+    # are long gone (the job would wait on each of them).
+    at, mine = datetime(2026, 11, 25, 15, 45, tzinfo=IST), [trader["uid"]]
+    summary = end_of_day(engine, at, users=mine)
     assert summary["settled"][entry.execution_sk] == "COMPLETE"
-    again = end_of_day(engine, datetime(2026, 11, 25, 15, 45, tzinfo=IST))
+    again = end_of_day(engine, at, users=mine)
     assert entry.execution_sk not in again["settled"]  # final executions are left alone
 
 
