@@ -10,6 +10,7 @@ when the suite happens to run; a test that needs a particular moment sets the cl
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
@@ -24,6 +25,10 @@ from localdev import emulator as emulator_launcher
 from localdev import terraform
 
 REGION = "ap-south-1"
+# Records from background threads between tests (a notification worker of a container whose
+# emulator or stalled socket a finished test already closed) would otherwise reach Python's
+# last-resort handler and flood the CI log; pytest still captures every record made during a test.
+logging.getLogger().addHandler(logging.NullHandler())
 # A Wednesday mid-morning, inside the F&O session: what "now" is unless a test or CI says otherwise.
 DEFAULT_AMBIENT = "2026-11-25T10:00:00+05:30"
 
