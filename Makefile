@@ -66,7 +66,9 @@ web-test: $(STAMP) ## the web app: npm ci, types from /openapi.json, lint, typec
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 	@command -v npm >/dev/null || (echo "web-test: npm (Node.js 20+) is needed" && exit 1)
 	@start=$$(date +%s); cd web && npm ci --no-audit --no-fund && npm run openapi && npm run lint && \
-	  npm run typecheck && npm test && npm run build && CHROMIUM=$(CHROMIUM) PYTHON=$(abspath $(PY)) npm run e2e && \
+	  npm run typecheck && npm test && npm run build && rm -f ../.run/e2e-stack.log && \
+	  { CHROMIUM=$(CHROMIUM) PYTHON=$(abspath $(PY)) npm run e2e || \
+	    { echo "== the stack's last output (.run/e2e-stack.log)"; tail -n 80 ../.run/e2e-stack.log; exit 1; }; } && \
 	  echo "== web-test took $$(( $$(date +%s) - start )) s"
 
 unit: $(STAMP) ## unit tests only (no emulator)

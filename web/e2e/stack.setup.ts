@@ -4,7 +4,7 @@
  * and hour. Everything is stopped, and its state removed, when the tests end.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -55,8 +55,14 @@ export default async function setup(): Promise<() => Promise<void>> {
     env: { ...process.env, AWS_ENDPOINT_URL: "" },
   });
   const log: string[] = [];
-  child.stdout?.on("data", (chunk: Buffer) => log.push(chunk.toString()));
-  child.stderr?.on("data", (chunk: Buffer) => log.push(chunk.toString()));
+  // Kept for a failed run: `make web-test` prints its tail (.run/ is not committed).
+  mkdirSync(join(ROOT, ".run"), { recursive: true });
+  const keep = (chunk: Buffer) => {
+    log.push(chunk.toString());
+    appendFileSync(join(ROOT, ".run", "e2e-stack.log"), chunk);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
   try {
     await waitForHealth(`http://127.0.0.1:${web}/api/health`, child, 300);
   } catch (error) {
