@@ -12,9 +12,10 @@ from typing import Any
 from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict
 
+from chalicelib.api import responses as R
 from chalicelib.api.routing import Request, route
 from chalicelib.api.schemas import Strict
-from chalicelib.domain.notifications import Preferences
+from chalicelib.domain.notifications import URGENT_KINDS, Preferences
 from chalicelib.errors import NotFound, Unauthenticated, ValidationFailed
 
 bp = Blueprint(__name__)
@@ -33,7 +34,7 @@ class TelegramUpdateIn(BaseModel):
     message: dict[str, Any] | None = None
 
 
-@route(bp, "/notifications", "GET", query=("limit",))
+@route(bp, "/notifications", "GET", query=("limit",), response=R.NOTIFICATIONS)
 def list_notifications(req: Request) -> dict[str, Any]:
     """The caller's notifications, newest first."""
     try:
@@ -43,13 +44,13 @@ def list_notifications(req: Request) -> dict[str, Any]:
     return {"notifications": req.container.notifications.store.recent(req.uid, limit)}
 
 
-@route(bp, "/notifications/preferences", "GET")
+@route(bp, "/notifications/preferences", "GET", response=R.NOTIFY_PREFERENCES)
 def get_preferences(req: Request) -> dict[str, Any]:
     """Event kind -> channels, and whether a Telegram chat is linked."""
     return _preferences_view(req)
 
 
-@route(bp, "/notifications/preferences", "PUT", body=PreferencesIn)
+@route(bp, "/notifications/preferences", "PUT", body=PreferencesIn, response=R.NOTIFY_PREFERENCES)
 def put_preferences(req: Request) -> dict[str, Any]:
     """Replace the caller's preferences (urgent kinds always go to every channel)."""
     try:
@@ -60,7 +61,7 @@ def put_preferences(req: Request) -> dict[str, Any]:
     return _preferences_view(req)
 
 
-@route(bp, "/notifications/telegram/link", "POST")
+@route(bp, "/notifications/telegram/link", "POST", response=R.TELEGRAM_LINK)
 def telegram_link(req: Request) -> dict[str, str]:
     """The bot's deep link with a one-time code; opening it links the chat."""
     return req.container.notifications.linking.link_url(req.uid)
@@ -84,5 +85,7 @@ def _preferences_view(req: Request) -> dict[str, Any]:
     store = req.container.notifications.store
     return {
         "channels": store.preferences(req.uid).to_dict(),
+        # Kinds that go to every channel whatever ``channels`` says (the web app greys them).
+        "urgent": sorted(kind.value for kind in URGENT_KINDS),
         "telegram": {"linked": store.telegram_chat(req.uid) is not None},
     }

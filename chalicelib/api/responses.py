@@ -184,3 +184,16 @@ PREVIEW = obj(
              "legs": {"type": "array", "items": PREVIEW_LEG}})},
     }
 )  # fmt: skip
+NOTIFICATION = obj(
+    {"id": STRING, "kind": STRING, "urgency": {"enum": ["normal", "urgent"]}, "text": STRING,
+     "occurred_at": STRING,
+     "deliveries": {"type": "object", "additionalProperties": STRING}},
+)  # fmt: skip
+NOTIFICATIONS = obj({"notifications": {"type": "array", "items": NOTIFICATION}})
+CHANNEL_LIST = {"type": "array", "items": {"enum": ["in_app", "telegram", "email"]}}
+NOTIFY_PREFERENCES = obj(
+    {"channels": {"type": "object", "additionalProperties": CHANNEL_LIST},
+     "urgent": {"type": "array", "items": STRING},
+     "telegram": obj({"linked": BOOLEAN})},
+)  # fmt: skip
+TELEGRAM_LINK = obj({"url": STRING, "expires_at": STRING})

@@ -152,6 +152,25 @@ test("a trader runs the morning from the browser", async ({ page }) => {
   await expect(positions.locator("tbody tr td:nth-child(3)")).toHaveText(["0", "0", "0", "0"]);
   await expect(page.getByTestId("pnl-total")).toContainText(/Rs [\d,]+\.\d\d/);
 
+  // Notifications: the entry and the kill switch in the history, where each kind goes, Telegram.
+  await page.getByRole("link", { name: "Notifications" }).click();
+  const recent = page.getByRole("list", { name: "Recent notifications" });
+  await expect(recent).toContainText("Entry done", { timeout: 30_000 });
+  await expect(recent).toContainText("Kill switch engaged");
+  const prefs = page.getByRole("form", { name: "Where each event goes" });
+  await expect(prefs.getByLabel("Kill switch engaged by E-mail")).toBeDisabled();
+  await prefs.getByLabel("Day report by E-mail").check();
+  await prefs.getByRole("button", { name: "Save preferences" }).click();
+  await expect(prefs.getByRole("status")).toContainText("Saved");
+  await page.reload();
+  await expect(page.getByRole("form", { name: "Where each event goes" }).getByLabel("Day report by E-mail"))
+    .toBeChecked();
+  await page.getByRole("button", { name: "Link Telegram" }).click();
+  await expect(page.getByRole("link", { name: /start=/ })).toBeVisible();
+  await accessible(page, "notifications");
+  await shoot(page, "notifications");
+  mark("notifications seen");
+
   // Usable at 375 px.
   await page.setViewportSize({ width: 375, height: 812 });
   await page.getByRole("link", { name: "Today" }).click();

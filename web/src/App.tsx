@@ -5,6 +5,7 @@ import { formatDateTime } from "./lib/time";
 import { AccountsPage } from "./pages/AccountsPage";
 import { AuthPage } from "./pages/AuthPage";
 import { BuilderPage } from "./pages/BuilderPage";
+import { NotificationsPage } from "./pages/NotificationsPage";
 import { OrdersPage } from "./pages/OrdersPage";
 import { PositionsPage } from "./pages/PositionsPage";
 import { TodayPage } from "./pages/TodayPage";
@@ -16,6 +17,7 @@ const PAGES = [
   { page: "builder", label: "Strategies" },
   { page: "positions", label: "Positions & P&L" },
   { page: "orders", label: "Orders" },
+  { page: "notifications", label: "Notifications" },
 ];
 
 export function App() {
@@ -63,7 +65,8 @@ function Shell({ page }: { page: string }) {
         {page === "builder" && <BuilderPage id={route.id} />}
         {page === "positions" && <PositionsPage />}
         {page === "orders" && <OrdersPage params={route.params} />}
-        {!["accounts", "builder", "positions", "orders"].includes(page) && <TodayPage />}
+        {page === "notifications" && <NotificationsPage />}
+        {!PAGES.some((p) => p.page === page && p.page !== "today") && <TodayPage />}
       </main>
     </>
   );
