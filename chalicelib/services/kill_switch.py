@@ -480,14 +480,20 @@ def _merge(first: Sequence[str], more: Sequence[str]) -> list[str]:
 
 
 def _view(order: OrderItem) -> dict[str, Any]:
+    request = order.request
+    contract = " ".join(
+        str(request.get(k, "")) for k in ("underlying", "strike", "option_type", "expiry")
+    ).strip()
     return {
         "order_id": order.order_id,
         "strategy_id": order.strategy_id,
         "account_id": order.account_id,
-        "side": order.request["side"],
-        "quantity": int(order.request["quantity"]),
+        "side": request["side"],
+        "quantity": int(request["quantity"]),
+        "contract": contract or None,  # what the trader reads in the notification
         "status": order.status,
         "filled_quantity": int(order.filled_quantity),
+        "average_price": order.average_price,
     }
 
 

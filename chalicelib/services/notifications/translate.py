@@ -146,8 +146,9 @@ def from_kill_switch(
         return [NotificationEvent(uid, EventKind.KILL_SWITCH_ENGAGED, key, now, fields)]
     summary = switch.get("summary") or {}
     orders = [
-        {"side": o.get("side"), "quantity": o.get("quantity"), "symbol": o.get("order_id"),
-         "status": o.get("status"), "filled": o.get("filled_quantity") or None,
+        {"side": o.get("side"), "quantity": o.get("quantity"),
+         "symbol": o.get("contract") or o.get("order_id"), "status": o.get("status"),
+         "filled": o.get("filled_quantity") or None, "average_price": o.get("average_price"),
          "account": _label(facts, uid, str(o.get("account_id")))}
         for o in summary.get("square_off") or []
     ]  # fmt: skip

@@ -54,3 +54,12 @@ def test_each_stage_and_engagement_has_its_own_key():
     assert engaged != done([leg("COMPLETE")])[0].key
     later = {**SWITCH, "engaged_at": "2026-11-25T13:00:00.000+05:30"}
     assert engaged != from_kill_switch(FACTS, later, "engaged", AT)[0].key
+
+
+def test_done_names_the_contract_and_its_fill_price_not_the_internal_order_id():
+    row = {**leg("COMPLETE"), "contract": "NIFTY 25000 CE 2026-11-25", "average_price": "101.35"}
+    text = render(done([row])[0])
+    assert "BUY 75 NIFTY 25000 CE 2026-11-25: COMPLETE 75 @ 101.35" in text
+    assert "k1" not in text
+    older = render(done([leg("COMPLETE")])[0])  # a summary stored before the contract was kept
+    assert "BUY 75 k1: COMPLETE 75 @ ?" in older
