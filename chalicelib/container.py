@@ -359,7 +359,13 @@ class Container:
                 orders_on=self.executions.orders_on,
             ),
             clock=self.clock,
-            login_base=self.settings.public_api_url,
+            # A readiness message's "log in" link: the web app's account page when there is one
+            # (a phone has no bearer token for the API route), else the API route.
+            login_base=(
+                f"{self.settings.web_app_url}/#"
+                if self.settings.web_app_url
+                else self.settings.public_api_url
+            ),
         )
 
     def drain_notifications(self, timeout: float) -> bool:

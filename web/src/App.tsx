@@ -61,7 +61,7 @@ function Shell({ page }: { page: string }) {
         </div>
       </header>
       <main id="main">
-        {page === "accounts" && <AccountsPage params={route.params} />}
+        {page === "accounts" && <AccountsPage params={route.params} focus={route.id} />}
         {page === "builder" && <BuilderPage id={route.id} />}
         {page === "positions" && <PositionsPage />}
         {page === "orders" && <OrdersPage params={route.params} />}

@@ -15,10 +15,12 @@ export function useAccounts() {
   });
 }
 
-export function AccountsPage({ params }: { params: URLSearchParams }) {
+/** ``focus``: an account id from a readiness message's link (`#/accounts/<id>/login`). */
+export function AccountsPage({ params, focus = null }: { params: URLSearchParams; focus?: string | null }) {
   const accounts = useAccounts();
   const [editing, setEditing] = useState<string | null>(null);
   const login = params.get("login");
+  const needsLogin = accounts.data?.find((a) => a.id === focus);
   return (
     <section aria-labelledby="accounts-title">
       <h1 id="accounts-title">Broker accounts</h1>
@@ -28,6 +30,12 @@ export function AccountsPage({ params }: { params: URLSearchParams }) {
             `Broker login failed: ${params.get("reason") ?? "unknown reason"}`}
         </p>
       )}
+      {needsLogin && !login && (
+        <p role="status" className="warning">
+          {needsLogin.label} ({needsLogin.broker}) needs a broker login today: press its
+          &quot;Log in&quot; button below.
+        </p>
+      )}
       <p className="hint">
         Brokers accept orders only from the static IP you registered with them (SEBI, April 2026):
         note it per account. A paper account trades on the simulated exchange and needs no login.
@@ -35,7 +43,7 @@ export function AccountsPage({ params }: { params: URLSearchParams }) {
       <ErrorText error={accounts.error} />
       <ul className="cards">
         {accounts.data?.map((a) => (
-          <li key={a.id} className="card">
+          <li key={a.id} className={a.id === focus ? "card focus" : "card"}>
             {editing === a.id
               ? <AccountForm account={a} onDone={() => setEditing(null)} />
               : <AccountCard account={a} onEdit={() => setEditing(a.id)} />}
