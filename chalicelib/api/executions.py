@@ -226,7 +226,7 @@ def list_risk(req: Request) -> dict[str, Any]:
 RISK_EVENT_KINDS = frozenset({
     "risk_armed", "stop_placed", "stop_loss", "target", "trail", "move_to_cost", "closed",
     "stop_order_lost", "alert", "mtm_exit", "re_entry_waiting", "re_entered", "re_entry_expired",
-    "re_entry_refused", "re_entry_not_sent",
+    "re_entry_refused", "re_entry_not_sent", "underlying_reference", "underlying_exit",
 })  # fmt: skip
 
 
