@@ -237,7 +237,7 @@ def risk_view(book: RiskBookItem) -> dict[str, Any]:
         "status": book.status,
         "mtm": book.mtm,
         "guards": [
-            {k: v for k, v in guard.items() if k != "contract"}
+            {k: v for k, v in guard.items() if k not in ("contract", "reentry_contract")}
             | {"broker_symbol": guard["contract"].get("broker_symbol")}
             for guard in book.guards
         ],

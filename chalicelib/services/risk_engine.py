@@ -92,6 +92,8 @@ class RiskEngine:
     #: Risk orders by id, kept across cycles: the broker's order book refreshes the open ones,
     #: so the table is read for an order once, not every second.
     _order_cache: dict[str, OrderItem] = field(default_factory=dict)
+    #: Index levels read this cycle: (user, underlying, moment) -> level (``index_level``).
+    _index_levels: dict[tuple[str, str, str], Decimal | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.intents = Intents(self.settlement, self.clock, self.at)
@@ -353,9 +355,17 @@ class RiskEngine:
 
     # -- plumbing ---------------------------------------------------------------------------------
     def index_level(self, uid: str, strategy: Strategy, now: datetime) -> Decimal | None:
-        """The underlying's live level through one of the strategy's accounts, or None."""
-        market = self.settlement.closer.market
-        return index_level(lambda a: self.adapter(uid, a), strategy, market, now)
+        """The underlying's live level through one of the strategy's accounts, or None; read
+        once per user, underlying and moment (a cycle's books share it: quote calls are
+        rate-limited by the brokers)."""
+        key = (uid, strategy.underlying.value, now.isoformat())
+        if key not in self._index_levels:
+            market = self.settlement.closer.market
+            level = index_level(lambda a: self.adapter(uid, a), strategy, market, now)
+            self._index_levels = {key: level} | {
+                k: v for k, v in self._index_levels.items() if k[2] == key[2]
+            }
+        return self._index_levels[key]
 
     def adapter(self, uid: str, account_id: str) -> Broker | None:
         """The account's adapter (the container gives the engine a caching access), or None."""
