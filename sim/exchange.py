@@ -134,6 +134,7 @@ class SimExchange:
         self._orders: dict[str, Order] = {}
         self._trades: list[Trade] = []
         self._pins: dict[ContractKey, Decimal] = {}
+        self._spot_pins: dict[Underlying, Decimal] = {}
         self._sequence = itertools.count(1)
         self._trade_sequence = itertools.count(1)
         self._load()
@@ -172,8 +173,27 @@ class SimExchange:
         return instrument_for(key)
 
     def spot(self, underlying: str | Underlying) -> Decimal:
-        """Index level now."""
+        """Index level now (a pinned index answers its pin)."""
+        pinned = self._spot_pins.get(Underlying(underlying))
+        if pinned is not None:
+            return pinned
         return spot_at(self.seed, Underlying(underlying), self.now())
+
+    def set_spot(self, underlying: str | Underlying, level: Decimal | str | None) -> Decimal:
+        """Pin an index level (``None`` releases it): the index quotes every fake server gives
+        follow it, so a scenario moves the underlying second by second. Option premiums stay
+        the model's (or their own pins): pin those a scenario depends on too."""
+        name = Underlying(underlying)
+        with self._lock:
+            if level is None:
+                self._spot_pins.pop(name, None)
+            else:
+                value = Decimal(str(level))
+                if not value.is_finite() or value <= 0:
+                    raise ValueError(f"index level {level} must be positive")
+                self._spot_pins[name] = value
+            self._save()
+            return self.spot(name)
 
     def price(self, key: ContractKey, at: datetime | None = None) -> Decimal:
         """Option premium of ``key`` at ``at`` (default now); a pinned contract answers its pin."""
@@ -557,6 +577,7 @@ class SimExchange:
                 "trades": [t.to_json() for t in self._trades],
                 "sequence": sequence,
                 "pins": [{"key": key_to_json(k), "price": str(p)} for k, p in self._pins.items()],
+                "spot_pins": {u.value: str(p) for u, p in self._spot_pins.items()},
             },
         )
 
@@ -572,5 +593,8 @@ class SimExchange:
         self._orders = {o["order_id"]: Order.from_json(o) for o in doc["orders"]}
         self._trades = [Trade.from_json(t) for t in doc["trades"]]
         self._pins = {key_from_json(p["key"]): Decimal(p["price"]) for p in doc.get("pins", [])}
+        self._spot_pins = {
+            Underlying(u): Decimal(p) for u, p in (doc.get("spot_pins") or {}).items()
+        }
         self._sequence = itertools.count(int(doc["sequence"]) + 1)
         self._trade_sequence = itertools.count(len(self._trades) + 1)

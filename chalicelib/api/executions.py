@@ -226,7 +226,7 @@ def list_risk(req: Request) -> dict[str, Any]:
 RISK_EVENT_KINDS = frozenset({
     "risk_armed", "stop_placed", "stop_loss", "target", "trail", "move_to_cost", "closed",
     "stop_order_lost", "alert", "mtm_exit", "re_entry_waiting", "re_entered", "re_entry_expired",
-    "re_entry_refused", "re_entry_not_sent",
+    "re_entry_refused", "re_entry_not_sent", "underlying_reference", "underlying_exit",
 })  # fmt: skip
 
 
@@ -237,7 +237,7 @@ def risk_view(book: RiskBookItem) -> dict[str, Any]:
         "status": book.status,
         "mtm": book.mtm,
         "guards": [
-            {k: v for k, v in guard.items() if k != "contract"}
+            {k: v for k, v in guard.items() if k not in ("contract", "reentry_contract")}
             | {"broker_symbol": guard["contract"].get("broker_symbol")}
             for guard in book.guards
         ],

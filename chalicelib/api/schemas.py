@@ -198,6 +198,19 @@ class RiskLevelIn(Strict):
         return RiskLevel(self.type, self.value)
 
 
+class UnderlyingLevelIn(Strict):
+    """A move of the underlying index from its level at entry."""
+
+    type: Annotated[
+        Literal["POINTS", "PERCENT"],
+        Field(description="index points, or percent of the index level at entry"),
+    ]
+    value: Money
+
+    def to_domain(self) -> RiskLevel:
+        return RiskLevel(RiskUnit(self.type), self.value)
+
+
 class TrailingIn(Strict):
     every: Annotated[Money, Field(description="favourable move, in the stop-loss's unit")]
     by: Annotated[Money, Field(description="how far the stop tightens per step")]
@@ -305,6 +318,22 @@ class RiskIn(Strict):
     lock_and_trail: LockAndTrailIn | None = None
     move_sl_to_cost: StrictBool = False
     no_re_entry_after: Annotated[str, Field(description="IST HH:MM:SS")] | None = None
+    underlying_stop_loss: (
+        Annotated[
+            UnderlyingLevelIn,
+            Field(description="close the strategy when the index moves this far against it "
+                  "from its level at entry (against: the legs' net lean; neutral: either way)"),
+        ]
+        | None
+    ) = None  # fmt: skip
+    underlying_target: (
+        Annotated[
+            UnderlyingLevelIn,
+            Field(description="close the strategy when the index moves this far its way "
+                  "(refused for legs that lean neither way)"),
+        ]
+        | None
+    ) = None  # fmt: skip
 
     _cutoff = field_validator("no_re_entry_after")(
         lambda cls, v: None if v is None else _clock_time(v).isoformat()
@@ -356,6 +385,14 @@ class StrategyIn(Strict):
                     time.fromisoformat(self.risk.no_re_entry_after)
                     if self.risk.no_re_entry_after
                     else None
+                ),
+                underlying_stop_loss=(
+                    self.risk.underlying_stop_loss.to_domain()
+                    if self.risk.underlying_stop_loss
+                    else None
+                ),
+                underlying_target=(
+                    self.risk.underlying_target.to_domain() if self.risk.underlying_target else None
                 ),
             ),
         )

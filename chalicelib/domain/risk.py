@@ -182,8 +182,9 @@ def stop_already_breached(entry_side: Side | str, stop: Decimal, ltp: Decimal | 
 def re_entry_ready(
     mode: ReEntryMode, entry: Decimal, exit_price: Decimal, ltp: Decimal | None
 ) -> bool:
-    """RE_ASAP at once; RE_COST when the premium is back at the entry price from where it left."""
-    if mode is ReEntryMode.RE_ASAP:
+    """RE_ASAP and RE_EXECUTE (on a freshly resolved strike) at once; RE_COST when the premium
+    is back at the entry price from where it left."""
+    if mode in (ReEntryMode.RE_ASAP, ReEntryMode.RE_EXECUTE):
         return True
     if ltp is None:
         return False

@@ -24,6 +24,8 @@ from chalicelib.domain.underlying import OptionType, Underlying
 from chalicelib.errors import ValidationFailed
 
 MAX_LEGS = 10
+#: Brokers whose quote API gives the index level (the underlying exits and RE_EXECUTE read it).
+INDEX_QUOTE_BROKERS = frozenset({"zerodha", "paper"})
 MAX_SLICES_PER_LEG = 10  # one burst stays within the 10 orders/s rule
 
 
@@ -68,6 +70,7 @@ class OnLegFailure(StrEnum):
 class ReEntryMode(StrEnum):
     RE_ASAP = "RE_ASAP"  # re-enter the same contract as soon as the leg is out
     RE_COST = "RE_COST"  # wait until the premium returns to the leg's entry price
+    RE_EXECUTE = "RE_EXECUTE"  # enter again at once, the strike resolved afresh (a new contract)
 
 
 class ExitReason(StrEnum):
@@ -78,6 +81,8 @@ class ExitReason(StrEnum):
     MTM_STOP_LOSS = "MTM_STOP_LOSS"
     MTM_TARGET = "MTM_TARGET"
     MTM_LOCKED_PROFIT = "MTM_LOCKED_PROFIT"
+    UNDERLYING_STOP_LOSS = "UNDERLYING_STOP_LOSS"
+    UNDERLYING_TARGET = "UNDERLYING_TARGET"
     EXIT_TIME = "EXIT_TIME"
     KILL_SWITCH = "KILL_SWITCH"
 
@@ -164,12 +169,20 @@ class StrategyRisk:
     lock_and_trail: LockAndTrail | None = None
     move_sl_to_cost: bool = False
     no_re_entry_after: time | None = None
+    #: Exits on the underlying's move from its level at entry (POINTS or PERCENT); which way is
+    #: adverse follows the legs' net direction (``domain.underlying_exit``).
+    underlying_stop_loss: RiskLevel | None = None
+    underlying_target: RiskLevel | None = None
 
     @property
     def watches_mtm(self) -> bool:
         return any(
             x is not None for x in (self.mtm_stop_loss, self.mtm_target, self.lock_and_trail)
         )
+
+    @property
+    def watches_underlying(self) -> bool:
+        return self.underlying_stop_loss is not None or self.underlying_target is not None
 
 
 @dataclass(frozen=True)
@@ -231,7 +244,11 @@ class Strategy:
     @property
     def has_risk_rules(self) -> bool:
         """True when anything must be watched between entry and exit."""
-        return self.risk.watches_mtm or any(leg.guarded for leg in self.legs)
+        return (
+            self.risk.watches_mtm
+            or self.risk.watches_underlying
+            or any(leg.guarded for leg in self.legs)
+        )
 
     def times(self) -> Iterator[tuple[Phase, time, tuple[Weekday, ...]]]:
         yield Phase.ENTRY, self.entry_time, self.entry_days
@@ -331,6 +348,9 @@ def _check_risk(strategy: Strategy, today: date) -> None:
             "lock_and_trail.reach must be below mtm_target (the target exits first)",
             field="risk.lock_and_trail.reach",
         )
+    from chalicelib.domain.underlying_exit import check_underlying_rules  # it reads Strategy
+
+    check_underlying_rules(strategy)
     cutoff = risk.no_re_entry_after
     if cutoff is not None and not strategy.entry_time < cutoff < strategy.exit_time:
         raise ValidationFailed(
@@ -364,6 +384,30 @@ def _check_level_reachable(leg: Leg, where: str) -> None:
 
 
 def _check_broker_support(strategy: Strategy, brokers: Mapping[str, str]) -> None:
+    needs_index = strategy.risk.watches_underlying or any(
+        leg.re_entry is not None and leg.re_entry.mode is ReEntryMode.RE_EXECUTE
+        for leg in strategy.legs
+    )
+    if needs_index and not any(
+        brokers.get(a) in INDEX_QUOTE_BROKERS for a in strategy.account_ids()
+    ):
+        where = next(
+            (
+                f"risk.{name}"
+                for name in ("underlying_stop_loss", "underlying_target")
+                if getattr(strategy.risk, name) is not None
+            ),
+            None,
+        ) or next(
+            f"legs[{i}].re_entry.mode"
+            for i, leg in enumerate(strategy.legs)
+            if leg.re_entry is not None and leg.re_entry.mode is ReEntryMode.RE_EXECUTE
+        )
+        raise ValidationFailed(
+            "this rule reads the index level live, which only a Zerodha or paper account's "
+            "quotes give: allocate the strategy to one",
+            field=where,
+        )
     for i, leg in enumerate(strategy.legs):
         for allocation in strategy.allocations_of(leg):
             broker = brokers.get(allocation.account_id, "")
@@ -545,6 +589,8 @@ def to_document(strategy: Strategy) -> dict[str, Any]:
             "no_re_entry_after": None
             if risk.no_re_entry_after is None
             else risk.no_re_entry_after.isoformat(),
+            "underlying_stop_loss": _level_doc(risk.underlying_stop_loss),
+            "underlying_target": _level_doc(risk.underlying_target),
         },
     }
 
@@ -614,6 +660,8 @@ def from_document(doc: dict[str, Any]) -> Strategy:
                 if risk.get("no_re_entry_after")
                 else None
             ),
+            underlying_stop_loss=_level_of_doc(risk.get("underlying_stop_loss")),
+            underlying_target=_level_of_doc(risk.get("underlying_target")),
         ),
     )
 

@@ -59,11 +59,14 @@ from chalicelib.services.guards import (
     entry_fills,
     new_guard,
 )
+from chalicelib.services.index_quotes import index_level
 from chalicelib.services.leases import Leases
 from chalicelib.services.order_sender import stamp
 from chalicelib.services.risk_intents import Intents, in_flight
 from chalicelib.services.risk_step import BookStep
 from chalicelib.services.settlement import TERMINAL, Backoff, Settlement
+from chalicelib.services.underlying_watch import reference as underlying_mark
+from chalicelib.services.underlying_watch import watch_underlying
 
 log = logging.getLogger(__name__)
 QUICK = Backoff(first=0.05, factor=2.0, cap=0.5, deadline=5.0)
@@ -89,6 +92,8 @@ class RiskEngine:
     #: Risk orders by id, kept across cycles: the broker's order book refreshes the open ones,
     #: so the table is read for an order once, not every second.
     _order_cache: dict[str, OrderItem] = field(default_factory=dict)
+    #: Index levels read this cycle: (user, underlying, moment) -> level (``index_level``).
+    _index_levels: dict[tuple[str, str, str], Decimal | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.intents = Intents(self.settlement, self.clock, self.at)
@@ -118,6 +123,8 @@ class RiskEngine:
             o for o in executions.orders(uid, execution.trade_date, listed) if o.phase == "ENTRY"
         ]
         guards = entry_guards(strategy, orders)
+        now = self.clock().astimezone(IST)
+        spot = self.index_level(uid, strategy, now) if strategy.risk.watches_underlying else None
         book = RiskBookItem(
             *RiskBookItem.key(uid, execution.trade_date, execution.strategy_id),
             uid=uid,
@@ -128,12 +135,13 @@ class RiskEngine:
             exit_time=strategy.exit_time.isoformat(),
             rules=to_document(strategy),
             guards=guards,
-            mtm={"peak": {}, "exited": {}},
+            mtm={"peak": {}, "exited": {}, **underlying_mark(spot, stamp(now))},
         )
         if not self.books.create(book):
             return self.books.get(uid, execution.trade_date, execution.strategy_id)
-        self._event(execution, {"kind": "risk_armed", "guards": [g["id"] for g in guards]})
-        self.step(book, self.clock().astimezone(IST))
+        self._event(execution, {"kind": "risk_armed", "guards": [g["id"] for g in guards],
+                                **({} if spot is None else {"spot": str(spot)})})  # fmt: skip
+        self.step(book, now)
         return book
 
     # -- the monitor ------------------------------------------------------------------------------
@@ -161,19 +169,23 @@ class RiskEngine:
         guards = [Guard(doc) for doc in book.guards]
         live = [g for g in guards if g.state in (ENDING_STATES if after_exit else LIVE_STATES)]
         exited = (book.mtm or {}).get("exited") or {}
-        # Positions matter only to MTM rules (read consistently: they decide what is closed).
+        # Positions matter only to strategy exits (read consistently: they decide what is closed).
         watches_mtm = strategy.risk.watches_mtm and not after_exit and "ALL" not in exited
+        watches_index = strategy.risk.watches_underlying and not after_exit and "ALL" not in exited
         positions = (
             self.settlement.executions.positions(book.uid, book.strategy_id, consistent=True)
-            if watches_mtm
+            if watches_mtm or watches_index
             else []
         )
+        spot = self.index_level(book.uid, strategy, now) if watches_index else None
         prices = self._prices(book.uid, live, positions)
         known = self._refresh_orders(book, live, now)
         context = BookStep(self, book, strategy, now, prices, known)
         try:
             if watches_mtm:
                 context.mtm_exit(positions)
+            if watches_index:
+                watch_underlying(context, positions, spot)
             for guard in live:
                 if guard.state in LIVE_STATES and context.ltp(guard) is None:
                     context.alert("blind", guard, urgent=True, message="no price for a guarded "
@@ -342,6 +354,19 @@ class RiskEngine:
         return held
 
     # -- plumbing ---------------------------------------------------------------------------------
+    def index_level(self, uid: str, strategy: Strategy, now: datetime) -> Decimal | None:
+        """The underlying's live level through one of the strategy's accounts, or None; read
+        once per user, underlying and moment (a cycle's books share it: quote calls are
+        rate-limited by the brokers)."""
+        key = (uid, strategy.underlying.value, now.isoformat())
+        if key not in self._index_levels:
+            market = self.settlement.closer.market
+            level = index_level(lambda a: self.adapter(uid, a), strategy, market, now)
+            self._index_levels = {key: level} | {
+                k: v for k, v in self._index_levels.items() if k[2] == key[2]
+            }
+        return self._index_levels[key]
+
     def adapter(self, uid: str, account_id: str) -> Broker | None:
         """The account's adapter (the container gives the engine a caching access), or None."""
         try:

@@ -38,7 +38,7 @@ from chalicelib.domain.risk import (
     tighter,
     trailed_stop,
 )
-from chalicelib.domain.strategy import ExitReason, MtmScope, RiskUnit, Strategy
+from chalicelib.domain.strategy import ExitReason, MtmScope, ReEntryMode, RiskUnit, Strategy
 from chalicelib.errors import DependencyUnavailable
 from chalicelib.services.closing import holding_of_position
 from chalicelib.services.guards import (
@@ -62,6 +62,7 @@ from chalicelib.services.guards import (
 )
 from chalicelib.services.order_builder import ChildOrder
 from chalicelib.services.order_sender import order_request, stamp
+from chalicelib.services.re_execute import re_executed, reentry_contract, reentry_symbol
 from chalicelib.services.risk_intents import in_flight
 from chalicelib.services.settlement import FAILED, TERMINAL
 
@@ -292,7 +293,8 @@ class BookStep:
                 guard.state = DONE
             if guard.state in (EXITING, REENTERING):
                 sign = -1 if guard.side == "SELL" else 1
-                slot = (guard.account_id, guard.symbol)
+                held = reentry_symbol(guard) if guard.state == REENTERING else guard.symbol
+                slot = (guard.account_id, held)
                 covered[slot] = covered.get(slot, 0) + sign * self.remaining(guard)
         for position in positions:
             slot = (position.account_id, position.symbol)
@@ -693,7 +695,9 @@ class BookStep:
             return
         ltp = self.ltp(guard)
         exit_price = guard.price("exit_price") or guard.entry
-        if ltp is None or not re_entry_ready(rule.mode, guard.entry, exit_price, ltp):
+        if rule.mode is not ReEntryMode.RE_EXECUTE and (
+            ltp is None or not re_entry_ready(rule.mode, guard.entry, exit_price, ltp)
+        ):
             return
         adapter = self.engine.adapter(self.book.uid, guard.account_id)
         if adapter is None:
@@ -701,7 +705,16 @@ class BookStep:
             return
         if self.refused_by_kill_switch(guard) or not self.may_act(guard.account_id):
             return
-        children = reentry_children(guard, self.book.strategy_id, ltp, self.freeze_qty(guard),
+        target = guard
+        if rule.mode is ReEntryMode.RE_EXECUTE:  # the strike rule runs again, now
+            found = re_executed(self, guard)
+            if found is None:
+                return
+            target, ltp = found
+            guard.doc["reentry_contract"] = target.doc["contract"]
+            guard.doc["reentry_symbol"] = target.symbol
+        assert ltp is not None
+        children = reentry_children(target, self.book.strategy_id, ltp, self.freeze_qty(target),
                                     self.now.date(), self._seq(guard))  # fmt: skip
         guard.state = REENTERING
         guard.set_price("reentry_price", ltp)
@@ -764,7 +777,7 @@ class BookStep:
         units, price, _request = filled
         doc = new_guard(
             account_id=guard.account_id, leg_index=guard.leg, leg=self.leg_rules(guard),
-            cycle=int(guard.doc["cycle"]) + 1, contract=guard.doc["contract"], quantity=units,
+            cycle=int(guard.doc["cycle"]) + 1, contract=reentry_contract(guard), quantity=units,
             entry_price=price, re_entries=int(guard.doc["re_entries"]) + 1,
         )  # fmt: skip
         doc["entry_orders"] = [o.order_id for o in items]

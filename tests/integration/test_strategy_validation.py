@@ -70,7 +70,17 @@ CASES = [
     ("risk.lock_and_trail", {"reach": "1000", "lock": "2000"}, "risk.lock_and_trail.lock"),
     ("risk.no_re_entry_after", "15:30:00", "risk.no_re_entry_after"),
     ("legs.3.stop_loss", {"type": "PERCENT", "value": "100"}, "legs[3].stop_loss.value"),
-]
+    # issue #15: underlying exits (the example's legs lean neither way: no target direction)
+    ("risk.underlying_stop_loss", {"type": "ABSOLUTE", "value": "50"},
+     "risk.underlying_stop_loss.type"),
+    ("risk.underlying_stop_loss", {"type": "POINTS", "value": "0"},
+     "risk.underlying_stop_loss.value"),
+    ("risk.underlying_stop_loss", {"type": "PERCENT", "value": "25"},
+     "risk.underlying_stop_loss.value"),
+    ("risk.underlying_target", {"type": "POINTS", "value": "100"}, "risk.underlying_target"),
+    ("risk.underlying_stop_loss", {"value": "100"}, "risk.underlying_stop_loss.type"),
+    ("legs.2.re_entry", {"mode": "RE_EXECUTE", "on": ["TARGET"]}, "legs[2].re_entry.on"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -88,6 +98,32 @@ def test_invalid_strategy_names_the_field_and_writes_nothing(setup, path, value,
     assert response.data["error"]["field"] == field, response.data
     assert response.data["error"]["code"]
     assert api.call("GET", "/strategies").data["items"] == before
+
+
+def test_index_rules_need_an_account_that_quotes_the_index(setup):
+    """Underlying exits and RE_EXECUTE read the index live; only Kite-dialect accounts quote it."""
+    api = setup["api"]
+    upstox = api.call(
+        "POST", "/accounts", {"broker": "upstox", "client_id": "UP1", "label": "Upstox"}
+    ).data["id"]
+    body = four_leg_strategy(setup["basket"], upstox, upstox)
+    body["allocations"] = [{"account_id": upstox, "multiplier": 1}]
+    body["legs"][1].pop("allocations")
+    stop = {"type": "POINTS", "value": "100"}
+    refused = api.call("POST", "/strategies", {**body, "risk": {"underlying_stop_loss": stop}})
+    assert refused.status_code == 400, refused.body
+    assert refused.data["error"]["field"] == "risk.underlying_stop_loss"
+    body["legs"][2]["re_entry"] = {"mode": "RE_EXECUTE", "max_count": 2}
+    refused = api.call("POST", "/strategies", body)
+    assert refused.status_code == 400, refused.body
+    assert refused.data["error"]["field"] == "legs[2].re_entry.mode"
+    mine = four_leg_strategy(setup["basket"], setup["a1"], setup["a2"])
+    mine["legs"][2]["re_entry"] = {"mode": "RE_EXECUTE", "max_count": 2}
+    mine["risk"]["underlying_stop_loss"] = {"type": "PERCENT", "value": "1.5"}
+    created = api.call("POST", "/strategies", mine)
+    assert created.status_code == 201, created.body
+    assert created.data["risk"]["underlying_stop_loss"] == {"type": "PERCENT", "value": "1.5"}
+    assert created.data["legs"][2]["re_entry"]["mode"] == "RE_EXECUTE"
 
 
 def test_eleven_legs_are_refused(setup):

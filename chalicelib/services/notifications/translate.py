@@ -35,6 +35,7 @@ KINDS: Mapping[str, EventKind] = {
     "move_to_cost": EventKind.STOP_TO_COST,
     "target": EventKind.TARGET_HIT,
     "mtm_exit": EventKind.MTM_EXIT,
+    "underlying_exit": EventKind.MTM_EXIT,  # a strategy exit too; its reason says which rule
     "closed": EventKind.POSITION_CLOSED,
     "re_entered": EventKind.RE_ENTRY,
     "stop_order_lost": EventKind.RISK_ALERT,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
-  applyTemplate, emptyForm, fieldId, fieldPaths, fieldTarget, fromStrategy, normaliseClock,
-  payoffLegs, templateLegs, toRequest,
+  RE_ENTRY_MODES, applyTemplate, emptyForm, fieldId, fieldPaths, fieldTarget, fromStrategy,
+  normaliseClock, parseDte, payoffLegs, templateLegs, toRequest,
 } from "./builder";
 
 describe("strategy builder", () => {
@@ -89,5 +89,45 @@ describe("strategy builder", () => {
       { side: "SELL", option_type: "CE", strike: "25950", ltp: "3.30", quantity: 65 },
       { side: "BUY", option_type: "PE" },
     ])).toEqual([{ side: "SELL", optionType: "CE", strike: 2595000, premium: 330, quantity: 65 }]);
+  });
+
+  it("sends the days-to-expiry filter and keeps a saved one on edit", () => {
+    const form = { ...emptyForm("B1", ["A1"], "WED"), dte: "3, 0" };
+    expect(toRequest(form).entry).toEqual({ time: "09:20:00", days: ["WED"], dte: [3, 0] });
+    expect(toRequest({ ...form, dte: " " }).entry).toEqual({ time: "09:20:00", days: ["WED"] });
+    expect(parseDte("0 1,2")).toEqual([0, 1, 2]);
+    expect(parseDte("")).toBeNull();
+    expect(parseDte("x")).toEqual(["x"]); // the server names entry.dte[0]
+    const saved = fromStrategy({ ...toRequest(form), entry: { time: "09:20:00", days: ["WED"], dte: [0, 3] } });
+    expect(saved.dte).toBe("0, 3");
+    expect(toRequest(saved).entry.dte).toEqual([0, 3]);
+    expect(fieldTarget("entry.dte[1]", fieldPaths(saved))).toBe("entry.dte");
+  });
+
+  it("sends underlying stop and target levels in their unit and reads them back", () => {
+    const form = {
+      ...emptyForm("B1", ["A1"], "MON"),
+      underlyingStopLoss: { type: "POINTS" as const, value: " 150 " },
+      underlyingTarget: { type: "PERCENT" as const, value: "" },
+    };
+    const body = toRequest(form);
+    expect(body.risk?.underlying_stop_loss).toEqual({ type: "POINTS", value: "150" });
+    expect(body.risk).not.toHaveProperty("underlying_target"); // empty: not set
+    const back = fromStrategy({ ...body, risk: { ...body.risk,
+      underlying_target: { type: "PERCENT", value: "0.8" } } });
+    expect(back.underlyingStopLoss).toEqual({ type: "POINTS", value: "150" });
+    expect(back.underlyingTarget).toEqual({ type: "PERCENT", value: "0.8" });
+    expect(toRequest(back).risk?.underlying_target).toEqual({ type: "PERCENT", value: "0.8" });
+    const known = fieldPaths(back);
+    expect(fieldTarget("risk.underlying_target", known)).toBe("risk.underlying_target");
+    expect(fieldTarget("risk.underlying_stop_loss.value", known)).toBe("risk.underlying_stop_loss");
+  });
+
+  it("offers RE_EXECUTE beside RE_ASAP and RE_COST", () => {
+    expect(RE_ENTRY_MODES.map((m) => m.mode)).toEqual(["RE_ASAP", "RE_COST", "RE_EXECUTE"]);
+    const [first] = templateLegs("short_straddle");
+    if (!first) throw new Error("a straddle has legs");
+    const form = { ...emptyForm("B1", ["A1"], "MON"), legs: [{ ...first, reEntry: "RE_EXECUTE" as const }] };
+    expect(toRequest(form).legs[0]?.re_entry).toEqual({ mode: "RE_EXECUTE" });
   });
 });

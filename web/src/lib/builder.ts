@@ -31,6 +31,12 @@ export interface LevelForm {
   value: string;
 }
 
+/** A move of the underlying index from its level at entry (points or % of it). */
+export interface UnderlyingLevelForm {
+  type: S["UnderlyingLevelIn"]["type"];
+  value: string;
+}
+
 export interface LegForm {
   side: Side;
   optionType: OptionType;
@@ -68,6 +74,10 @@ export interface StrategyForm {
   mtmStopLoss: string;
   mtmTarget: string;
   onLegFailure: S["OnLegFailure"];
+  /** days to expiry the entry runs on, "0, 1" (empty: every entry day) */
+  dte?: string;
+  underlyingStopLoss?: UnderlyingLevelForm | null;
+  underlyingTarget?: UnderlyingLevelForm | null;
   /** fields of a saved strategy (and its risk) the form has no control for, sent back unchanged */
   extra?: Record<string, unknown>;
   riskExtra?: Record<string, unknown>;
@@ -81,7 +91,23 @@ const FORM_TOP = ["basket_id", "name", "underlying", "expiry", "product", "entry
   "allocations", "legs", "risk"];
 const FORM_LEG = ["side", "option_type", "strike", "lots", "stop_loss", "target", "trailing",
   "re_entry", "allocations"];
-const FORM_RISK = ["mtm_stop_loss", "mtm_target", "on_leg_failure"];
+const FORM_RISK = ["mtm_stop_loss", "mtm_target", "on_leg_failure", "underlying_stop_loss",
+  "underlying_target"];
+
+export const RE_ENTRY_MODES: { mode: S["ReEntryMode"]; label: string }[] = [
+  { mode: "RE_ASAP", label: "As soon as possible" },
+  { mode: "RE_COST", label: "At cost" },
+  { mode: "RE_EXECUTE", label: "Re-execute (strike chosen again)" },
+];
+
+/** "0, 1" -> [0, 1]; empty -> null (every entry day). A word the server refuses by position. */
+export function parseDte(text: string | undefined): number[] | null {
+  const parts = (text ?? "").split(/[\s,]+/).filter(Boolean);
+  return parts.length ? parts.map((p) => (/^\d+$/.test(p) ? Number(p) : (p as unknown as number))) : null;
+}
+
+const underlyingLevel = (form: UnderlyingLevelForm | null | undefined) =>
+  form && form.value.trim() ? { type: form.type, value: form.value.trim() } : null;
 
 function omit(source: object | null | undefined, keys: string[]): Record<string, unknown> {
   return Object.fromEntries(Object.entries(source ?? {}).filter(([k]) => !keys.includes(k)));
@@ -127,6 +153,7 @@ export function emptyForm(basketId: string, accounts: string[], today: Weekday):
     entryTime: "09:20:00", days: [today], exitTime: "15:15:00",
     allocations: accounts.slice(0, 1).map((accountId) => ({ accountId, multiplier: "1" })),
     legs: templateLegs("iron_condor"), mtmStopLoss: "", mtmTarget: "", onLegFailure: "UNWIND",
+    dte: "", underlyingStopLoss: null, underlyingTarget: null,
   };
 }
 
@@ -150,6 +177,9 @@ const level = (form: LevelForm | null) => (form && form.value.trim() ? form : nu
 
 /** The form as the API's StrategyIn body. */
 export function toRequest(form: StrategyForm): StrategyBody {
+  const dte = parseDte(form.dte);
+  const underlyingStop = underlyingLevel(form.underlyingStopLoss);
+  const underlyingTarget = underlyingLevel(form.underlyingTarget);
   const body: StrategyBody = {
     ...(form.extra as Partial<StrategyBody>),
     basket_id: form.basketId,
@@ -157,7 +187,7 @@ export function toRequest(form: StrategyForm): StrategyBody {
     underlying: form.underlying,
     expiry: form.expiry,
     product: form.product,
-    entry: { time: normaliseClock(form.entryTime), days: form.days },
+    entry: { time: normaliseClock(form.entryTime), days: form.days, ...(dte ? { dte } : {}) },
     exit: { ...(form.exitDays ? { days: form.exitDays } : {}), time: normaliseClock(form.exitTime) },
     allocations: form.allocations.map((a) => ({ account_id: a.accountId, multiplier: a.multiplier })),
     legs: form.legs.map((l) => ({
@@ -179,6 +209,8 @@ export function toRequest(form: StrategyForm): StrategyBody {
       mtm_stop_loss: form.mtmStopLoss.trim() || null,
       mtm_target: form.mtmTarget.trim() || null,
       on_leg_failure: form.onLegFailure,
+      ...(underlyingStop ? { underlying_stop_loss: underlyingStop } : {}),
+      ...(underlyingTarget ? { underlying_target: underlyingTarget } : {}),
     },
   };
   return body;
@@ -222,10 +254,17 @@ export function fromStrategy(strategy: components["schemas"]["StrategyIn"] & { i
     mtmStopLoss: strategy.risk?.mtm_stop_loss ? String(strategy.risk.mtm_stop_loss) : "",
     mtmTarget: strategy.risk?.mtm_target ? String(strategy.risk.mtm_target) : "",
     onLegFailure: strategy.risk?.on_leg_failure ?? "UNWIND",
+    dte: (strategy.entry.dte ?? []).join(", "),
+    underlyingStopLoss: underlyingOf(strategy.risk?.underlying_stop_loss),
+    underlyingTarget: underlyingOf(strategy.risk?.underlying_target),
     extra: omit(strategy, [...STORED_ONLY, ...FORM_TOP]),
     exitDays: strategy.exit.days ?? undefined,
     riskExtra: omit(strategy.risk, FORM_RISK),
   };
+}
+
+function underlyingOf(value: S["UnderlyingLevelIn"] | null | undefined): UnderlyingLevelForm | null {
+  return value ? { type: value.type, value: String(value.value) } : null;
 }
 
 /**
@@ -247,7 +286,7 @@ export function fieldPaths(form: StrategyForm): Set<string> {
   const paths = new Set([
     "name", "basket_id", "underlying", "expiry", "product", "entry.time", "entry.days",
     "exit.time", "allocations", "legs", "risk.mtm_stop_loss", "risk.mtm_target",
-    "risk.on_leg_failure",
+    "risk.on_leg_failure", "entry.dte", "risk.underlying_stop_loss", "risk.underlying_target",
   ]);
   form.allocations.forEach((_, i) => {
     paths.add(`allocations[${i}].multiplier`);

@@ -5,8 +5,8 @@ import { ErrorText, Field, Status, Scroll } from "../components/common";
 import { PayoffChart } from "../components/PayoffChart";
 import { useApp, useServerNow } from "../context";
 import {
-  EXPIRIES, type LegForm, STRIKE_METHODS, type StrategyBody, type StrategyForm, TEMPLATES,
-  UNDERLYINGS, WEEKDAYS, type Weekday, applyTemplate, emptyForm, fieldId, fieldPaths,
+  EXPIRIES, type LegForm, RE_ENTRY_MODES, STRIKE_METHODS, type StrategyBody, type StrategyForm,
+  TEMPLATES, UNDERLYINGS, type UnderlyingLevelForm, WEEKDAYS, type Weekday, applyTemplate, emptyForm, fieldId, fieldPaths,
   fieldTarget, fromStrategy, leg, payoffLegs, toRequest,
 } from "../lib/builder";
 import { formatNumber, formatRupees, toPaise } from "../lib/money";
@@ -199,6 +199,11 @@ function Builder({ strategy }: { strategy: Strategy | undefined }) {
           </label>
         ))}
         {errorAt("entry.days") && <span className="error" role="alert">{errorAt("entry.days")}</span>}
+        <Field id={fieldId("entry.dte")} label="Only at days to expiry (e.g. 0, 1; empty: every day)"
+          error={errorAt("entry.dte")}>
+          <input {...input("entry.dte")} className="short" value={form.dte ?? ""}
+            onChange={(e) => set({ dte: e.target.value })} />
+        </Field>
       </fieldset>
       <fieldset {...input("allocations")}>
         <legend>Accounts and multipliers</legend>
@@ -255,11 +260,50 @@ function Builder({ strategy }: { strategy: Strategy | undefined }) {
               <option value="UNWIND">Unwind the filled legs</option><option value="KEEP">Keep them and alert</option>
             </select>
           </Field>
+          <UnderlyingLevel path="risk.underlying_stop_loss" label="Underlying stop loss"
+            level={form.underlyingStopLoss ?? null} errorAt={errorAt} input={input}
+            onChange={(underlyingStopLoss) => set({ underlyingStopLoss })} />
+          <UnderlyingLevel path="risk.underlying_target" label="Underlying target"
+            level={form.underlyingTarget ?? null} errorAt={errorAt} input={input}
+            onChange={(underlyingTarget) => set({ underlyingTarget })} />
         </div>
+        <p className="hint">Underlying levels are the index&apos;s move from its level at entry, against
+          (stop) or with (target) the legs&apos; net direction; legs leaning neither way stop on a move
+          either way.</p>
       </fieldset>
       {failure && target === "form" && <ErrorText error={save.error} />}
       <button type="submit" disabled={save.isPending}>{strategy ? "Save changes" : "Save strategy"}</button>
     </form>
+  );
+}
+
+interface UnderlyingLevelProps {
+  path: string;
+  label: string;
+  level: UnderlyingLevelForm | null;
+  errorAt: LegProps["errorAt"];
+  input: LegProps["input"];
+  onChange: (level: UnderlyingLevelForm | null) => void;
+}
+
+/** An underlying stop or target: a value and its unit (index points or % of the level at entry). */
+function UnderlyingLevel({ path, label, level, errorAt, input, onChange }: UnderlyingLevelProps) {
+  const type = level?.type ?? "POINTS";
+  return (
+    <>
+      <Field id={fieldId(path)} label={`${label} (${type === "PERCENT" ? "%" : "index points"})`}
+        error={errorAt(path)}>
+        <input {...input(path)} inputMode="decimal" className="short" value={level?.value ?? ""}
+          onChange={(e) => onChange(e.target.value ? { type, value: e.target.value } : null)} />
+      </Field>
+      <Field id={fieldId(`${path}.type`)} label={`${label} unit`} error={undefined}>
+        <select id={fieldId(`${path}.type`)} value={type}
+          onChange={(e) => onChange({ type: e.target.value as UnderlyingLevelForm["type"],
+            value: level?.value ?? "" })}>
+          <option value="POINTS">index points</option><option value="PERCENT">% of the index</option>
+        </select>
+      </Field>
+    </>
   );
 }
 
@@ -324,8 +368,8 @@ function LegEditor({ index: i, leg: l, errorAt, input, onChange, onRemove }: Leg
       <Field id={fieldId(p("re_entry.mode"))} label="Re-entry" error={errorAt(p("re_entry.mode"))}>
         <select {...input(p("re_entry.mode"))} value={l.reEntry ?? ""}
           onChange={(e) => onChange({ reEntry: (e.target.value || null) as LegForm["reEntry"] })}>
-          <option value="">None</option><option value="RE_ASAP">As soon as possible</option>
-          <option value="RE_COST">At cost</option>
+          <option value="">None</option>
+          {RE_ENTRY_MODES.map((m) => <option key={m.mode} value={m.mode}>{m.label}</option>)}
         </select>
       </Field>
       <button type="button" className="danger" onClick={onRemove}>Remove<span className="sr"> leg {i + 1}</span></button>
