@@ -24,7 +24,16 @@ from chalicelib.api import (
 )
 from chalicelib.api.routing import cors_origin, error_envelope
 from chalicelib.container import get_container
-from chalicelib.jobs import instruments, kill_switch, notify, readiness, reconcile, recovery, tick
+from chalicelib.jobs import (
+    instruments,
+    kill_switch,
+    notify,
+    readiness,
+    reconcile,
+    recovery,
+    telegram,
+    tick,
+)
 from chalicelib.jobs import risk as risk_jobs
 
 app = Chalice(app_name="optexec")
@@ -59,6 +68,27 @@ def fire_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def settle_slot(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Step Functions task after the fan-out: settle every execution of the slot."""
     return tick.settle(get_container(), event)
+
+
+@app.lambda_function(name="deliver_notifications")
+def deliver_notifications(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SQS consumer (infra/notifications.tf maps the delivery queue to it, reserved concurrency
+    1): send each notification a message names, once; a long wait goes back to the queue."""
+    return notify.deliver(get_container(), event)
+
+
+@app.lambda_function(name="set_telegram_webhook")
+def set_telegram_webhook(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """One-shot (`make deploy` invokes it): register the webhook route and its secret with
+    Telegram."""
+    return telegram.set_webhook(get_container())
+
+
+@app.schedule(Cron("*", "2-11", "?", "*", "MON-FRI", "*"), name="notification_watch")
+def notification_watch(event: Any) -> dict[str, Any]:
+    """Every minute of 07:30-17:29 IST on weekdays: resend notifications a dead worker left
+    unsent, warn about broker sessions about to expire and planned ticks that never fired."""
+    return notify.watch(get_container())
 
 
 @app.schedule(Cron(0, 3, "?", "*", "MON-FRI", "*"), name="pre_market_readiness")

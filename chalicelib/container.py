@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import os
 import threading
 from collections.abc import Callable
@@ -24,17 +23,14 @@ from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter, SlidingWind
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
 from chalicelib.adapters.dynamo.lease_items import LeaseRepository
 from chalicelib.adapters.dynamo.models import bind_table
-from chalicelib.adapters.dynamo.notification_items import DynamoNotificationStore
 from chalicelib.adapters.dynamo.notifying import (
     NotifyingExecutionRepository,
     NotifyingKillSwitchRepository,
 )
 from chalicelib.adapters.dynamo.repository import Repository, bind_clock
 from chalicelib.adapters.dynamo.risk_items import RiskRepository
-from chalicelib.adapters.email import SesMailer
 from chalicelib.adapters.market.broker_quotes import KiteQuotes
 from chalicelib.adapters.market.synthetic_quotes import SyntheticQuotes
-from chalicelib.adapters.telegram import TelegramBot
 from chalicelib.domain.market_model import MarketModel
 from chalicelib.errors import DomainError
 from chalicelib.services.accounts import AccountService
@@ -50,11 +46,6 @@ from chalicelib.services.identity import IdentityService
 from chalicelib.services.instrument_refresh import InstrumentRefresh
 from chalicelib.services.kill_switch import KillSwitch, blocking_reason
 from chalicelib.services.leases import Leases
-from chalicelib.services.notifications.dispatcher import Dispatcher
-from chalicelib.services.notifications.linking import TelegramLinking
-from chalicelib.services.notifications.queue import InProcessQueue
-from chalicelib.services.notifications.service import Notifications
-from chalicelib.services.notifications.translate import Facts, account_label
 from chalicelib.services.order_builder import OrderBuilder
 from chalicelib.services.planner import Planner
 from chalicelib.services.preview import PreviewService
@@ -64,9 +55,10 @@ from chalicelib.services.risk_engine import QUICK, RiskEngine
 from chalicelib.services.settlement import Settlement
 from chalicelib.services.strategies import StrategyService
 from chalicelib.settings import Settings
+from chalicelib.wiring_notifications import NotificationParts
 
 
-class Container:
+class Container(NotificationParts):
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or platform_clock(settings)
@@ -316,67 +308,6 @@ class Container:
                 uid, strategy_id, account_id
             ),
         )  # fmt: skip
-
-    # -- notifications -------------------------------------------------------------------------
-    @cached_property
-    def telegram(self) -> TelegramBot | None:
-        s = self.settings
-        token = s.telegram_bot_token
-        if not token and s.telegram_bot_token_parameter:
-            try:
-                ssm = self.aws.client("ssm")
-                name = s.telegram_bot_token_parameter
-                token = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
-            except Exception:  # notifications must never break the job that triggers them
-                logging.getLogger(__name__).exception("telegram bot token unavailable")
-                return None
-        if not token:
-            return None
-        return TelegramBot(s.telegram_api_url, token, s.telegram_bot_username)
-
-    @cached_property
-    def mailer(self) -> SesMailer | None:
-        """E-mail notifications through SES, when a sender is configured."""
-        sender = self.settings.notification_email_sender
-        return SesMailer(self.aws.client("ses"), sender) if sender else None
-
-    @cached_property
-    def notifications(self) -> Notifications:
-        store = DynamoNotificationStore()
-        # In-process queue and worker thread: right for the local clock process and engine mode;
-        # on Lambda the thread may be frozen between invocations (docs/notifications.md).
-        queue = InProcessQueue(Dispatcher(store, self.telegram, mailer=self.mailer))
-        return Notifications(
-            store=store,
-            queue=queue,
-            linking=TelegramLinking(store, self.telegram, self.clock),
-            facts=Facts(
-                orders_of=self.executions.orders_of_execution,
-                strategy_name=lambda uid, sid: str(
-                    self.repo.get_strategy(uid, sid).spec.get("name") or sid
-                ),
-                account_label=self._account_label,
-                orders_on=self.executions.orders_on,
-            ),
-            clock=self.clock,
-            # A readiness message's "log in" link: the web app's account page when there is one
-            # (a phone has no bearer token for the API route), else the API route.
-            login_base=(
-                f"{self.settings.web_app_url}/#"
-                if self.settings.web_app_url
-                else self.settings.public_api_url
-            ),
-        )
-
-    def drain_notifications(self, timeout: float) -> bool:
-        """Wait (bounded) for queued notifications; True at once when none were ever queued."""
-        if "notifications" not in self.__dict__:  # never built in this process: nothing queued
-            return True
-        return self.notifications.queue.drain(timeout)
-
-    def _account_label(self, uid: str, account_id: str) -> str:
-        account = self.repo.get_account(uid, account_id)
-        return account_label(account.label, account.broker, account.client_id)
 
 
 def platform_clock(settings: Settings) -> Clock:

@@ -54,6 +54,11 @@ class Settings:
     telegram_bot_token: str = field(default="", repr=False)
     telegram_bot_token_parameter: str = ""
     telegram_webhook_secret: str = field(default="", repr=False)
+    # The webhook secret on AWS: the name of an SSM SecureString Terraform generates (read once).
+    telegram_webhook_secret_parameter: str = ""
+    # Notification delivery through SQS (AWS): the queue a recorded notification's id goes to, read
+    # by the deliver_notifications function. Empty (local runs): the in-process worker delivers.
+    notification_queue_url: str = ""
     # E-mail notifications through SES: the verified sender (infra/notifications.tf); empty: off.
     notification_email_sender: str = ""
     # AWS calls (DynamoDB through PynamoDB, Cognito, KMS, SNS): a stalled dependency must turn
@@ -123,6 +128,8 @@ class Settings:
             telegram_bot_token=source.get("TELEGRAM_BOT_TOKEN", ""),
             telegram_bot_token_parameter=source.get("TELEGRAM_BOT_TOKEN_PARAMETER", ""),
             telegram_webhook_secret=source.get("TELEGRAM_WEBHOOK_SECRET", ""),
+            telegram_webhook_secret_parameter=source.get("TELEGRAM_WEBHOOK_SECRET_PARAMETER", ""),
+            notification_queue_url=source.get("NOTIFICATION_QUEUE_URL", ""),
             notification_email_sender=source.get("NOTIFICATION_EMAIL_SENDER", ""),
             aws_connect_timeout=float(source.get("AWS_CONNECT_TIMEOUT", "1.0")),
             aws_read_timeout=float(source.get("AWS_READ_TIMEOUT", "1.5")),

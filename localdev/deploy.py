@@ -11,6 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from typing import Any
+
+import boto3
 
 from localdev import emulator, remote_state, stack, terraform, webapp
 from localdev.package import EMULATED_STAGES
@@ -55,6 +58,21 @@ def main(argv: list[str] | None = None) -> None:
         args.stage, endpoint, extra_vars=extra_vars, quiet=False, work_dir=work_dir
     )
     print(json.dumps(outputs, indent=2))
+    if args.stage not in EMULATED_STAGES:
+        register_telegram_webhook(outputs, args.region)
+
+
+def register_telegram_webhook(outputs: dict[str, Any], region: str) -> None:
+    """Invoke set_telegram_webhook once after the apply (Telegram on): the function reads the
+    bot token and the webhook secret from SSM and calls setWebhook; the secret never passes
+    through this machine."""
+    if not outputs.get("telegram_webhook_secret_parameter"):
+        return
+    function = outputs.get("function_arns", {}).get("set_telegram_webhook")
+    if not function:
+        return
+    answer = boto3.client("lambda", region_name=region).invoke(FunctionName=function)
+    print("telegram webhook:", answer["Payload"].read().decode())
 
 
 if __name__ == "__main__":

@@ -39,11 +39,17 @@ SETTINGS_VARS = {
     "NOTIFICATION_EMAIL_SENDER": "notification_email_sender",
     "TELEGRAM_BOT_TOKEN_PARAMETER": "telegram_bot_token_parameter",
     "TELEGRAM_BOT_USERNAME": "telegram_bot_username",
+    "TELEGRAM_WEBHOOK_SECRET_PARAMETER": "telegram_webhook_secret_parameter",
+    "NOTIFICATION_QUEUE_URL": "notification_queue_url",
     "WEB_APP_URL": "web_app_url",
 }
 EMULATED_STAGES = {"local"}
 #: Scheduled functions that run every minute or five: no async retries (the next run is the retry).
-PERIODIC = {"risk_monitor", "kill_switch_driver", "recovery_sweep"}
+PERIODIC = {"risk_monitor", "kill_switch_driver", "recovery_sweep", "notification_watch"}
+#: The SQS consumer of the notification queue: one at a time, so a chat is paced by one process
+#: and a notification is never sent by two consumers at once (docs/notifications.md).
+NOTIFICATION_CONSUMER = "deliver_notifications"
+NOTIFICATION_BATCH = 10
 #: A duration alarm fires at this share of the function's timeout.
 DURATION_ALARM_SHARE = 0.8
 LOCAL_API_URL = "http://127.0.0.1:8000"  # `chalice local` (localdev/run.py sets its own port)
@@ -95,6 +101,14 @@ def patch(document: dict[str, Any], stage: str, api_stage: str = "api") -> dict[
             f"The {job} schedule could not invoke its function.",
             "AWS/Events", "FailedInvocations", {"RuleName": f"${{aws_cloudwatch_event_rule.{key}.name}}"},
         )  # fmt: skip
+    if NOTIFICATION_CONSUMER in functions:
+        functions[NOTIFICATION_CONSUMER]["reserved_concurrent_executions"] = 1
+        resources.setdefault("aws_lambda_event_source_mapping", {})[NOTIFICATION_CONSUMER] = {
+            "event_source_arn": "${var.notification_queue_arn}",
+            "function_name": f"${{aws_lambda_function.{NOTIFICATION_CONSUMER}.arn}}",
+            "batch_size": NOTIFICATION_BATCH,
+            "maximum_batching_window_in_seconds": 1,
+        }
     for key in PERIODIC & set(functions):
         resources.setdefault("aws_lambda_function_event_invoke_config", {})[key] = {
             "function_name": f"${{aws_lambda_function.{key}.function_name}}",
@@ -233,6 +247,11 @@ variable "lambda_security_group_ids" {
   type        = list(string)
   default     = []
 }
+
+variable "notification_queue_arn" {
+  description = "The notification delivery queue (infra/notifications.tf), mapped to deliver_notifications."
+  type        = string
+}
 """ + "".join(
     f'\nvariable "{var}" {{\n  description = "Setting {env} for the Lambda functions."\n  type        = string\n}}\n'
     for env, var in SETTINGS_VARS.items()
@@ -251,6 +270,10 @@ module "app" {{
   notification_email_sender    = local.email_enabled ? aws_ses_email_identity.notifications[0].email : ""
   telegram_bot_token_parameter = local.telegram_enabled ? aws_ssm_parameter.telegram_bot_token[0].name : ""
   telegram_bot_username        = var.telegram_bot_username
+  telegram_webhook_secret_parameter = local.telegram_enabled ? aws_ssm_parameter.telegram_webhook_secret[0].name : ""
+  # Notification delivery through SQS (infra/notifications.tf).
+  notification_queue_url = aws_sqs_queue.notifications.url
+  notification_queue_arn = aws_sqs_queue.notifications.arn
   # The web app's origin (infra/web.tf): CORS is locked to it and broker logins land back in it.
   web_app_url = var.web_app_enabled ? "https://${{aws_cloudfront_distribution.web[0].domain_name}}" : ""
   name_prefix         = local.name

@@ -70,7 +70,7 @@ def telegram_link(req: Request) -> dict[str, str]:
 @route(bp, "/notifications/telegram/webhook", "POST", auth=False, body=TelegramUpdateIn)
 def telegram_webhook(req: Request) -> dict[str, bool]:
     """Telegram's webhook (AWS): a ``/start <code>`` update links the chat."""
-    secret = req.container.settings.telegram_webhook_secret
+    secret = req.container.telegram_webhook_secret
     if not secret:
         raise NotFound("the Telegram webhook is not enabled")
     headers = {name.lower(): value for name, value in req.headers.items()}

@@ -158,3 +158,14 @@ class Preferences:
             except ValueError:
                 raise ValueError(f"{raw_kind}: channels are {[c.value for c in Channel]}") from None
         return cls(parsed)
+
+
+@dataclass(frozen=True)
+class StoredNotification:
+    """A recorded notification as the delivery step reloads it (the SQS consumer, the resend
+    sweep): enough to route it again, and what each channel already did (None: not yet)."""
+
+    event: NotificationEvent
+    text: str
+    telegram: str | None = None
+    email: str | None = None

@@ -1,20 +1,21 @@
-"""Delivery at the end of a Lambda invocation.
+"""Notification jobs: the end-of-invocation drain, the SQS consumer and the resend sweep.
 
 The notification queue is in-process: on Lambda the worker thread is frozen once the handler
-returns. This middleware (scheduled and pure-Lambda handlers: the tick's settle step, the risk
-monitor, the daily jobs; not the fire batches) gives the queue up to ``DRAIN_SECONDS`` after the handler's own work,
-so what it recorded goes out in the same invocation. HTTP routes are not wrapped: the API never
-waits on notifications. What is still queued at the deadline waits for the next invocation of
-that warm container (or is lost with it): SQS is the missing piece (docs/notifications.md).
+returns. The middleware (scheduled and pure-Lambda handlers: the tick's settle step, the risk
+monitor, the daily jobs; not the fire batches) gives the queue up to ``DRAIN_SECONDS`` after the
+handler's own work, so what it recorded is stored and its id sent to SQS in the same invocation
+(a few DynamoDB and SQS calls: no Telegram wait happens there on AWS). HTTP routes are not
+wrapped: the API never waits on notifications; what a route records is forwarded by its warm
+container's next invocation or, failing that, by the resend sweep.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from chalicelib.container import get_container
+from chalicelib.container import Container, get_container
 
 log = logging.getLogger(__name__)
 DRAIN_SECONDS = 10.0
@@ -37,3 +38,21 @@ def _drain() -> None:
             log.warning("notifications still queued at the end of the invocation")
     except Exception:
         log.exception("notification delivery at the end of the invocation failed")
+
+
+def deliver(container: Container, event: Mapping[str, Any]) -> dict[str, int]:
+    """The SQS consumer (deliver_notifications, AWS): send the notifications a batch names. An
+    error fails the batch: SQS redelivers it (sent ones are skipped) and, after a few receives,
+    moves it to the dead-letter queue, whose alarm pages the operator."""
+    return container.notification_delivery.handle(event.get("Records") or [])
+
+
+def resend(container: Container) -> dict[str, int]:
+    """The resend sweep (the clock locally, a schedule on AWS): notifications recorded but never
+    delivered (a worker died between the record and the send) go out once more."""
+    return {"resent": container.notifications.resend_unsent()}
+
+
+def watch(container: Container) -> dict[str, int]:
+    """The minute's notification watch: the resend sweep (more checks join it)."""
+    return resend(container)

@@ -35,3 +35,17 @@ def loop(
         except Exception:
             log.warning("telegram getUpdates pass failed", exc_info=True)
         stop.wait(interval)
+
+
+def set_webhook(container: Container) -> dict[str, Any]:
+    """Point the bot's webhook at this deployment's route, with the Terraform-generated secret
+    (the set_telegram_webhook function; `make deploy` invokes it once after the apply). Telegram
+    then sends ``X-Telegram-Bot-Api-Secret-Token`` with every update and the route refuses any
+    request without it. Answers the URL only, never the secret."""
+    bot, secret = container.telegram, container.telegram_webhook_secret
+    if bot is None or not secret:
+        return {"webhook": None, "reason": "no bot token or webhook secret on this deployment"}
+    url = f"{container.settings.public_api_url.rstrip('/')}/notifications/telegram/webhook"
+    bot.set_webhook(url, secret)
+    log.info("telegram webhook set", extra={"url": url})
+    return {"webhook": url}

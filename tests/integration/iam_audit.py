@@ -81,6 +81,13 @@ class Resolver:
         address = source.rsplit("<", 1)[-1].rstrip(">").strip()
         return f"arn:aws:ses:{self.region}:{self.account}:identity/{address}"
 
+    def queue(self, url: str) -> str:
+        """SQS authorizes on the queue's ARN; requests name it by URL (.../<account>/<name>)."""
+        if url.startswith("arn:"):
+            return url
+        account, name = url.rstrip("/").rsplit("/", 2)[-2:]
+        return f"arn:aws:sqs:{self.region}:{account}:{name}"
+
     def pool(self, pool_id: str) -> str:
         return f"arn:aws:cognito-idp:{self.region}:{self.account}:userpool/{pool_id}"
 
@@ -106,6 +113,8 @@ def calls(entries: Iterable[dict[str, Any]], resolve: Resolver) -> Iterator[Call
             operation = form.get("Action", f"{entry.get('method')} {unquote(entry.get('url', ''))}")
             if service in ("ses", "email") and form.get("Source"):
                 resource = resolve.ses_identity(form["Source"])
+            elif service == "sqs" and form.get("QueueUrl"):
+                resource = resolve.queue(form["QueueUrl"])
             else:
                 resource = form.get("TopicArn") or form.get("QueueUrl") or form.get("Name") or "*"
             yield Call(f"{'ses' if service == 'email' else service}:{operation}", resource)
@@ -149,6 +158,9 @@ def _json_calls(
         yield Call(f"cognito-idp:{operation}", resolve.pool(pool) if pool else "*")
     elif service == "ssm":
         yield Call(f"ssm:{operation}", payload.get("Name", "*"))
+    elif service == "sqs":
+        url = payload.get("QueueUrl")
+        yield Call(f"sqs:{operation}", resolve.queue(url) if url else "*")
     else:
         yield Call(f"{service}:{operation}", "*")
 

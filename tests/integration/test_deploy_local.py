@@ -48,6 +48,9 @@ def test_packaged_functions_are_created_with_the_platform_settings(deployed, emu
         "kill_switch_driver",
         "pre_market_readiness",
         "recovery_sweep",
+        "deliver_notifications",
+        "set_telegram_webhook",
+        "notification_watch",
     }
     for name, expected in (("plan_tick", "app.plan_tick"), ("fire_batch", "app.fire_batch")):
         config = client.get_function_configuration(FunctionName=arns[name])
@@ -75,7 +78,7 @@ def test_schedules_alarms_and_logs_are_named_per_app_and_stage(deployed, emulato
     prefix = "optexec-local-deploy"  # <app>-<stage><suffix>: a second stage never collides
     rules = {r["Name"] for r in client("events").list_rules(NamePrefix=prefix)["Rules"]}
     assert f"{prefix}-risk_monitor" in rules and f"{prefix}-end_of_day_reconciliation" in rules
-    assert len(rules) == 6
+    assert len(rules) == 7
     alarms = {
         a["AlarmName"]: a
         for a in client("cloudwatch").describe_alarms(AlarmNamePrefix="optexec-local")[
@@ -96,6 +99,18 @@ def test_schedules_alarms_and_logs_are_named_per_app_and_stage(deployed, emulato
         FunctionName=deployed["function_arns"]["risk_monitor"]
     )
     assert retries["MaximumRetryAttempts"] == 0
+    # notifications: the delivery queue feeds its consumer, one at a time
+    [mapping] = client("lambda").list_event_source_mappings(
+        FunctionName=deployed["function_arns"]["deliver_notifications"]
+    )["EventSourceMappings"]
+    assert mapping["EventSourceArn"] == deployed["notification_queue_arn"]
+    consumer = client("lambda").get_function_configuration(
+        FunctionName=deployed["function_arns"]["deliver_notifications"]
+    )
+    assert (
+        consumer["Environment"]["Variables"]["NOTIFICATION_QUEUE_URL"]
+        == (deployed["notification_queue_url"])
+    )
 
 
 def test_terraform_validates_the_emulator_stage_without_a_warning(deployed):

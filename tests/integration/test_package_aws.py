@@ -78,7 +78,8 @@ def test_every_name_carries_the_app_and_stage(packaged):
     assert {r["name"] for r in rules.values()} == {
         f"${{var.name_prefix}}-{job}"
         for job in ("pre_market_readiness", "instrument_refresh", "risk_monitor",
-                    "kill_switch_driver", "recovery_sweep", "end_of_day_reconciliation")
+                    "kill_switch_driver", "recovery_sweep", "end_of_day_reconciliation",
+                    "notification_watch")
     }  # fmt: skip
     assert resources["aws_api_gateway_rest_api"]["rest_api"]["name"] == "${var.name_prefix}"
     for function in resources["aws_lambda_function"].values():
@@ -96,7 +97,7 @@ def test_every_function_has_logs_kept_and_three_alarms(packaged):
     functions = resources["aws_lambda_function"]
     alarms = resources["aws_cloudwatch_metric_alarm"]
     logs = resources["aws_cloudwatch_log_group"]
-    assert len(functions) == 10
+    assert len(functions) == 13
     for key, function in functions.items():
         assert logs[key]["name"] == f"/aws/lambda/{function['function_name']}"
         assert logs[key]["retention_in_days"] == "${var.log_retention_days}"
@@ -169,3 +170,31 @@ def test_the_functions_know_the_web_apps_origin(packaged):
         'web_app_url = var.web_app_enabled ? "https://${aws_cloudfront_distribution.web[0]'
         in app_tf
     )
+
+
+def test_notifications_are_delivered_through_the_queue_one_consumer_at_a_time(packaged):
+    resources = packaged["document"]["resource"]
+    consumer = resources["aws_lambda_function"]["deliver_notifications"]
+    assert consumer["reserved_concurrent_executions"] == 1
+    mapping = resources["aws_lambda_event_source_mapping"]["deliver_notifications"]
+    assert mapping["event_source_arn"] == "${var.notification_queue_arn}"
+    assert mapping["function_name"] == "${aws_lambda_function.deliver_notifications.arn}"
+    # the queue's visibility timeout covers a whole run of the consumer, six times over
+    tf = (packaged["infra"] / "notifications.tf").read_text()
+    assert f"notification_visibility_seconds = 6 * {consumer['timeout']}" in tf
+    app_tf = (packaged["infra"] / "app.tf").read_text()
+    assert "notification_queue_arn = aws_sqs_queue.notifications.arn" in app_tf
+
+
+def test_the_webhook_secret_reaches_the_functions_as_a_parameter_name_only(packaged):
+    functions = packaged["document"]["resource"]["aws_lambda_function"]
+    for function in functions.values():
+        variables = function["environment"]["variables"]
+        assert variables["TELEGRAM_WEBHOOK_SECRET_PARAMETER"] == (
+            "${var.telegram_webhook_secret_parameter}"
+        )
+        assert "TELEGRAM_WEBHOOK_SECRET" not in variables  # the value never is an env variable
+        assert "TELEGRAM_BOT_TOKEN" not in variables
+    app_tf = (packaged["infra"] / "app.tf").read_text()
+    assert "aws_ssm_parameter.telegram_webhook_secret[0].name" in app_tf
+    assert "set_telegram_webhook" in functions

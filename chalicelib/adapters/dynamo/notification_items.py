@@ -3,7 +3,7 @@ linked Telegram chat, one-time link codes and the getUpdates offset.
 
 | item | PK | SK | notes |
 |---|---|---|---|
-| notification | `USER#<uid>` | `NOTIF#<idempotency key>` | conditional put = one per event; GSI1 `NOTIFS#<uid>` / `<occurred_at>#<key>` lists newest first; ttl 90 days |
+| notification | `USER#<uid>` | `NOTIF#<idempotency key>` | conditional put = one per event; GSI1 `NOTIFS#<uid>` / `<occurred_at>#<key>` lists newest first; ttl 90 days; GSI2 `NOTIFY#UNSENT` / `<due>#<uid>#<key>` (sparse) until Telegram is settled |
 | preferences | `USER#<uid>` | `NOTIFY#PREFS` | event kind -> channels |
 | telegram chat | `USER#<uid>` | `NOTIFY#TELEGRAM` | the linked chat id |
 | link code | `TGLINK#<code>` | `CODE` | uid, expires_at; taken once (conditional delete); ttl |
@@ -16,14 +16,23 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DeleteError, PutError
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from chalicelib.adapters.dynamo.models import BaseItem, ProfileItem, user_pk
 from chalicelib.adapters.dynamo.repository import _lost_race, guarded, now_iso
-from chalicelib.domain.notifications import Channel, NotificationEvent, Preferences
+from chalicelib.domain.notifications import (
+    Channel,
+    EventKind,
+    NotificationEvent,
+    Preferences,
+    StoredNotification,
+    Urgency,
+)
 from chalicelib.errors import DependencyUnavailable
 
 HISTORY_TTL = timedelta(days=90)
+#: GSI2 partition of the notifications whose delivery is not settled yet (the resend sweep's list).
+UNSENT = "NOTIFY#UNSENT"
 
 
 class NotificationItem(BaseItem, discriminator="NOTIF"):
@@ -83,9 +92,13 @@ class TelegramPollItem(BaseItem, discriminator="TGPOLL"):
 class DynamoNotificationStore:
     """One method per access pattern (the port ``NotificationStore``)."""
 
-    def record(self, event: NotificationEvent, text: str) -> bool:
-        """Store the notification; False when one with this key exists (a duplicate event)."""
+    def record(
+        self, event: NotificationEvent, text: str, recorded_at: datetime | None = None
+    ) -> bool:
+        """Store the notification; False when one with this key exists (a duplicate event).
+        ``recorded_at`` (default: when it occurred) starts the resend sweep's grace period."""
         occurred = event.occurred_at.isoformat(timespec="milliseconds")
+        due = (recorded_at or event.occurred_at).isoformat(timespec="milliseconds")
         item = NotificationItem(
             *NotificationItem.key_of(event.uid, event.key),
             uid=event.uid, key=event.key, kind=event.kind.value, urgency=event.urgency.value,
@@ -93,6 +106,9 @@ class DynamoNotificationStore:
         )  # fmt: skip
         item.gsi1pk, item.gsi1sk = NotificationItem.history_key(event.uid, occurred, event.key)
         item.ttl = event.occurred_at + HISTORY_TTL
+        # Listed as unsent until its delivery is settled: a worker that dies before the send
+        # leaves it there for the resend sweep.
+        item.gsi2pk, item.gsi2sk = UNSENT, _unsent_sk(due, event.uid, event.key)
         item.created_at = item.updated_at = now_iso()
         try:
             item.save(NotificationItem.pk.does_not_exist())
@@ -110,7 +126,55 @@ class DynamoNotificationStore:
         if channel not in attribute:
             raise ValueError(f"no delivery state is kept for {channel}")
         item = NotificationItem(*NotificationItem.key_of(uid, key))
-        guarded(lambda: item.update(actions=[attribute[channel].set(status)]))
+        actions = [attribute[channel].set(status)]
+        if channel is Channel.TELEGRAM:  # the last channel to settle (mail goes out at once)
+            actions += [NotificationItem.gsi2pk.remove(), NotificationItem.gsi2sk.remove()]
+        guarded(lambda: item.update(actions=actions))
+
+    def settle(self, uid: str, key: str) -> None:
+        """Nothing (more) to send for this notification: off the unsent list."""
+        item = NotificationItem(*NotificationItem.key_of(uid, key))
+        remove = [NotificationItem.gsi2pk.remove(), NotificationItem.gsi2sk.remove()]
+        guarded(lambda: item.update(actions=remove))
+
+    def load(self, uid: str, key: str) -> StoredNotification | None:
+        """The notification as recorded, for a delivery step in another process."""
+        item = self._get(NotificationItem, NotificationItem.key_of(uid, key))
+        if item is None:
+            return None
+        event = NotificationEvent(
+            uid, EventKind(item.kind), key, datetime.fromisoformat(item.occurred_at),
+            urgency=Urgency(item.urgency),
+        )  # fmt: skip
+        return StoredNotification(event, item.text, item.telegram, item.email)
+
+    def unsent(self, before: datetime, limit: int = 100) -> list[tuple[str, str]]:
+        """(uid, key) of notifications still unsent and due before ``before``, oldest first."""
+        upper = before.isoformat(timespec="milliseconds")
+
+        def query() -> list[Any]:
+            return list(BaseItem.gsi2.query(UNSENT, BaseItem.gsi2sk < upper, limit=limit))
+
+        found = []
+        for item in guarded(query):
+            _due, uid, key = str(item.gsi2sk).rsplit("#", 2)
+            found.append((uid, key))
+        return found
+
+    def postpone(self, uid: str, key: str, due: datetime) -> None:
+        """Move an unsent notification's turn to ``due`` (the sweep took it); nothing when it
+        was settled meanwhile."""
+        item = NotificationItem(*NotificationItem.key_of(uid, key))
+        sk = _unsent_sk(due.isoformat(timespec="milliseconds"), uid, key)
+        try:
+            item.update(
+                actions=[NotificationItem.gsi2sk.set(sk)],
+                condition=NotificationItem.gsi2pk.exists(),
+            )
+        except UpdateError as error:
+            if _lost_race(error):
+                return
+            raise DependencyUnavailable("storage is unavailable; retry shortly") from error
 
     def recent(self, uid: str, limit: int = 50) -> list[dict[str, Any]]:
         hash_key, _ = NotificationItem.history_key(uid)
@@ -197,3 +261,7 @@ class DynamoNotificationStore:
                 return None
 
         return guarded(load)
+
+
+def _unsent_sk(due: str, uid: str, key: str) -> str:
+    return f"{due}#{uid}#{key}"

@@ -7,6 +7,11 @@ say so, puts its text in that chat's outbox. ``flush`` sends at most one message
 goes out merged into that one message. A 429 waits ``retry_after``; other retryable failures back
 off exponentially; after ``max_attempts`` (or a failure retrying cannot fix: bad token, blocked
 chat) the notification is marked FAILED and dropped from the outbox, never resent.
+
+With a ``forward`` queue (SQS on AWS) ``accept`` only records and forwards the notification's id;
+the queue's consumer reloads it and calls ``route`` (docs/notifications.md). A notification stays
+on the store's unsent list until its Telegram delivery is settled (SENT, FAILED, SKIPPED, or no
+Telegram for it): the resend sweep finds the ones a dead worker left behind.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from chalicelib.adapters.telegram import TelegramError, TelegramRateLimited
 from chalicelib.domain.notification_text import burst, render
-from chalicelib.domain.notifications import Channel, NotificationEvent
+from chalicelib.domain.notifications import Channel, NotificationEvent, StoredNotification
 from chalicelib.services.notifications.ports import (
+    DeliveryQueue,
     EmailError,
     MailerPort,
     NotificationStore,
@@ -50,8 +57,12 @@ class Dispatcher:
         backoff_cap: float = 60.0,
         mailer: MailerPort | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        forward: DeliveryQueue | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.sleep = sleep
+        self.forward, self.clock = forward, clock
+        self._queued: set[tuple[str, str]] = set()
         self.store, self.bot, self.mailer = store, bot, mailer
         self.monotonic = monotonic
         self.interval, self.max_attempts = interval, max_attempts
@@ -61,24 +72,61 @@ class Dispatcher:
 
     # -- intake ----------------------------------------------------------------------------------
     def accept(self, event: NotificationEvent) -> bool:
-        """Record ``event`` and queue its Telegram message; False for a duplicate."""
+        """Record ``event`` and queue (or forward) its delivery; False for a duplicate."""
         text = render(event)
-        if not self.store.record(event, text):
+        recorded_at = self.clock() if self.clock is not None else None
+        if not self.store.record(event, text, recorded_at):
             log.info("duplicate notification", extra={"user": event.uid, "kind": event.kind})
             return False
+        if self.forward is not None:
+            try:
+                self.forward.send(event.uid, event.key)
+            except Exception:  # still on the unsent list: the resend sweep forwards it later
+                log.exception("could not forward a notification", extra={"user": event.uid})
+            return True
+        self.route(StoredNotification(event, text))
+        return True
+
+    def resend(self, uid: str, key: str) -> None:
+        """Deliver a notification recorded earlier (the resend sweep): forwarded again, or
+        reloaded and routed here."""
+        if self.forward is not None:
+            self.forward.send(uid, key)
+            return
+        note = self.store.load(uid, key)
+        if note is not None:
+            self.route(note)
+
+    def route(self, note: StoredNotification, attempts: int = 0) -> None:
+        """Send ``note`` on its channels that have not been delivered yet: e-mail at once,
+        Telegram into its chat's outbox (flushed by ``flush``)."""
+        event, text = note.event, note.text
         channels = self.store.preferences(event.uid).channels_for(event)
-        if Channel.EMAIL in channels and self.mailer is not None:
+        if Channel.EMAIL in channels and self.mailer is not None and note.email is None:
             self._email(event, text)
-        if self.bot is None:  # no bot on this deployment: the in-app record is all there is
-            return True
-        if Channel.TELEGRAM not in channels:
-            return True
+        telegram_due = self.bot is not None and Channel.TELEGRAM in channels
+        if not telegram_due or note.telegram is not None:  # nothing (more) to send on Telegram
+            self._settle(event.uid, event.key)
+            return
+        if (event.uid, event.key) in self._queued:  # already waiting in an outbox here
+            return
         chat = self.store.telegram_chat(event.uid)
         if chat is None:
-            self.store.mark_delivery(event.uid, event.key, Channel.TELEGRAM, "SKIPPED: no chat")
-            return True
-        self._outbox[chat].append(Pending(event.uid, event.key, text))
-        return True
+            self._mark_channel(event.uid, event.key, Channel.TELEGRAM, "SKIPPED: no chat")
+            return
+        self._outbox[chat].append(Pending(event.uid, event.key, text, attempts))
+        self._queued.add((event.uid, event.key))
+
+    def take_waiting(self) -> list[tuple[Pending, float]]:
+        """Empty the outboxes: each waiting message with the seconds until its chat's turn (the
+        SQS consumer re-enqueues them with that delay instead of waiting)."""
+        now, waiting = self.monotonic(), []
+        for chat, queue in list(self._outbox.items()):
+            due = max(0.0, self._ready_at.get(chat, 0.0) - now)
+            waiting += [(pending, due) for pending in queue]
+            del self._outbox[chat]
+        self._queued.clear()
+        return waiting
 
     def _email(self, event: NotificationEvent, text: str) -> None:
         """One message per event, sent at once (no per-chat pacing applies to mail); a failure is
@@ -138,6 +186,7 @@ class Dispatcher:
             return 0
         for pending in batch:
             queue.popleft()
+            self._queued.discard((pending.uid, pending.key))
             self._mark(pending, "SENT")
         self._ready_at[chat] = now + self.interval
         return 1
@@ -157,10 +206,17 @@ class Dispatcher:
         log.error("telegram send failed; giving up", extra={"error": str(error)})
         for pending in batch:
             queue.popleft()
+            self._queued.discard((pending.uid, pending.key))
             self._mark(pending, f"FAILED: {error}")
 
     def _mark(self, pending: Pending, status: str) -> None:
         self._mark_channel(pending.uid, pending.key, Channel.TELEGRAM, status)
+
+    def _settle(self, uid: str, key: str) -> None:
+        try:
+            self.store.settle(uid, key)
+        except Exception:
+            log.exception("could not settle a notification", extra={"user": uid})
 
     def _mark_channel(self, uid: str, key: str, channel: Channel, status: str) -> None:
         try:

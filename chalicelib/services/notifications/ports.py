@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Protocol
 
-from chalicelib.domain.notifications import Channel, NotificationEvent, Preferences
+from chalicelib.domain.notifications import (
+    Channel,
+    NotificationEvent,
+    Preferences,
+    StoredNotification,
+)
 
 
 class NotificationStore(Protocol):
-    def record(self, event: NotificationEvent, text: str) -> bool: ...
+    def record(
+        self, event: NotificationEvent, text: str, recorded_at: datetime | None = None
+    ) -> bool: ...
     def mark_delivery(self, uid: str, key: str, channel: Channel, status: str) -> None: ...
+    def settle(self, uid: str, key: str) -> None: ...
+    def load(self, uid: str, key: str) -> StoredNotification | None: ...
+    def unsent(self, before: datetime, limit: int = 100) -> list[tuple[str, str]]: ...
+    def postpone(self, uid: str, key: str, due: datetime) -> None: ...
     def recent(self, uid: str, limit: int = 50) -> list[dict[str, Any]]: ...
     def preferences(self, uid: str) -> Preferences: ...
     def save_preferences(self, uid: str, preferences: Preferences) -> None: ...
@@ -29,6 +41,31 @@ class TelegramPort(Protocol):
     def deep_link(self, code: str) -> str: ...
     def send_message(self, chat_id: int | str, text: str) -> dict[str, Any]: ...
     def get_updates(self, offset: int | None = None, timeout: int = 0) -> list[dict[str, Any]]: ...
+
+
+class DeliveryQueue(Protocol):
+    """Where a recorded notification waits for its delivery in another process (SQS on AWS): the
+    message names the notification only (user and key), never its text or a secret."""
+
+    def send(self, uid: str, key: str, *, delay: float = 0, attempts: int = 0) -> None: ...
+
+
+def message_body(uid: str, key: str, attempts: int = 0) -> str:
+    """A delivery queue message: the notification's id and the sends tried, nothing else."""
+    return json.dumps({"uid": uid, "key": key, "attempts": attempts}, separators=(",", ":"))
+
+
+def parse_body(body: str) -> tuple[str, str, int]:
+    """(uid, key, attempts) of a delivery queue message; ValueError for anything else."""
+    try:
+        message = json.loads(body)
+        uid, key = str(message["uid"]), str(message["key"])
+        attempts = int(message.get("attempts", 0))
+    except (TypeError, KeyError, ValueError) as error:
+        raise ValueError(f"not a notification message: {error}") from None
+    if not uid or not key:
+        raise ValueError("not a notification message: empty uid or key")
+    return uid, key, attempts
 
 
 class EmailError(Exception):

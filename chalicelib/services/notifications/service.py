@@ -7,6 +7,7 @@ import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from chalicelib.domain.notifications import NotificationEvent
@@ -24,6 +25,9 @@ from chalicelib.services.notifications.translate import (
 )
 
 log = logging.getLogger(__name__)
+#: A notification still unsent this long after it was recorded is taken by the resend sweep (its
+#: worker died between the record and the send). Longer than any 429 wait or backoff keeps it.
+RESEND_AFTER = timedelta(minutes=3)
 
 
 @dataclass
@@ -80,3 +84,20 @@ class Notifications:
 
     def publish(self, event: NotificationEvent) -> None:
         self.queue.publish(event)
+
+    def resend_unsent(self, limit: int = 100) -> int:
+        """The resend sweep: deliver notifications recorded more than ``RESEND_AFTER`` ago and
+        never settled. Each one found is pushed back by ``RESEND_AFTER`` first, so the next
+        sweep leaves it to this one; the delivery step skips a channel already delivered."""
+        now = self.clock()
+        found = self.store.unsent(now - RESEND_AFTER, limit)
+        for uid, key in found:
+            self.store.postpone(uid, key, now)
+            log.warning("resending an undelivered notification", extra={"user": uid})
+            self.queue.put(functools.partial(_resend, self.queue.dispatcher, uid, key))
+        return len(found)
+
+
+def _resend(dispatcher: Any, uid: str, key: str) -> list[NotificationEvent]:
+    dispatcher.resend(uid, key)
+    return []

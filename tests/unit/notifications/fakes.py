@@ -6,7 +6,14 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.telegram import TelegramError
-from chalicelib.domain.notifications import Channel, NotificationEvent, Preferences
+from chalicelib.domain.notifications import (
+    Channel,
+    EventKind,
+    NotificationEvent,
+    Preferences,
+    StoredNotification,
+    Urgency,
+)
 
 
 class MemoryStore:
@@ -17,18 +24,49 @@ class MemoryStore:
         self.codes: dict[str, tuple[str, datetime]] = {}
         self.offset: int | None = None
         self.emails: dict[str, str] = {}
+        self.unsent_due: dict[tuple[str, str], datetime] = {}  # the GSI2 unsent list
 
-    def record(self, event: NotificationEvent, text: str) -> bool:
+    def record(
+        self, event: NotificationEvent, text: str, recorded_at: datetime | None = None
+    ) -> bool:
         if (event.uid, event.key) in self.items:
             return False
         self.items[(event.uid, event.key)] = {
             "id": event.key, "kind": event.kind.value, "text": text,
+            "urgency": event.urgency.value,
             "occurred_at": event.occurred_at.isoformat(), "deliveries": {},
         }  # fmt: skip
+        self.unsent_due[(event.uid, event.key)] = recorded_at or event.occurred_at
         return True
 
     def mark_delivery(self, uid: str, key: str, channel: Channel, status: str) -> None:
         self.items[(uid, key)]["deliveries"][channel.value] = status
+        if channel is Channel.TELEGRAM:
+            self.unsent_due.pop((uid, key), None)
+
+    def settle(self, uid: str, key: str) -> None:
+        self.unsent_due.pop((uid, key), None)
+
+    def load(self, uid: str, key: str) -> StoredNotification | None:
+        item = self.items.get((uid, key))
+        if item is None:
+            return None
+        event = NotificationEvent(
+            uid, EventKind(item["kind"]), key, datetime.fromisoformat(item["occurred_at"]),
+            urgency=Urgency(item["urgency"]),
+        )  # fmt: skip
+        deliveries = item["deliveries"]
+        return StoredNotification(
+            event, item["text"], deliveries.get("telegram"), deliveries.get("email")
+        )
+
+    def unsent(self, before: datetime, limit: int = 100) -> list[tuple[str, str]]:
+        due = sorted((at, k) for k, at in self.unsent_due.items() if at < before)
+        return [k for _, k in due[:limit]]
+
+    def postpone(self, uid: str, key: str, due: datetime) -> None:
+        if (uid, key) in self.unsent_due:
+            self.unsent_due[(uid, key)] = due
 
     def delivery(self, uid: str, key: str) -> str | None:
         return self.items[(uid, key)]["deliveries"].get("telegram")
