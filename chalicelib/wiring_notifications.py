@@ -13,6 +13,7 @@ from typing import Any
 
 from chalicelib.adapters.aws.sqs import SqsDeliveryQueue
 from chalicelib.adapters.dynamo.notification_items import DynamoNotificationStore
+from chalicelib.adapters.dynamo.watch_facts import DynamoWatchFacts
 from chalicelib.adapters.email import SesMailer
 from chalicelib.adapters.telegram import TelegramBot
 from chalicelib.services.notifications.delivery import QueueConsumer
@@ -21,6 +22,7 @@ from chalicelib.services.notifications.linking import TelegramLinking
 from chalicelib.services.notifications.queue import InProcessQueue
 from chalicelib.services.notifications.service import Notifications
 from chalicelib.services.notifications.translate import Facts, account_label
+from chalicelib.services.notifications.watch import Watch
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,12 @@ class NotificationParts:
         assert self.notification_queue is not None, "NOTIFICATION_QUEUE_URL is not set"
         dispatcher = Dispatcher(store, self.telegram, mailer=self.mailer, clock=self.clock)
         return QueueConsumer(dispatcher, store, self.notification_queue)
+
+    @cached_property
+    def notification_watch(self) -> Watch:
+        """Sessions about to expire and ticks that never fired (jobs/notify.watch)."""
+        facts = DynamoWatchFacts(self.repo, self.executions, account_label)
+        return Watch(facts, self.notifications.publish, self.clock, self.settings.public_api_url)
 
     def drain_notifications(self, timeout: float) -> bool:
         """Wait (bounded) for queued notifications; True at once when none were ever queued."""

@@ -24,7 +24,16 @@ from typing import Any
 from chalicelib.adapters.dynamo.models import BaseItem
 from chalicelib.container import Container, get_container
 from chalicelib.domain.calendar import IST, default_calendar
-from chalicelib.jobs import instruments, kill_switch, readiness, reconcile, recovery, risk, telegram
+from chalicelib.jobs import (
+    instruments,
+    kill_switch,
+    notify,
+    readiness,
+    reconcile,
+    recovery,
+    risk,
+    telegram,
+)
 from chalicelib.services.clock import system_clock
 
 log = logging.getLogger("clock")
@@ -287,6 +296,10 @@ def main(argv: list[str] | None = None) -> None:
     # Recovery: at once (orders a crashed clock left claimed / sent / unknown), then every 3 s.
     threading.Thread(target=recovery.loop, args=(clock.container,), kwargs={"stop": clock.stop},
                      name="recovery", daemon=True).start()  # fmt: skip
+    # Notification watch each minute: resend what was never sent, ticks that did not fire,
+    # sessions about to expire (jobs/notify.py; a schedule on AWS).
+    threading.Thread(target=notify.loop, args=(clock.container,), kwargs={"stop": clock.stop},
+                     name="notification-watch", daemon=True).start()  # fmt: skip
     # Telegram linking: no webhook locally, so the bot's updates are polled (jobs/telegram.py).
     threading.Thread(target=telegram.loop, args=(clock.container,), kwargs={"stop": clock.stop},
                      name="telegram-updates", daemon=True).start()  # fmt: skip

@@ -36,6 +36,8 @@ TITLES: Mapping[EventKind, str] = {
     EventKind.DAY_REPORT: "Day report",
     EventKind.KILL_SWITCH_ENGAGED: "Kill switch engaged",
     EventKind.KILL_SWITCH_DONE: "Kill switch: square-off finished",
+    EventKind.SESSION_EXPIRING: "Broker session about to expire: log in again",
+    EventKind.ENGINE_MISSING: "Engine missing: a scheduled tick did not fire",
 }
 #: Scalar fields shown, in this order, with their labels.
 LINES: tuple[tuple[str, str], ...] = (
@@ -52,6 +54,9 @@ LINES: tuple[tuple[str, str], ...] = (
     ("stop_to", "Stop to"),
     ("mtm", "MTM"),
     ("broker", "Broker"),
+    ("phase", "Phase"),
+    ("scheduled", "Scheduled"),
+    ("expires", "Expires"),
     ("action", "Action"),
     ("login", "Log in"),
     ("message", "Detail"),

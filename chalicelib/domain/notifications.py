@@ -40,6 +40,8 @@ class EventKind(StrEnum):
     DAY_REPORT = "day_report"
     KILL_SWITCH_ENGAGED = "kill_switch_engaged"
     KILL_SWITCH_DONE = "kill_switch_done"
+    SESSION_EXPIRING = "session_expiring"
+    ENGINE_MISSING = "engine_missing"
 
 
 class Urgency(StrEnum):
@@ -64,6 +66,7 @@ URGENT_KINDS = frozenset(
         EventKind.ENTRY_MISSED,
         EventKind.ACCOUNT_NOT_READY,
         EventKind.KILL_SWITCH_ENGAGED,
+        EventKind.ENGINE_MISSING,
     }
 )
 #: Field names that may hold a credential: an event carrying one is a bug, refused at build time.

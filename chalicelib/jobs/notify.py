@@ -12,6 +12,7 @@ container's next invocation or, failing that, by the resend sweep.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -54,5 +55,22 @@ def resend(container: Container) -> dict[str, int]:
 
 
 def watch(container: Container) -> dict[str, int]:
-    """The minute's notification watch: the resend sweep (more checks join it)."""
-    return resend(container)
+    """The minute's notification watch: the resend sweep, ticks that never fired, and (every
+    few minutes) broker sessions about to expire. Each part fails alone (logged)."""
+    result: dict[str, int] = {}
+    for part in (lambda: resend(container), container.notification_watch.run):
+        try:
+            result.update(part())
+        except Exception:
+            log.exception("notification watch step failed")
+    return result
+
+
+def loop(
+    container: Container, *, interval: float = 60.0, stop: threading.Event | None = None
+) -> None:
+    """The watch every ``interval`` seconds (the local clock and engine mode; AWS schedules
+    notification_watch)."""
+    stop = stop or threading.Event()
+    while not stop.wait(interval):
+        watch(container)
