@@ -120,7 +120,7 @@ class NotificationParts:
     def notification_watch(self) -> Watch:
         """Sessions about to expire and ticks that never fired (jobs/notify.watch)."""
         facts = DynamoWatchFacts(self.repo, self.executions, account_label)
-        return Watch(facts, self.notifications.publish, self.clock, self.settings.public_api_url)
+        return Watch(facts, self.notifications.publish, self.clock, self.login_base)
 
     def drain_notifications(self, timeout: float) -> bool:
         """Wait (bounded) for queued notifications; True at once when none were ever queued."""
