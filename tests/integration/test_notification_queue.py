@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import boto3
 import pytest
@@ -218,3 +218,57 @@ def _role_policies(infra, endpoint):
     role = infra["lambda_role_arn"].rsplit("/", 1)[-1]
     names = iam.list_role_policies(RoleName=role)["PolicyNames"]
     return [iam.get_role_policy(RoleName=role, PolicyName=n)["PolicyDocument"] for n in names]
+
+
+def test_the_watch_reads_the_planners_index_executions_and_sessions(client, container):
+    """The watch's facts on the real table: a strategy's schedule entry with no execution is an
+    engine missing; once the planner's gate exists it is not; a session ending within the hour
+    is about to expire (names masked)."""
+    from chalicelib.adapters.dynamo.models import SessionItem
+    from chalicelib.adapters.dynamo.watch_facts import DynamoWatchFacts
+    from chalicelib.domain.calendar import IST
+    from chalicelib.services.notifications.translate import account_label
+    from chalicelib.services.notifications.watch import Watch
+    from tests.factories import four_leg_strategy
+
+    api, uid = sign_up(client)
+    basket = api.call("POST", "/baskets", {"name": "Watch", "enabled": True}).data["id"]
+    accounts = [
+        api.call(
+            "POST", "/accounts",
+            {"broker": "paper", "client_id": f"WATCH{i}", "label": f"W{i}", "api_key": "k",
+             "api_secret": "s"},
+        ).data["id"]
+        for i in (1, 2)
+    ]  # fmt: skip
+    body = four_leg_strategy(basket, *accounts, entry={"time": "13:07:00", "days": ["TUE"]})
+    created = api.call("POST", "/strategies", body)
+    assert created.status_code == 201, created.body
+    tuesday = datetime(2026, 12, 1, 13, 7, 45, tzinfo=IST)  # a trading Tuesday, T + 45 s
+    published: list[NotificationEvent] = []
+    facts = DynamoWatchFacts(container.repo, container.executions, account_label)
+    watch = Watch(facts, published.append, lambda: tuesday, "https://app.example/#")
+
+    watch.missing_ticks()
+    [missing] = [e for e in published if e.uid == uid]
+    assert missing.kind is EventKind.ENGINE_MISSING
+    assert missing.fields["strategy"] == "NIFTY short iron condor"
+    sid = created.data["id"]
+    gate = container.executions.open_execution(
+        uid, "2026-12-01", sid, "ENTRY", tuesday.replace(second=0).isoformat(), "test"
+    )
+    assert gate is not None
+    published.clear()
+    watch.missing_ticks()
+    assert [e for e in published if e.uid == uid] == []  # planned (and not all orders BUILT)
+
+    expiring = SessionItem(
+        *SessionItem.key(uid, accounts[0]), uid=uid, account_id=accounts[0], broker="paper",
+        sealed={}, expires_at=(tuesday + timedelta(minutes=40)).isoformat(),
+    )  # fmt: skip
+    container.repo.put_session(expiring)
+    watch.expiring_sessions()
+    [soon] = [e for e in published if e.uid == uid]
+    assert soon.kind is EventKind.SESSION_EXPIRING
+    assert soon.fields["account"] == "W1 (paper WA**H1)"  # never the whole client id
+    assert soon.fields["login"] == f"https://app.example/#/accounts/{accounts[0]}/login"
