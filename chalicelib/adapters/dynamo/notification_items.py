@@ -44,6 +44,7 @@ class NotificationItem(BaseItem, discriminator="NOTIF"):
     occurred_at = UnicodeAttribute()
     telegram = UnicodeAttribute(null=True)  # SENT | FAILED: <why> | SKIPPED: <why>
     email = UnicodeAttribute(null=True)  # the same, for the e-mail channel
+    resends = NumberAttribute(null=True)  # times the resend sweep took it
 
     @staticmethod
     def key_of(uid: str, key: str) -> tuple[str, str]:
@@ -161,20 +162,21 @@ class DynamoNotificationStore:
             found.append((uid, key))
         return found
 
-    def postpone(self, uid: str, key: str, due: datetime) -> None:
-        """Move an unsent notification's turn to ``due`` (the sweep took it); nothing when it
-        was settled meanwhile."""
+    def postpone(self, uid: str, key: str, due: datetime) -> int:
+        """Move an unsent notification's turn to ``due`` (the sweep took it) and count the take;
+        0 when it was settled meanwhile."""
         item = NotificationItem(*NotificationItem.key_of(uid, key))
         sk = _unsent_sk(due.isoformat(timespec="milliseconds"), uid, key)
         try:
             item.update(
-                actions=[NotificationItem.gsi2sk.set(sk)],
+                actions=[NotificationItem.gsi2sk.set(sk), NotificationItem.resends.add(1)],
                 condition=NotificationItem.gsi2pk.exists(),
             )
         except UpdateError as error:
             if _lost_race(error):
-                return
+                return 0
             raise DependencyUnavailable("storage is unavailable; retry shortly") from error
+        return int(item.resends or 0)
 
     def recent(self, uid: str, limit: int = 50) -> list[dict[str, Any]]:
         hash_key, _ = NotificationItem.history_key(uid)

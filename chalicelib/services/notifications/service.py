@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from chalicelib.domain.notifications import NotificationEvent
+from chalicelib.domain.notifications import Channel, NotificationEvent
 from chalicelib.services.clock import Clock
 from chalicelib.services.notifications.linking import TelegramLinking
 from chalicelib.services.notifications.ports import NotificationStore
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 #: A notification still unsent this long after it was recorded is taken by the resend sweep (its
 #: worker died between the record and the send). Longer than any 429 wait or backoff keeps it.
 RESEND_AFTER = timedelta(minutes=3)
+#: A notification the sweep took this many times without it being delivered is marked FAILED.
+MAX_RESENDS = 3
 
 
 @dataclass
@@ -90,12 +92,21 @@ class Notifications:
         never settled. Each one found is pushed back by ``RESEND_AFTER`` first, so the next
         sweep leaves it to this one; the delivery step skips a channel already delivered."""
         now = self.clock()
-        found = self.store.unsent(now - RESEND_AFTER, limit)
-        for uid, key in found:
-            self.store.postpone(uid, key, now)
+        resent = 0
+        for uid, key in self.store.unsent(now - RESEND_AFTER, limit):
+            taken = self.store.postpone(uid, key, now)
+            if taken == 0:  # delivered meanwhile
+                continue
+            if taken > MAX_RESENDS:  # something fails every time: stop, say so, alarm via logs
+                log.error("notification given up after resends", extra={"user": uid})
+                self.store.mark_delivery(
+                    uid, key, Channel.TELEGRAM, f"FAILED: not delivered after {MAX_RESENDS} resends"
+                )
+                continue
             log.warning("resending an undelivered notification", extra={"user": uid})
             self.queue.put(functools.partial(_resend, self.queue.dispatcher, uid, key))
-        return len(found)
+            resent += 1
+        return resent
 
 
 def _resend(dispatcher: Any, uid: str, key: str) -> list[NotificationEvent]:

@@ -25,6 +25,7 @@ class MemoryStore:
         self.offset: int | None = None
         self.emails: dict[str, str] = {}
         self.unsent_due: dict[tuple[str, str], datetime] = {}  # the GSI2 unsent list
+        self.resends: dict[tuple[str, str], int] = {}
 
     def record(
         self, event: NotificationEvent, text: str, recorded_at: datetime | None = None
@@ -64,9 +65,12 @@ class MemoryStore:
         due = sorted((at, k) for k, at in self.unsent_due.items() if at < before)
         return [k for _, k in due[:limit]]
 
-    def postpone(self, uid: str, key: str, due: datetime) -> None:
-        if (uid, key) in self.unsent_due:
-            self.unsent_due[(uid, key)] = due
+    def postpone(self, uid: str, key: str, due: datetime) -> int:
+        if (uid, key) not in self.unsent_due:
+            return 0
+        self.unsent_due[(uid, key)] = due
+        self.resends[(uid, key)] = self.resends.get((uid, key), 0) + 1
+        return self.resends[(uid, key)]
 
     def delivery(self, uid: str, key: str) -> str | None:
         return self.items[(uid, key)]["deliveries"].get("telegram")

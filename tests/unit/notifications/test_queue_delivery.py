@@ -17,7 +17,7 @@ from chalicelib.services.notifications.dispatcher import Dispatcher
 from chalicelib.services.notifications.linking import TelegramLinking
 from chalicelib.services.notifications.ports import message_body, parse_body
 from chalicelib.services.notifications.queue import InProcessQueue
-from chalicelib.services.notifications.service import RESEND_AFTER, Notifications
+from chalicelib.services.notifications.service import MAX_RESENDS, RESEND_AFTER, Notifications
 from chalicelib.services.notifications.translate import Facts
 from tests.unit.notifications.fakes import MemoryStore, ScriptedBot, Ticker
 
@@ -200,4 +200,17 @@ def test_delivered_or_unlinked_notifications_leave_the_unsent_list():
     assert store.unsent_due == {}
     no_bot = Dispatcher(store, None)
     no_bot.accept(ev("inapp"))  # no bot on this deployment: in-app only
+    assert store.unsent_due == {}
+
+
+def test_a_notification_that_never_gets_through_is_given_up_after_a_few_resends():
+    store, clock, sqs = MemoryStore(), Now(AT), ListQueue()
+    recording = _service(store, Dispatcher(store, None, forward=sqs, clock=clock), clock)
+    store.record(ev("k1"), "Target hit", AT)  # every delivery attempt fails somewhere
+    taken = []
+    for _ in range(MAX_RESENDS + 2):
+        clock.advance(RESEND_AFTER + timedelta(seconds=1))
+        taken.append(recording.resend_unsent())
+    assert taken == [1] * MAX_RESENDS + [0, 0]
+    assert store.delivery("u1", "k1") == f"FAILED: not delivered after {MAX_RESENDS} resends"
     assert store.unsent_due == {}
