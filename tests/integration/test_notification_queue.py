@@ -151,6 +151,8 @@ def test_the_sweep_resends_what_a_dead_worker_recorded_but_never_sent(client, on
     assert on_aws.notifications.queue.drain(timeout=10)
     mine = [b for b in _receive(on_aws) if json.loads(b)["uid"] == uid]
     assert [json.loads(b)["key"] for b in mine] == ["crash-1"]
+    cutoff = on_aws.clock() - RESEND_AFTER
+    assert store.postpone(uid, "crash-1", on_aws.clock(), cutoff) == 0  # a concurrent sweep
     notify.resend(on_aws)  # the next sweep leaves it to the first
     assert on_aws.notifications.queue.drain(timeout=10)
     assert [b for b in _receive(on_aws) if json.loads(b)["uid"] == uid] == []

@@ -162,15 +162,17 @@ class DynamoNotificationStore:
             found.append((uid, key))
         return found
 
-    def postpone(self, uid: str, key: str, due: datetime) -> int:
-        """Move an unsent notification's turn to ``due`` (the sweep took it) and count the take;
-        0 when it was settled meanwhile."""
+    def postpone(self, uid: str, key: str, due: datetime, before: datetime) -> int:
+        """Take an unsent notification still due before ``before`` for a resend: move its turn
+        to ``due`` and count the take. 0 when it was settled or taken by another sweep
+        meanwhile (the condition makes two concurrent sweeps take it once)."""
         item = NotificationItem(*NotificationItem.key_of(uid, key))
         sk = _unsent_sk(due.isoformat(timespec="milliseconds"), uid, key)
+        upper = before.isoformat(timespec="milliseconds")
         try:
             item.update(
                 actions=[NotificationItem.gsi2sk.set(sk), NotificationItem.resends.add(1)],
-                condition=NotificationItem.gsi2pk.exists(),
+                condition=NotificationItem.gsi2pk.exists() & (NotificationItem.gsi2sk < upper),
             )
         except UpdateError as error:
             if _lost_race(error):

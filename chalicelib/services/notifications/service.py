@@ -92,10 +92,10 @@ class Notifications:
         never settled. Each one found is pushed back by ``RESEND_AFTER`` first, so the next
         sweep leaves it to this one; the delivery step skips a channel already delivered."""
         now = self.clock()
-        resent = 0
-        for uid, key in self.store.unsent(now - RESEND_AFTER, limit):
-            taken = self.store.postpone(uid, key, now)
-            if taken == 0:  # delivered meanwhile
+        resent, cutoff = 0, now - RESEND_AFTER
+        for uid, key in self.store.unsent(cutoff, limit):
+            taken = self.store.postpone(uid, key, now, cutoff)
+            if taken == 0:  # delivered, or taken by another sweep, meanwhile
                 continue
             if taken > MAX_RESENDS:  # something fails every time: stop, say so, alarm via logs
                 log.error("notification given up after resends", extra={"user": uid})

@@ -65,8 +65,8 @@ class MemoryStore:
         due = sorted((at, k) for k, at in self.unsent_due.items() if at < before)
         return [k for _, k in due[:limit]]
 
-    def postpone(self, uid: str, key: str, due: datetime) -> int:
-        if (uid, key) not in self.unsent_due:
+    def postpone(self, uid: str, key: str, due: datetime, before: datetime) -> int:
+        if (uid, key) not in self.unsent_due or self.unsent_due[(uid, key)] >= before:
             return 0
         self.unsent_due[(uid, key)] = due
         self.resends[(uid, key)] = self.resends.get((uid, key), 0) + 1

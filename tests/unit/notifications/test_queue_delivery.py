@@ -214,3 +214,14 @@ def test_a_notification_that_never_gets_through_is_given_up_after_a_few_resends(
     assert taken == [1] * MAX_RESENDS + [0, 0]
     assert store.delivery("u1", "k1") == f"FAILED: not delivered after {MAX_RESENDS} resends"
     assert store.unsent_due == {}
+
+
+def test_two_sweeps_at_once_take_a_notification_once():
+    store, clock = MemoryStore(), Now(AT)
+    store.record(ev("k1"), "Target hit", AT)
+    cutoff = AT + timedelta(minutes=1)
+    found = [store.unsent(cutoff), store.unsent(cutoff)]  # both sweeps read the list first
+    assert found == [[("u1", "k1")], [("u1", "k1")]]
+    now = clock() + timedelta(minutes=4)
+    assert store.postpone("u1", "k1", now, cutoff) == 1
+    assert store.postpone("u1", "k1", now, cutoff) == 0  # the other sweep lost the race
