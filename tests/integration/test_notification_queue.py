@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -16,6 +17,7 @@ import pytest
 from chalicelib.container import Container, use_container
 from chalicelib.domain.notifications import EventKind, NotificationEvent
 from chalicelib.jobs import notify, telegram
+from chalicelib.services.notifications.ports import message_body, parse_body
 from chalicelib.services.notifications.service import RESEND_AFTER
 from sim.telegram import FakeTelegram
 from tests.conftest import REGION
@@ -160,6 +162,31 @@ def test_the_sweep_resends_what_a_dead_worker_recorded_but_never_sent(client, on
     client.lambda_.invoke("deliver_notifications", client.events.generate_sqs_event(mine))
     assert [m["text"] for m in fake.messages(7102)] == ["Target hit"]
     assert store.load(uid, "crash-1").telegram == "SENT"
+
+
+def test_a_429_goes_back_to_the_queue_with_telegrams_delay(client, on_aws, fake):
+    _api, uid = sign_up(client)
+    _receive(on_aws)
+    store = on_aws.notifications.store
+    store.link_chat(uid, "7104")
+    fake.user_sends(7104, "hi")
+    event = NotificationEvent(uid, EventKind.TARGET_HIT, "limited-1", on_aws.clock(), {"x": "1"})
+    assert store.record(event, "Target hit", on_aws.clock())
+    fake.fail_next(1, retry_after=4)  # longer than a batch waits: back to the queue
+    body = message_body(uid, "limited-1")
+    first = client.lambda_.invoke("deliver_notifications", client.events.generate_sqs_event([body]))
+    assert (first.payload["sent"], first.payload["deferred"]) == (0, 1)
+    assert fake.messages(7104) == []
+    waited: list[str] = []
+    for _ in range(300):  # SQS hands it back after DelaySeconds; polled, not a timing assertion
+        waited = _receive(on_aws)
+        if waited:
+            break
+        time.sleep(0.1)
+    assert [parse_body(b) for b in waited] == [(uid, "limited-1", 0)]
+    again = client.lambda_.invoke("deliver_notifications", client.events.generate_sqs_event(waited))
+    assert again.payload["sent"] == 1
+    assert [m["text"] for m in fake.messages(7104)] == ["Target hit"]
 
 
 def test_the_webhook_secret_comes_from_ssm_and_is_registered_with_telegram(
