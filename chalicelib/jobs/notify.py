@@ -56,13 +56,19 @@ def resend(container: Container) -> dict[str, int]:
 
 def watch(container: Container) -> dict[str, int]:
     """The minute's notification watch: the resend sweep, ticks that never fired, and (every
-    few minutes) broker sessions about to expire. Each part fails alone (logged)."""
+    few minutes) broker sessions about to expire. Each part runs even when another fails; a
+    failure is raised at the end (the function's error alarm on AWS)."""
     result: dict[str, int] = {}
-    for part in (lambda: resend(container), container.notification_watch.run):
+    failed = []
+    parts = {"resend": lambda: resend(container), "watch": container.notification_watch.run}
+    for name, part in parts.items():
         try:
             result.update(part())
         except Exception:
-            log.exception("notification watch step failed")
+            log.exception("notification watch step failed", extra={"step": name})
+            failed.append(name)
+    if failed:
+        raise RuntimeError(f"notification watch steps failed: {', '.join(failed)}")
     return result
 
 
@@ -70,7 +76,10 @@ def loop(
     container: Container, *, interval: float = 60.0, stop: threading.Event | None = None
 ) -> None:
     """The watch every ``interval`` seconds (the local clock and engine mode; AWS schedules
-    notification_watch)."""
+    notification_watch); a failed pass is logged and the next one runs."""
     stop = stop or threading.Event()
     while not stop.wait(interval):
-        watch(container)
+        try:
+            watch(container)
+        except Exception:
+            log.warning("notification watch pass failed", exc_info=True)

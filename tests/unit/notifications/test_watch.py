@@ -165,3 +165,26 @@ def test_run_reads_the_sessions_every_five_minutes(rig):
         now.at = MONDAY.replace(hour=10, minute=minute)
         watch.run()
     assert facts.reads == 3  # 10:00, 10:05, 10:10
+
+
+def test_the_watch_job_runs_every_step_and_then_reports_a_failure():
+    from types import SimpleNamespace
+
+    from chalicelib.jobs import notify
+
+    ran = []
+
+    def broken_sweep() -> int:
+        raise ConnectionError("table unavailable")
+
+    def checks() -> dict[str, int]:
+        ran.append("checks")
+        return {"engine_missing": 0}
+
+    container = SimpleNamespace(
+        notifications=SimpleNamespace(resend_unsent=broken_sweep),
+        notification_watch=SimpleNamespace(run=checks),
+    )
+    with pytest.raises(RuntimeError, match="resend"):
+        notify.watch(container)  # type: ignore[arg-type]
+    assert ran == ["checks"]  # the sweep's failure did not skip the checks
