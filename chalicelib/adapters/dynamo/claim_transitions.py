@@ -15,6 +15,11 @@ reopened it to resend it) is refused instead of acted on:
 
 And ``withdraw_unsent`` (the kill switch): BUILT -> CANCELLED, an order nobody claimed yet.
 
+The risk monitor's intents (stops, risk closes, re-entries: written BUILT by the monitor, sent by
+whichever actor wins ``claim_intent``) have theirs here too: ``claim_intent`` (BUILT -> SENT),
+``abandon_intent`` (BUILT -> FAILED never sent), ``intent_never_reached`` (SENT without a broker id
+-> FAILED) and ``record_intent_outcome`` (the broker's answer, only while still SENT).
+
 Mixed into ``ExecutionRepository`` (which provides ``_transition``); kept apart so the store's
 module stays readable.
 """
@@ -93,6 +98,60 @@ class ClaimTransitions:
             condition,
             lambda o: o.status == lc.CANCELLED and (o.error or {}).get("code") == code,
         )
+
+    # -- the risk monitor's intents ------------------------------------------------------------
+    def claim_intent(self, order: OrderItem, sent_at: str) -> bool:
+        """BUILT -> SENT, on condition: of every actor holding the same intent (two monitors, a
+        restarted one, recovery) exactly one wins and places the order; False for the others."""
+        return self._transition(
+            order,
+            [OrderItem.status.set(lc.SENT), OrderItem.sent_at.set(sent_at),
+             OrderItem.updated_at.set(now_iso())],
+            OrderItem.status == lc.BUILT,
+            _never,  # two actors may stamp the same instant: only the write decides
+        )  # fmt: skip
+
+    def abandon_intent(self, order: OrderItem, message: str, at: str) -> bool:
+        """BUILT -> FAILED (``never_sent``): an intent nobody sent (its actor lost the book's
+        claim, or died before sending) can never be sent later. False when it was sent."""
+        return self._never_sent(order, message, at, OrderItem.status == lc.BUILT)
+
+    def intent_never_reached(self, order: OrderItem, message: str, at: str) -> bool:
+        """SENT without a broker id -> FAILED (``never_sent``) once the broker's book has had time
+        to show the tag and does not: only then may a fresh order (a new tag) replace it."""
+        condition = (OrderItem.status == lc.SENT) & OrderItem.broker_order_id.does_not_exist()
+        return self._never_sent(order, message, at, condition)
+
+    def record_intent_outcome(
+        self, order: OrderItem, status: str, entry: dict[str, Any], **fields: Any
+    ) -> bool:
+        """The broker's answer to a placement (ack or refusal), written only while the order is
+        still SENT: another actor that found it by tag meanwhile may have recorded more (a fill
+        applied to the position); a late answer never overwrites that."""
+        actions = [OrderItem.status.set(status),
+                   OrderItem.history.set([*(order.history or []), entry]),
+                   OrderItem.updated_at.set(now_iso())]  # fmt: skip
+        actions += [getattr(OrderItem, name).set(value) for name, value in fields.items()]
+        return self._transition(order, actions, OrderItem.status == lc.SENT, _never)
+
+    def _never_sent(self, order: OrderItem, message: str, at: str, condition: Condition) -> bool:
+        error = {"kind": "never_sent", "code": "never_sent", "message": message}
+        entry = {"at": at, "status": lc.FAILED, "filled_quantity": 0, "average_price": None,
+                 "message": message}  # fmt: skip
+        return self._transition(
+            order,
+            [OrderItem.status.set(lc.FAILED), OrderItem.error.set(error),
+             OrderItem.history.set([*(order.history or []), entry]),
+             OrderItem.updated_at.set(now_iso())],
+            condition,
+            _never,  # True only for the write that moved it: its caller may send a fresh order
+        )  # fmt: skip
+
+
+def _never(order: OrderItem) -> bool:
+    """A refused write of an intent is never taken for our own retried one (a caller acting on
+    a False would at worst retry; acting on a wrong True could send twice)."""
+    return False
 
 
 def _claimed_by(token: str) -> Condition:

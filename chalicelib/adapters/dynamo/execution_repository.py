@@ -5,7 +5,10 @@ lifecycle (``domain/order_lifecycle.py``, drawn in docs/order-lifecycle.md) is o
 with a condition on the state it starts from: ``claim_order``, ``record_sent``, ``record_ack``,
 ``record_unknown``, ``record_failed``, ``record_missed``, ``reopen_to_resend`` (a closing order the
 broker never received, once), ``record_status`` (a broker status, which closes the order when
-terminal) and ``apply_fill`` (once per fill). A method returns False when the condition
+terminal) and ``apply_fill`` (once per fill); a claimed order's owner-only transitions
+(``renew_claim``, ``hold_back``, ``cancel_unsent``) and ``withdraw_unsent`` are in
+``claim_transitions``. A live claim is never failed or reopened by anyone but its claimer
+(``claimed_before``). A method returns False when the condition
 failed (someone else moved the order); the in-memory item is then refreshed from the table, so the
 caller always continues from the truth.
 
