@@ -87,9 +87,7 @@ def fills_view(item: OrderItem) -> list[dict[str, Any]]:
         {
             "id": fill.get("id"),
             "quantity": int(fill["quantity"]),
-            "average_price": str(
-                (Decimal(fill["value"]) / int(fill["quantity"])).quantize(Decimal("0.0001"))
-            ),
+            "average_price": _price(Decimal(fill["value"]) / int(fill["quantity"])),
             "at": fill.get("at"),
         }
         for fill in item.fills or []
@@ -99,6 +97,12 @@ def fills_view(item: OrderItem) -> list[dict[str, Any]]:
         return applied
     whole = {"id": None, "quantity": int(item.filled_quantity), "at": None}
     return [{**whole, "average_price": item.average_price}]
+
+
+def _price(value: Decimal) -> str:
+    """A price as the broker's are stored (``167.8``, ``100``): at most four decimals."""
+    text = f"{value.quantize(Decimal('0.0001')):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def order_view(item: OrderItem) -> dict[str, Any]:

@@ -20,9 +20,9 @@ def test_each_applied_fill_with_its_id_quantity_average_and_time():
         ],
     )
     assert fills_view(order) == [
-        {"id": "B1:65", "quantity": 65, "average_price": "100.0000",
+        {"id": "B1:65", "quantity": 65, "average_price": "100",
          "at": "2026-11-25T09:20:01+05:30"},
-        {"id": "B1:130", "quantity": 65, "average_price": "102.0000",
+        {"id": "B1:130", "quantity": 65, "average_price": "102",
          "at": "2026-11-25T09:20:03+05:30"},
     ]  # fmt: skip
 
