@@ -244,7 +244,7 @@ class Container(NotificationParts):
             market=self.market,
             wall=self.clock,
             stamps=self.limiter,
-            before_send=ExitGuard(self.risk, self.leases, self.risk.settlement),
+            before_send=ExitGuard(self.risk, self.leases, self.risk.settlement, alert=self.alert),
             executions=self.executions,
             alert=self.alert,
         )
@@ -288,7 +288,10 @@ class Container(NotificationParts):
         )
         # Its own settlement with a short backoff: a pass runs inside the HTTP request first,
         # and what it cannot settle quickly is left to the driver's next pass.
-        settlement = Settlement(self.executions, self.repo, self.closer, self.clock, backoff=QUICK)
+        # It may record a never-received exit FAILED: the same pass then closes what is held.
+        settlement = Settlement(
+            self.executions, self.repo, self.closer, self.clock, backoff=QUICK, fail_closing=True
+        )
         return KillSwitch(switches, self.repo, settlement, self.clock, self.leases, risk=self.risk)
 
     # -- risk management -----------------------------------------------------------------------

@@ -14,6 +14,9 @@ cannot merge our templates; so the generated JSON is patched here and used as a 
   Gateway URL built from the REST API's id: the API's integrations name the handler by its ARN,
   not through the function resource, so the function can depend on the API with no cycle and
   one apply sets it;
+- API Gateway's own answers (an unknown route's 403 "Missing Authentication Token", throttling,
+  its 5xx) are rewritten into the API's error envelope by infra/modules/api_errors, wired in by
+  app.tf; the deployment is redone when they change (its ``gateway_responses`` trigger);
 - on the emulator stage (local) the API Gateway resources are dropped: the emulator only imports
   OpenAPI 3 bodies and Chalice emits Swagger 2.0; locally the API is `chalice local`.
 """
@@ -122,7 +125,11 @@ def patch(document: dict[str, Any], stage: str, api_stage: str = "api") -> dict[
         deployment = resources["aws_api_gateway_deployment"]["rest_api"]
         deployment.pop("stage_name", None)
         deployment.pop("stage_description", None)
-        deployment["triggers"] = {"redeployment": "${md5(local.chalice_api_swagger)}"}
+        # Gateway responses (infra/modules/api_errors) take effect only in a new deployment too.
+        deployment["triggers"] = {
+            "redeployment": "${md5(local.chalice_api_swagger)}",
+            "gateway_responses": "${var.gateway_responses_fingerprint}",
+        }
         # The API names the handler by ARN (below), so Terraform no longer orders the function
         # first by itself: deploy the API only once the function exists.
         deployment["depends_on"] = ["aws_lambda_function.api_handler"]
@@ -236,6 +243,12 @@ variable "public_api_url" {
   default     = ""
 }
 
+variable "gateway_responses_fingerprint" {
+  description = "infra/modules/api_errors' fingerprint: the API is redeployed when it changes."
+  type        = string
+  default     = ""
+}
+
 variable "lambda_subnet_ids" {
   description = "Private subnets behind the static egress IP (infra/network.tf); empty: no VPC."
   type        = list(string)
@@ -281,7 +294,7 @@ module "app" {{
   public_api_url      = local.public_api_url
   # Empty unless static_egress_ip = true (infra/network.tf).
   lambda_subnet_ids         = aws_subnet.private[*].id
-  lambda_security_group_ids = aws_security_group.lambda[*].id
+  lambda_security_group_ids = aws_security_group.lambda[*].id{api_errors_input}
 }}
 
 output "function_arns" {{
@@ -290,7 +303,16 @@ output "function_arns" {{
 }}
 {api_output}"""
 
+API_ERRORS_INPUT = """
+  # API Gateway's own answers (unknown route, throttling...) in the API's error envelope.
+  gateway_responses_fingerprint = module.api_errors.fingerprint"""
+
 API_OUTPUT = """
+module "api_errors" {
+  source      = "./modules/api_errors"
+  rest_api_id = module.app.RestAPIId
+}
+
 output "api_url" {
   description = "The API's public base URL (PUBLIC_API_URL of every function): the custom domain when api_domain_name is set, else the API Gateway endpoint."
   value       = local.public_api_url != "" ? local.public_api_url : module.app.EndpointURL
@@ -355,7 +377,12 @@ def package(stage: str, region: str, infra_dir: Path = ROOT / "infra") -> Path:
     generated.write_text(json.dumps(document, indent=2))
     (module_dir / "variables.tf").write_text(VARIABLES_TF)
     api_output = "" if stage in EMULATED_STAGES else API_OUTPUT
-    (infra_dir / "app.tf").write_text(APP_TF_TEMPLATE.format(stage=stage, api_output=api_output))
+    api_errors_input = "" if stage in EMULATED_STAGES else API_ERRORS_INPUT
+    (infra_dir / "app.tf").write_text(
+        APP_TF_TEMPLATE.format(
+            stage=stage, api_output=api_output, api_errors_input=api_errors_input
+        )
+    )
     print(f"package: {module_dir} (stage {stage}) and app.tf written")
     return module_dir
 

@@ -79,11 +79,35 @@ def execution_view(item: ExecutionItem, events: list[dict[str, Any]]) -> dict[st
     }
 
 
+def fills_view(item: OrderItem) -> list[dict[str, Any]]:
+    """Each fill as it reached the position (``apply_fill``: the quantity a broker status added
+    and its average price); an order settled before fills were recorded one by one (or filled
+    but not yet applied) shows its whole fill as one."""
+    applied = [
+        {
+            "id": fill.get("id"),
+            "quantity": int(fill["quantity"]),
+            "average_price": _price(Decimal(fill["value"]) / int(fill["quantity"])),
+            "at": fill.get("at"),
+        }
+        for fill in item.fills or []
+        if int(fill.get("quantity") or 0) > 0
+    ]
+    if applied or not item.filled_quantity:
+        return applied
+    whole = {"id": None, "quantity": int(item.filled_quantity), "at": None}
+    return [{**whole, "average_price": item.average_price}]
+
+
+def _price(value: Decimal) -> str:
+    """A price as the broker's are stored (``167.8``, ``100``): at most four decimals."""
+    text = f"{value.quantize(Decimal('0.0001')):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def order_view(item: OrderItem) -> dict[str, Any]:
     request = item.request
-    fills = []
-    if item.filled_quantity:
-        fills.append({"quantity": int(item.filled_quantity), "average_price": item.average_price})
+    fills = fills_view(item)
     return {
         "id": item.order_id,
         "execution_id": execution_id(item.execution),

@@ -129,8 +129,10 @@ ORDER = obj(
         "contract": ANY_OBJECT, "quantity": INTEGER, "limit_price": NULLABLE_NUMBER_STRING,
         "product": NULLABLE_STRING, "status": STRING, "broker_order_id": NULLABLE_STRING,
         "filled_quantity": INTEGER, "average_price": NULLABLE_STRING,
-        "fills": {"type": "array", "items": obj({"quantity": INTEGER},
-                                                {"average_price": NULLABLE_STRING})},
+        "fills": {"type": "array", "items": obj(
+            {"quantity": INTEGER},
+            {"average_price": NULLABLE_STRING, "id": NULLABLE_STRING, "at": NULLABLE_STRING},
+        )},
         "scheduled_at": STRING, "sent_at": NULLABLE_STRING, "acked_at": NULLABLE_STRING,
         "error": {}, "history": {"type": ["array", "null"], "items": ANY_OBJECT},
     }

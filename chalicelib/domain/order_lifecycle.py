@@ -26,6 +26,10 @@ MISSED   missed                   terminal: an entry not sent within its allowed
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from chalicelib.domain.calendar import IST
+
 BUILT = "BUILT"
 CLAIMED = "SENDING"
 SENT = "SENT"
@@ -65,3 +69,16 @@ RESENT_PHASES = frozenset({"EXIT", "UNWIND"})
 MISSED_FROM = frozenset({BUILT, CLAIMED})
 #: record a broker status (poll): acknowledged and not finished.
 POLL_FROM = frozenset({OPEN, PARTIAL, UNKNOWN, SENT, CLAIMED})
+
+#: How long a claim belongs to its claimer (seconds since ``claimed_at``, which the exit guard
+#: renews just before the request leaves): until then nobody else records the order never sent
+#: or resends it, however absent it is at the broker, so a live firer pacing a batch, waiting for
+#: the close lease or slowed by the machine can never see its claimed order failed and closed by
+#: someone else while it sends it (a double close). The recovery sweep's resend waits as long.
+CLAIM_LIFETIME_SECONDS = 60.0
+
+
+def stale_claims_before(now: datetime, lifetime: float = CLAIM_LIFETIME_SECONDS) -> str:
+    """The ``claimed_at`` stamp before which a claim is stale (its claimer is gone). Stamps are
+    ISO strings in Asia/Kolkata, so the store compares them as strings in its conditions."""
+    return (now - timedelta(seconds=lifetime)).astimezone(IST).isoformat(timespec="microseconds")

@@ -13,33 +13,40 @@ rules) the hook:
    with the monitor (``RiskEngine.held_back``): the exit leaves its units and orders alone;
 3. cancels and settles every other order of the strategy on the account still in flight (a
    kill-switch square-off resting, a stop whose cancel is unconfirmed): while one stays in an
-   unknown state, what is held is unknown, so the exit is not sent (recorded FAILED, logged as
-   an error) rather than risk closing twice;
+   unknown state, what is held is unknown, so the exit is not sent (held back, below) rather
+   than risk closing twice. A sibling claimed by another firer is never recorded failed under
+   it while its claim is live (``lc.CLAIM_LIFETIME_SECONDS``), nor is a closing sibling the
+   broker never received (the recovery sweep resends it once);
 4. reads the positions with strongly consistent reads and trims every exit order to what is
-   still held: an order with nothing left to close is recorded CANCELLED and never sent;
+   still held: an order with nothing left to close is recorded CANCELLED and never sent; every
+   order that goes out is first confirmed as still this firer's claim (``renew_claim``, which
+   also renews the claim's age): an order someone else recorded never sent or reopened
+   meanwhile is refused by that condition and not sent;
 5. closes what is held beyond the plan too (a re-entry that filled after the exit was planned,
    a fill that reached the positions late): closing orders for the rest are written claimed
    into the exit's execution (write before send) and handed to the firer with the others.
 
-When any of this fails (storage down), the strategy's exit orders on the account are kept back
-and logged as errors: an exit sent unchecked after a kill switch or a stop closed the position
-would open a reversed, possibly naked position, which is worse than one left for the kill switch
-or the broker's end-of-day square-off.
+When any of this fails (storage down, another closer holding the lease too long, an order in an
+unknown state), the strategy's exit orders on the account are held back: they stay claimed and
+unsent (``hold_back``, with the reason and a ``closing_held_back`` alert) and the lease is given
+back; the recovery sweep finds them absent at the broker and resends each once under a new tag
+(``<tag>R``), through this guard, under the close lease, once their claim is stale. An exit sent
+unchecked after a kill switch or a stop closed the position would open a reversed, possibly
+naked position. Every write here is a named operation of the execution store, conditioned on
+the claim (``adapters/dynamo/claim_transitions.py``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+import secrets
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
-
 from chalicelib.adapters.brokers.port import OrderRequest
 from chalicelib.adapters.dynamo.models import OrderItem
-from chalicelib.adapters.dynamo.repository import _lost_race, now_iso
 from chalicelib.adapters.dynamo.risk_items import RiskBookItem
 from chalicelib.domain import order_lifecycle as lc
 from chalicelib.domain.calendar import IST
@@ -55,6 +62,7 @@ from chalicelib.services.settlement import TERMINAL, Settlement
 log = logging.getLogger(__name__)
 LEASE_TTL = 15.0  # seconds: the firer sends the account's orders right after the hook
 PATIENCE = 20.0  # seconds to wait for another closer (a live kill-switch pass acts in ~15 s)
+Alert = Callable[[str, dict[str, Any]], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +79,8 @@ class ExitGuard:
     leases: Leases
     settlement: Settlement
     patience: float = PATIENCE
+    #: (subject, details) -> the operator's alert (SNS on AWS); the trader's is an event.
+    alert: Alert | None = None
 
     def __call__(
         self, orders: Sequence[OrderItem], requests: Sequence[OrderRequest], adapter: Any
@@ -105,7 +115,7 @@ class ExitGuard:
                 continue
             verdict = held[order.strategy_id]
             if isinstance(verdict, NotSent):
-                self._not_sent(order, "FAILED", verdict.code, verdict.message)
+                self._hold_back(order, verdict)
                 continue
             child = ChildOrder.from_dict(order.request)
             slot = (order.strategy_id, canonical_symbol(child.key))
@@ -116,13 +126,14 @@ class ExitGuard:
                 message = (
                     "not sent: nothing left to close (closed by a stop, target or kill switch)"
                 )
-                self._not_sent(order, "CANCELLED", "already_closed", message)
+                self._cancel_unsent(order, message)
                 continue
+            trimmed = {**order.request, "quantity": quantity}
+            if not self._renew(order, trimmed if quantity != child.quantity else None):
+                continue  # no longer ours: recorded never sent or reopened by someone else
             left[slot] = net + (quantity if child.side == "BUY" else -quantity)
             if quantity != child.quantity:
-                order.request = {**order.request, "quantity": quantity}
                 request = dataclasses.replace(request, quantity=quantity)
-                order.update(actions=[OrderItem.request.set(order.request)])
             kept.append(order)
             kept_requests.append(request)
         for strategy_id, verdict in held.items():
@@ -187,8 +198,11 @@ class ExitGuard:
     def held_at_t(
         self, uid: str, account_id: str, strategy_id: str, on: date, own: set[str]
     ) -> dict[str, int] | NotSent:
-        """Net units per symbol the strategy holds on the account now, or why we cannot know."""
-        owner = f"exit:{strategy_id}:{on.isoformat()}"
+        """Net units per symbol the strategy holds on the account now, or why we cannot know.
+
+        The lease's owner names this call: two firers' guards of one exit (a restarted clock,
+        the recovery sweep) never share it. It is given back when nothing will be sent."""
+        owner = f"exit:{strategy_id}:{on.isoformat()}:{secrets.token_hex(4)}"
         if not self.leases.wait(
             uid, strategy_id, account_id, owner, LEASE_TTL, patience=self.patience
         ):
@@ -197,6 +211,18 @@ class ExitGuard:
                 extra={"user": uid, "strategy": strategy_id, "account": account_id},
             )
             return NotSent("lease_busy", "not sent: another close of this position is running")
+        try:
+            verdict = self._held_under_lease(uid, account_id, strategy_id, on, own)
+        except BaseException:
+            self.leases.release(uid, strategy_id, account_id, owner)
+            raise
+        if isinstance(verdict, NotSent):
+            self.leases.release(uid, strategy_id, account_id, owner)
+        return verdict
+
+    def _held_under_lease(
+        self, uid: str, account_id: str, strategy_id: str, on: date, own: set[str]
+    ) -> dict[str, int] | NotSent:
         book = self.engine.freeze(
             uid, on.isoformat(), strategy_id, ExitReason.EXIT_TIME, account_id
         )
@@ -235,29 +261,70 @@ class ExitGuard:
             if p.account_id == account_id
         }
 
-    def _not_sent(self, order: OrderItem, status: str, code: str, message: str) -> None:
-        """Record an exit order the hook keeps back (it is claimed: SENDING -> status)."""
-        log.info("exit order not sent", extra={"order": order.order_id, "code": code})
-        stamp = now_iso()
+    def _renew(self, order: OrderItem, request: dict[str, Any] | None) -> bool:
+        """Confirm the claim just before the send (``renew_claim``); False: do not send it."""
         try:
-            order.update(
-                actions=[
-                    OrderItem.status.set(status),
-                    OrderItem.error.set({"code": code, "message": message}),
-                    OrderItem.history.set(
-                        [*(order.history or []), {"at": stamp, "status": status,
-                                                  "message": message}]
-                    ),
-                    OrderItem.updated_at.set(stamp),
-                ],
-                condition=OrderItem.status == "SENDING",
+            renewed = self.settlement.executions.renew_claim(
+                order, order.claim_token or "", at=stamp(self.engine.clock()), request=request
+            )
+        except Exception:  # unconfirmed: held back like any order whose state is unknown
+            log.exception("exit order claim not confirmed", extra={"order": order.order_id})
+            self._hold_back(
+                order, NotSent("unchecked", "not sent: its claim could not be confirmed")
+            )
+            return False
+        if not renewed:
+            log.warning(
+                "exit order not sent: no longer this firer's claim",
+                extra={"order": order.order_id, "status": order.status},
+            )
+        return renewed
+
+    def _cancel_unsent(self, order: OrderItem, message: str) -> None:
+        """Nothing left to close: CANCELLED, never sent (only while still this claim's)."""
+        log.info("exit order not sent", extra={"order": order.order_id, "code": "already_closed"})
+        try:
+            self.settlement.executions.cancel_unsent(
+                order, order.claim_token or "", "already_closed", message,
+                at=stamp(self.engine.clock()),
             )  # fmt: skip
-        except UpdateError as error:
-            if _lost_race(error):
-                log.warning("exit order changed meanwhile", extra={"order": order.order_id})
-            else:  # left SENDING: the recovery sweep finds no such tag at the broker
-                log.exception("exit order not recorded", extra={"order": order.order_id})
-        order.status = status
+        except Exception:  # left claimed: the recovery sweep resends it through this guard
+            log.exception("exit order not recorded", extra={"order": order.order_id})
+
+    def _hold_back(self, order: OrderItem, verdict: NotSent) -> None:
+        """Not sent now: left claimed with the reason, for the recovery sweep's single resend
+        under a new tag through this guard; the trader and the operator are told."""
+        message = f"{verdict.message}; the recovery sweep resends it once when its claim is stale"
+        try:
+            held = self.settlement.executions.hold_back(
+                order, order.claim_token or "", verdict.code, message,
+                at=stamp(self.engine.clock()),
+            )  # fmt: skip
+        except Exception:  # left claimed all the same: the sweep finds it absent at the broker
+            log.exception("exit order hold-back not recorded", extra={"order": order.order_id})
+            held = True
+        if not held:
+            return  # someone else moved it meanwhile: theirs to tell
+        details = {
+            "user": order.uid, "strategy": order.strategy_id, "account": order.account_id,
+            "order": order.order_id, "tag": order.tag, "code": verdict.code, "message": message,
+        }  # fmt: skip
+        log.error("closing order held back: %s", message,
+                  extra={k: v for k, v in details.items() if k != "message"})  # fmt: skip
+        try:
+            executions = self.settlement.executions
+            executions.add_event(
+                executions.get_execution(order.uid, order.execution),
+                {"kind": "alert", "code": "closing_held_back", "account_id": order.account_id,
+                 "order": order.order_id, "reason": verdict.code, "message": message},
+            )  # fmt: skip
+        except Exception:
+            log.exception("alert event not recorded", extra={"order": order.order_id})
+        if self.alert is not None:
+            try:
+                self.alert("closing order held back", details)
+            except Exception:
+                log.exception("alert not delivered", extra={"order": order.order_id})
 
 
 def _closes(order: OrderItem) -> bool:

@@ -223,7 +223,7 @@ class KillSwitch:
         message = f"not sent: kill switch {item.operation_id} engaged"
         for order in orders:  # exits stay allowed: they close, and are trimmed at T
             unsent = order.status == "BUILT" and order.phase != "EXIT"
-            if unsent and self.store.withdraw_unsent(order, message):
+            if unsent and executions.withdraw_unsent(order, "kill_switch", message, at=_iso(now)):
                 order.status = "CANCELLED"
                 outcome.withdrawn.append(order.order_id)
         held = [

@@ -257,29 +257,41 @@ class Recovery:
                     self._alarm(uid, order, "order outcome unknown", order.error or {})
             pending = absent
         for order in pending:  # absent at every look: the broker never received it
+            live = _claimed(order) + self.resend_after > now  # its claimer may be sending it
             if order.phase in lc.RESENT_PHASES and not order.resent_from:
-                if _slot(order) + self.resend_after > now:
+                if _slot(order) + self.resend_after > now or live:
                     report.undecided += 1  # its sender may still be pacing: the next sweep
                     continue
-                if self._reopen(order):  # exits are always sent: once more, under a new tag
+                if self._reopen(order, now):  # exits are always sent: once more, a new tag
                     report.resent += 1
                     touched.add(order.execution)
                     continue
-                if order.status not in lc.IN_DOUBT:
-                    continue  # moved meanwhile (found by another sweep, settled): the truth
+                if order.status in lc.IN_DOUBT:
+                    report.undecided += 1  # its claim renewed meanwhile: the next sweep
+                continue  # or moved meanwhile (found by another sweep, settled): the truth
+            if order.resent_from and live:
+                report.undecided += 1  # a resend being sent right now: the next sweep
+                continue
             error = {
                 "kind": "never_sent",
                 "code": "never_sent",
                 "message": f"no order with tag {order.tag} at the broker after "
                 f"{len(self.lookup_delays)} lookups over {sum(self.lookup_delays):g} s",
             }
-            if self.executions.record_failed(order, lc.FAILED, error, at=stamp(self.clock())):
+            stale = self._stale(now) if order.resent_from else None
+            failed = self.executions.record_failed(
+                order, lc.FAILED, error, at=stamp(self.clock()), claimed_before=stale
+            )
+            if failed:
                 report.never_sent += 1
                 touched.add(order.execution)
                 self._alarm(uid, order, "order never reached the broker", error)
         return touched
 
-    def _reopen(self, order: OrderItem) -> bool:
+    def _stale(self, now: datetime) -> str:
+        return lc.stale_claims_before(now, self.resend_after.total_seconds())
+
+    def _reopen(self, order: OrderItem, now: datetime) -> bool:
         """A closing order the broker never received, back to BUILT under a new tag (once):
         the sweep then fires it like any order nobody claimed (a new claim; the firer's exit
         guard trims it to what is held, under the close lease)."""
@@ -289,7 +301,9 @@ class Recovery:
             f"no order with tag {first} at the broker after {len(self.lookup_delays)} lookups: "
             f"resent as {tag}"
         )
-        return self.executions.reopen_to_resend(order, tag, reason, at=stamp(self.clock()))
+        return self.executions.reopen_to_resend(
+            order, tag, reason, at=stamp(self.clock()), claimed_before=self._stale(now)
+        )
 
     def _settle(self, uid: str, execution_sk: str, report: RecoveryReport) -> None:
         try:
@@ -375,6 +389,11 @@ class Recovery:
 
 def _slot(order: OrderItem) -> datetime:
     return _at(order.scheduled_at)
+
+
+def _claimed(order: OrderItem) -> datetime:
+    """When its claim was taken or last renewed (its slot when never claimed)."""
+    return _at(order.claimed_at) if order.claim_token and order.claimed_at else _slot(order)
 
 
 def _at(moment: str) -> datetime:

@@ -98,6 +98,11 @@ class Settlement:
     backoff: Backoff = field(default_factory=Backoff)
     #: (step, order) -> None; the fault-matrix tests raise here to simulate a crash.
     checkpoint: Callable[[str, OrderItem], None] | None = None
+    #: Whether the deadline records a closing order (exit, unwind) the broker never received
+    #: FAILED. Only the kill switch does (it closes everything held itself, in the same pass,
+    #: under the close lease); for everyone else such an order stays in doubt and the recovery
+    #: sweep resends it once under a new tag (docs/order-lifecycle.md).
+    fail_closing: bool = False
 
     # -- the use case ----------------------------------------------------------------------------
     def settle(
@@ -356,20 +361,32 @@ class Settlement:
 
     def _give_up(self, orders: Iterable[OrderItem]) -> None:
         """At the deadline an order the broker never acknowledged (nor lists by tag, after
-        polling for the whole deadline) never reached it: failed-never-sent."""
+        polling for the whole deadline) never reached it: failed-never-sent. Never one whose
+        claim is live (its firer may be sending it: ``lc.CLAIM_LIFETIME_SECONDS``), and never a
+        closing order that may still be resent (``fail_closing``): those stay in doubt."""
+        claimed_before = lc.stale_claims_before(self.clock())
         for order in orders:
             ambiguous = (order.error or {}).get("code") == AMBIGUOUS
-            if order.status in lc.IN_DOUBT and not order.broker_order_id and not ambiguous:
-                self.executions.record_failed(
-                    order,
-                    lc.FAILED,
-                    {
-                        "kind": "never_sent",
-                        "code": "never_sent",
-                        "message": "no order with this tag at the broker after the deadline",
-                    },
-                    at=stamp(self.clock()),
-                )
+            if order.status not in lc.IN_DOUBT or order.broker_order_id or ambiguous:
+                continue
+            if resendable(order) and not self.fail_closing:
+                continue  # the recovery sweep resends it once, through the exit guard
+            self.executions.record_failed(
+                order,
+                lc.FAILED,
+                {
+                    "kind": "never_sent",
+                    "code": "never_sent",
+                    "message": "no order with this tag at the broker after the deadline",
+                },
+                at=stamp(self.clock()),
+                claimed_before=claimed_before,
+            )
+
+
+def resendable(order: OrderItem) -> bool:
+    """A closing order the recovery sweep resends once when the broker never received it."""
+    return order.phase in lc.RESENT_PHASES and not order.resent_from
 
 
 def _pending(order: OrderItem) -> bool:

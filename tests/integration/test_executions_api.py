@@ -45,9 +45,9 @@ def test_executions_orders_positions_and_pnl(rig: Rig):
         assert order["scheduled_at"] and order["sent_at"] and order["acked_at"]
         assert order["broker_order_id"] and order["history"][0]["status"] == "OPEN"
     [filled] = [o for o in detail["orders"] if o["status"] == "COMPLETE"]
-    assert filled["fills"] == [
-        {"quantity": short.lot_size, "average_price": filled["average_price"]}
-    ]
+    [fill] = filled["fills"]  # each fill as it reached the position
+    assert fill["quantity"] == short.lot_size and fill["average_price"] == filled["average_price"]
+    assert fill["id"] == f"{filled['broker_order_id']}:{short.lot_size}" and fill["at"]
 
     rejected = api.call("GET", f"/orders?date={day}&status=REJECTED").data["items"]
     assert [o["status"] for o in rejected] == ["REJECTED"]

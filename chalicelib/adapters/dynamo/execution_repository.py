@@ -5,7 +5,10 @@ lifecycle (``domain/order_lifecycle.py``, drawn in docs/order-lifecycle.md) is o
 with a condition on the state it starts from: ``claim_order``, ``record_sent``, ``record_ack``,
 ``record_unknown``, ``record_failed``, ``record_missed``, ``reopen_to_resend`` (a closing order the
 broker never received, once), ``record_status`` (a broker status, which closes the order when
-terminal) and ``apply_fill`` (once per fill). A method returns False when the condition
+terminal) and ``apply_fill`` (once per fill); a claimed order's owner-only transitions
+(``renew_claim``, ``hold_back``, ``cancel_unsent``) and ``withdraw_unsent`` are in
+``claim_transitions``. A live claim is never failed or reopened by anyone but its claimer
+(``claimed_before``). A method returns False when the condition
 failed (someone else moved the order); the in-memory item is then refreshed from the table, so the
 caller always continues from the truth.
 
@@ -44,6 +47,7 @@ from pynamodb.exceptions import (
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters.dynamo.claim_transitions import ClaimTransitions, claim_is_stale
 from chalicelib.adapters.dynamo.event_items import append_event
 from chalicelib.adapters.dynamo.models import (
     BaseItem,
@@ -65,7 +69,7 @@ FILL_ATTEMPTS = 12
 WRITE_BATCH = 25
 
 
-class ExecutionRepository:
+class ExecutionRepository(ClaimTransitions):
     def __init__(self, repo: Repository, sleep: Callable[[float], None] = time.sleep) -> None:
         self._repo = repo
         self._sleep = sleep
@@ -309,8 +313,13 @@ class ExecutionRepository:
         *,
         at: str,
         sent_at: str | None = None,
+        claimed_before: str | None = None,
     ) -> bool:
-        """record refused (REJECTED) or never sent (FAILED): terminal before any acknowledgement."""
+        """record refused (REJECTED) or never sent (FAILED): terminal before any acknowledgement.
+
+        Someone other than the claimer (settlement's deadline, the recovery sweep) passes
+        ``claimed_before`` (``lc.stale_claims_before``): a claimed order is then recorded never
+        sent only when its claim is older, never under a live firer about to send it."""
         if status not in (lc.REJECTED, lc.FAILED):
             raise ValueError(f"record_failed cannot record {status}")
         actions = [
@@ -326,17 +335,23 @@ class ExecutionRepository:
         return self._transition(
             order,
             actions,
-            OrderItem.status.is_in(*lc.NEVER_SENT_FROM)
-            & OrderItem.broker_order_id.does_not_exist(),
+            _and(
+                OrderItem.status.is_in(*lc.NEVER_SENT_FROM)
+                & OrderItem.broker_order_id.does_not_exist(),
+                claim_is_stale(claimed_before),
+            ),
             lambda o: o.status == status,
         )
 
-    def reopen_to_resend(self, order: OrderItem, tag: str, reason: str, *, at: str) -> bool:
+    def reopen_to_resend(
+        self, order: OrderItem, tag: str, reason: str, *, at: str, claimed_before: str | None = None
+    ) -> bool:
         """reopen to resend: a closing order (exit, unwind) the broker never received goes back
         to BUILT under a new ``tag``, once, for a new claim. Exits are always sent, however
         late; the new tag keeps a late-appearing first request and the resend apart at the
-        broker. Only from claimed / sent / unknown with no broker id, and never twice
-        (``resent_from`` is the first request's tag)."""
+        broker. Only from claimed / sent / unknown with no broker id, never twice
+        (``resent_from`` is the first request's tag), and never under a live claim (one younger
+        than ``claimed_before``: its firer may be sending it right now)."""
         return self._transition(
             order,
             [
@@ -353,9 +368,12 @@ class ExecutionRepository:
                 ),
                 OrderItem.updated_at.set(now_iso()),
             ],
-            OrderItem.status.is_in(*lc.RESEND_FROM)
-            & OrderItem.broker_order_id.does_not_exist()
-            & OrderItem.resent_from.does_not_exist(),
+            _and(
+                OrderItem.status.is_in(*lc.RESEND_FROM)
+                & OrderItem.broker_order_id.does_not_exist()
+                & OrderItem.resent_from.does_not_exist(),
+                claim_is_stale(claimed_before),
+            ),
             lambda o: o.status == lc.BUILT and o.tag == tag,
         )
 
@@ -579,6 +597,10 @@ class ExecutionRepository:
 
 class _ConditionFailed(Exception):
     """A conditional write found the item elsewhere than its condition allows."""
+
+
+def _and(condition: Condition, more: Condition | None) -> Condition:
+    return condition if more is None else condition & more
 
 
 def _add(position: PositionItem, side: str, quantity: int, value: Decimal) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
-from chalicelib.adapters.dynamo.models import BaseItem, OrderItem, user_pk
+from chalicelib.adapters.dynamo.models import BaseItem, user_pk
 from chalicelib.adapters.dynamo.repository import _lost_race, guarded, now_iso
 from chalicelib.errors import DependencyUnavailable
 
@@ -134,29 +134,6 @@ class KillSwitchRepository:
         try:
             item.delete(condition=KillSwitchItem.pk.exists())
         except DeleteError as error:
-            if _lost_race(error):
-                return False
-            raise DependencyUnavailable("storage is unavailable; retry shortly") from error
-        return True
-
-    def withdraw_unsent(self, order: OrderItem, message: str) -> bool:
-        """BUILT -> CANCELLED for an order not sent yet (the firer's claim then finds it gone);
-        False when a firer claimed it first."""
-        stamp = now_iso()
-        try:
-            order.update(
-                actions=[
-                    OrderItem.status.set("CANCELLED"),
-                    OrderItem.error.set({"code": "kill_switch", "message": message}),
-                    OrderItem.history.set(
-                        [*(order.history or []), {"at": stamp, "status": "CANCELLED",
-                                                  "message": message}]
-                    ),
-                    OrderItem.updated_at.set(stamp),
-                ],
-                condition=OrderItem.status == "BUILT",
-            )  # fmt: skip
-        except UpdateError as error:
             if _lost_race(error):
                 return False
             raise DependencyUnavailable("storage is unavailable; retry shortly") from error

@@ -13,14 +13,16 @@ the key and leaves the index.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, UnicodeAttribute, VersionAttribute
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import PutError
 
 from chalicelib.adapters.dynamo.event_items import execution_events
+from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
 from chalicelib.adapters.dynamo.models import BaseItem, ExecutionItem, OrderItem, user_pk
-from chalicelib.adapters.dynamo.repository import _lost_race, guarded, now_iso
+from chalicelib.adapters.dynamo.repository import Repository, _lost_race, guarded, now_iso
 from chalicelib.domain.schedule import shard_of
 from chalicelib.errors import Conflict, DependencyUnavailable
 
@@ -119,66 +121,33 @@ class RiskRepository:
         return found
 
 
+# The intents' transitions are the execution store's (``claim_transitions``): nothing outside it
+# writes order state. These names stay for the monitor's callers.
 def claim_send(order: OrderItem, sent_at: str) -> bool:
-    """BUILT -> SENT, on condition: of every actor holding the same intent (two monitors, a
-    restarted one, recovery) exactly one wins and places the order; False for the others."""
-    return _transition(
-        order,
-        [OrderItem.status.set("SENT"), OrderItem.sent_at.set(sent_at)],
-        OrderItem.status == "BUILT",
-    )
+    """BUILT -> SENT, on condition (``ExecutionRepository.claim_intent``)."""
+    return _store().claim_intent(order, sent_at)
 
 
 def abandon(order: OrderItem, message: str, at: str) -> bool:
-    """BUILT -> FAILED (``never_sent``), on condition: an intent nobody sent (its actor lost the
-    book's claim, or died before sending) can never be sent later. False when it was sent."""
-    error = {"kind": "never_sent", "code": "never_sent", "message": message}
-    entry = {"at": at, "status": "FAILED", "filled_quantity": 0, "average_price": None,
-             "message": message}  # fmt: skip
-    return _transition(
-        order,
-        [OrderItem.status.set("FAILED"), OrderItem.error.set(error),
-         OrderItem.history.set([*(order.history or []), entry])],
-        OrderItem.status == "BUILT",
-    )  # fmt: skip
+    """BUILT -> FAILED never sent (``ExecutionRepository.abandon_intent``)."""
+    return _store().abandon_intent(order, message, at)
 
 
 def never_reached(order: OrderItem, message: str, at: str) -> bool:
-    """SENT without a broker id -> FAILED (``never_sent``) once the broker's book has had time to
-    show the tag and does not: only then may a fresh order (a new tag) be sent in its place."""
-    error = {"kind": "never_sent", "code": "never_sent", "message": message}
-    entry = {"at": at, "status": "FAILED", "filled_quantity": 0, "average_price": None,
-             "message": message}  # fmt: skip
-    return _transition(
-        order,
-        [OrderItem.status.set("FAILED"), OrderItem.error.set(error),
-         OrderItem.history.set([*(order.history or []), entry])],
-        (OrderItem.status == "SENT") & OrderItem.broker_order_id.does_not_exist(),
-    )  # fmt: skip
+    """SENT without a broker id -> FAILED (``ExecutionRepository.intent_never_reached``)."""
+    return _store().intent_never_reached(order, message, at)
 
 
 def record_sent_outcome(
     order: OrderItem, status: str, entry: dict[str, Any], **fields: Any
 ) -> bool:
-    """The broker's answer to a placement (ack or refusal), written only while the order is still
-    SENT: another actor that found it by tag meanwhile may have recorded more (a fill applied to
-    the position); a late answer must never overwrite that. On a lost race the item is reloaded."""
-    actions = [OrderItem.status.set(status),
-               OrderItem.history.set([*(order.history or []), entry])]  # fmt: skip
-    actions += [getattr(OrderItem, name).set(value) for name, value in fields.items()]
-    return _transition(order, actions, OrderItem.status == "SENT")
+    """The broker's answer while still SENT (``ExecutionRepository.record_intent_outcome``)."""
+    return _store().record_intent_outcome(order, status, entry, **fields)
 
 
-def _transition(order: OrderItem, actions: list[Any], condition: Any) -> bool:
-    actions = [*actions, OrderItem.updated_at.set(now_iso())]
-    try:
-        order.update(actions=actions, condition=condition)
-    except UpdateError as error:
-        if _lost_race(error):
-            order.refresh(consistent_read=True)
-            return False
-        raise DependencyUnavailable("storage is unavailable; retry shortly") from error
-    return True
+@cache
+def _store() -> ExecutionRepository:
+    return ExecutionRepository(Repository(1))
 
 
 def never_sent(order: OrderItem) -> bool:
