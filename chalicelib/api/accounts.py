@@ -28,6 +28,7 @@ def create_account(req: Request) -> dict[str, Any]:
         label=body.label,
         secrets=body.secrets(),
         static_ip_note=body.static_ip_note,
+        quote_account_id=body.quote_account_id,
     )
     session = req.container.repo.get_session(req.uid, item.account_id)  # paper: open at once
     return account_view(item, session_view(session, req.container.clock()))
@@ -87,6 +88,7 @@ def update_account(req: Request, account_id: str) -> dict[str, Any]:
         static_ip_note=body.static_ip_note,
         secrets=body.secrets(),
         version=body.version,
+        quote_account_id=body.quote_account_id,
     )
     return account_view(item)
 

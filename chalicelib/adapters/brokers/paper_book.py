@@ -1,0 +1,306 @@
+"""The paper broker: orders rest and fill in a book the platform owns, priced from live quotes.
+
+A deployment on AWS has no simulated exchange, so a paper account cannot be a dialect pointed at
+one. Instead this adapter implements the broker port itself: placements go into the paper book
+(``PaperBookStore``: the DynamoDB table on every deployment, so it works on Lambda and survives
+restarts) and are matched by ``domain/paper_matching.py`` against the quotes of the moment,
+whenever the platform looks (placement, ``status``, ``order_book``, ``find_by_tag``: the
+settlement poll, the recovery sweep, the risk monitor) and on the periodic sweep
+(``jobs/paper.py``). Quotes come from the paper account's quote source: one of the same user's
+live broker accounts (``quote_account_id``), or locally the simulated exchange.
+
+Everything above the port (execution store, settlement, recovery by tag, risk stops, kill
+switch) is the live code path; only the matching is simulated. A refusal (no quote, a limit
+outside the exchange's band) is an accepted order that ends REJECTED with the reason, as a
+broker's RMS reports it, so the order is recorded like any other.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Protocol, Self
+
+from chalicelib.adapters.brokers.base import broker_ref
+from chalicelib.adapters.brokers.errors import (
+    BrokerError,
+    InvalidOrder,
+    OrderNotFound,
+    Unavailable,
+)
+from chalicelib.adapters.brokers.port import (
+    Modification,
+    OrderAck,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+    Position,
+    Session,
+    Side,
+)
+from chalicelib.domain import paper_matching as pm
+from chalicelib.domain.calendar import IST
+from chalicelib.domain.instrument import Broker as DomainBroker
+from chalicelib.domain.instrument import ContractKey, Instrument
+from chalicelib.domain.market_errors import MarketDataError
+from chalicelib.domain.protection import Band, default_protection_policies
+from chalicelib.domain.reference_data import in_force
+from chalicelib.domain.underlying import Exchange, OptionType, Underlying
+from chalicelib.errors import DomainError
+
+NAME = "paper"
+ATTEMPTS = 8  # re-reads after a lost conditional write before giving up (Unavailable)
+
+
+class PaperBookStore(Protocol):
+    """Storage of the paper book; every write is conditional (see ``dynamo/paper_items.py``)."""
+
+    def read(self, uid: str, account_id: str, order_id: str) -> tuple[pm.BookOrder, str] | None:
+        """The order (strongly consistent) and its stored contract text."""
+        ...
+
+    def create(self, uid: str, account_id: str, order: pm.BookOrder, contract: str) -> bool: ...
+
+    def save(self, uid: str, account_id: str, order: pm.BookOrder, contract: str) -> bool: ...
+
+    def day(self, uid: str, account_id: str, on: date) -> list[pm.BookOrder]: ...
+
+
+class QuoteFeed(Protocol):
+    """What the book needs from its quote source (any broker adapter has ``quotes``; one with
+    ``depth`` gives the best bid/offer and sizes, which partial fills follow)."""
+
+    def quotes(self, instruments: Sequence[Instrument]) -> Mapping[ContractKey, Decimal]: ...
+
+
+def contract_text(instrument: Instrument) -> str:
+    """The instrument in one stored string: enough to quote it again at the next look."""
+    k = instrument.key
+    return "|".join(
+        (
+            str(k.underlying),
+            k.expiry.isoformat(),
+            str(k.strike),
+            str(k.option_type),
+            str(instrument.exchange),
+            str(instrument.lot_size),
+            str(instrument.tick_size),
+        )
+    )
+
+
+def instrument_of(text: str) -> Instrument:
+    underlying, expiry, strike, kind, exchange, lot, tick = text.split("|")
+    key = ContractKey(
+        Underlying(underlying), date.fromisoformat(expiry), Decimal(strike), OptionType(kind)
+    )
+    return Instrument(key, Exchange(exchange), int(lot), Decimal(tick))
+
+
+@dataclass
+class PaperBookBroker:
+    """The broker port of one paper account on the platform's own book."""
+
+    store: PaperBookStore
+    uid: str
+    account_id: str
+    feed: QuoteFeed | None
+    now: Callable[[], datetime]
+    #: Why there is no feed (shown in the rejection of every order until one is chosen).
+    no_feed_reason: str = "the paper account has no quote source"
+    band_for: Callable[[date], Band] | None = None
+    name: str = NAME
+
+    # ----------------------------------------------------------------- session (none needed)
+    def with_session(self, session: Session) -> Self:
+        return self
+
+    def warm(self) -> None:
+        """Nothing to connect to: the book is the table."""
+
+    def login_url(self, state: str) -> str:
+        raise InvalidOrder("a paper account needs no login", broker=self.name)
+
+    def exchange_code(self, code: str) -> Session:
+        raise InvalidOrder("a paper account needs no login", broker=self.name)
+
+    def instruments(self) -> bytes:
+        raise InvalidOrder("the paper book has no instrument master of its own", broker=self.name)
+
+    # ----------------------------------------------------------------- orders
+    def place(self, request: OrderRequest) -> OrderAck:
+        today = self._today()
+        order = pm.BookOrder(
+            order_id=f"{today:%Y%m%d}{secrets.token_hex(6)}",
+            tag=request.tag,
+            symbol=broker_ref(request.instrument, DomainBroker.KITE, self.name).symbol,
+            side=str(request.side),
+            quantity=request.quantity,
+            lot_size=request.instrument.lot_size,
+            order_type=str(request.order_type),
+            price=request.price,
+            trigger=request.trigger,
+            status=pm.OPEN,
+            trading_day=today,
+        )
+        quote, refusal = self._quote(request.instrument)
+        if refusal is None and quote is not None:
+            refusal = self._band_refusal(order, quote, today)
+        if refusal is not None:
+            order = replace(order, status=pm.REJECTED, message=refusal)
+        else:
+            order = pm.match(pm.opened(order), quote)
+        if not self.store.create(
+            self.uid, self.account_id, order, contract_text(request.instrument)
+        ):
+            raise Unavailable("paper order id collided; not placed", broker=self.name)
+        return OrderAck(order.order_id, tag=request.tag)
+
+    def status(self, order_id: str) -> OrderState:
+        return _state(self._look(order_id, lambda order, quote: pm.match(order, quote)))
+
+    def cancel(self, order_id: str) -> OrderAck:
+        order = self._look(order_id, lambda order, quote: pm.cancel(pm.match(order, quote)))
+        return OrderAck(order.order_id, tag=order.tag)
+
+    def modify(self, order_id: str, change: Modification, *, request: OrderRequest) -> OrderAck:
+        def apply(order: pm.BookOrder, quote: pm.BookQuote | None) -> pm.BookOrder:
+            current = pm.match(order, quote)
+            if current.terminal:
+                return current
+            changed = replace(
+                current,
+                quantity=change.quantity or current.quantity,
+                price=change.price if change.price is not None else current.price,
+                trigger=change.trigger if change.trigger is not None else current.trigger,
+                order_type=str(change.order_type or current.order_type),
+            )
+            if changed.order_type == pm.LIMIT:
+                changed = replace(changed, trigger=None, triggered=True, status=pm.OPEN)
+            if changed.quantity < changed.filled_quantity:
+                raise InvalidOrder("quantity below what has filled", broker=self.name)
+            if quote is not None:
+                refusal = self._band_refusal(changed, quote, self._today())
+                if refusal is not None:
+                    raise InvalidOrder(refusal, broker=self.name)
+            return pm.match(changed, quote)
+
+        order = self._look(order_id, apply)
+        return OrderAck(order.order_id, tag=order.tag)
+
+    def order_book(self) -> Sequence[OrderState]:
+        today = self._today()
+        orders = self.store.day(self.uid, self.account_id, today)
+        return [
+            _state(self._look(o.order_id, lambda order, quote: pm.match(order, quote)))
+            if not o.terminal
+            else _state(o)
+            for o in orders
+        ]
+
+    def find_by_tag(self, tag: str) -> Sequence[OrderState]:
+        return [s for s in self.order_book() if s.tag == tag]
+
+    def positions(self) -> Sequence[Position]:
+        orders = self.store.day(self.uid, self.account_id, self._today())
+        return [
+            Position(p.symbol, None, p.net_quantity, p.average_price, exchange="")
+            for p in pm.net_positions(orders)
+        ]
+
+    # ----------------------------------------------------------------- quotes
+    def quotes(self, instruments: Sequence[Instrument]) -> Mapping[ContractKey, Decimal]:
+        if self.feed is None:
+            raise MarketDataError(self.no_feed_reason, field="quote_account_id")
+        return self.feed.quotes(instruments)
+
+    def index_ltp(self, names: Sequence[str]) -> Mapping[str, Decimal]:
+        """Spot levels through the quote source, when it speaks Kite's index names."""
+        reader = getattr(self.feed, "index_ltp", None)
+        if reader is None:
+            raise MarketDataError(self.no_feed_reason, field="quote_account_id")
+        result: Mapping[str, Decimal] = reader(names)
+        return result
+
+    # ----------------------------------------------------------------- internals
+    def _today(self) -> date:
+        return self.now().astimezone(IST).date()
+
+    def _quote(self, instrument: Instrument) -> tuple[pm.BookQuote | None, str | None]:
+        """The contract's quote now, or why there is none (never raised: a look must go on)."""
+        if self.feed is None:
+            return None, self.no_feed_reason
+        try:
+            depth = getattr(self.feed, "depth", None)
+            if depth is not None:
+                found = depth([instrument]).get(instrument.key)
+                return found, None if found else f"no quote for {instrument.key}"
+            price = self.feed.quotes([instrument]).get(instrument.key)
+        except (BrokerError, DomainError) as error:
+            return None, f"quote source unavailable: {error}"
+        if price is None or price <= 0:
+            return None, f"no quote for {instrument.key}"
+        return pm.BookQuote(ltp=price), None
+
+    def _band_refusal(self, order: pm.BookOrder, quote: pm.BookQuote, on: date) -> str | None:
+        band = (
+            self.band_for(on)
+            if self.band_for
+            else in_force(default_protection_policies(), on, "protection policy").band
+        )
+        try:
+            pm.check_band(order.side, order.price, quote.ltp, band)
+        except pm.OutsideBand as error:
+            return str(error)
+        return None
+
+    def _look(
+        self,
+        order_id: str,
+        step: Callable[[pm.BookOrder, pm.BookQuote | None], pm.BookOrder],
+    ) -> pm.BookOrder:
+        """Read, apply ``step`` with the quote of now, write conditionally; re-read on a lost
+        race, so two actors looking at once never both fill the same quantity."""
+        for _ in range(ATTEMPTS):
+            found = self.store.read(self.uid, self.account_id, order_id)
+            if found is None:
+                raise OrderNotFound(f"no paper order {order_id}", broker=self.name)
+            order, contract = found
+            instrument = instrument_of(contract)
+            lapsed = pm.lapse(order, self._today())
+            quote = None
+            if not lapsed.terminal:
+                quote, _why = self._quote(instrument)
+            after = step(lapsed, quote)
+            if after == order:
+                return order
+            if self.store.save(self.uid, self.account_id, after, contract):
+                return replace(after, version=order.version + 1)
+        raise Unavailable(f"paper order {order_id} kept changing; look again", broker=NAME)
+
+
+_STATUS = {
+    pm.OPEN: OrderStatus.OPEN,
+    pm.TRIGGER_PENDING: OrderStatus.TRIGGER_PENDING,
+    pm.COMPLETE: OrderStatus.COMPLETE,
+    pm.CANCELLED: OrderStatus.CANCELLED,
+    pm.REJECTED: OrderStatus.REJECTED,
+}
+
+
+def _state(order: pm.BookOrder) -> OrderState:
+    return OrderState(
+        order_id=order.order_id,
+        status=_STATUS[order.status],
+        quantity=order.quantity,
+        filled_quantity=order.filled_quantity,
+        average_price=order.average_price,
+        tag=order.tag,
+        symbol=order.symbol,
+        side=Side(order.side),
+        message=order.message,
+        broker_status=order.status,
+    )
