@@ -19,7 +19,8 @@ bp = Blueprint(__name__)
 def create_account(req: Request) -> dict[str, Any]:
     """Connect a broker account; api_key and api_secret are sealed with KMS and never returned.
 
-    A paper account needs neither: it is opened at the simulated exchange and can trade at once."""
+    A paper account needs neither and can trade at once: its orders fill in the platform's paper
+    book, priced from ``quote_account_id`` (one of the caller's live accounts) or the simulator."""
     body: AccountIn = req.body
     item = req.container.accounts.create(
         req.uid,

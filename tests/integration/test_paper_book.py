@@ -61,7 +61,7 @@ def test_a_paper_strategy_enters_and_its_stop_triggers_on_live_prices(rig: Rig, 
         "entry": {"time": "09:20:00", "days": ["WED"]}, "exit": {"time": "15:15:00"},
         "allocations": [{"account_id": paper["id"], "multiplier": 1}],
         "legs": [{"side": "SELL", "option_type": "CE", "strike": {"method": "ATM_OFFSET",
-                  "value": 0}, "lots": 1, "stop_loss": {"type": "PERCENT", "value": "30"}}],
+                  "value": 0}, "lots": 2, "stop_loss": {"type": "PERCENT", "value": "30"}}],
     })  # fmt: skip
     assert strategy.status_code == 201, strategy.body
     rig.strategy_id = strategy.data["id"]
@@ -74,12 +74,18 @@ def test_a_paper_strategy_enters_and_its_stop_triggers_on_live_prices(rig: Rig, 
     child = ChildOrder(
         account_id=paper["id"], broker="paper", leg=0, slice_no=0, side="SELL", key=contract.key,
         exchange=contract.exchange.value, lot_size=lot, tick_size=contract.tick_size,
-        quantity=lot, limit_price=protected_limit_price("SELL", D(100), on=TEN_AM.date()),
+        quantity=2 * lot, limit_price=protected_limit_price("SELL", D(100), on=TEN_AM.date()),
         product="MIS", tag=unique_tag(rig.strategy_id, "ENTRY", 0),
     )  # fmt: skip
-    entry = rig.send(execution, child)
-    c = rig.container
-    rig.settlement(FAST).settle(rig.uid, execution.sk)
+    rig.exchange.partial_fill_lots = 1  # the quote shows one lot a side: fills come lot by lot
+    try:
+        entry = rig.send(execution, child)
+        c = rig.container
+        placed, _ = DynamoPaperBook().read(rig.uid, paper["id"], entry.broker_order_id)
+        assert (placed.status, placed.filled_quantity) == ("OPEN", lot)  # the quoted size
+        rig.settlement(FAST).settle(rig.uid, execution.sk)  # its poll fills the next lot
+    finally:
+        rig.exchange.partial_fill_lots = None
     [entry] = [o for o in c.executions.orders_of_execution(rig.uid, execution.sk)]
     assert entry.status == "COMPLETE" and D(entry.average_price) == D(100)  # at the quote
 
@@ -103,7 +109,7 @@ def test_a_paper_strategy_enters_and_its_stop_triggers_on_live_prices(rig: Rig, 
     rig.exchange.set_price(contract.key, D("131"))
     assert paper_job.sweep(c)["looked"] >= 1  # the periodic look fills the stop
     stored, _contract = DynamoPaperBook().read(rig.uid, paper["id"], stops[0].broker_order_id)
-    assert stored.status == "COMPLETE" and stored.filled_quantity == lot
+    assert stored.status == "COMPLETE" and stored.filled_quantity == 2 * lot
     filled = adapter.status(stops[0].broker_order_id)
     assert filled.status.value == "COMPLETE" and filled.average_price == D(131)
 
@@ -112,6 +118,6 @@ def test_a_paper_strategy_enters_and_its_stop_triggers_on_live_prices(rig: Rig, 
     assert guard["state"] == "DONE" and guard["reason"] == "STOP_LOSS"
     assert list(rig.positions().values()) == [0]
     pnl = api.call("GET", "/pnl").data
-    assert D(pnl["realised"]) == D(-31 * lot)  # sold at 100, stopped out at 131
+    assert D(pnl["realised"]) == D(-31 * 2 * lot)  # sold at 100, stopped out at 131
     # paper orders never reach a broker: the live account only answered quotes
     assert rig.received("zerodha")[sent_before:] == []

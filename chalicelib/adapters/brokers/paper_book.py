@@ -215,14 +215,25 @@ class PaperBookBroker:
     def quotes(self, instruments: Sequence[Instrument]) -> Mapping[ContractKey, Decimal]:
         if self.feed is None:
             raise MarketDataError(self.no_feed_reason, field="quote_account_id")
-        return self.feed.quotes(instruments)
+        try:
+            return self.feed.quotes(instruments)
+        except BrokerError as error:  # the quote account's trouble is missing market data here
+            raise MarketDataError(f"quote source: {error}", field="quote_account_id") from error
 
     def index_ltp(self, names: Sequence[str]) -> Mapping[str, Decimal]:
-        """Spot levels through the quote source, when it speaks Kite's index names."""
+        """Spot levels through the quote source, when it speaks Kite's index names (the
+        planner's live spot is Kite-dialect today)."""
         reader = getattr(self.feed, "index_ltp", None)
         if reader is None:
-            raise MarketDataError(self.no_feed_reason, field="quote_account_id")
-        result: Mapping[str, Decimal] = reader(names)
+            raise MarketDataError(
+                f"{self.no_feed_reason if self.feed is None else 'the quote source'} gives no "
+                "index levels (a Zerodha account does)",
+                field="quote_account_id",
+            )
+        try:
+            result: Mapping[str, Decimal] = reader(names)
+        except BrokerError as error:
+            raise MarketDataError(f"quote source: {error}", field="quote_account_id") from error
         return result
 
     # ----------------------------------------------------------------- internals
