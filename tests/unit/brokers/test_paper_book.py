@@ -240,3 +240,12 @@ def test_a_stop_loss_order_triggers_on_the_price_path():
     feed.price = D("131")
     done = broker.status(ack.order_id)
     assert (done.status, done.average_price) == (OrderStatus.COMPLETE, D(131))
+
+
+def test_the_platform_book_is_the_default_paper_engine_and_a_typo_fails_at_start():
+    from chalicelib.settings import Settings
+
+    assert Settings.from_env({}).paper_engine == "book"
+    assert Settings.from_env({"PAPER_ENGINE": "SIM"}).paper_engine == "sim"
+    with pytest.raises(ValueError, match="PAPER_ENGINE"):
+        Settings.from_env({"PAPER_ENGINE": "simulator"})
