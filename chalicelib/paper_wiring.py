@@ -8,31 +8,93 @@ order is then recorded REJECTED with the reason, so nothing fills at a made-up p
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from chalicelib.adapters.brokers.paper_book import PaperBookBroker
 from chalicelib.adapters.brokers.port import Session
 from chalicelib.adapters.dynamo.paper_items import DynamoPaperBook
+from chalicelib.domain.instrument import ContractKey, Instrument
+from chalicelib.domain.paper_matching import BookQuote
 from chalicelib.errors import DomainError
 
 
-def paper_books(container: Any) -> Callable[[Any, Session], Any]:
+def paper_books(container: Any, ttl: float = 1.0) -> Callable[[Any, Session], Any]:
     """``BrokerAccess.paper`` for ``container``: quote accounts' adapters are kept a minute (a
     book looks at its quote account on every poll; building one costs reads and KMS calls)."""
     from chalicelib.services.broker_access import CachedAccess
 
     cache: list[CachedAccess] = []
+    feeds: dict[str, RecentQuotes] = {}
 
     def build(account: Any, session: Session) -> Any:
         if not cache:
             cache.append(CachedAccess(container.broker_access))
-        return paper_book_for(container, cache[0], account, session)
+        book = paper_book_for(container, cache[0], account, session)
+        if book.feed is not None and account.quote_account_id:
+            recent = feeds.setdefault(account.quote_account_id, RecentQuotes(book.feed, ttl))
+            recent.source = book.feed  # the newest adapter (session) of the quote account
+            book.feed = recent
+        return book
 
     return build
 
 
-def paper_book_for(container: Any, quote_access: Any, account: Any, session: Session) -> Any:
+class RecentQuotes:
+    """A live account's quotes, each kept for ``ttl`` seconds in this process.
+
+    Brokers cap quote calls tightly (Kite: about one a second per user); a four-leg paper entry
+    and the settlement polls that follow would otherwise ask for the same contracts many times a
+    second. A price a second old is what the next look would have seen anyway.
+    """
+
+    def __init__(
+        self, source: Any, ttl: float = 1.0, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.source = source
+        self.ttl = ttl
+        self.monotonic = monotonic
+        self._depth: dict[Any, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+        self.name = getattr(source, "name", "quotes")
+
+    def depth(self, instruments: Sequence[Instrument]) -> Mapping[ContractKey, BookQuote]:
+        now = self.monotonic()
+        with self._lock:
+            fresh = {
+                i.key: hit[1]
+                for i in instruments
+                if (hit := self._depth.get(i.key)) is not None and now - hit[0] < self.ttl
+            }
+        missing = [i for i in instruments if i.key not in fresh]
+        if missing:
+            got = _full_quotes(self.source, missing)
+            with self._lock:
+                for key, quote in got.items():
+                    self._depth[key] = (now, quote)
+            fresh.update(got)
+        return fresh
+
+    def quotes(self, instruments: Sequence[Instrument]) -> Mapping[ContractKey, Decimal]:
+        return {k: q.ltp for k, q in self.depth(instruments).items()}
+
+    def __getattr__(self, name: str) -> Any:  # index_ltp and the rest: straight through
+        return getattr(self.source, name)
+
+
+def _full_quotes(source: Any, instruments: Sequence[Instrument]) -> Mapping[ContractKey, Any]:
+    if hasattr(source, "depth"):
+        found: Mapping[ContractKey, BookQuote] = source.depth(instruments)
+        return found
+    return {k: BookQuote(ltp=v) for k, v in source.quotes(instruments).items() if v > 0}
+
+
+def paper_book_for(
+    container: Any, quote_access: Any, account: Any, session: Session
+) -> PaperBookBroker:
     """The paper account's broker port (``BrokerAccess.paper``)."""
     feed: Any = None
     reason = (

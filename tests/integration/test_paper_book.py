@@ -18,6 +18,7 @@ from chalicelib.adapters.dynamo.risk_items import RiskRepository
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.protection import protected_limit_price
 from chalicelib.jobs import paper as paper_job
+from chalicelib.paper_wiring import paper_books
 from chalicelib.services.closing import unique_tag
 from chalicelib.services.order_builder import ChildOrder
 from chalicelib.services.risk_engine import RiskEngine
@@ -66,6 +67,8 @@ def test_a_paper_strategy_enters_and_its_stop_triggers_on_live_prices(rig: Rig, 
     assert strategy.status_code == 201, strategy.body
     rig.strategy_id = strategy.data["id"]
     [contract] = rig.contracts(1)
+    # quotes of a live account are kept a second per process; this price path moves faster
+    rig.container.broker_access.paper = paper_books(rig.container, ttl=0.0)
     rig.exchange.set_price(contract.key, D("100"))
     lot = contract.lot_size
     sent_before = len(rig.received("zerodha"))

@@ -53,6 +53,9 @@ from chalicelib.errors import DomainError
 
 NAME = "paper"
 ATTEMPTS = 8  # re-reads after a lost conditional write before giving up (Unavailable)
+#: A quote source that failed this time (rate limit, timeout, expired session): the order is
+#: accepted and rests unmatched until a look gets a price; it is never rejected for that.
+TRANSIENT = "quote source unavailable: "
 
 
 class PaperBookStore(Protocol):
@@ -149,9 +152,9 @@ class PaperBookBroker:
         quote, refusal = self._quote(request.instrument)
         if refusal is None and quote is not None:
             refusal = self._band_refusal(order, quote, today)
-        if refusal is not None:
+        if refusal is not None and not refusal.startswith(TRANSIENT):
             order = replace(order, status=pm.REJECTED, message=refusal)
-        else:
+        else:  # a quote source that failed for now (429, timeout): rest until the next look
             order = pm.match(pm.opened(order), quote)
         if not self.store.create(
             self.uid, self.account_id, order, contract_text(request.instrument)
@@ -251,7 +254,7 @@ class PaperBookBroker:
                 return found, None if found else f"no quote for {instrument.key}"
             price = self.feed.quotes([instrument]).get(instrument.key)
         except (BrokerError, DomainError) as error:
-            return None, f"quote source unavailable: {error}"
+            return None, f"{TRANSIENT}{error}"
         if price is None or price <= 0:
             return None, f"no quote for {instrument.key}"
         return pm.BookQuote(ltp=price), None

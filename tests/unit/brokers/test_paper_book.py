@@ -249,3 +249,30 @@ def test_the_platform_book_is_the_default_paper_engine_and_a_typo_fails_at_start
     assert Settings.from_env({"PAPER_ENGINE": "SIM"}).paper_engine == "sim"
     with pytest.raises(ValueError, match="PAPER_ENGINE"):
         Settings.from_env({"PAPER_ENGINE": "simulator"})
+
+
+def test_a_live_accounts_quotes_are_kept_a_second_and_a_failed_look_leaves_the_order_resting():
+    from chalicelib.adapters.brokers.errors import RateLimited
+    from chalicelib.paper_wiring import RecentQuotes
+
+    calls: list[int] = []
+
+    class Limited(Feed):
+        def quotes(self, instruments):
+            calls.append(len(instruments))
+            if self.price is None:
+                raise RateLimited("Too many requests", broker="zerodha")
+            return super().quotes(instruments)
+
+    clock = [0.0]
+    source = Limited("100")
+    recent = RecentQuotes(source, ttl=1.0, monotonic=lambda: clock[0])
+    assert recent.quotes([NIFTY_CE]) == {KEY: D(100)} == recent.quotes([NIFTY_CE])
+    assert len(calls) == 1
+    source.price, clock[0] = None, 1.5
+    store = MemoryBook()
+    broker = book(store, recent)
+    ack = broker.place(request(price="110"))  # the quote account answered 429
+    assert broker.status(ack.order_id).status is OrderStatus.OPEN  # accepted, not rejected
+    source.price, clock[0] = D("105"), 3.0
+    assert broker.status(ack.order_id).status is OrderStatus.COMPLETE
