@@ -124,3 +124,28 @@ def test_a_paper_strategy_enters_and_its_stop_triggers_on_live_prices(rig: Rig, 
     assert D(pnl["realised"]) == D(-31 * 2 * lot)  # sold at 100, stopped out at 131
     # paper orders never reach a broker: the live account only answered quotes
     assert rig.received("zerodha")[sent_before:] == []
+
+
+def test_the_tables_conditional_write_lets_one_of_two_stale_writers_through(container):
+    from dataclasses import replace
+
+    from chalicelib.domain import paper_matching as pm
+
+    store = DynamoPaperBook()
+    order = pm.BookOrder(
+        order_id="20261125race", tag="RACE", symbol="NIFTY", side="BUY", quantity=150,
+        lot_size=75, order_type="LIMIT", price=D("100"), trigger=None, status="OPEN",
+        trading_day=TEN_AM.date(),
+    )  # fmt: skip
+    assert store.create("race-user", "acct", order, "contract")
+    assert not store.create("race-user", "acct", order, "contract")  # never overwrites
+    read, _ = store.read("race-user", "acct", order.order_id)
+    first = replace(read, filled_quantity=75)
+    second = replace(read, filled_quantity=75, average_price=D("99"))
+    assert store.save("race-user", "acct", first, "contract")
+    assert not store.save("race-user", "acct", second, "contract")  # read before the first write
+    done = replace(first, version=1, filled_quantity=150, status="COMPLETE")
+    assert store.save("race-user", "acct", done, "contract")
+    assert ("race-user", "acct", order.order_id) not in store.open_orders()  # left the index
+    stored, _ = store.read("race-user", "acct", order.order_id)
+    assert (stored.filled_quantity, stored.version, stored.status) == (150, 2, "COMPLETE")

@@ -216,18 +216,28 @@ def test_cancel_and_modify_act_on_what_has_not_filled():
     assert broker.status(other.order_id).filled_quantity == 0
 
 
+class DepthFeed(Feed):
+    """Offers one lot (75) at the price on every look."""
+
+    def depth(self, instruments: Sequence[Instrument]) -> Mapping[ContractKey, pm.BookQuote]:
+        assert self.price is not None
+        return {i.key: pm.BookQuote(self.price, ask=self.price, ask_size=75) for i in instruments}
+
+
 def test_two_actors_looking_at_once_never_fill_the_same_order_twice():
-    store, feed = MemoryBook(), Feed("120")
-    ack = book(store, feed).place(request(price="110"))
+    store, feed = MemoryBook(), DepthFeed("120")
+    ack = book(store, feed).place(request(price="110"))  # 2 lots, resting
     feed.price = D("105")
     settlement, monitor = book(store, feed), book(store, feed)
-    # the monitor reads, then the settlement poll fills and writes before the monitor writes
+    # the monitor reads (nothing filled) and matches one lot; before it writes, the settlement
+    # poll fills a lot and writes. The monitor's write must lose, and its re-read match the
+    # new state: one more lot, not the same lot again over the settlement's.
     store.before_save.append(lambda: settlement.status(ack.order_id))
     state = monitor.status(ack.order_id)
     assert (state.status, state.filled_quantity) == (OrderStatus.COMPLETE, 150)
     stored, _ = store.rows[("u1", "a1", ack.order_id)]
-    assert (stored.filled_quantity, stored.version) == (150, 1)  # one fill, one write
-    assert [(p.net_quantity) for p in settlement.positions()] == [150]
+    assert (stored.filled_quantity, stored.version) == (150, 2)  # two fills, two writes
+    assert [p.net_quantity for p in settlement.positions()] == [150]
 
 
 def test_a_stop_loss_order_triggers_on_the_price_path():
