@@ -11,7 +11,7 @@ live broker accounts (``quote_account_id``), or locally the simulated exchange.
 
 Everything above the port (execution store, settlement, recovery by tag, risk stops, kill
 switch) is the live code path; only the matching is simulated. A refusal (no quote, a limit
-outside the exchange's band) is an accepted order that ends REJECTED with the reason, as a
+outside the exchange's band, a quantity above the freeze limit) is an accepted order that ends REJECTED with the reason, as a
 broker's RMS reports it, so the order is recorded like any other.
 """
 
@@ -43,9 +43,10 @@ from chalicelib.adapters.brokers.port import (
 )
 from chalicelib.domain import paper_matching as pm
 from chalicelib.domain.calendar import IST
+from chalicelib.domain.contracts import default_contract_rules
 from chalicelib.domain.instrument import Broker as DomainBroker
 from chalicelib.domain.instrument import ContractKey, Instrument
-from chalicelib.domain.market_errors import MarketDataError
+from chalicelib.domain.market_errors import MarketDataError, MarketRuleError
 from chalicelib.domain.protection import Band, default_protection_policies
 from chalicelib.domain.reference_data import in_force
 from chalicelib.domain.underlying import Exchange, OptionType, Underlying
@@ -115,6 +116,7 @@ class PaperBookBroker:
     #: Why there is no feed (shown in the rejection of every order until one is chosen).
     no_feed_reason: str = "the paper account has no quote source"
     band_for: Callable[[date], Band] | None = None
+    freeze_for: Callable[[Instrument, date], int | None] | None = None
     name: str = NAME
 
     # ----------------------------------------------------------------- session (none needed)
@@ -150,6 +152,9 @@ class PaperBookBroker:
             trading_day=today,
         )
         quote, refusal = self._quote(request.instrument)
+        freeze = self._freeze(request.instrument, today)
+        if freeze and request.quantity > freeze:  # the exchange refuses; the platform slices
+            quote, refusal = None, f"quantity {request.quantity} exceeds the freeze limit {freeze}"
         if refusal is None and quote is not None:
             refusal = self._band_refusal(order, quote, today)
         if refusal is not None and not refusal.startswith(TRANSIENT):
@@ -258,6 +263,14 @@ class PaperBookBroker:
         if price is None or price <= 0:
             return None, f"no quote for {instrument.key}"
         return pm.BookQuote(ltp=price), None
+
+    def _freeze(self, instrument: Instrument, on: date) -> int | None:
+        if self.freeze_for is not None:
+            return self.freeze_for(instrument, on)
+        try:
+            return default_contract_rules().freeze_qty(instrument.key.underlying, on)
+        except (DomainError, MarketRuleError):
+            return None  # no dated limit known: the exchange's check cannot be applied
 
     def _band_refusal(self, order: pm.BookOrder, quote: pm.BookQuote, on: date) -> str | None:
         band = (

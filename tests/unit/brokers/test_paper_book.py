@@ -286,3 +286,19 @@ def test_a_live_accounts_quotes_are_kept_a_second_and_a_failed_look_leaves_the_o
     assert broker.status(ack.order_id).status is OrderStatus.OPEN  # accepted, not rejected
     source.price, clock[0] = D("105"), 3.0
     assert broker.status(ack.order_id).status is OrderStatus.COMPLETE
+
+
+def test_an_order_above_the_freeze_limit_is_refused_as_the_exchange_would():
+    store = MemoryBook()
+    strict = PaperBookBroker(
+        store, "u1", "a1", Feed("100"), now=lambda: NOW, band_for=lambda _d: BAND,
+        freeze_for=lambda _i, _d: 75,
+    )  # fmt: skip
+    state = strict.status(strict.place(request()).order_id)  # 150 units, freeze 75
+    assert state.status is OrderStatus.REJECTED and "freeze limit 75" in state.message
+    assert (
+        book(store, Feed("100"))
+        .status(book(store, Feed("100")).place(request(tag="T2")).order_id)
+        .status
+        is OrderStatus.COMPLETE
+    )  # the dated data: 150 is fine
