@@ -13,13 +13,13 @@ are the ones a trader meets live, so a strategy forward-tested on paper behaves 
   quoted size the whole remainder fills. What is left stays OPEN for the next look.
 - The exchange's limit-price band (``protection.Band``, the same dated data live orders are
   priced inside) refuses a limit too far from the last price, at placement and modification.
-- Orders are DAY orders: one still open on a later day has lapsed (cancelled, never filled).
+- Orders are DAY orders: one still open at its day's close has lapsed (cancelled, never filled).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime, time
 from decimal import Decimal
 
 from chalicelib.domain.protection import Band
@@ -93,9 +93,12 @@ def opened(order: BookOrder) -> BookOrder:
     return replace(order, status=status, triggered=order.order_type != SL_LIMIT)
 
 
-def lapse(order: BookOrder, today: date) -> BookOrder:
-    """A DAY order still open after its trading day is cancelled (never filled later)."""
-    if order.terminal or order.trading_day >= today:
+def lapse(order: BookOrder, now: datetime, close: time) -> BookOrder:
+    """A DAY order still open at the close of its trading day (``close``, in ``now``'s zone) is
+    cancelled, as the exchange does: it never fills later on a stale or next-day price."""
+    if order.terminal:
+        return order
+    if now.date() < order.trading_day or (now.date() == order.trading_day and now.time() < close):
         return order
     return replace(order, status=CANCELLED, message="lapsed at the close of its trading day")
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Protocol, Self
 
@@ -42,7 +42,7 @@ from chalicelib.adapters.brokers.port import (
     Side,
 )
 from chalicelib.domain import paper_matching as pm
-from chalicelib.domain.calendar import IST
+from chalicelib.domain.calendar import IST, default_calendar
 from chalicelib.domain.contracts import default_contract_rules
 from chalicelib.domain.instrument import Broker as DomainBroker
 from chalicelib.domain.instrument import ContractKey, Instrument
@@ -57,6 +57,7 @@ ATTEMPTS = 8  # re-reads after a lost conditional write before giving up (Unavai
 #: A quote source that failed this time (rate limit, timeout, expired session): the order is
 #: accepted and rests unmatched until a look gets a price; it is never rejected for that.
 TRANSIENT = "quote source unavailable: "
+FALLBACK_CLOSE = time(15, 30)  # the F&O close when no dated session hours are known
 
 
 class PaperBookStore(Protocol):
@@ -264,6 +265,12 @@ class PaperBookBroker:
             return None, f"no quote for {instrument.key}"
         return pm.BookQuote(ltp=price), None
 
+    def _close(self, day: date) -> time:
+        try:
+            return default_calendar().fo_session_bounds(day)[1]
+        except MarketRuleError:
+            return FALLBACK_CLOSE
+
     def _freeze(self, instrument: Instrument, on: date) -> int | None:
         if self.freeze_for is not None:
             return self.freeze_for(instrument, on)
@@ -297,7 +304,8 @@ class PaperBookBroker:
                 raise OrderNotFound(f"no paper order {order_id}", broker=self.name)
             order, contract = found
             instrument = instrument_of(contract)
-            lapsed = pm.lapse(order, self._today())
+            now = self.now().astimezone(IST)
+            lapsed = pm.lapse(order, now, self._close(order.trading_day))
             quote = None
             if not lapsed.terminal:
                 quote, _why = self._quote(instrument)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 
 import pytest
@@ -106,8 +106,14 @@ def test_the_band_refuses_limits_too_far_from_the_last_price():
 
 
 def test_a_day_order_lapses_after_its_day_and_positions_net_the_fills():
-    assert pm.lapse(order(), date(2026, 11, 27)).status == pm.CANCELLED
-    assert pm.lapse(order(), DAY).status == pm.OPEN
+    close = time(15, 30)
+    assert (
+        pm.lapse(order(), datetime(2026, 11, 27, 9, 15, tzinfo=IST), close).status == pm.CANCELLED
+    )
+    assert (
+        pm.lapse(order(), datetime(2026, 11, 26, 15, 30, tzinfo=IST), close).status == pm.CANCELLED
+    )
+    assert pm.lapse(order(), datetime(2026, 11, 26, 15, 29, tzinfo=IST), close).status == pm.OPEN
     fills = [
         replace(order(qty=150), filled_quantity=150, average_price=D(100), status=pm.COMPLETE),
         replace(order("SELL", 75), filled_quantity=75, average_price=D(120), status=pm.COMPLETE),
