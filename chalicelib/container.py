@@ -33,7 +33,7 @@ from chalicelib.adapters.market.broker_quotes import KiteQuotes
 from chalicelib.adapters.market.synthetic_quotes import SyntheticQuotes
 from chalicelib.domain.market_model import MarketModel
 from chalicelib.errors import DomainError
-from chalicelib.paper_wiring import paper_books
+from chalicelib.paper_wiring import paper_books, quotes_indices
 from chalicelib.services.accounts import AccountService
 from chalicelib.services.baskets import BasketService
 from chalicelib.services.broker_access import BrokerAccess, CachedAccess
@@ -219,7 +219,8 @@ class Container(NotificationParts):
         for account, session in usable:
             if account.broker in KITE_DIALECT:
                 adapter = self.broker_access.adapter_for(account, session)
-                return KiteQuotes(adapter, self.market, name=account.broker)
+                if quotes_indices(adapter):  # not a paper book without a Kite quote source
+                    return KiteQuotes(adapter, self.market, name=account.broker)
         return None
 
     def quotes_of(self, uid: str) -> QuoteSource:

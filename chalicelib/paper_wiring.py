@@ -22,6 +22,15 @@ from chalicelib.domain.paper_matching import BookQuote
 from chalicelib.errors import DomainError
 
 
+def quotes_indices(adapter: Any) -> bool:
+    """Whether ``adapter`` can be the user's live quote source (index levels and chains): a
+    paper book only through a quote source that has them, so a user's Zerodha account is used
+    rather than a paper account with no source (or an Upstox one, which quotes no indices)."""
+    if not isinstance(adapter, PaperBookBroker):
+        return True
+    return adapter.feed is not None and hasattr(adapter.feed, "index_ltp")
+
+
 def paper_books(container: Any, ttl: float = 1.0) -> Callable[[Any, Session], Any]:
     """``BrokerAccess.paper`` for ``container``: quote accounts' adapters are kept a minute (a
     book looks at its quote account on every poll; building one costs reads and KMS calls)."""

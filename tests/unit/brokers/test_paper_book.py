@@ -308,3 +308,16 @@ def test_an_order_above_the_freeze_limit_is_refused_as_the_exchange_would():
         .status
         is OrderStatus.COMPLETE
     )  # the dated data: 150 is fine
+
+
+def test_a_paper_book_is_a_users_live_quote_source_only_through_a_kite_quote_source():
+    from chalicelib.paper_wiring import RecentQuotes, quotes_indices
+
+    class KiteLike(Feed):
+        def index_ltp(self, names):
+            return {n: D(26000) for n in names}
+
+    assert not quotes_indices(book(MemoryBook(), None))  # no source: the user's Zerodha is used
+    assert not quotes_indices(book(MemoryBook(), Feed("100")))  # an LTP-only dialect
+    assert quotes_indices(book(MemoryBook(), RecentQuotes(KiteLike("100"))))
+    assert quotes_indices(object())  # any live adapter
