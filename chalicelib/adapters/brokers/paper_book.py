@@ -57,6 +57,7 @@ ATTEMPTS = 8  # re-reads after a lost conditional write before giving up (Unavai
 #: A quote source that failed this time (rate limit, timeout, expired session): the order is
 #: accepted and rests unmatched until a look gets a price; it is never rejected for that.
 TRANSIENT = "quote source unavailable: "
+PAPER_CAPITAL = Decimal("10000000")  # one crore of notional funds for the margin check
 FALLBACK_CLOSE = time(15, 30)  # the F&O close when no dated session hours are known
 
 
@@ -219,6 +220,27 @@ class PaperBookBroker:
             Position(p.symbol, None, p.net_quantity, p.average_price, exchange="")
             for p in pm.net_positions(orders)
         ]
+
+    # ----------------------------------------------------------------- margin
+    def basket_margin(self, requests: Sequence[OrderRequest]) -> Decimal:
+        """What the basket would block live: the quote account's broker is asked for the same
+        basket (its own SPAN figure); a source without a margin endpoint cannot say, which the
+        margin check records as unchecked rather than guessing."""
+        ask = getattr(self.feed, "basket_margin", None)
+        if not callable(ask):
+            raise Unavailable(
+                f"{self.name}: the quote source has no margin endpoint",
+                broker=self.name,
+                code="margin_unsupported",
+                retryable=False,
+            )
+        required: Decimal = ask(requests)
+        return required
+
+    def funds(self) -> Decimal:
+        """A paper account's notional capital (the simulator opens paper accounts with the same
+        one crore), so only a basket no account of that size could carry is refused."""
+        return PAPER_CAPITAL
 
     # ----------------------------------------------------------------- quotes
     def quotes(self, instruments: Sequence[Instrument]) -> Mapping[ContractKey, Decimal]:

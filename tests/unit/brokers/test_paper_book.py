@@ -321,3 +321,16 @@ def test_a_paper_book_is_a_users_live_quote_source_only_through_a_kite_quote_sou
     assert not quotes_indices(book(MemoryBook(), Feed("100")))  # an LTP-only dialect
     assert quotes_indices(book(MemoryBook(), RecentQuotes(KiteLike("100"))))
     assert quotes_indices(object())  # any live adapter
+
+
+def test_the_margin_of_a_paper_basket_is_what_the_quote_accounts_broker_says():
+    from chalicelib.adapters.brokers.errors import Unavailable
+
+    class WithMargin(Feed):
+        def basket_margin(self, requests):
+            return D(150_000) * len(requests)
+
+    assert book(MemoryBook(), WithMargin("100")).basket_margin([request()]) == D(150_000)
+    assert book(MemoryBook(), None).funds() == D(10_000_000)
+    with pytest.raises(Unavailable, match="margin endpoint"):
+        book(MemoryBook(), Feed("100")).basket_margin([request()])
