@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from chalicelib.adapters.brokers.paper_book import PaperBookBroker
 from chalicelib.adapters.dynamo.paper_items import DynamoPaperBook
 from chalicelib.container import Container
+from chalicelib.errors import NotFound
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +25,15 @@ def sweep(container: Container) -> dict[str, Any]:
         return {"looked": 0, "failed": 0}
     adapters: dict[tuple[str, str], Any] = {}
     looked = failed = 0
-    for uid, account_id, order_id in DynamoPaperBook().open_orders():
+    store = DynamoPaperBook()
+    for uid, account_id, order_id in store.open_orders():
         try:
             if (uid, account_id) not in adapters:
-                adapters[(uid, account_id)] = container.broker_access.adapter(uid, account_id)
+                try:
+                    adapters[(uid, account_id)] = container.broker_access.adapter(uid, account_id)
+                except NotFound:  # the paper account was deleted: its open orders end here
+                    orphan = PaperBookBroker(store, uid, account_id, None, now=container.clock)
+                    adapters[(uid, account_id)] = _Orphan(orphan)
             adapters[(uid, account_id)].status(order_id)
             looked += 1
         except Exception:  # one account's failure must not stop the others
@@ -37,3 +44,14 @@ def sweep(container: Container) -> dict[str, Any]:
                 exc_info=True,
             )
     return {"looked": looked, "failed": failed}
+
+
+class _Orphan:
+    """The open orders of a deleted paper account: cancelled on the sweep's look, so they leave
+    the open-order index instead of being looked at (and failing) forever."""
+
+    def __init__(self, book: PaperBookBroker) -> None:
+        self.book = book
+
+    def status(self, order_id: str) -> Any:
+        return self.book.cancel(order_id)

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 
+from chalicelib.adapters.brokers.paper_book import contract_text
 from chalicelib.adapters.dynamo.paper_items import DynamoPaperBook
 from chalicelib.adapters.dynamo.risk_items import RiskRepository
 from chalicelib.domain.calendar import IST
@@ -149,3 +150,18 @@ def test_the_tables_conditional_write_lets_one_of_two_stale_writers_through(cont
     assert ("race-user", "acct", order.order_id) not in store.open_orders()  # left the index
     stored, _ = store.read("race-user", "acct", order.order_id)
     assert (stored.filled_quantity, stored.version, stored.status) == (150, 2, "COMPLETE")
+    # an order left open by a paper account that no longer exists ends on the next sweep
+    orphan = replace(order, order_id="20261125orphan", tag="ORPHAN")
+    [contract] = rig_free_contract()
+    assert store.create("race-user", "gone", orphan, contract_text(contract))
+    paper_job.sweep(container)
+    ended, _ = store.read("race-user", "gone", orphan.order_id)
+    assert ended.status == "CANCELLED"
+
+
+def rig_free_contract() -> list:
+    from chalicelib.domain.instrument import ContractKey, Instrument
+    from chalicelib.domain.underlying import Exchange, OptionType, Underlying
+
+    key = ContractKey(Underlying.NIFTY, TEN_AM.date(), D(26000), OptionType.CE)
+    return [Instrument(key, Exchange.NFO, 75, D("0.05"))]

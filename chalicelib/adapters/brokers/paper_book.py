@@ -325,12 +325,11 @@ class PaperBookBroker:
             if found is None:
                 raise OrderNotFound(f"no paper order {order_id}", broker=self.name)
             order, contract = found
-            instrument = instrument_of(contract)
             now = self.now().astimezone(IST)
             lapsed = pm.lapse(order, now, self._close(order.trading_day))
             quote = None
-            if not lapsed.terminal:
-                quote, _why = self._quote(instrument)
+            if not lapsed.terminal and self.feed is not None:
+                quote, _why = self._quote(instrument_of(contract))
             after = step(lapsed, quote)
             if after == order:
                 return order
