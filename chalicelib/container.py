@@ -33,6 +33,7 @@ from chalicelib.adapters.market.broker_quotes import KiteQuotes
 from chalicelib.adapters.market.synthetic_quotes import SyntheticQuotes
 from chalicelib.domain.market_model import MarketModel
 from chalicelib.errors import DomainError
+from chalicelib.paper_wiring import paper_books, quotes_indices
 from chalicelib.services.accounts import AccountService
 from chalicelib.services.baskets import BasketService
 from chalicelib.services.broker_access import BrokerAccess, CachedAccess
@@ -125,6 +126,7 @@ class Container(NotificationParts):
             public_api_url=self.settings.public_api_url,
             hosts=self.settings.broker_hosts,
             build_broker=api_broker,
+            paper_engine=self.settings.paper_engine,
         )
 
     @cached_property
@@ -184,6 +186,7 @@ class Container(NotificationParts):
             limiter=self.limiter,
             clock=self.clock,
             build=self.instruments.build_broker,  # loads a token dialect's master first
+            paper=paper_books(self) if self.settings.paper_engine == "book" else None,
         )
 
     @cached_property
@@ -216,7 +219,8 @@ class Container(NotificationParts):
         for account, session in usable:
             if account.broker in KITE_DIALECT:
                 adapter = self.broker_access.adapter_for(account, session)
-                return KiteQuotes(adapter, self.market, name=account.broker)
+                if quotes_indices(adapter):  # not a paper book without a Kite quote source
+                    return KiteQuotes(adapter, self.market, name=account.broker)
         return None
 
     def quotes_of(self, uid: str) -> QuoteSource:

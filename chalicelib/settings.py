@@ -41,6 +41,10 @@ class Settings:
     # Per broker, host key -> base URL overrides (the fake brokers on loopback, a sandbox).
     broker_hosts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     alarm_topic_arn: str | None = None
+    # Where paper orders fill: "book" (the platform's own book in the table, priced from a live
+    # account's quotes or the simulator's; works on AWS) or "sim" (the simulator's Kite fake
+    # matches them: the older path, kept for comparison). docs/paper.md.
+    paper_engine: str = "book"
     order_rate: int = 8  # order requests per second per broker account (capped at 10)
     # Instrument masters: where downloads are cached (empty: a directory under the system temp
     # dir) and whose public masters the morning refresh downloads (services/instrument_refresh).
@@ -120,6 +124,7 @@ class Settings:
             web_app_url=source.get("WEB_APP_URL", "").rstrip("/"),
             broker_hosts=_json_mapping(source.get("BROKER_HOSTS", ""), "BROKER_HOSTS"),
             alarm_topic_arn=source.get("ALARM_TOPIC_ARN") or None,
+            paper_engine=_paper_engine(source.get("PAPER_ENGINE", "book")),
             order_rate=int(source.get("ORDER_RATE", "8")),
             instrument_cache_dir=source.get("INSTRUMENT_CACHE_DIR", ""),
             instrument_brokers=_names(source.get("INSTRUMENT_BROKERS"), cls.instrument_brokers),
@@ -181,3 +186,10 @@ def _json_mapping(raw: str, name: str) -> dict[str, dict[str, str]]:
     if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
         raise ValueError(f"{name} must map broker names to objects of host URLs")
     return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in value.items()}
+
+
+def _paper_engine(value: str) -> str:
+    engine = (value or "book").strip().lower()
+    if engine not in ("book", "sim"):
+        raise ValueError(f"PAPER_ENGINE must be book or sim, got {value!r}")
+    return engine

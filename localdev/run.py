@@ -34,7 +34,7 @@ from localdev import emulator, stack, terraform, webapp
 from localdev.supervisor import Component, Supervisor, die_with_parent, process_component
 
 ROOT = Path(__file__).resolve().parent.parent
-# Which fake serves each broker name locally (paper trades through the Kite-dialect fake).
+# Which fake serves each broker name locally (paper: the Kite-dialect fake prices its book).
 #: The fake bot's token: a local stand-in, valid only at the fake Telegram on 127.0.0.1.
 LOCAL_BOT_TOKEN = "100000:LOCAL-fake-telegram-bot"
 FAKE_OF = {
@@ -413,8 +413,8 @@ def _banner(
                     if "telegram" in hosts
                     else []
                 ),
-                '  paper accounts   POST /accounts {"broker":"paper",...}: trade at once on the '
-                "simulated exchange (no keys, no login)",
+                '  paper accounts   POST /accounts {"broker":"paper",...}: trade at once (no keys, '
+                "no login) in the platform's paper book, at the simulated exchange's prices",
                 f"  state            {root}  (kept across restarts; `make reset` wipes it)",
                 f"  Try: curl -s http://127.0.0.1:{api_port}/health",
                 "Ctrl-C stops everything; a component that dies is restarted.",

@@ -19,7 +19,8 @@ bp = Blueprint(__name__)
 def create_account(req: Request) -> dict[str, Any]:
     """Connect a broker account; api_key and api_secret are sealed with KMS and never returned.
 
-    A paper account needs neither: it is opened at the simulated exchange and can trade at once."""
+    A paper account needs neither and can trade at once: its orders fill in the platform's paper
+    book, priced from ``quote_account_id`` (one of the caller's live accounts) or the simulator."""
     body: AccountIn = req.body
     item = req.container.accounts.create(
         req.uid,
@@ -28,6 +29,7 @@ def create_account(req: Request) -> dict[str, Any]:
         label=body.label,
         secrets=body.secrets(),
         static_ip_note=body.static_ip_note,
+        quote_account_id=body.quote_account_id,
     )
     session = req.container.repo.get_session(req.uid, item.account_id)  # paper: open at once
     return account_view(item, session_view(session, req.container.clock()))
@@ -87,6 +89,7 @@ def update_account(req: Request, account_id: str) -> dict[str, Any]:
         static_ip_note=body.static_ip_note,
         secrets=body.secrets(),
         version=body.version,
+        quote_account_id=body.quote_account_id,
     )
     return account_view(item)
 

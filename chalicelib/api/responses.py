@@ -46,6 +46,7 @@ ACCOUNT = obj(
         "static_ip_note": NULLABLE_STRING,
         "status": STRING,
         "has_api_secret": BOOLEAN,
+        "quote_account_id": NULLABLE_STRING,
         "session": SESSION,
         "version": INTEGER,
         "created_at": NULLABLE_STRING,

@@ -127,6 +127,9 @@ class ProfilePatch(Strict):
 
 
 # ----- broker accounts ---------------------------------------------------------------------------
+AccountRef = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
 class AccountIn(Strict):
     broker: Broker
     client_id: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -135,6 +138,7 @@ class AccountIn(Strict):
     api_secret: Annotated[str, Field(min_length=1, max_length=256)] | None = None
     static_ip_note: Annotated[str, Field(max_length=200)] | None = None
     extra: Secrets | None = None
+    quote_account_id: AccountRef | None = None
 
     def secrets(self) -> dict[str, str]:
         pairs = {"api_key": self.api_key, "api_secret": self.api_secret}
@@ -147,6 +151,10 @@ class AccountPatch(Strict):
     api_secret: Annotated[str, Field(min_length=1, max_length=256)] | None = None
     static_ip_note: Annotated[str, Field(max_length=200)] | None = None
     extra: Secrets | None = None
+    # A paper account's quote source; "" goes back to the simulated exchange.
+    quote_account_id: Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")] | None = (
+        None
+    )
     version: StrictInt | None = None
 
     def secrets(self) -> dict[str, str]:

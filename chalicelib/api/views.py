@@ -27,6 +27,7 @@ def account_view(item: AccountItem, session: dict[str, Any] | None = None) -> di
         "static_ip_note": item.static_ip_note,
         "status": item.status,
         "has_api_secret": item.secret_blob is not None,
+        "quote_account_id": item.quote_account_id,
         "session": session or {"status": "NONE", "expires_at": None},
         "version": item.version,
         "created_at": item.created_at,

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.container import Container
-from chalicelib.jobs import risk
+from chalicelib.jobs import paper, risk
 
 log = logging.getLogger(__name__)
 INTERVAL = 3.0  # seconds between sweeps in the session (locally)
@@ -31,6 +31,11 @@ def sweep(
     book armed (stops at the broker)."""
     recovery = container.recovery
     recovery.after_settle = lambda uid, sk: risk.arm(container, uid, sk)
+    if users is None:  # the paper book's resting orders are matched on every full sweep
+        try:
+            paper.sweep(container)
+        except Exception:
+            log.exception("paper book sweep failed")
     return recovery.sweep(now, users).as_dict()
 
 

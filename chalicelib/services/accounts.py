@@ -12,7 +12,7 @@ from chalicelib.adapters.aws.secrets import EnvelopeCipher
 from chalicelib.adapters.dynamo.models import AccountItem, SessionItem
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain.strategy import from_document
-from chalicelib.errors import Conflict, DomainError
+from chalicelib.errors import Conflict, DomainError, NotFound, ValidationFailed
 from chalicelib.services.strategies import _check_version, new_id
 
 
@@ -32,7 +32,10 @@ class AccountService:
         label: str,
         secrets: dict[str, str],
         static_ip_note: str | None,
+        quote_account_id: str | None = None,
     ) -> AccountItem:
+        if quote_account_id is not None:
+            self._check_quote_source(uid, broker, quote_account_id, own_id=None)
         if any(a.broker == broker and a.client_id == client_id for a in self.list(uid)):
             raise Conflict(
                 f"{broker} account {client_id} is already connected", code="duplicate_account"
@@ -52,6 +55,7 @@ class AccountService:
             label=label,
             static_ip_note=static_ip_note,
             secret_blob=self.cipher.seal(secrets, owner=uid) if secrets else None,
+            quote_account_id=quote_account_id,
         )
         self.repo.put_account(item)
         if broker == "paper" and not secrets and self.open_paper is not None:
@@ -78,9 +82,14 @@ class AccountService:
         static_ip_note: str | None,
         secrets: dict[str, str] | None,
         version: int | None,
+        quote_account_id: str | None = None,
     ) -> AccountItem:
         item = self.repo.get_account(uid, account_id)
         _check_version(item.version, version)
+        if quote_account_id is not None:
+            if quote_account_id:
+                self._check_quote_source(uid, item.broker, quote_account_id, own_id=account_id)
+            item.quote_account_id = quote_account_id or None
         if label is not None:
             item.label = label
         if static_ip_note is not None:
@@ -100,4 +109,32 @@ class AccountService:
                     "remove it from the strategy's allocations first",
                     code="account_in_use",
                 )
+        for other in self.repo.list_accounts(uid):
+            if other.quote_account_id == account_id:
+                raise Conflict(
+                    f"paper account {other.account_id} takes its quotes from this account; "
+                    "choose another quote source for it first",
+                    code="account_in_use",
+                )
         self.repo.delete_account(item)
+
+    def _check_quote_source(
+        self, uid: str, broker: str, quote_account_id: str, *, own_id: str | None
+    ) -> None:
+        """A paper account's quotes come from one of the same user's live accounts."""
+        if broker != "paper":
+            raise ValidationFailed(
+                "only a paper account takes a quote source", field="quote_account_id"
+            )
+        try:
+            source = self.repo.get_account(uid, quote_account_id)
+        except NotFound:  # another user's account looks exactly like a missing one
+            raise ValidationFailed(
+                f"no account {quote_account_id} of yours to take quotes from",
+                field="quote_account_id",
+            ) from None
+        if source.broker == "paper" or source.account_id == own_id:
+            raise ValidationFailed(
+                "the quote source must be a live broker account, not a paper one",
+                field="quote_account_id",
+            )

@@ -65,6 +65,9 @@ class BrokerAccess:
     limiter: OrderRateLimiter
     clock: Clock
     build: BrokerFactory | None = None
+    #: Builds a paper account's broker on the platform's own book (None: paper is a dialect
+    #: pointed at the simulator, ``PAPER_ENGINE=sim``). Given the account and its opened session.
+    paper: Callable[[AccountItem, Session], Any] | None = None
     _clients: dict[str, httpx.Client] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -76,6 +79,9 @@ class BrokerAccess:
     def adapter_for(self, account: AccountItem, session: SessionItem | None) -> HttpBroker:
         """An adapter from items already read (the planner batch-reads sessions per tick)."""
         opened = self.session_of(account, session)
+        if account.broker == "paper" and self.paper is not None:
+            adapter: HttpBroker = self.paper(account, opened)
+            return adapter
         factory = self.build or _default_factory()
         try:
             adapter = factory(

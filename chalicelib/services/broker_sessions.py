@@ -28,6 +28,8 @@ from chalicelib.services.clock import Clock
 
 log = logging.getLogger(__name__)
 STATE_LIFETIME = timedelta(minutes=10)
+#: A paper account on the platform's book has no broker session; this stands for "can trade".
+BOOK_SESSION = timedelta(days=3650)
 
 # The query parameter that carries the one-time code on each broker's redirect.
 CODE_PARAM: Mapping[str, str] = {
@@ -52,6 +54,7 @@ class BrokerSessionService:
     public_api_url: str
     hosts: Mapping[str, Mapping[str, str]]
     build_broker: BrokerFactory
+    paper_engine: str = "book"
 
     def callback_url(self, broker: str) -> str:
         return f"{self.public_api_url.rstrip('/')}/brokers/{broker}/callback"
@@ -141,10 +144,16 @@ class BrokerSessionService:
 
     def open_paper(self, account: AccountItem) -> SessionItem | None:
         """A paper account trades at once: the simulator opens its exchange account and a
-        session; there is no broker app, no credentials and no daily login. None when this
-        deployment has no simulator configured (the account then waits, like any other)."""
+        session; there is no broker app, no credentials and no daily login. On the platform's
+        own book (``paper_engine == "book"``) without a simulator (AWS), there is nothing to
+        open: a long-lived session marks the account tradeable and its quote source prices it.
+        None when the simulator engine is chosen but not configured (the account waits)."""
         if account.broker != "paper":
             raise ValidationFailed("only paper accounts open without a login", field="broker")
+        if "paper" not in self.hosts and self.paper_engine == "book":
+            now = self.clock().astimezone(IST)
+            book = Session("paper", "book", now + BOOK_SESSION, user_id=account.client_id)
+            return self._keep(account.uid, account, book)
         if "paper" not in self.hosts:
             log.warning("no paper simulator configured", extra={"account": account.account_id})
             return None

@@ -410,7 +410,20 @@ class KiteServer(FakeBrokerServer):
             if instrument is not None:
                 token = int(instrument.refs[Broker.KITE].token)
             data[name] = {"instrument_token": token, "last_price": money(price)}
+            if request.path == "/quote":  # the full quote carries Kite's five-level depth
+                data[name]["depth"] = self._depth(price, instrument)
         return ok(data)
+
+    def _depth(self, price: Decimal, instrument: Any) -> dict[str, list[dict[str, Any]]]:
+        """The exchange matches at the last price, at most ``partial_fill_lots`` per look: its
+        depth says exactly that (one level each side); without a cap, only empty levels (Kite
+        pads a side with no orders with zeros)."""
+        empty = {"price": 0, "quantity": 0, "orders": 0}
+        cap = self.exchange.partial_fill_lots
+        if cap is None or instrument is None:
+            return {"buy": [empty] * 5, "sell": [empty] * 5}
+        level = {"price": money(price), "quantity": cap * instrument.lot_size, "orders": 1}
+        return {"buy": [level] + [empty] * 4, "sell": [level] + [empty] * 4}
 
     def instruments(self, _r: Request, _s: Session | None, args: dict[str, str]) -> Response:
         wanted = args.get("exchange")

@@ -41,13 +41,17 @@ def condor(basket: str, account: str) -> dict:
     }  # fmt: skip
 
 
-@pytest.fixture
-def paper(settings, container) -> Iterator[dict]:
+@pytest.fixture(params=["book"])
+def paper(request, settings, container) -> Iterator[dict]:
     clock = ManualClock(SLOT - timedelta(seconds=20))
     exchange = SimExchange(seed=5, clock=clock)
     server = start_fake_broker("kite", exchange)
     engine = Container(
-        dataclasses.replace(settings, broker_hosts={"paper": adapter_hosts("kite", server)}),
+        dataclasses.replace(
+            settings,
+            broker_hosts={"paper": adapter_hosts("kite", server)},
+            paper_engine=request.param,
+        ),
         clock=clock,
     )
     use_container(engine)
@@ -58,6 +62,8 @@ def paper(settings, container) -> Iterator[dict]:
         server.stop()
 
 
+# The platform's book (default) and the older engine, where the simulator matches paper orders.
+@pytest.mark.parametrize("paper", ["book", "sim"], indirect=True)
 def test_a_paper_account_trades_at_once_without_credentials_or_login(client, paper):
     api, uid = sign_up(client)
     created = api.call(
@@ -90,6 +96,8 @@ def test_a_paper_account_trades_at_once_without_credentials_or_login(client, pap
     pnl = api.call("GET", "/pnl").data
     assert pnl["prices"]["source"] == "paper" and pnl["prices"]["live"] is True
     assert pnl["unpriced"] == []
+    at_simulator = paper["exchange"].orders(account["id"])  # where the orders were matched
+    assert len(at_simulator) == (4 if engine.settings.paper_engine == "sim" else 0)
 
 
 def test_two_users_paper_accounts_never_share_an_exchange_account(client, paper):

@@ -53,6 +53,7 @@ from chalicelib.adapters.brokers.port import (
 from chalicelib.adapters.brokers.session_expiry import session_expiry
 from chalicelib.domain.instrument import Broker as DomainBroker
 from chalicelib.domain.instrument import ContractKey, Instrument
+from chalicelib.domain.paper_matching import BookQuote
 
 STATUSES: Mapping[str, OrderStatus] = {
     "OPEN": OrderStatus.OPEN,
@@ -243,6 +244,34 @@ class KiteBroker(HttpBroker):
         }
         return {k: v for k, v in prices.items() if v is not None}
 
+    def depth(self, instruments: Sequence[Instrument]) -> Mapping[ContractKey, BookQuote]:
+        """Full quotes (``GET /quote``): last price and the best bid / offer with their sizes,
+        which the paper book fills against (``domain/paper_matching.py``)."""
+        keys = {
+            f"{i.exchange}:{broker_ref(i, DomainBroker.KITE, self.name).symbol}": i.key
+            for i in instruments
+        }
+        if not keys:
+            return {}
+        data = self._call(
+            "GET",
+            "api",
+            "/quote",
+            idempotent=True,
+            headers=self._headers(),
+            params=[("i", k) for k in keys],
+        )["data"]
+        out: dict[ContractKey, BookQuote] = {}
+        for name, row in data.items():
+            ltp = decimal_or_none(row.get("last_price"))
+            if name not in keys or ltp is None or ltp <= 0:
+                continue
+            book = row.get("depth") or {}
+            bid, bid_size = _best(book.get("buy"))
+            ask, ask_size = _best(book.get("sell"))
+            out[keys[name]] = BookQuote(ltp, bid, bid_size, ask, ask_size)
+        return out
+
     def index_ltp(self, names: Sequence[str]) -> Mapping[str, Decimal]:
         """Spot levels by Kite's index names ("NSE:NIFTY 50", "BSE:SENSEX")."""
         data = self._call(
@@ -293,3 +322,12 @@ class KiteBroker(HttpBroker):
         if status == 404 or "not found" in message.lower():
             return OrderNotFound(message, **args)
         return InvalidOrder(message, **args)
+
+
+def _best(levels: Any) -> tuple[Decimal | None, int | None]:
+    """The first depth level with a price (Kite pads empty levels with zeros)."""
+    for level in levels or []:
+        price = decimal_or_none(level.get("price"))
+        if price is not None and price > 0:
+            return price, whole(level.get("quantity"))
+    return None, None

@@ -1,14 +1,16 @@
-"""Paper trading: the Kite dialect against the simulated exchange's fake Kite server.
+"""Paper on the simulator: the Kite dialect against the simulated exchange's fake Kite server.
 
-Paper mode must run the same code path as live trading, so it is not a separate in-process
-engine: ``sim/`` (the simulated exchange) is not packaged into the Lambdas and must never be
-imported from ``chalicelib``. Instead the paper adapter IS the Kite adapter, pointed at the sim's
-Kite-dialect server over HTTP (``python -m sim.servers``, loopback for ``make run``; any host the
-deployment can reach on AWS). Orders, fills, partial fills, rejections and 429s then exercise
-the real mapping, retry and recovery code. The differences: the name (so sessions and limiter
-keys stay separate from a real Zerodha account), no default host (the sim's URL must be
-configured), and no broker app or daily login: ``open_account`` asks the simulator for an
-exchange account and a long-lived session when the paper account is created.
+Two roles. By default (``PAPER_ENGINE=book``) paper orders fill in the platform's own book
+(``paper_book.py``, docs/paper.md) and this adapter is only the quote feed of a paper account
+that has no live quote account, where the deployment has a simulator (``make run``, tests): its
+``depth`` / ``quotes`` / ``index_ltp`` price the book. With ``PAPER_ENGINE=sim`` (the older path)
+the paper account IS this adapter and the simulator matches its orders itself.
+
+``sim/`` is not packaged into the Lambdas and is never imported from ``chalicelib``: the
+simulator is reached over HTTP (``python -m sim.servers``). The differences from Kite: the name
+(so sessions and limiter keys stay separate from a real Zerodha account), no default host (the
+sim's URL must be configured), and no broker app or daily login: ``open_account`` asks the
+simulator for an exchange account and a long-lived session when the paper account is created.
 """
 
 from __future__ import annotations

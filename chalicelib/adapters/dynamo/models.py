@@ -102,6 +102,9 @@ class AccountItem(BaseItem, discriminator="ACCOUNT"):
     static_ip_note = UnicodeAttribute(null=True)
     # KMS envelope: the data key encrypted by KMS, and the secrets encrypted by the data key.
     secret_blob = JSONAttribute(null=True)
+    # A paper account's quote source: another (live) account of the same user; None = the
+    # simulated exchange where one is configured (docs/paper.md).
+    quote_account_id = UnicodeAttribute(null=True)
     version = VersionAttribute()
 
     @staticmethod

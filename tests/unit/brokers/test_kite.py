@@ -265,3 +265,28 @@ def test_positions_quotes_and_instruments():
         "NFO:NIFTY26N1723950CE"
     ]
     assert adapter.instruments() == b"instrument_token,tradingsymbol\n1,A\n2,B\n"
+
+
+def test_full_quotes_give_the_best_bid_and_offer_with_their_sizes():
+    empty = {"price": 0, "quantity": 0, "orders": 0}
+    depth = {
+        "buy": [{"price": 98.2, "quantity": 650, "orders": 3}, *[empty] * 4],
+        "sell": [empty] * 5,  # nobody offering: no ask
+    }
+    script = Script().on(
+        "GET",
+        "/quote",
+        ok(
+            {
+                "status": "success",
+                "data": {
+                    "NFO:NIFTY26N1723950CE": {"last_price": 98.3, "depth": depth},
+                    "NFO:UNASKED": {"last_price": 1},
+                },
+            }
+        ),
+    )
+    adapter = build(KiteBroker, script)
+    (quote,) = adapter.depth([INSTRUMENT]).values()
+    assert (quote.ltp, quote.bid, quote.bid_size) == (Decimal("98.3"), Decimal("98.2"), 650)
+    assert (quote.ask, quote.ask_size) == (None, None)

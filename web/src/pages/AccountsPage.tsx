@@ -21,6 +21,7 @@ export function AccountsPage({ params, focus = null }: { params: URLSearchParams
   const [editing, setEditing] = useState<string | null>(null);
   const login = params.get("login");
   const needsLogin = accounts.data?.find((a) => a.id === focus);
+  const live = (accounts.data ?? []).filter((a) => a.broker !== "paper");
   return (
     <section aria-labelledby="accounts-title">
       <h1 id="accounts-title">Broker accounts</h1>
@@ -38,26 +39,28 @@ export function AccountsPage({ params, focus = null }: { params: URLSearchParams
       )}
       <p className="hint">
         Brokers accept orders only from the static IP you registered with them (SEBI, April 2026):
-        note it per account. A paper account trades on the simulated exchange and needs no login.
+        note it per account. A paper account needs no login: its orders fill in the platform's paper
+        book, priced from one of your live accounts (its quote source) or, locally, the simulator.
       </p>
       <ErrorText error={accounts.error} />
       <ul className="cards">
         {accounts.data?.map((a) => (
           <li key={a.id} className={a.id === focus ? "card focus" : "card"}>
             {editing === a.id
-              ? <AccountForm account={a} onDone={() => setEditing(null)} />
-              : <AccountCard account={a} onEdit={() => setEditing(a.id)} />}
+              ? <AccountForm account={a} live={live} onDone={() => setEditing(null)} />
+              : <AccountCard account={a} live={live} onEdit={() => setEditing(a.id)} />}
           </li>
         ))}
       </ul>
       {accounts.data?.length === 0 && <p>No accounts yet: add a paper account to try a strategy.</p>}
       <h2>Add an account</h2>
-      <AccountForm onDone={() => undefined} />
+      <AccountForm live={live} onDone={() => undefined} />
     </section>
   );
 }
 
-function AccountCard({ account: a, onEdit }: { account: Account; onEdit: () => void }) {
+function AccountCard({ account: a, live, onEdit }:
+  { account: Account; live: Account[]; onEdit: () => void }) {
   const { client } = useApp();
   const queries = useQueryClient();
   const remove = useMutation({
@@ -78,6 +81,12 @@ function AccountCard({ account: a, onEdit }: { account: Account; onEdit: () => v
         {a.session.expires_at && <> until {formatDateTime(a.session.expires_at)}</>}
       </p>
       {a.static_ip_note && <p className="muted">Static IP: {a.static_ip_note}</p>}
+      {a.broker === "paper" && (
+        <p className="muted">
+          Prices from: {live.find((l) => l.id === a.quote_account_id)?.label ??
+            (a.quote_account_id ? a.quote_account_id : "the simulated exchange (no live account chosen)")}
+        </p>
+      )}
       <div className="actions">
         {a.broker !== "paper" && (
           <button type="button" onClick={() => brokerLogin.mutate()}>
@@ -94,7 +103,8 @@ function AccountCard({ account: a, onEdit }: { account: Account; onEdit: () => v
   );
 }
 
-function AccountForm({ account, onDone }: { account?: Account; onDone: () => void }) {
+function AccountForm({ account, live, onDone }:
+  { account?: Account; live: Account[]; onDone: () => void }) {
   const { client } = useApp();
   const queries = useQueryClient();
   const [broker, setBroker] = useState<Schemas["AccountIn"]["broker"]>(
@@ -104,6 +114,7 @@ function AccountForm({ account, onDone }: { account?: Account; onDone: () => voi
   const [apiKey, setApiKey] = useState("");
   const [apiSecret, setApiSecret] = useState("");
   const [note, setNote] = useState(account?.static_ip_note ?? "");
+  const [quoteFrom, setQuoteFrom] = useState(account?.quote_account_id ?? "");
   const prefix = account ? `edit-${account.id}` : "new";
   const save = useMutation({
     mutationFn: async () => {
@@ -113,16 +124,24 @@ function AccountForm({ account, onDone }: { account?: Account; onDone: () => voi
       if (account) {
         return unwrap(await client.PATCH("/accounts/{account_id}", {
           params: { path: { account_id: account.id } },
-          body: { label, static_ip_note: note || null, version: account.version, ...secrets },
+          body: {
+            label, static_ip_note: note || null, version: account.version, ...secrets,
+            ...(account.broker === "paper" ? { quote_account_id: quoteFrom } : {}),
+          },
         }));
       }
       return unwrap(await client.POST("/accounts", {
-        body: { broker, client_id: clientId, label, static_ip_note: note || null, ...secrets },
+        body: {
+          broker, client_id: clientId, label, static_ip_note: note || null, ...secrets,
+          ...(broker === "paper" && quoteFrom ? { quote_account_id: quoteFrom } : {}),
+        },
       }));
     },
     onSuccess: async () => {
       await queries.invalidateQueries({ queryKey: ["accounts"] });
-      if (!account) { setClientId(""); setLabel(""); setApiKey(""); setApiSecret(""); setNote(""); }
+      if (!account) {
+        setClientId(""); setLabel(""); setApiKey(""); setApiSecret(""); setNote(""); setQuoteFrom("");
+      }
       onDone();
     },
   });
@@ -161,6 +180,15 @@ function AccountForm({ account, onDone }: { account?: Account; onDone: () => voi
               onChange={(e) => setApiSecret(e.target.value)} />
           </Field>
         </>
+      )}
+      {broker === "paper" && (
+        <Field id={`${prefix}-quotes`} label="Quote source" error={at("quote_account_id")}>
+          <select id={`${prefix}-quotes`} value={quoteFrom}
+            onChange={(e) => setQuoteFrom(e.target.value)}>
+            <option value="">Simulated exchange (local only)</option>
+            {live.map((l) => <option key={l.id} value={l.id}>{l.label} ({l.broker})</option>)}
+          </select>
+        </Field>
       )}
       <Field id={`${prefix}-ip`} label="Static IP note" error={at("static_ip_note")}>
         <input id={`${prefix}-ip`} value={note} onChange={(e) => setNote(e.target.value)} />
