@@ -10,7 +10,7 @@ import functools
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -161,7 +161,7 @@ class Container(NotificationParts):
 
     @cached_property
     def preview(self) -> PreviewService:
-        return PreviewService(self.repo, self.market, self.quotes)
+        return PreviewService(self.repo, self.market, self.quotes, live_quotes=self.live_quotes)
 
     # -- execution ---------------------------------------------------------------------------
     @cached_property
@@ -222,6 +222,16 @@ class Container(NotificationParts):
                 if quotes_indices(adapter):  # not a paper book without a Kite quote source
                     return KiteQuotes(adapter, self.market, name=account.broker)
         return None
+
+    def live_quotes(self, uid: str, account_ids: Sequence[str]) -> QuoteSource | None:
+        """The quotes the planner would pick strikes on for these accounts of the user."""
+        sessions = self.repo.sessions_of(uid)
+        usable = [
+            (a, sessions[a.account_id])
+            for a in self.repo.list_accounts(uid)
+            if a.account_id in account_ids and a.account_id in sessions
+        ]
+        return self._quotes_for(usable)
 
     def quotes_of(self, uid: str) -> QuoteSource:
         """The prices a user's P&L is marked at: the simulated exchange's through their first

@@ -8,21 +8,27 @@ of failing the whole preview.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
 
+from chalicelib.adapters.brokers.errors import BrokerError
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain.calendar import IST, default_calendar
 from chalicelib.domain.instrument import Broker, ContractKey
-from chalicelib.domain.market_errors import MarketRuleError
+from chalicelib.domain.market_errors import MarketDataError, MarketRuleError
 from chalicelib.domain.market_model import MarketModel
 from chalicelib.domain.sizing import order_slices
-from chalicelib.domain.strategy import Leg, from_document
+from chalicelib.domain.strategy import Leg, Strategy, from_document
 from chalicelib.domain.symbols import angel_symbol
+from chalicelib.errors import DomainError
 from chalicelib.services.order_builder import OrderBuilder, ResolvedLeg, market_error, order_tag
 from chalicelib.services.quotes import QuoteSource
+
+log = logging.getLogger(__name__)
 
 # Which symbol dialect each broker speaks (paper trades Kite-style names on the simulator).
 DIALECT = {
@@ -37,11 +43,19 @@ DIALECT = {
 }
 
 
+#: (uid, the strategy's account ids) -> the live quotes the planner would use for them, or None.
+LiveQuotes = Callable[[str, Sequence[str]], QuoteSource | None]
+
+
 @dataclass
 class PreviewService:
     repo: Repository
     market: MarketModel
     quotes: QuoteSource
+    # The planner picks strikes on the live quotes of the strategy's own accounts (Zerodha, or a
+    # paper account priced by the simulator or a live account): a preview on other prices would
+    # show strikes the entry will not send.
+    live_quotes: LiveQuotes | None = None
 
     def preview(self, uid: str, strategy_id: str, at: datetime) -> dict[str, Any]:
         item = self.repo.get_strategy(uid, strategy_id)
@@ -49,15 +63,16 @@ class PreviewService:
         brokers = {a.account_id: a.broker for a in self.repo.list_accounts(uid)}
         at = at.astimezone(IST)
         calendar = default_calendar()
-        builder = OrderBuilder(self.market, self.quotes)
-        series = builder.series(strategy.underlying, strategy.expiry, at)
+        quotes = self._quotes(uid, list(strategy.legs_by_account()))
+        try:
+            series, resolved = self._resolve(quotes, strategy, at)
+        except (BrokerError, MarketDataError) as error:
+            if quotes is self.quotes:
+                raise
+            log.info("preview on model quotes", extra={"user": uid, "reason": str(error)})
+            quotes = self.quotes  # the live source failed now: the model's, labelled as such
+            series, resolved = self._resolve(quotes, strategy, at)
         spec, expiry, spot = series.spec, series.expiry, series.spot
-        resolved = [
-            builder.resolve(
-                series, i, leg.side.value, leg.option_type, leg.strike.method, leg.strike.value
-            )
-            for i, leg in enumerate(strategy.legs)
-        ]
         accounts = []
         for account_id, account_legs in strategy.legs_by_account().items():
             broker = brokers.get(account_id)
@@ -95,13 +110,31 @@ class PreviewService:
                 "strike_step": str(spec.strike_step),
                 "tick_size": str(spec.tick_size),
             },
-            "quotes": {
-                "source": self.quotes.name,
-                "live": self.quotes.live,
-                "note": self.quotes.note,
-            },
+            "quotes": {"source": quotes.name, "live": quotes.live, "note": quotes.note},
             "accounts": accounts,
         }
+
+    def _resolve(
+        self, quotes: QuoteSource, strategy: Strategy, at: datetime
+    ) -> tuple[Any, list[ResolvedLeg]]:
+        builder = OrderBuilder(self.market, quotes)
+        series = builder.series(strategy.underlying, strategy.expiry, at)
+        return series, [
+            builder.resolve(
+                series, i, leg.side.value, leg.option_type, leg.strike.method, leg.strike.value
+            )
+            for i, leg in enumerate(strategy.legs)
+        ]
+
+    def _quotes(self, uid: str, account_ids: Sequence[str]) -> QuoteSource:
+        """The strategy's accounts' live quotes when one of them has them, else ``quotes``."""
+        if self.live_quotes is None:
+            return self.quotes
+        try:
+            return self.live_quotes(uid, account_ids) or self.quotes
+        except DomainError as error:  # expired session, broker down: say so, show the model's
+            log.info("preview on model quotes", extra={"user": uid, "reason": str(error)})
+            return self.quotes
 
     def _account_leg(
         self,

@@ -87,6 +87,12 @@ def test_a_paper_account_trades_at_once_without_credentials_or_login(client, pap
     # the simulated exchange's own spot picked the strikes: ATM +-2 and +-6 steps of 50
     atm = round(spot / 50) * 50
     assert strikes == [atm - 300, atm - 100, atm + 100, atm + 300]
+    # The preview shows those strikes: it prices on the account's quotes, as the planner does.
+    at = SLOT.isoformat().replace("+", "%2B")
+    preview = api.call("GET", f"/strategies/{strategy}/preview?at={at}").data
+    assert preview["quotes"]["source"] == "paper" and preview["quotes"]["live"] is True
+    shown = sorted(int(leg["strike"]) for leg in preview["accounts"][0]["legs"])
+    assert shown == strikes
 
     paper["clock"].set(SLOT)
     assert engine.firer.fire(mine[0].orders)["sent"] == 4
