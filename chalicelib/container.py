@@ -209,7 +209,13 @@ class Container(NotificationParts):
                 uid, strategy_id, at=at
             ),
             clock=self.clock,
+            on_waiting=self._arm_waiting,
         )
+
+    def _arm_waiting(self, uid: str, execution_sk: str) -> Any:
+        from chalicelib.jobs import risk as risk_jobs  # the job imports the container
+
+        return risk_jobs.arm(self, uid, execution_sk)
 
     def _kill_switch_check(self, uid: str) -> Callable[[str, str], str | None]:
         return functools.partial(blocking_reason, self.kill_switch.active(uid))

@@ -251,6 +251,9 @@ RISK_EVENT_KINDS = frozenset({
     "risk_armed", "stop_placed", "stop_loss", "target", "trail", "move_to_cost", "closed",
     "stop_order_lost", "alert", "mtm_exit", "re_entry_waiting", "re_entered", "re_entry_expired",
     "re_entry_refused", "re_entry_not_sent", "underlying_reference", "underlying_exit",
+    "wait_and_trade_reference", "wait_and_trade_reached", "wait_and_trade_entered",
+    "wait_and_trade_skipped", "wait_and_trade_refused", "wait_and_trade_unwind",
+    "wait_and_trade_withdrawn",
 })  # fmt: skip
 
 

@@ -38,6 +38,7 @@ from chalicelib.domain.strategy import (
 )
 from chalicelib.domain.strike_selection import StrikeMethod
 from chalicelib.domain.underlying import OptionType, Underlying
+from chalicelib.domain.wait_and_trade import WaitAndTrade, WaitDirection, WaitUnit
 
 BROKERS = ("zerodha", "angelone", "upstox", "fyers", "dhan", "shoonya", "zebu", "paper")
 Broker = Literal["zerodha", "angelone", "upstox", "fyers", "dhan", "shoonya", "zebu", "paper"]
@@ -240,6 +241,26 @@ class ReEntryIn(Strict):
         )
 
 
+class WaitAndTradeIn(Strict):
+    """Enter the leg only once its premium has moved from its premium at the entry time."""
+
+    direction: Annotated[WaitDirection, Field(description="UP: a rise, DOWN: a fall")]
+    type: Annotated[
+        WaitUnit, Field(description="premium points, or percent of the premium at entry time")
+    ]
+    value: Annotated[Money, Field(description="the move; a percent at most 100")]
+    until: Annotated[
+        str,
+        Field(description="IST HH:MM:SS: not entered by then, the leg is skipped and the "
+              "strategy's on_leg_failure decides the rest", examples=["10:30:00"]),
+    ]  # fmt: skip
+
+    _until = field_validator("until")(lambda cls, v: _clock_time(v).isoformat())
+
+    def to_domain(self) -> WaitAndTrade:
+        return WaitAndTrade(self.direction, self.type, self.value, time.fromisoformat(self.until))
+
+
 class LockAndTrailIn(Strict):
     reach: Money
     lock: Money
@@ -260,6 +281,7 @@ class LegIn(Strict):
     target: RiskLevelIn | None = None
     trailing: TrailingIn | None = None
     re_entry: ReEntryIn | None = None
+    wait_and_trade: WaitAndTradeIn | None = None
 
     def to_domain(self) -> Leg:
         return Leg(
@@ -274,6 +296,7 @@ class LegIn(Strict):
             target=self.target.to_domain() if self.target else None,
             trailing=self.trailing.to_domain() if self.trailing else None,
             re_entry=self.re_entry.to_domain() if self.re_entry else None,
+            wait_and_trade=self.wait_and_trade.to_domain() if self.wait_and_trade else None,
         )
 
 

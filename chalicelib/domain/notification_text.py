@@ -28,6 +28,7 @@ TITLES: Mapping[EventKind, str] = {
     EventKind.MTM_EXIT: "MTM exit",
     EventKind.POSITION_CLOSED: "Position closed",
     EventKind.RE_ENTRY: "Re-entered",
+    EventKind.WAIT_AND_TRADE_ENTRY: "Waiting leg entered (its premium moved)",
     EventKind.STOP_NOT_PLACED: "Stop-loss NOT placed",
     EventKind.RISK_ALERT: "Risk alert",
     EventKind.ORDER_UNKNOWN: "Order outcome unknown: check the order at your broker",

@@ -32,6 +32,7 @@ class EventKind(StrEnum):
     MTM_EXIT = "mtm_exit"
     POSITION_CLOSED = "position_closed"
     RE_ENTRY = "re_entry"
+    WAIT_AND_TRADE_ENTRY = "wait_and_trade_entry"
     STOP_NOT_PLACED = "stop_not_placed"
     RISK_ALERT = "risk_alert"
     ORDER_UNKNOWN = "order_unknown"

@@ -47,6 +47,8 @@ def schedule_entries(strategy_id: str, strategy: Strategy) -> list[ScheduleEntry
                 },
                 "lots": account_leg.leg.lots,
                 "multiplier": str(account_leg.multiplier),
+                # entered later by the risk monitor, once its premium has moved (wait and trade)
+                **({"wait": True} if account_leg.leg.wait_and_trade is not None else {}),
             }
             for account_leg in legs
         ]

@@ -21,6 +21,7 @@ from chalicelib.domain.expiry import ExpiryChoice, choices_for, resolve_expiry
 from chalicelib.domain.market_errors import MarketRuleError
 from chalicelib.domain.strike_selection import StrikeMethod, validate_strike_rule
 from chalicelib.domain.underlying import OptionType, Underlying
+from chalicelib.domain.wait_and_trade import WaitAndTrade, check_wait_and_trade
 from chalicelib.errors import ValidationFailed
 
 MAX_LEGS = 10
@@ -85,6 +86,8 @@ class ExitReason(StrEnum):
     UNDERLYING_TARGET = "UNDERLYING_TARGET"
     EXIT_TIME = "EXIT_TIME"
     KILL_SWITCH = "KILL_SWITCH"
+    #: A waiting leg (wait and trade) reached its deadline; on_leg_failure UNWIND closes the rest.
+    LEG_SKIPPED = "LEG_SKIPPED"
 
 
 class MtmScope(StrEnum):
@@ -153,6 +156,8 @@ class Leg:
     target: RiskLevel | None = None
     trailing: Trailing | None = None
     re_entry: ReEntry | None = None
+    #: Enter only once the premium has moved this far from the entry time's (the monitor does).
+    wait_and_trade: WaitAndTrade | None = None
 
     @property
     def guarded(self) -> bool:
@@ -247,7 +252,7 @@ class Strategy:
         return (
             self.risk.watches_mtm
             or self.risk.watches_underlying
-            or any(leg.guarded for leg in self.legs)
+            or any(leg.guarded or leg.wait_and_trade is not None for leg in self.legs)
         )
 
     def times(self) -> Iterator[tuple[Phase, time, tuple[Weekday, ...]]]:
@@ -351,6 +356,7 @@ def _check_risk(strategy: Strategy, today: date) -> None:
     from chalicelib.domain.underlying_exit import check_underlying_rules  # it reads Strategy
 
     check_underlying_rules(strategy)
+    check_wait_and_trade(strategy)
     cutoff = risk.no_re_entry_after
     if cutoff is not None and not strategy.entry_time < cutoff < strategy.exit_time:
         raise ValidationFailed(
@@ -385,7 +391,8 @@ def _check_level_reachable(leg: Leg, where: str) -> None:
 
 def _check_broker_support(strategy: Strategy, brokers: Mapping[str, str]) -> None:
     needs_index = strategy.risk.watches_underlying or any(
-        leg.re_entry is not None and leg.re_entry.mode is ReEntryMode.RE_EXECUTE
+        (leg.re_entry is not None and leg.re_entry.mode is ReEntryMode.RE_EXECUTE)
+        or leg.wait_and_trade is not None
         for leg in strategy.legs
     )
     if needs_index and not any(
@@ -400,8 +407,11 @@ def _check_broker_support(strategy: Strategy, brokers: Mapping[str, str]) -> Non
             None,
         ) or next(
             f"legs[{i}].re_entry.mode"
+            if leg.wait_and_trade is None
+            else f"legs[{i}].wait_and_trade"
             for i, leg in enumerate(strategy.legs)
-            if leg.re_entry is not None and leg.re_entry.mode is ReEntryMode.RE_EXECUTE
+            if (leg.re_entry is not None and leg.re_entry.mode is ReEntryMode.RE_EXECUTE)
+            or leg.wait_and_trade is not None
         )
         raise ValidationFailed(
             "this rule reads the index level live, which only a Zerodha or paper account's "
@@ -559,6 +569,8 @@ def to_document(strategy: Strategy) -> dict[str, Any]:
         }
         if leg.allocations is not None:
             doc["allocations"] = _allocations_doc(leg.allocations)
+        if leg.wait_and_trade is not None:
+            doc["wait_and_trade"] = leg.wait_and_trade.to_document()
         legs.append(doc)
     risk = strategy.risk
     return {
@@ -628,6 +640,7 @@ def from_document(doc: dict[str, Any]) -> Strategy:
             target=_level_of_doc(leg.get("target")),
             trailing=_trailing_of_doc(leg.get("trailing")),
             re_entry=_re_entry_of_doc(leg.get("re_entry")),
+            wait_and_trade=WaitAndTrade.of_document(leg.get("wait_and_trade")),
         )
         for leg in doc["legs"]
     )

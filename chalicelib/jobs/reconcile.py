@@ -15,7 +15,7 @@ from chalicelib.domain.strategy import ExitReason
 from chalicelib.jobs import recovery
 
 log = logging.getLogger(__name__)
-FINAL = frozenset({"COMPLETE", "PARTIAL", "FAILED", "UNWOUND", "SKIPPED"})
+FINAL = frozenset({"COMPLETE", "PARTIAL", "FAILED", "UNWOUND", "SKIPPED", "WAITING"})
 
 
 def end_of_day(

@@ -61,6 +61,9 @@ class PlannedExecution:
     scheduled_at: datetime
     orders: list[OrderItem] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    #: Legs of a usable account wait for their premium to move (wait and trade): the risk
+    #: monitor enters them, so an entry whose every leg waits is WAITING, not SKIPPED.
+    waiting: bool = False
 
 
 @dataclass
@@ -123,6 +126,9 @@ class Planner:
     #: Quote retries stop this long before T: the firer still has to claim and send.
     quote_deadline: timedelta = timedelta(seconds=5)
     quote_backoff: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0)
+    #: (uid, execution sk) -> None for an entry whose every leg waits (wait and trade): arms
+    #: the risk book that enters them (``RiskEngine.arm``; it retries and alerts on failure).
+    on_waiting: Callable[[str, str], Any] | None = None
 
     def plan(self, slot: datetime) -> TickPlan:
         slot = slot.astimezone(IST).replace(second=0, microsecond=0)
@@ -333,14 +339,22 @@ class Planner:
                 # sweep never sends them (it only sends BUILT orders of a PLANNED execution).
                 planned.errors.append({"code": "storage_unavailable", "message": str(error)})
                 planned.orders = []
-        if not planned.orders and not planned.errors:
+        waits = planned.waiting and not planned.orders and planned.phase == "ENTRY"
+        if not planned.orders and not planned.errors and not waits:
             planned.errors.append({"code": "nothing_to_send", "message": "no orders to send"})
-        status = "PLANNED" if planned.orders else "SKIPPED"
+        status = "PLANNED" if planned.orders else "WAITING" if waits else "SKIPPED"
         summary: dict[str, Any] = {"orders": len(planned.orders), "errors": planned.errors}
         if status == "SKIPPED":
             first = planned.errors[0]
             summary["reason"] = f"{first.get('code')}: {first.get('message')}"
         self.executions.update_execution(gate, status=status, summary=summary)
+        if waits and self.on_waiting is not None:
+            # No order goes out at T, so no settle step arms the book: the monitor's book (one
+            # PENDING guard per waiting leg) is created now and watches from the entry time.
+            try:
+                self.on_waiting(planned.uid, planned.execution_sk)
+            except Exception:
+                log.exception("waiting legs not armed", extra={"user": planned.uid})
 
     def _orders(
         self,
@@ -359,10 +373,14 @@ class Planner:
             closing, errors = self.exit_builder(item.uid, item.strategy_id, brokers, at)
             planned.errors.extend(errors)
             return [o for o in closing if o.account_id in brokers]
-        payload = {
-            **item.payload,
-            "accounts": {a: legs for a, legs in item.payload["accounts"].items() if a in brokers},
-        }
+        accounts = {a: legs for a, legs in item.payload["accounts"].items() if a in brokers}
+        # Waiting legs (wait and trade) are entered by the risk monitor once their premium moved.
+        sent = {a: [leg for leg in legs if not leg.get("wait")] for a, legs in accounts.items()}
+        planned.waiting = any(leg.get("wait") for legs in accounts.values() for leg in legs)
+        sent = {a: legs for a, legs in sent.items() if legs}
+        if not sent:
+            return []
+        payload = {**item.payload, "accounts": sent}
         orders, errors = builder.entry_orders(item.strategy_id, payload, brokers, at)
         planned.errors.extend(errors)
         return orders

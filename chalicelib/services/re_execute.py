@@ -24,9 +24,12 @@ if TYPE_CHECKING:
     from chalicelib.services.risk_step import BookStep
 
 
-def re_executed(step: BookStep, guard: Guard) -> tuple[Guard, Decimal] | None:
+def re_executed(
+    step: BookStep, guard: Guard, *, code: str = "re_entry_failed", rule: str = "RE_EXECUTE"
+) -> tuple[Guard, Decimal] | None:
     """The guard as it re-enters on the freshly resolved contract, and that contract's price;
-    None (with an alert, retried next cycle) when the strike cannot be resolved now."""
+    None (with an alert ``code``, retried next cycle) when the strike cannot be resolved now.
+    A waiting leg (wait and trade) resolves its strike here at the entry time as well."""
     engine, strategy = step.engine, step.strategy
     leg = strategy.legs[guard.leg]
     market = engine.settlement.closer.market
@@ -45,7 +48,7 @@ def re_executed(step: BookStep, guard: Guard) -> tuple[Guard, Decimal] | None:
             if found.key is not None and found.ltp is not None:
                 return _on(guard, found.key, series.spec, found.ltp)
             problem = str((found.error or {}).get("message", "the strike did not resolve"))
-    step.alert("re_entry_failed", guard, message=f"RE_EXECUTE cannot resolve the strike: {problem}")
+    step.alert(code, guard, message=f"{rule} cannot resolve the strike: {problem}")
     return None
 
 

@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 #: Appended to a closing order's tag when it is resent (tags stay <= 20 alphanumerics).
 RESEND_MARK = "R"
 #: Executions no longer worked on by anyone.
-FINAL = frozenset({"COMPLETE", "PARTIAL", "FAILED", "UNWOUND", "SKIPPED"})
+FINAL = frozenset({"COMPLETE", "PARTIAL", "FAILED", "UNWOUND", "SKIPPED", "WAITING"})
 AfterSettle = Callable[[str, str], Any]
 
 

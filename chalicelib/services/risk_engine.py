@@ -67,6 +67,7 @@ from chalicelib.services.risk_step import BookStep
 from chalicelib.services.settlement import TERMINAL, Backoff, Settlement
 from chalicelib.services.underlying_watch import reference as underlying_mark
 from chalicelib.services.underlying_watch import watch_underlying
+from chalicelib.services.wait_trade import pending_guards, resolved, watch_pending
 
 log = logging.getLogger(__name__)
 QUICK = Backoff(first=0.05, factor=2.0, cap=0.5, deadline=5.0)
@@ -122,7 +123,8 @@ class RiskEngine:
         orders = [
             o for o in executions.orders(uid, execution.trade_date, listed) if o.phase == "ENTRY"
         ]
-        guards = entry_guards(strategy, orders)
+        # Waiting legs (wait and trade): one PENDING guard each, entered by the monitor.
+        guards = entry_guards(strategy, orders) + pending_guards(strategy)
         now = self.clock().astimezone(IST)
         spot = self.index_level(uid, strategy, now) if strategy.risk.watches_underlying else None
         book = RiskBookItem(
@@ -178,7 +180,8 @@ class RiskEngine:
             else []
         )
         spot = self.index_level(book.uid, strategy, now) if watches_index else None
-        prices = self._prices(book.uid, live, positions)
+        waiting = [g for g in guards if resolved(g)] if not after_exit else []
+        prices = self._prices(book.uid, [*live, *waiting], positions)
         known = self._refresh_orders(book, live, now)
         context = BookStep(self, book, strategy, now, prices, known)
         try:
@@ -194,6 +197,8 @@ class RiskEngine:
                 guard = Guard(doc)
                 if guard.state in (ENDING_STATES if after_exit else LIVE_STATES):
                     context.advance(guard)
+            if not after_exit:
+                watch_pending(context)
             context.finish()
         except Exception:
             context.release_leases()

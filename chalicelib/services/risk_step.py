@@ -65,6 +65,7 @@ from chalicelib.services.order_sender import order_request, stamp
 from chalicelib.services.re_execute import re_executed, reentry_contract, reentry_symbol
 from chalicelib.services.risk_intents import in_flight
 from chalicelib.services.settlement import FAILED, TERMINAL
+from chalicelib.services.wait_trade import PENDING, expire, waits
 
 if TYPE_CHECKING:
     from chalicelib.services.risk_engine import RiskEngine
@@ -758,10 +759,11 @@ class BookStep:
             engine._reconcile(self.book.uid, open_)
             if any(o.status not in TERMINAL for o in open_):
                 return
+        waited = waits(guard.doc)  # a waiting leg's entry (wait and trade), not a re-entry
         if items and all(never_sent(o) for o in items):
             # Its sender died before sending (or the broker never got it): nothing is held, so
             # the re-entry is decided afresh (a new tag), under the same cut-offs as before.
-            guard.state, guard.doc["reentry_orders"] = WAITING, []
+            guard.state, guard.doc["reentry_orders"] = PENDING if waited else WAITING, []
             self.dirty = True
             self.event("re_entry_not_sent", guard, orders=[o.order_id for o in items])
             return
@@ -769,7 +771,10 @@ class BookStep:
         guard.state = DONE
         self.dirty = True
         filled = entry_fills(items).get((guard.account_id, guard.leg))
-        if filled is None or rule is None:
+        if filled is None and waited:
+            expire(self, guard, "its entry orders did not fill")
+            return
+        if filled is None or (rule is None and not waited):
             self.event("alert", guard, code="re_entry_failed", price=guard.doc.get("reentry_price"),
                        orders=[o.order_id for o in items])  # fmt: skip
             self.claim()
@@ -778,16 +783,22 @@ class BookStep:
         doc = new_guard(
             account_id=guard.account_id, leg_index=guard.leg, leg=self.leg_rules(guard),
             cycle=int(guard.doc["cycle"]) + 1, contract=reentry_contract(guard), quantity=units,
-            entry_price=price, re_entries=int(guard.doc["re_entries"]) + 1,
+            entry_price=price, re_entries=int(guard.doc["re_entries"]) + (0 if waited else 1),
         )  # fmt: skip
         doc["entry_orders"] = [o.order_id for o in items]
         exited = self.scope_exited(guard.account_id)
         if exited or self.after_exit_time():
             doc["state"], doc["reason"] = EXITING, exited or ExitReason.EXIT_TIME.value
         self.book.guards = [*self.book.guards, doc]
-        self.event("re_entered", guard, price=guard.doc.get("reentry_price"),
-                   entry_price=str(price), quantity=units, mode=rule.mode.value,
-                   count=doc["re_entries"], new_guard=doc["id"])  # fmt: skip
+        if waited:
+            self.event("wait_and_trade_entered", guard, price=guard.doc.get("reentry_price"),
+                       entry_price=str(price), quantity=units, reference=guard.doc["reference"],
+                       new_guard=doc["id"])  # fmt: skip
+        else:
+            assert rule is not None
+            self.event("re_entered", guard, price=guard.doc.get("reentry_price"),
+                       entry_price=str(price), quantity=units, mode=rule.mode.value,
+                       count=doc["re_entries"], new_guard=doc["id"])  # fmt: skip
         if not self.claim():
             return
         fresh = Guard(doc)

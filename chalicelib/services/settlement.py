@@ -122,6 +122,8 @@ class Settlement:
         execution = self.executions.get_execution(uid, execution_sk)
         items = list(orders) if orders is not None else self._orders(uid, execution_sk)
         own = [o for o in items if o.phase == execution.phase]
+        if execution.status == "WAITING" and not own:  # every leg waits (the monitor enters)
+            return SettlementReport(execution_sk, execution.status, True, [])
         settled = self.reconcile(uid, own, give_up=give_up)
         report = SettlementReport(execution_sk, execution.status, settled, _views(own))
         if execution.phase == "ENTRY" and leg_failed_after_fill(own):

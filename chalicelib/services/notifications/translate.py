@@ -38,6 +38,9 @@ KINDS: Mapping[str, EventKind] = {
     "underlying_exit": EventKind.MTM_EXIT,  # a strategy exit too; its reason says which rule
     "closed": EventKind.POSITION_CLOSED,
     "re_entered": EventKind.RE_ENTRY,
+    "wait_and_trade_entered": EventKind.WAIT_AND_TRADE_ENTRY,
+    "wait_and_trade_skipped": EventKind.LEG_FAILURE,  # its policy and why are in the fields
+    "wait_and_trade_unwind": EventKind.UNWIND,
     "stop_order_lost": EventKind.RISK_ALERT,
 }
 STOP_NOT_PLACED_CODES = frozenset(
