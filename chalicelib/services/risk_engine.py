@@ -126,7 +126,13 @@ class RiskEngine:
         # Waiting legs (wait and trade): one PENDING guard each, entered by the monitor.
         guards = entry_guards(strategy, orders) + pending_guards(strategy)
         now = self.clock().astimezone(IST)
-        spot = self.index_level(uid, strategy, now) if strategy.risk.watches_underlying else None
+        # Armed at planning (every leg waits): the index's reference is taken from T on.
+        started = now.time() >= strategy.entry_time
+        spot = (
+            self.index_level(uid, strategy, now)
+            if strategy.risk.watches_underlying and started
+            else None
+        )
         book = RiskBookItem(
             *RiskBookItem.key(uid, execution.trade_date, execution.strategy_id),
             uid=uid,
@@ -173,7 +179,12 @@ class RiskEngine:
         exited = (book.mtm or {}).get("exited") or {}
         # Positions matter only to strategy exits (read consistently: they decide what is closed).
         watches_mtm = strategy.risk.watches_mtm and not after_exit and "ALL" not in exited
-        watches_index = strategy.risk.watches_underlying and not after_exit and "ALL" not in exited
+        watches_index = (
+            strategy.risk.watches_underlying
+            and not after_exit
+            and "ALL" not in exited
+            and now.time() >= strategy.entry_time  # a book armed at planning waits for T
+        )
         positions = (
             self.settlement.executions.positions(book.uid, book.strategy_id, consistent=True)
             if watches_mtm or watches_index

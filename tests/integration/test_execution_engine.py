@@ -308,3 +308,39 @@ def test_a_days_to_expiry_filter_enters_only_on_those_days(fakes, trader):
     assert f"{away} trading days" in skipped.errors[0]["message"]
     stored = engine.executions.get_execution(trader["uid"], skipped.execution_sk)
     assert stored.status == "SKIPPED"
+
+
+def test_waiting_legs_are_not_sent_and_an_all_waiting_entry_arms_its_book(fakes, trader):
+    """Issue #15 item 1: a leg with `wait_and_trade` gets no order at T (the risk monitor enters
+    it once its premium moved); an entry whose every leg waits is WAITING, not SKIPPED, and its
+    risk book holds one PENDING guard per waiting (account, leg) from planning on."""
+    api, accounts = trader["api"], trader["accounts"]
+    basket = api.call("POST", "/baskets", {"name": "wait"}).data["id"]
+    wait = {"direction": "UP", "type": "PERCENT", "value": "10", "until": "10:00:00"}
+    ids = {}
+    for name in ("some", "all"):
+        body = four_leg_strategy(basket, accounts["zerodha"], accounts["shoonya"])
+        body["name"], body["entry"] = f"{name} wait", {"time": "09:20:00", "days": ["WED"]}
+        body["legs"][0]["wait_and_trade"] = wait
+        if name == "all":
+            body["legs"] = body["legs"][:1]
+        created = api.call("POST", "/strategies", body)
+        assert created.status_code == 201, created.body
+        ids[name] = created.data["id"]
+
+    engine = _engine(fakes, SLOT - timedelta(seconds=20))
+    plan = {e.strategy_id: e for e in engine.planner.plan(SLOT).executions}
+
+    some = plan[ids["some"]]
+    assert some.errors == [] and len(some.orders) == 5  # legs 1-3: leg 0 waits on both accounts
+    assert {int(o.request["leg"]) for o in some.orders} == {1, 2, 3}
+    waiting = plan[ids["all"]]
+    assert waiting.orders == [] and waiting.errors == []
+    stored = engine.executions.get_execution(trader["uid"], waiting.execution_sk)
+    assert stored.status == "WAITING"
+    book = engine.risk.books.get(trader["uid"], SLOT.date().isoformat(), ids["all"])
+    assert book is not None
+    assert sorted((g["account_id"], g["leg"], g["state"]) for g in book.guards) == sorted(
+        (a, 0, "PENDING") for a in accounts.values()
+    )
+    assert all(g["reference"] is None for g in book.guards)  # taken at T, not before

@@ -25,6 +25,7 @@ def _set(doc: dict[str, Any], path: str, value: Any) -> None:
 
 
 _DELETE = object()
+WAIT = {"direction": "UP", "type": "PERCENT", "value": "10", "until": "10:30:00"}
 
 CASES = [
     ("underlying", "NIFTY50", "underlying"),
@@ -80,6 +81,18 @@ CASES = [
     ("risk.underlying_target", {"type": "POINTS", "value": "100"}, "risk.underlying_target"),
     ("risk.underlying_stop_loss", {"value": "100"}, "risk.underlying_stop_loss.type"),
     ("legs.2.re_entry", {"mode": "RE_EXECUTE", "on": ["TARGET"]}, "legs[2].re_entry.on"),
+    # issue #15: wait and trade (entry 09:20:00, exit 15:15:00)
+    ("legs.0.wait_and_trade", {**WAIT, "direction": "SIDEWAYS"}, "legs[0].wait_and_trade.direction"),
+    ("legs.0.wait_and_trade", {**WAIT, "type": "ABSOLUTE"}, "legs[0].wait_and_trade.type"),
+    ("legs.0.wait_and_trade", {**WAIT, "value": "0"}, "legs[0].wait_and_trade.value"),
+    ("legs.0.wait_and_trade", {**WAIT, "value": "101"}, "legs[0].wait_and_trade.value"),
+    ("legs.0.wait_and_trade", {**WAIT, "direction": "DOWN", "value": "100"},
+     "legs[0].wait_and_trade.value"),
+    ("legs.0.wait_and_trade", {**WAIT, "until": "09:20:00"}, "legs[0].wait_and_trade.until"),
+    ("legs.0.wait_and_trade", {**WAIT, "until": "15:14:00"}, "legs[0].wait_and_trade.until"),
+    ("legs.0.wait_and_trade", {**WAIT, "until": "25:00"}, "legs[0].wait_and_trade.until"),
+    ("legs.0.wait_and_trade", {"direction": "UP", "type": "POINTS", "value": "5"},
+     "legs[0].wait_and_trade.until"),
 ]  # fmt: skip
 
 
@@ -124,6 +137,25 @@ def test_index_rules_need_an_account_that_quotes_the_index(setup):
     assert created.status_code == 201, created.body
     assert created.data["risk"]["underlying_stop_loss"] == {"type": "PERCENT", "value": "1.5"}
     assert created.data["legs"][2]["re_entry"]["mode"] == "RE_EXECUTE"
+
+
+def test_wait_and_trade_is_stored_and_needs_an_account_that_quotes_the_index(setup):
+    api = setup["api"]
+    mine = four_leg_strategy(setup["basket"], setup["a1"], setup["a2"])
+    mine["legs"][0]["wait_and_trade"] = {**WAIT, "until": "10:30"}
+    created = api.call("POST", "/strategies", mine)
+    assert created.status_code == 201, created.body
+    assert created.data["legs"][0]["wait_and_trade"] == {**WAIT, "until": "10:30:00"}
+    upstox = api.call(
+        "POST", "/accounts", {"broker": "upstox", "client_id": "UP2", "label": "Upstox"}
+    ).data["id"]
+    body = four_leg_strategy(setup["basket"], upstox, upstox)
+    body["allocations"] = [{"account_id": upstox, "multiplier": 1}]
+    body["legs"][1].pop("allocations")
+    body["legs"][3]["wait_and_trade"] = WAIT
+    refused = api.call("POST", "/strategies", body)
+    assert refused.status_code == 400, refused.body
+    assert refused.data["error"]["field"] == "legs[3].wait_and_trade"
 
 
 def test_eleven_legs_are_refused(setup):

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  RE_ENTRY_MODES, applyTemplate, emptyForm, fieldId, fieldPaths, fieldTarget, fromStrategy,
+  RE_ENTRY_MODES, WAIT_DIRECTIONS, applyTemplate, emptyForm, fieldId, fieldPaths, fieldTarget, fromStrategy,
   normaliseClock, parseDte, payoffLegs, templateLegs, toRequest,
 } from "./builder";
 
@@ -50,7 +50,7 @@ describe("strategy builder", () => {
     const saved = {
       ...body, id: "S1", status: "ACTIVE", version: 3, created_at: "x", updated_at: "y",
       max_entry_delay_seconds: 10, exit: { time: "15:15:00", days: ["MON" as const] },
-      legs: body.legs.map((l) => ({ ...l, wait_and_trade: { direction: "UP", type: "PERCENT", value: "5" },
+      legs: body.legs.map((l) => ({ ...l, wait_and_trade: { direction: "UP", type: "PERCENT", value: "5", until: "10:00:00" },
         re_entry: { mode: "RE_ASAP", max_count: 3, on: ["TARGET"] } })),
       risk: { ...body.risk, move_sl_to_cost: true },
     };
@@ -121,6 +121,30 @@ describe("strategy builder", () => {
     const known = fieldPaths(back);
     expect(fieldTarget("risk.underlying_target", known)).toBe("risk.underlying_target");
     expect(fieldTarget("risk.underlying_stop_loss.value", known)).toBe("risk.underlying_stop_loss");
+  });
+
+  it("sends a leg's wait and trade, reads it back and places its errors on its controls", () => {
+    expect(WAIT_DIRECTIONS.map((d) => d.direction)).toEqual(["UP", "DOWN"]);
+    const [first, second] = templateLegs("short_straddle");
+    if (!first || !second) throw new Error("a straddle has two legs");
+    const form = {
+      ...emptyForm("B1", ["A1"], "MON"),
+      legs: [{ ...first, wait: { direction: "UP" as const, type: "PERCENT" as const, value: " 10 ",
+        until: "10:30" } }, { ...second, wait: { direction: "DOWN" as const, type: "POINTS" as const,
+        value: "", until: "" } }],
+    };
+    const body = toRequest(form);
+    expect(body.legs[0]?.wait_and_trade).toEqual({ direction: "UP", type: "PERCENT", value: "10",
+      until: "10:30:00" });
+    expect(body.legs[1]).not.toHaveProperty("wait_and_trade"); // no move: enters at T
+    const back = fromStrategy(body);
+    expect(back.legs[0]?.wait).toEqual({ direction: "UP", type: "PERCENT", value: "10",
+      until: "10:30:00" });
+    expect(back.legs[0]?.extra).toEqual({});
+    expect(toRequest(back).legs[0]?.wait_and_trade).toEqual(body.legs[0]?.wait_and_trade);
+    const known = fieldPaths(back);
+    expect(fieldTarget("legs[0].wait_and_trade.until", known)).toBe("legs[0].wait_and_trade.until");
+    expect(fieldTarget("legs[1].wait_and_trade", known)).toBe("legs[1]");
   });
 
   it("offers RE_EXECUTE beside RE_ASAP and RE_COST", () => {

@@ -31,6 +31,14 @@ export interface LevelForm {
   value: string;
 }
 
+/** Wait and trade: enter the leg only once its premium moved this far from the entry time's. */
+export interface WaitForm {
+  direction: S["WaitDirection"];
+  type: S["WaitUnit"];
+  value: string;
+  until: string;
+}
+
 /** A move of the underlying index from its level at entry (points or % of it). */
 export interface UnderlyingLevelForm {
   type: S["UnderlyingLevelIn"]["type"];
@@ -51,7 +59,9 @@ export interface LegForm {
   reEntryRest?: Record<string, unknown>;
   /** per-leg allocations replacing the strategy's; empty = use the strategy's */
   allocations: AllocationForm[];
-  /** fields of a saved leg the form has no control for (wait-and-trade...), sent back unchanged */
+  /** wait and trade; null or an empty value: the leg enters at the entry time */
+  wait?: WaitForm | null;
+  /** fields of a saved leg the form has no control for, sent back unchanged */
   extra?: Record<string, unknown>;
 }
 
@@ -90,7 +100,7 @@ const STORED_ONLY = ["id", "status", "version", "created_at", "updated_at"];
 const FORM_TOP = ["basket_id", "name", "underlying", "expiry", "product", "entry", "exit",
   "allocations", "legs", "risk"];
 const FORM_LEG = ["side", "option_type", "strike", "lots", "stop_loss", "target", "trailing",
-  "re_entry", "allocations"];
+  "re_entry", "allocations", "wait_and_trade"];
 const FORM_RISK = ["mtm_stop_loss", "mtm_target", "on_leg_failure", "underlying_stop_loss",
   "underlying_target"];
 
@@ -175,6 +185,18 @@ const strikeValue = (method: StrikeMethod, value: string): number | string =>
 
 const level = (form: LevelForm | null) => (form && form.value.trim() ? form : null);
 
+/** The leg's wait-and-trade rule as the API wants it; none without a move. */
+export function waitRule(form: WaitForm | null | undefined): S["WaitAndTradeIn"] | null {
+  if (!form || !form.value.trim()) return null;
+  return { direction: form.direction, type: form.type, value: form.value.trim(),
+    until: normaliseClock(form.until ?? "") };
+}
+
+export const WAIT_DIRECTIONS: { direction: S["WaitDirection"]; label: string }[] = [
+  { direction: "UP", label: "Premium rises" },
+  { direction: "DOWN", label: "Premium falls" },
+];
+
 /** The form as the API's StrategyIn body. */
 export function toRequest(form: StrategyForm): StrategyBody {
   const dte = parseDte(form.dte);
@@ -192,6 +214,7 @@ export function toRequest(form: StrategyForm): StrategyBody {
     allocations: form.allocations.map((a) => ({ account_id: a.accountId, multiplier: a.multiplier })),
     legs: form.legs.map((l) => ({
       ...(l.extra as Partial<StrategyBody["legs"][number]>),
+      ...(waitRule(l.wait) ? { wait_and_trade: waitRule(l.wait) } : {}),
       side: l.side,
       option_type: l.optionType,
       strike: { method: l.method, value: strikeValue(l.method, l.value) },
@@ -249,6 +272,10 @@ export function fromStrategy(strategy: components["schemas"]["StrategyIn"] & { i
       reEntry: l.re_entry?.mode ?? null,
       reEntryRest: omit(l.re_entry, ["mode"]),
       allocations: (l.allocations ?? []).map(allocation),
+      wait: l.wait_and_trade
+        ? { direction: l.wait_and_trade.direction, type: l.wait_and_trade.type,
+            value: String(l.wait_and_trade.value), until: l.wait_and_trade.until ?? "" }
+        : null,
       extra: omit(l, FORM_LEG),
     })),
     mtmStopLoss: strategy.risk?.mtm_stop_loss ? String(strategy.risk.mtm_stop_loss) : "",
@@ -294,7 +321,9 @@ export function fieldPaths(form: StrategyForm): Set<string> {
   });
   form.legs.forEach((_, i) => {
     for (const part of ["side", "option_type", "strike.method", "strike.value", "lots",
-      "stop_loss.value", "target.value", "trailing.every", "trailing.by", "re_entry.mode"]) {
+      "stop_loss.value", "target.value", "trailing.every", "trailing.by", "re_entry.mode",
+      "wait_and_trade.direction", "wait_and_trade.type", "wait_and_trade.value",
+      "wait_and_trade.until"]) {
       paths.add(`legs[${i}].${part}`);
     }
     paths.add(`legs[${i}]`);

@@ -5,7 +5,7 @@ import { ErrorText, Field, Status, Scroll } from "../components/common";
 import { PayoffChart } from "../components/PayoffChart";
 import { useApp, useServerNow } from "../context";
 import {
-  EXPIRIES, type LegForm, RE_ENTRY_MODES, STRIKE_METHODS, type StrategyBody, type StrategyForm,
+  EXPIRIES, type LegForm, RE_ENTRY_MODES, WAIT_DIRECTIONS, STRIKE_METHODS, type StrategyBody, type StrategyForm,
   TEMPLATES, UNDERLYINGS, type UnderlyingLevelForm, WEEKDAYS, type Weekday, applyTemplate, emptyForm, fieldId, fieldPaths,
   fieldTarget, fromStrategy, leg, payoffLegs, toRequest,
 } from "../lib/builder";
@@ -372,9 +372,42 @@ function LegEditor({ index: i, leg: l, errorAt, input, onChange, onRemove }: Leg
           {RE_ENTRY_MODES.map((m) => <option key={m.mode} value={m.mode}>{m.label}</option>)}
         </select>
       </Field>
+      <WaitEditor i={i} l={l} errorAt={errorAt} input={input} onChange={onChange} />
       <button type="button" className="danger" onClick={onRemove}>Remove<span className="sr"> leg {i + 1}</span></button>
       {errorAt(`legs[${i}]`) && <span className="error" role="alert">{errorAt(`legs[${i}]`)}</span>}
     </div>
+  );
+}
+
+/** Wait and trade: enter only once the premium moved this far from the entry time's, by a time. */
+function WaitEditor({ i, l, errorAt, input, onChange }:
+  { i: number; l: LegForm } & Pick<LegProps, "errorAt" | "input" | "onChange">) {
+  const p = (part: string) => `legs[${i}].wait_and_trade.${part}`;
+  const wait = l.wait ?? { direction: "UP" as const, type: "PERCENT" as const, value: "", until: "" };
+  const set = (change: Partial<typeof wait>) => onChange({ wait: { ...wait, ...change } });
+  return (
+    <>
+      <Field id={fieldId(p("value"))} label="Wait for a move of" error={errorAt(p("value"))}>
+        <input {...input(p("value"))} className="short" inputMode="decimal" value={wait.value}
+          placeholder="enter at T" onChange={(e) => set({ value: e.target.value })} />
+      </Field>
+      <Field id={fieldId(p("type"))} label="Move in" error={errorAt(p("type"))}>
+        <select {...input(p("type"))} value={wait.type}
+          onChange={(e) => set({ type: e.target.value as typeof wait.type })}>
+          <option value="PERCENT">% of premium</option><option value="POINTS">points</option>
+        </select>
+      </Field>
+      <Field id={fieldId(p("direction"))} label="Move" error={errorAt(p("direction"))}>
+        <select {...input(p("direction"))} value={wait.direction}
+          onChange={(e) => set({ direction: e.target.value as typeof wait.direction })}>
+          {WAIT_DIRECTIONS.map((d) => <option key={d.direction} value={d.direction}>{d.label}</option>)}
+        </select>
+      </Field>
+      <Field id={fieldId(p("until"))} label="Skip the leg after" error={errorAt(p("until"))}>
+        <input {...input(p("until"))} className="short" value={wait.until} placeholder="10:30:00"
+          onChange={(e) => set({ until: e.target.value })} />
+      </Field>
+    </>
   );
 }
 
