@@ -61,8 +61,8 @@ class PlannedExecution:
     scheduled_at: datetime
     orders: list[OrderItem] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
-    #: Legs of a usable account wait for their premium to move (wait and trade): the risk
-    #: monitor enters them, so an entry whose every leg waits is WAITING, not SKIPPED.
+    #: Every leg of the usable accounts waits for its premium to move (wait and trade): the
+    #: risk monitor enters them, so the entry is WAITING, not SKIPPED.
     waiting: bool = False
 
 
@@ -376,9 +376,9 @@ class Planner:
         accounts = {a: legs for a, legs in item.payload["accounts"].items() if a in brokers}
         # Waiting legs (wait and trade) are entered by the risk monitor once their premium moved.
         sent = {a: [leg for leg in legs if not leg.get("wait")] for a, legs in accounts.items()}
-        planned.waiting = any(leg.get("wait") for legs in accounts.values() for leg in legs)
         sent = {a: legs for a, legs in sent.items() if legs}
-        if not sent:
+        if not sent:  # every leg waits: the entry is WAITING (its book is armed at planning)
+            planned.waiting = any(leg.get("wait") for legs in accounts.values() for leg in legs)
             return []
         payload = {**item.payload, "accounts": sent}
         orders, errors = builder.entry_orders(item.strategy_id, payload, brokers, at)

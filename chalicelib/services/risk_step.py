@@ -789,6 +789,8 @@ class BookStep:
         exited = self.scope_exited(guard.account_id)
         if exited or self.after_exit_time():
             doc["state"], doc["reason"] = EXITING, exited or ExitReason.EXIT_TIME.value
+        elif waited and not self.leg_rules(guard).guarded:
+            doc["state"] = DONE  # no rule to watch: strategy exits close it from the positions
         self.book.guards = [*self.book.guards, doc]
         if waited:
             self.event("wait_and_trade_entered", guard, price=guard.doc.get("reentry_price"),

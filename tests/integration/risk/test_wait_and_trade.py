@@ -119,7 +119,7 @@ def test_a_leg_past_its_deadline_is_never_sent_and_unwind_closes_its_sibling(sim
     lot = sibling.lot_size
     assert s.broker_positions() == {canonical_symbol(sibling.key): -lot}
     sim.exchange.set_price(key, D("80.05"))  # 19.95 down: not the move
-    s.steps(30, seconds=1.9)  # to 10:00:57
+    s.steps(3, seconds=19)  # to 10:00:57
     assert s.placed() == []
     s.sim.exchange.set_price(sibling.key, D("82.00"))
     s.steps(4)  # 10:01:01: the deadline passed: skipped, and UNWIND closes the sibling
@@ -145,7 +145,7 @@ def test_keep_records_the_skipped_leg_and_keeps_the_sibling(sim: Sim):
     s = Scenario(sim, legs, {"on_leg_failure": "KEEP"})
     key = atm_call(s)
     enter(s, key)
-    s.steps(25)
+    s.steps(3, seconds=8)  # to 10:00:24
     assert s.placed() == []
     assert s.broker_position(1) == -s.contracts[1].lot_size
     [alert] = [e for e in s.events("alert") if e["code"] == "wait_and_trade_expired"]
@@ -176,4 +176,24 @@ def test_a_monitor_restarted_after_the_waiting_entry_was_sent_does_not_send_it_t
     assert len(sells) == 1  # found by its tag, not sent again
     assert s.broker_positions() == {canonical_symbol(key): -lot} == s.platform_positions()
     assert sum(s.resting_stops().values()) == 1
+    s.check()
+
+
+def test_a_bought_leg_without_rules_waiting_for_a_fall_enters_once_and_is_not_watched(sim: Sim):
+    s = Scenario(sim, [{"side": "BUY", "wait_and_trade": wait("DOWN", "POINTS", "10",
+                                                              "11:00:00")}], {})  # fmt: skip
+    key = atm_call(s)
+    enter(s, key)
+    lot = s.contracts[0].lot_size
+    sim.exchange.set_price(key, D("90.05"))
+    s.steps(2)
+    assert s.placed() == []
+    sim.exchange.set_price(key, D("89.00"))  # past the trigger (90): enters at the market
+    s.steps(3)
+    placed = s.placed()
+    assert shape(placed) == [
+        ("BUY", "LIMIT", placed[0]["tradingsymbol"], str(lot), limit("BUY", "89.00", s), "0")
+    ], placed
+    assert s.broker_positions() == {canonical_symbol(key): lot} == s.platform_positions()
+    assert [g["state"] for g in s.guards()] == ["DONE", "DONE"]  # nothing left to watch
     s.check()
