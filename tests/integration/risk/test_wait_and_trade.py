@@ -197,3 +197,18 @@ def test_a_bought_leg_without_rules_waiting_for_a_fall_enters_once_and_is_not_wa
     assert s.broker_positions() == {canonical_symbol(key): lot} == s.platform_positions()
     assert [g["state"] for g in s.guards()] == ["DONE", "DONE"]  # nothing left to watch
     s.check()
+
+
+def test_no_waiting_leg_enters_while_a_kill_switch_is_engaging(sim: Sim):
+    s = Scenario(sim, [{"side": "SELL", "wait_and_trade": wait("UP", "POINTS", "10",
+                                                               "11:00:00")}], {})  # fmt: skip
+    key = atm_call(s)
+    enter(s, key)
+    sim.container.kill_switch.engage(sim.uid, "strategy", s.strategy_id, who="test")
+    sim.exchange.set_price(key, D("111.00"))  # the move is reached: the entry is refused
+    s.steps(2)
+    assert s.placed() == [] and s.broker_positions() == {}
+    [refused] = s.events("wait_and_trade_refused")
+    assert refused["leg"] == 0
+    assert [g["state"] for g in s.guards()] == ["DONE"]
+    s.check()
