@@ -6,8 +6,9 @@ target. At T, in the account's own worker, for every strategy of the exit (with 
 rules) the hook:
 
 1. takes the close lease of (user, strategy, account) (``services.leases``), waiting for another
-   closer (a kill-switch pass, a risk close) to finish; the lease is left to expire shortly after
-   the send, since the firer sends right after this hook returns;
+   closer (a kill-switch pass, a risk close) to finish; the firer sends right after this hook
+   returns, and the lease is given back once the exit's orders are settled (every one ended:
+   ``jobs.risk.release_exit_leases``, after settlement) or else expires (``LEASE_TTL``);
 2. freezes the strategy's risk book for the account, if it has one (the monitor stops acting)
    and cancels its stop / risk orders; a stop whose cancel the broker does not confirm stays
    with the monitor (``RiskEngine.held_back``): the exit leaves its units and orders alone;
@@ -55,6 +56,11 @@ from chalicelib.services.settlement import TERMINAL, Settlement
 log = logging.getLogger(__name__)
 LEASE_TTL = 15.0  # seconds: the firer sends the account's orders right after the hook
 PATIENCE = 20.0  # seconds to wait for another closer (a live kill-switch pass acts in ~15 s)
+
+
+def exit_lease_owner(strategy_id: str, on: date) -> str:
+    """Who holds the close lease while the exit at T of ``strategy_id`` closes."""
+    return f"exit:{strategy_id}:{on.isoformat()}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,7 +194,7 @@ class ExitGuard:
         self, uid: str, account_id: str, strategy_id: str, on: date, own: set[str]
     ) -> dict[str, int] | NotSent:
         """Net units per symbol the strategy holds on the account now, or why we cannot know."""
-        owner = f"exit:{strategy_id}:{on.isoformat()}"
+        owner = exit_lease_owner(strategy_id, on)
         if not self.leases.wait(
             uid, strategy_id, account_id, owner, LEASE_TTL, patience=self.patience
         ):

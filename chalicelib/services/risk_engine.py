@@ -64,7 +64,7 @@ from chalicelib.services.index_quotes import index_level
 from chalicelib.services.leases import Leases
 from chalicelib.services.order_sender import stamp
 from chalicelib.services.risk_intents import FIELD_OF_PHASE, Intents, in_flight, orphans
-from chalicelib.services.risk_step import BookStep
+from chalicelib.services.risk_step import BookStep, past_takeover
 from chalicelib.services.settlement import TERMINAL, Backoff, Settlement
 from chalicelib.services.underlying_watch import reference as underlying_mark
 from chalicelib.services.underlying_watch import watch_underlying
@@ -170,9 +170,12 @@ class RiskEngine:
         if book.sk not in self._swept and self._sweep_orphans(book, now):
             return  # an intent was adopted into the book: decide from it next cycle
         after_exit = now.time() >= time.fromisoformat(book.exit_time)
+        # Past T + EXIT_TAKEOVER a guard the exit at T did not freeze (its account had no
+        # planned exit order) is closed by the monitor itself (``BookStep.take_over``).
+        states = LIVE_STATES if not after_exit or past_takeover(book, now) else ENDING_STATES
         strategy = from_document(book.rules)
         guards = [Guard(doc) for doc in book.guards]
-        live = [g for g in guards if g.state in (ENDING_STATES if after_exit else LIVE_STATES)]
+        live = [g for g in guards if g.state in states]
         exited = (book.mtm or {}).get("exited") or {}
         # Positions matter only to strategy exits (read consistently: they decide what is closed).
         watches_mtm = strategy.risk.watches_mtm and not after_exit and "ALL" not in exited
@@ -197,7 +200,7 @@ class RiskEngine:
                                   "position: its target, trailing and software stop cannot act")  # fmt: skip
             for doc in list(book.guards):
                 guard = Guard(doc)
-                if guard.state in (ENDING_STATES if after_exit else LIVE_STATES):
+                if guard.state in states:
                     context.advance(guard)
             context.finish()
         except Exception:
