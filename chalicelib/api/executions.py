@@ -227,6 +227,7 @@ RISK_EVENT_KINDS = frozenset({
     "risk_armed", "stop_placed", "stop_loss", "target", "trail", "move_to_cost", "closed",
     "stop_order_lost", "alert", "mtm_exit", "re_entry_waiting", "re_entered", "re_entry_expired",
     "re_entry_refused", "re_entry_not_sent", "underlying_reference", "underlying_exit",
+    "exit_time", "exit_time_takeover",
 })  # fmt: skip
 
 

@@ -56,6 +56,7 @@ from chalicelib.services.guards import (
     ORDER_FIELDS,
     REENTERING,
     RISK_PHASES,
+    WAITING,
     Guard,
     entry_fills,
     new_guard,
@@ -248,7 +249,8 @@ class RiskEngine:
         """An orphan found at the broker (it cannot happen while every send follows its claim)
         joins its (account, leg)'s latest guard. A stop or close nobody decided on exits the
         leg: an ARMED guard goes EXITING, so its stops (this one too) are cancelled and only
-        what they did not fill is closed. An urgent alert says it happened."""
+        what they did not fill is closed; a re-entry makes its guard REENTERING, so what it
+        fills is guarded (or closed, after T). An urgent alert says it happened."""
         for _attempt in range(5):
             slot = [d for d in book.guards if d["account_id"] == order.account_id
                     and int(d["leg"]) == int(order.request["leg"])]  # fmt: skip
@@ -259,6 +261,8 @@ class RiskEngine:
             doc[name] = [*(doc.get(name) or []), order.order_id]
             if doc["state"] == ARMED and name != "reentry_orders":
                 doc["state"], doc["reason"] = EXITING, ExitReason.STOP_LOSS.value
+            elif doc["state"] in (WAITING, CLOSED, DONE) and name == "reentry_orders":
+                doc["state"] = REENTERING  # its fills become the next cycle's guard
             if self.books.save(book):
                 break
             fresh = self.books.get(book.uid, book.trade_date, book.strategy_id)
