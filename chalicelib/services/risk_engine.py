@@ -45,9 +45,9 @@ from chalicelib.domain.strategy import (
     to_document,
 )
 from chalicelib.errors import DomainError, NotFound
+from chalicelib.services import risk_orphans
 from chalicelib.services.closing import Holding, holding_of_position
 from chalicelib.services.guards import (
-    ARMED,
     CLOSED,
     DONE,
     ENDING_STATES,
@@ -56,7 +56,6 @@ from chalicelib.services.guards import (
     ORDER_FIELDS,
     REENTERING,
     RISK_PHASES,
-    WAITING,
     Guard,
     entry_fills,
     new_guard,
@@ -64,7 +63,7 @@ from chalicelib.services.guards import (
 from chalicelib.services.index_quotes import index_level
 from chalicelib.services.leases import Leases
 from chalicelib.services.order_sender import stamp
-from chalicelib.services.risk_intents import FIELD_OF_PHASE, Intents, in_flight, orphans
+from chalicelib.services.risk_intents import Intents, in_flight
 from chalicelib.services.risk_step import BookStep, past_takeover
 from chalicelib.services.settlement import TERMINAL, Backoff, Settlement
 from chalicelib.services.underlying_watch import reference as underlying_mark
@@ -168,7 +167,7 @@ class RiskEngine:
         the exit time only exits still in progress are carried on (nothing new starts)."""
         if book.status != LIVE:
             return
-        if book.sk not in self._swept and self._sweep_orphans(book, now):
+        if book.sk not in self._swept and risk_orphans.sweep_book(self, book, now):
             return  # an intent was adopted into the book: decide from it next cycle
         after_exit = now.time() >= time.fromisoformat(book.exit_time)
         # Past T + EXIT_TAKEOVER a guard the exit at T did not freeze (its account had no
@@ -212,69 +211,12 @@ class RiskEngine:
         context.release_leases()
 
     # -- orphaned intents (a sender that died between storing and claiming) -------------------
-    def _sweep_orphans(self, book: RiskBookItem, now: datetime) -> bool:
-        """The first time this engine (a restarted monitor) sees a book: its orphans resolved.
-        Young ones keep the book unswept (looked at again next cycle). True: one was adopted."""
-        listed = self.settlement.executions.orders_of_execution(book.uid, book.execution)
-        found = [o for o in listed if o.status == "BUILT" and o.phase in FIELD_OF_PHASE]
-        outcomes = self.resolve_orphans(book.uid, found, now) if found else {}
-        if not outcomes.get("young") and not outcomes.get("unknown"):
-            self._swept.add(book.sk)
-        return bool(outcomes.get("found"))
-
     def resolve_orphans(
         self, uid: str, orders: Sequence[OrderItem], now: datetime | None = None
     ) -> dict[str, int]:
-        """Risk intents stored BUILT and named by no guard of their book (read consistently):
-        abandoned when the broker has no order with their tag, adopted into their guard when it
-        has (``Intents.settle_orphan``). The monitor's restart and the recovery sweep call it;
-        returns the count per outcome."""
-        moment = now or self.clock()
-        outcomes: dict[str, int] = {}
-        groups: dict[tuple[str, str], list[OrderItem]] = {}
-        for order in orders:
-            day = datetime.fromisoformat(order.scheduled_at).astimezone(IST).date().isoformat()
-            groups.setdefault((day, order.strategy_id), []).append(order)
-        for (day, strategy_id), group in groups.items():
-            book = self.books.get(uid, day, strategy_id)
-            for order in [] if book is None else orphans(book, group):
-                adapter = self.adapter(uid, order.account_id)
-                outcome = self.intents.settle_orphan(adapter, order, moment)
-                outcomes[outcome] = outcomes.get(outcome, 0) + 1
-                if outcome == "found" and book is not None:
-                    book = self._adopt(book, order)
-        return outcomes
-
-    def _adopt(self, book: RiskBookItem, order: OrderItem) -> RiskBookItem | None:
-        """An orphan found at the broker (it cannot happen while every send follows its claim)
-        joins its (account, leg)'s latest guard. A stop or close nobody decided on exits the
-        leg: an ARMED guard goes EXITING, so its stops (this one too) are cancelled and only
-        what they did not fill is closed; a re-entry makes its guard REENTERING, so what it
-        fills is guarded (or closed, after T). An urgent alert says it happened."""
-        for _attempt in range(5):
-            slot = [d for d in book.guards if d["account_id"] == order.account_id
-                    and int(d["leg"]) == int(order.request["leg"])]  # fmt: skip
-            if not slot:
-                break
-            doc = slot[-1]
-            name = FIELD_OF_PHASE[order.phase]
-            doc[name] = [*(doc.get(name) or []), order.order_id]
-            if doc["state"] == ARMED and name != "reentry_orders":
-                doc["state"], doc["reason"] = EXITING, ExitReason.STOP_LOSS.value
-            elif doc["state"] in (WAITING, CLOSED, DONE) and name == "reentry_orders":
-                doc["state"] = REENTERING  # its fills become the next cycle's guard
-            if self.books.save(book):
-                break
-            fresh = self.books.get(book.uid, book.trade_date, book.strategy_id)
-            if fresh is None:
-                return None
-            book = fresh
-        self.record_event(book.uid, book.execution, {
-            "kind": "alert", "code": "orphan_adopted", "urgent": True, "order": order.order_id,
-            "tag": order.tag, "account_id": order.account_id, "status": order.status,
-            "message": "a risk order no guard named was found at the broker; it is settled "
-            "and its leg exits"})  # fmt: skip
-        return book
+        """Risk intents no guard names, resolved by tag (``services.risk_orphans``); the
+        recovery sweep calls it with the day's BUILT orders."""
+        return risk_orphans.resolve(self, uid, orders, now or self.clock())
 
     # -- freezing (exit time, kill switch) --------------------------------------------------------
     def freeze(
