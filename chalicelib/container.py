@@ -274,8 +274,9 @@ class Container(NotificationParts):
         # One status look per order and a short deadline: the sweep runs every few seconds.
         settlement = Settlement(self.executions, self.repo, self.closer, self.clock, backoff=QUICK)
         return Recovery(
-            self.executions, self.repo, settlement, self.firer, self.clock, alert=self.alert
-        )
+            self.executions, self.repo, settlement, self.firer, self.clock, alert=self.alert,
+            risk_orphans=lambda uid, orders, now: self.risk.resolve_orphans(uid, orders, now),
+        )  # fmt: skip
 
     def alert(self, subject: str, details: dict[str, Any]) -> None:
         """An operator alert: the alarm topic on AWS; the log only where none is configured."""

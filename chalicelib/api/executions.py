@@ -254,6 +254,7 @@ RISK_EVENT_KINDS = frozenset({
     "wait_and_trade_reference", "wait_and_trade_reached", "wait_and_trade_entered",
     "wait_and_trade_skipped", "wait_and_trade_refused", "wait_and_trade_unwind",
     "wait_and_trade_withdrawn",
+    "exit_time", "exit_time_takeover",
 })  # fmt: skip
 
 

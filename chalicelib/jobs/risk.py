@@ -13,12 +13,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from chalicelib.container import Container
 from chalicelib.domain.calendar import IST, default_calendar
 from chalicelib.jobs import alerts
+from chalicelib.services.exit_guard import exit_lease_owner
+from chalicelib.services.settlement import TERMINAL
 
 log = logging.getLogger(__name__)
 INTERVAL = 1.0
@@ -36,11 +38,17 @@ def arm(
     container: Container, uid: str, execution_sk: str, *, pause: float = 0.5
 ) -> dict[str, Any] | None:
     """After an ENTRY settles: the risk book and its stop orders (None: nothing to guard).
+    After an EXIT settles: its close leases are given back (``release_exit_leases``).
 
     Arming is idempotent (the book is created once), so a failure is retried a few times; if it
     still fails the filled legs have no stop, which is said loudly: logged as an error and, when
     the table answers, recorded as an alert on the execution.
     """
+    try:
+        if release_exit_leases(container, uid, execution_sk) is not None:
+            return None
+    except Exception:  # the leases expire by themselves
+        log.exception("exit leases not released", extra={"execution": execution_sk})
     for attempt in range(ARM_ATTEMPTS):
         try:
             book = container.risk.arm(uid, execution_sk)
@@ -64,6 +72,31 @@ def arm(
     except Exception:
         log.exception("could not publish the arming alert")
     return outcome
+
+
+def release_exit_leases(container: Container, uid: str, execution_sk: str) -> int | None:
+    """An exit's orders all ended (settled): the close leases its hook took at T are given back
+    at once, so the monitor finishing a guard handed back to it (a stop whose cancel was not
+    confirmed) goes on now instead of when the lease expires (``exit_guard.LEASE_TTL``). Safe:
+    what the exit sent is known and in the positions; the monitor closes only its guard's units.
+    None when ``execution_sk`` is not an exit; else the number of leases given back."""
+    executions = container.executions
+    execution = executions.get_execution(uid, execution_sk)
+    if execution.phase != "EXIT":
+        return None
+    listed = [o.order_id for o in executions.orders_of_execution(uid, execution_sk)]
+    orders = executions.orders(uid, execution.trade_date, listed)  # consistent reads
+    if any(o.status not in TERMINAL for o in orders):
+        return 0  # still working: the lease expires by itself (or the next settle gives it)
+    prefix = exit_lease_owner(execution.strategy_id, date.fromisoformat(execution.trade_date))
+    accounts = {o.account_id for o in orders}
+    released = [
+        a for a in sorted(accounts)
+        if container.leases.release_family(uid, execution.strategy_id, a, f"{prefix}:")
+    ]  # fmt: skip
+    if released:
+        log.info("exit leases released", extra={"execution": execution_sk, "accounts": released})
+    return len(released)
 
 
 def in_session(moment: datetime) -> bool:

@@ -6,8 +6,9 @@ target. At T, in the account's own worker, for every strategy of the exit (with 
 rules) the hook:
 
 1. takes the close lease of (user, strategy, account) (``services.leases``), waiting for another
-   closer (a kill-switch pass, a risk close) to finish; the lease is left to expire shortly after
-   the send, since the firer sends right after this hook returns;
+   closer (a kill-switch pass, a risk close) to finish; the firer sends right after this hook
+   returns, and the lease is given back once the exit's orders are settled (every one ended:
+   ``jobs.risk.release_exit_leases``, after settlement) or else expires (``LEASE_TTL``);
 2. freezes the strategy's risk book for the account, if it has one (the monitor stops acting)
    and cancels its stop / risk orders; a stop whose cancel the broker does not confirm stays
    with the monitor (``RiskEngine.held_back``): the exit leaves its units and orders alone;
@@ -63,6 +64,12 @@ log = logging.getLogger(__name__)
 LEASE_TTL = 15.0  # seconds: the firer sends the account's orders right after the hook
 PATIENCE = 20.0  # seconds to wait for another closer (a live kill-switch pass acts in ~15 s)
 Alert = Callable[[str, dict[str, Any]], None]
+
+
+def exit_lease_owner(strategy_id: str, on: date) -> str:
+    """The prefix of every owner of the close lease while the exit at T of ``strategy_id``
+    closes (each guard call adds its own token, so two firers never share a lease)."""
+    return f"exit:{strategy_id}:{on.isoformat()}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,9 +207,10 @@ class ExitGuard:
     ) -> dict[str, int] | NotSent:
         """Net units per symbol the strategy holds on the account now, or why we cannot know.
 
-        The lease's owner names this call: two firers' guards of one exit (a restarted clock,
-        the recovery sweep) never share it. It is given back when nothing will be sent."""
-        owner = f"exit:{strategy_id}:{on.isoformat()}:{secrets.token_hex(4)}"
+        The lease's owner names this call (``exit_lease_owner`` plus a token): two firers' guards
+        of one exit (a restarted clock, the recovery sweep) never share it. It is given back when
+        nothing will be sent, or by the settle step once the exit's orders have ended."""
+        owner = f"{exit_lease_owner(strategy_id, on)}:{secrets.token_hex(4)}"
         if not self.leases.wait(
             uid, strategy_id, account_id, owner, LEASE_TTL, patience=self.patience
         ):

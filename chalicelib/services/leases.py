@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from chalicelib.services.clock import Clock
 
@@ -45,6 +45,8 @@ class LeaseStore(Protocol):
     ) -> bool: ...
 
     def drop(self, uid: str, strategy_id: str, account_id: str, owner: str) -> bool: ...
+
+    def holder(self, uid: str, strategy_id: str, account_id: str) -> Any: ...
 
 
 @dataclass
@@ -68,6 +70,15 @@ class Leases:
 
     def release(self, uid: str, strategy_id: str, account_id: str, owner: str) -> bool:
         """Give the lease back; False when ``owner`` no longer held it (it had expired)."""
+        return self.store.drop(uid, strategy_id, account_id, owner)
+
+    def release_family(self, uid: str, strategy_id: str, account_id: str, prefix: str) -> bool:
+        """Give the lease back if an owner named ``prefix...`` holds it (the exit at T's guard
+        calls each own theirs); the drop is conditioned on the exact owner read."""
+        holder = self.store.holder(uid, strategy_id, account_id)
+        owner = str(getattr(holder, "owner", "") or "")
+        if not owner.startswith(prefix):
+            return False
         return self.store.drop(uid, strategy_id, account_id, owner)
 
     def wait(

@@ -24,6 +24,9 @@ chance):
 * Executions with anything resolved, or still open after ``settle_after``, are settled with one
   status poll per order (fills to positions, the leg-failure policy); ``after_settle`` then arms
   the risk book (stops).
+* Risk-engine intents stored BUILT that no guard names (the monitor died between storing and
+  claiming them) go to ``risk_orphans`` (``RiskEngine.resolve_orphans``): abandoned when the
+  broker has no such tag, adopted into their guard when it has.
 * An execution whose gate was taken but whose orders were never written is closed SKIPPED with
   its reason and an alert.
 
@@ -60,6 +63,8 @@ RESEND_MARK = "R"
 #: Executions no longer worked on by anyone.
 FINAL = frozenset({"COMPLETE", "PARTIAL", "FAILED", "UNWOUND", "SKIPPED", "WAITING"})
 AfterSettle = Callable[[str, str], Any]
+#: (uid, BUILT orders, now) -> outcome counts: the risk engine's orphaned intents resolved.
+RiskOrphans = Callable[[str, Sequence[OrderItem], datetime], dict[str, int]]
 
 
 @dataclass
@@ -93,6 +98,7 @@ class Recovery:
     sleep: Callable[[float], None] = time.sleep
     alert: Alert | None = None
     after_settle: AfterSettle | None = None
+    risk_orphans: RiskOrphans | None = None
     #: An order younger than this (from its slot) still belongs to its live sender.
     grace: timedelta = timedelta(seconds=5)
     #: Seconds before each tag lookup (2.5 s in all) across the broker's order-book lag; the
@@ -171,6 +177,10 @@ class Recovery:
         elif built:
             self._never_fired(uid, built, report)
             touched.update(o.execution for o in built)
+        fired = {o.order_id for o in built}
+        orphans = [o for o in due if o.status == lc.BUILT and o.order_id not in fired]
+        if orphans and self.risk_orphans is not None:
+            report.never_sent += self.risk_orphans(uid, orphans, now).get("abandoned", 0)
         for order in built:
             if order.resent_from:
                 self._alarm(uid, order, "closing order never reached the broker: resent", {

@@ -45,6 +45,7 @@ from chalicelib.domain.strategy import (
     to_document,
 )
 from chalicelib.errors import DomainError, NotFound
+from chalicelib.services import risk_orphans
 from chalicelib.services.closing import Holding, holding_of_position
 from chalicelib.services.guards import (
     CLOSED,
@@ -63,7 +64,7 @@ from chalicelib.services.index_quotes import index_level
 from chalicelib.services.leases import Leases
 from chalicelib.services.order_sender import stamp
 from chalicelib.services.risk_intents import Intents, in_flight
-from chalicelib.services.risk_step import BookStep
+from chalicelib.services.risk_step import BookStep, past_takeover
 from chalicelib.services.settlement import TERMINAL, Backoff, Settlement
 from chalicelib.services.underlying_watch import reference as underlying_mark
 from chalicelib.services.underlying_watch import watch_underlying
@@ -95,6 +96,8 @@ class RiskEngine:
     _order_cache: dict[str, OrderItem] = field(default_factory=dict)
     #: Index levels read this cycle: (user, underlying, moment) -> level (``index_level``).
     _index_levels: dict[tuple[str, str, str], Decimal | None] = field(default_factory=dict)
+    #: Books whose orphaned intents this engine has swept (``resolve_orphans``): once each.
+    _swept: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.intents = Intents(self.settlement, self.clock, self.at)
@@ -172,10 +175,15 @@ class RiskEngine:
         the exit time only exits still in progress are carried on (nothing new starts)."""
         if book.status != LIVE:
             return
+        if book.sk not in self._swept and risk_orphans.sweep_book(self, book, now):
+            return  # an intent was adopted into the book: decide from it next cycle
         after_exit = now.time() >= time.fromisoformat(book.exit_time)
+        # Past T + EXIT_TAKEOVER a guard the exit at T did not freeze (its account had no
+        # planned exit order) is closed by the monitor itself (``BookStep.take_over``).
+        states = LIVE_STATES if not after_exit or past_takeover(book, now) else ENDING_STATES
         strategy = from_document(book.rules)
         guards = [Guard(doc) for doc in book.guards]
-        live = [g for g in guards if g.state in (ENDING_STATES if after_exit else LIVE_STATES)]
+        live = [g for g in guards if g.state in states]
         exited = (book.mtm or {}).get("exited") or {}
         # Positions matter only to strategy exits (read consistently: they decide what is closed).
         watches_mtm = strategy.risk.watches_mtm and not after_exit and "ALL" not in exited
@@ -206,7 +214,7 @@ class RiskEngine:
                                   "position: its target, trailing and software stop cannot act")  # fmt: skip
             for doc in list(book.guards):
                 guard = Guard(doc)
-                if guard.state in (ENDING_STATES if after_exit else LIVE_STATES):
+                if guard.state in states:
                     context.advance(guard)
             if not after_exit:
                 watch_pending(context)
@@ -217,6 +225,14 @@ class RiskEngine:
         # Not in a ``finally``: a process that dies here (a crash, a SIGKILL) frees nothing; its
         # lease expires (``risk_step.LEASE_TTL``), and a restarted monitor shares its owner.
         context.release_leases()
+
+    # -- orphaned intents (a sender that died between storing and claiming) -------------------
+    def resolve_orphans(
+        self, uid: str, orders: Sequence[OrderItem], now: datetime | None = None
+    ) -> dict[str, int]:
+        """Risk intents no guard names, resolved by tag (``services.risk_orphans``); the
+        recovery sweep calls it with the day's BUILT orders."""
+        return risk_orphans.resolve(self, uid, orders, now or self.clock())
 
     # -- freezing (exit time, kill switch) --------------------------------------------------------
     def freeze(

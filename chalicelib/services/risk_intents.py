@@ -12,6 +12,13 @@ Whoever finds an intent later resolves it instead of sending another: a BUILT it
 ``GRACE`` was never sent (its actor died): it is abandoned and the guard decides afresh; a SENT
 item without a broker id is looked up by its tag at the broker (``Settlement.poll``), and only
 when the broker's book has not shown the tag for ``LAG`` is it declared ``never_sent``.
+
+An actor that dies between steps 1 and 2 leaves an *orphan*: an intent BUILT, named by no
+guard, so no monitor looks at it. The monitor sweeps each book's orphans when it first sees the
+book (a restart) and the recovery sweep each day's (``RiskEngine.resolve_orphans``): past
+``GRACE``, the tag is looked up at the broker; absent (the only outcome the send's order allows:
+nothing is sent before the claim) it is abandoned, and the guard, which never knew of it,
+decides afresh; present, it is adopted into its guard and settled from the broker's truth.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from chalicelib.adapters.brokers.errors import BrokerError, InvalidOrder, Reject
 from chalicelib.adapters.brokers.port import Broker, InvalidRequest
 from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.adapters.dynamo.risk_items import (
+    RiskBookItem,
     abandon,
     claim_send,
     never_reached,
@@ -41,6 +49,8 @@ log = logging.getLogger(__name__)
 GRACE = timedelta(seconds=3)
 #: How long a broker's order book may take to show a placed order's tag.
 LAG = timedelta(seconds=10)
+#: The guard's list an intent of each phase belongs in (``guards.ORDER_FIELDS``).
+FIELD_OF_PHASE = {"STOP": "stop_orders", "RISKX": "exit_orders", "REENTRY": "reentry_orders"}
 
 
 @dataclass
@@ -103,6 +113,31 @@ class Intents:
             if item.status == "BUILT":
                 abandon(item, why, stamp(self.clock()))
 
+    def settle_orphan(self, adapter: Broker | None, order: OrderItem, now: datetime) -> str:
+        """An intent no guard names (its actor died before the claim): ``young`` (its actor
+        may still claim it), ``unknown`` (the broker cannot be asked now), ``abandoned`` (not
+        at the broker: FAILED ``never_sent``, never to be sent) or ``found`` (at the broker
+        after all: recorded SENT and settled by tag; the caller adopts it into its guard)."""
+        if order.status != "BUILT":
+            return "settled"
+        if now - datetime.fromisoformat(order.scheduled_at) < GRACE:
+            return "young"
+        if adapter is None:
+            return "unknown"
+        try:
+            found = list(adapter.find_by_tag(order.tag))
+        except BrokerError as error:
+            log.warning("orphan lookup failed", extra={"tag": order.tag, "error": error.kind})
+            return "unknown"
+        if not found:
+            message = "not sent: its sender stopped before writing it into the risk book"
+            return "abandoned" if abandon(order, message, stamp(now)) else "settled"
+        if not claim_send(order, stamp(now)):
+            return "settled"  # another actor moved it on meanwhile
+        log.error("risk order at the broker that no guard named", extra={"tag": order.tag})
+        self.settlement.poll(adapter, order)
+        return "found"
+
     def resolve(self, adapter: Broker | None, order: OrderItem, now: datetime) -> None:
         """An intent whose fate is unknown to this actor: settle it from the broker's truth."""
         if order.status == "BUILT":
@@ -122,3 +157,14 @@ class Intents:
 def in_flight(order: OrderItem) -> bool:
     """Sent or about to be, with no broker id yet: nobody may act as if it did not exist."""
     return order.status in ("BUILT", "SENT") and not order.broker_order_id
+
+
+def orphans(book: RiskBookItem, orders: Iterable[OrderItem]) -> list[OrderItem]:
+    """The book's intents stored BUILT that no guard names (their claim was never written)."""
+    named = {i for doc in book.guards for name in FIELD_OF_PHASE.values()
+             for i in doc.get(name) or []}  # fmt: skip
+    return [
+        o for o in orders
+        if o.status == "BUILT" and o.phase in FIELD_OF_PHASE and o.execution == book.execution
+        and o.order_id not in named
+    ]  # fmt: skip

@@ -21,6 +21,7 @@ from chalicelib.adapters.dynamo.models import OrderItem, PositionItem
 from chalicelib.adapters.dynamo.risk_items import DONE as BOOK_DONE
 from chalicelib.adapters.dynamo.risk_items import LIVE, RiskBookItem, never_sent
 from chalicelib.domain.broker_support import broker_capabilities
+from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import ContractKey
 from chalicelib.domain.market_errors import MarketRuleError
 from chalicelib.domain.money import Rounding, snap_to_tick
@@ -86,6 +87,12 @@ LEASE_RENEW = 5.0
 #: before T (20 s locally, up to a minute on AWS), and a position opened after the plan would
 #: be left for the exit hook to find at T.
 RE_ENTRY_BEFORE_EXIT = timedelta(seconds=90)
+#: The exit at T freezes the guards of every account it has a planned order for (the firer's
+#: hook) and closes what they hold. A guard still ARMED this long after T belongs to an account
+#: the exit had no order for (nothing was held when it was planned; a re-entry or a late entry
+#: fill came after): the monitor closes it itself, as an EXIT_TIME exit. A late hook is safe
+#: beside it: both take the close lease and the hook trims its orders to what is then held.
+EXIT_TAKEOVER = timedelta(seconds=15)
 log = logging.getLogger(__name__)
 
 
@@ -316,6 +323,10 @@ class BookStep:
 
     # -- one guard ----------------------------------------------------------------------------
     def advance(self, guard: Guard) -> None:
+        if guard.state in (ARMED, WAITING) and past_takeover(self.book, self.now):
+            self.take_over(guard)
+            if guard.state != EXITING:
+                return  # done, or the claim was lost: decided again next cycle
         if guard.state == ARMED:
             self.armed(guard)
         if guard.state == EXITING:
@@ -726,6 +737,20 @@ class BookStep:
         self.engine._reconcile(self.book.uid, items)
         self.reentering(guard)
 
+    def take_over(self, guard: Guard) -> None:
+        """Past T + ``EXIT_TAKEOVER``: no exit at T took this guard, so it exits now (its stop
+        cancelled first, then what is left closed and chased until flat); a guard waiting for
+        a re-entry holds nothing and is done."""
+        if guard.state == WAITING:
+            guard.state = DONE
+            self.dirty = True
+            self.event("re_entry_expired", guard, why="past the strategy's exit time")
+            return
+        self.begin_exit(guard, ExitReason.EXIT_TIME, self.ltp(guard))
+        if guard.state == EXITING:
+            self.event("exit_time_takeover", guard, quantity=guard.quantity,
+                       why="no exit order at T covered this position")  # fmt: skip
+
     def exit_at(self) -> datetime:
         """Today's exit time of the strategy, as an instant in the monitor's zone."""
         return datetime.combine(
@@ -864,3 +889,10 @@ def _snap_cost(guard: Guard) -> Decimal:
     """The entry price on the tick, on the side that keeps the stop a real stop."""
     direction = Rounding.DOWN if guard.side == "SELL" else Rounding.UP
     return snap_to_tick(guard.entry, guard.tick, direction)
+
+
+def past_takeover(book: RiskBookItem, now: datetime) -> bool:
+    """The monitor closes what the exit at T left (``EXIT_TAKEOVER``)."""
+    local = now.astimezone(IST)
+    exit_at = datetime.combine(local.date(), time.fromisoformat(book.exit_time), tzinfo=IST)
+    return local >= exit_at + EXIT_TAKEOVER

@@ -67,9 +67,10 @@ class Crash(BaseException):
 @dataclass
 class Trap:
     """One fault on the next matching broker call: ``crash_before`` / ``crash_after`` the call
-    reaches the broker, ``slow`` (the broker takes ``delay`` s to acknowledge), ``error_500``
-    (the broker answers 500), or ``before`` (``before()`` runs first: the market moves as the
-    order leaves)."""
+    reaches the broker, ``slow`` (the broker takes ``delay`` s to acknowledge), ``stall`` (the
+    sender waits ``delay`` s before the call leaves: claimed, not yet sent), ``error_500`` (the
+    broker answers 500), or ``before`` (``before()`` runs first: the market moves as the order
+    leaves)."""
 
     call: str  # place | cancel | modify
     when: Callable[[Any], bool]
@@ -87,8 +88,18 @@ def is_close(request: OrderRequest) -> bool:
     return request.order_type is OrderType.LIMIT and request.side.value == "BUY"
 
 
+def is_reentry(request: OrderRequest) -> bool:
+    return request.order_type is OrderType.LIMIT and request.side.value == "SELL"
+
+
 def anything(_: Any) -> bool:
     return True
+
+
+#: The trap predicates by name (a monitor process is told its traps in JSON).
+PREDICATES: dict[str, Callable[[Any], bool]] = {
+    "stop": is_stop, "close": is_close, "reentry": is_reentry, "any": anything,
+}  # fmt: skip
 
 
 class Tripwire:
@@ -113,6 +124,9 @@ class Tripwire:
             return run()
         if trap.action == "crash_before":
             raise Crash(f"died before {call}")
+        if trap.action == "stall":
+            time.sleep(trap.delay)
+            return run()
         if trap.action == "reject":
             from chalicelib.adapters.brokers.errors import Rejected
 

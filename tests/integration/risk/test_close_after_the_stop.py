@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from chalicelib.domain.calendar import IST
+from chalicelib.jobs import risk as risk_jobs
 from chalicelib.services.closing import BrokerLtp
 from chalicelib.services.exit_guard import ExitGuard
 from chalicelib.services.exits import PositionCloser
@@ -143,8 +144,10 @@ def test_two_monitors_take_one_mtm_exit(sim: Sim):
     s.check()
 
 
-def exit_at_t(s: Scenario) -> dict[str, int]:
-    """The strategy's planned exit fired at 15:15:00 through the firer and its hook."""
+def exit_at_t(s: Scenario, settle_step: bool = False) -> dict[str, int]:
+    """The strategy's planned exit fired at 15:15:00 through the firer and its hook, then
+    settled (with ``settle_step``: as the tick's settle step and the local clock do, which then
+    give the exit's close leases back)."""
     c = s.sim.container
     closer = PositionCloser(c.executions, c.broker_access, c.market, BrokerLtp(), c.clock)
     children, errors = closer.exit_orders(s.sim.uid, s.strategy_id)
@@ -165,6 +168,8 @@ def exit_at_t(s: Scenario) -> dict[str, int]:
     )  # fmt: skip
     counts = firer.fire(items)
     s.engine.settlement.settle(s.sim.uid, execution.sk)
+    if settle_step:
+        assert risk_jobs.arm(c, s.sim.uid, execution.sk) is None
     return counts
 
 
@@ -177,9 +182,22 @@ def test_exit_time_leaves_a_stop_whose_cancel_failed_to_the_monitor(sim: Sim):
     assert sum(s.resting_stops().values()) == 1
     book = s.book()
     assert book.status == "LIVE" and book.guards[0]["state"] == "EXITING"
-    s.steps(2)  # the exit's close lease (15 s) is still held: the monitor waits
+    s.steps(2)  # no settle step gave the exit's lease (15 s) back: the monitor waits
     assert kinds(s) == ["SL"] and s.book().guards[0]["state"] == "EXITING"
     s.steps(2, seconds=8)  # then it asks again, the cancel is confirmed, it closes
+    assert kinds(s) == ["SL", "LIMIT"]
+    assert s.position(0) == 0 and s.broker_position(0) == 0
+    assert s.book().status == "DONE"
+    s.check()
+
+
+def test_a_settled_exit_gives_its_lease_back_and_the_monitor_finishes_at_once(sim: Sim):
+    s = Scenario(sim, [SHORT_SL30], {})
+    s.enter()
+    s.trap("cancel", anything, "error_500", count=2)
+    assert exit_at_t(s, settle_step=True)["sent"] == 0  # settled: its lease is given back
+    assert s.book().guards[0]["state"] == "EXITING" and sum(s.resting_stops().values()) == 1
+    s.steps(2)  # no wait for the lease: the cancel is asked again, confirmed, the leg closed
     assert kinds(s) == ["SL", "LIMIT"]
     assert s.position(0) == 0 and s.broker_position(0) == 0
     assert s.book().status == "DONE"

@@ -152,3 +152,27 @@ def test_a_kill_switch_closes_a_re_entry_sent_before_it_landed(sim: Sim):
     s.engine = s.fresh_engine()
     s.steps(2)
     s.check()
+
+
+def test_a_re_entry_after_an_exit_planned_with_nothing_held_is_closed_after_t(sim: Sim):
+    """Nothing was held when the exit was planned (no exit order, so no hook at T for the
+    account); the re-entry that filled afterwards is closed by the monitor shortly after T."""
+    s = Scenario(sim, [RE_COST], {})
+    s.enter()
+    lot = s.contracts[0].lot_size
+    at(s, 15, 11)
+    s.price(0, "111.00")  # the stop fills: flat, waiting for the premium to come back
+    s.step()
+    assert plan_exit(s) == []  # nothing held: the exit has no order for this account
+    at(s, 15, 12, 30)
+    s.price(0, "100.00")
+    s.step()  # re-entered after the plan (before the 90 s cut-off)
+    assert s.broker_position(0) == -lot and s.position(0) == -lot
+    assert fire_exit(s, []) == {"sent": 0, "failed": 0, "skipped": 0}  # nothing fired at T
+    s.steps(3)  # T + 3 s: the exit's hook would have had the account by now, had it an order
+    assert s.broker_position(0) == -lot and sum(s.resting_stops().values()) == 1
+    s.steps(4, seconds=5)  # past T + 15 s: the monitor closes it (stop cancelled first)
+    assert s.broker_positions() == {} and s.platform_positions() == {}
+    assert not s.resting_stops() and s.book().status == "DONE"
+    assert [e["kind"] for e in s.events("exit_time_takeover")] == ["exit_time_takeover"]
+    s.check()
