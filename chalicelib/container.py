@@ -39,6 +39,7 @@ from chalicelib.services.broker_access import BrokerAccess, CachedAccess
 from chalicelib.services.broker_sessions import BrokerSessionService
 from chalicelib.services.clock import Clock, system_clock
 from chalicelib.services.closing import BrokerLtp
+from chalicelib.services.day_limits import DayLimits
 from chalicelib.services.exit_guard import ExitGuard
 from chalicelib.services.exits import PositionCloser
 from chalicelib.services.firer import Firer, StampingLimiter
@@ -294,6 +295,11 @@ class Container(NotificationParts):
         )
         return KillSwitch(switches, self.repo, settlement, self.clock, self.leases, risk=self.risk)
 
+    @cached_property
+    def day_limits(self) -> DayLimits:
+        notify = self.notifications.publish
+        return DayLimits(self.repo, self.closer, self.kill_switch, self.clock, notify=notify)
+
     # -- risk management -----------------------------------------------------------------------
     @cached_property
     def risk(self) -> RiskEngine:
@@ -309,7 +315,8 @@ class Container(NotificationParts):
             leases=self.leases,
             entry_block=lambda uid, strategy_id, account_id: self.kill_switch.blocks(
                 uid, strategy_id, account_id
-            ),
+            )
+            or (self.day_limits.blocks(uid, account_id) if account_id else None),
         )  # fmt: skip
 
 

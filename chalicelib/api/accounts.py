@@ -78,7 +78,8 @@ def complete_with_code(req: Request, account_id: str) -> dict[str, Any]:
 
 @route(bp, "/accounts/{account_id}", "PATCH", body=AccountPatch, response=R.ACCOUNT)
 def update_account(req: Request, account_id: str) -> dict[str, Any]:
-    """Relabel an account or rotate its API credentials."""
+    """Relabel an account, rotate its API credentials or set its day limits (rupees; null
+    clears one): crossing either squares the account off and refuses its entries for the day."""
     body: AccountPatch = req.body
     item = req.container.accounts.update(
         req.uid,
@@ -87,6 +88,7 @@ def update_account(req: Request, account_id: str) -> dict[str, Any]:
         static_ip_note=body.static_ip_note,
         secrets=body.secrets(),
         version=body.version,
+        day_limits=body.day_limits(),
     )
     return account_view(item)
 

@@ -5,8 +5,9 @@ from the simulated exchange when it is created (no credentials, no daily login).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
 from chalicelib.adapters.aws.secrets import EnvelopeCipher
 from chalicelib.adapters.dynamo.models import AccountItem, SessionItem
@@ -78,9 +79,12 @@ class AccountService:
         static_ip_note: str | None,
         secrets: dict[str, str] | None,
         version: int | None,
+        day_limits: Mapping[str, Decimal | None] | None = None,
     ) -> AccountItem:
         item = self.repo.get_account(uid, account_id)
         _check_version(item.version, version)
+        for name, value in (day_limits or {}).items():  # daily_loss_limit, daily_profit_target
+            setattr(item, name, None if value is None else str(value))
         if label is not None:
             item.label = label
         if static_ip_note is not None:

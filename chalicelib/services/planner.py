@@ -28,6 +28,8 @@ from chalicelib.adapters.dynamo.metrics import count_requests
 from chalicelib.adapters.dynamo.models import OrderItem, ScheduleItem, SessionItem
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain.calendar import IST, default_calendar
+from chalicelib.domain.day_limits import REASON_CODE as DAY_LIMIT_CODE
+from chalicelib.domain.day_limits import reached_on
 from chalicelib.domain.expiry import ExpiryChoice, trading_days_to_expiry
 from chalicelib.domain.market_errors import MarketDataError, MarketRuleError
 from chalicelib.domain.strategy import Weekday
@@ -253,12 +255,14 @@ class Planner:
         for account_id in item.payload["accounts"]:
             found = accounts.get((item.uid, account_id))
             reason = _unusable(found, scheduled_at)
+            code = "account_unusable"
             if reason is None and item.phase == "ENTRY":
                 reason = blocked(item.strategy_id, account_id)
+            if reason is None and item.phase == "ENTRY":  # a day limit was reached today
+                reason = reached_on(found[0].day_limit, trade_date)  # type: ignore[index]
+                code = DAY_LIMIT_CODE
             if reason:
-                planned.errors.append(
-                    {"account_id": account_id, "code": "account_unusable", "message": reason}
-                )
+                planned.errors.append({"account_id": account_id, "code": code, "message": reason})
             else:
                 brokers[account_id] = found[0].broker  # type: ignore[index]
         attempt = _Pending(planned, gate, item, brokers, builder)

@@ -102,6 +102,11 @@ class AccountItem(BaseItem, discriminator="ACCOUNT"):
     static_ip_note = UnicodeAttribute(null=True)
     # KMS envelope: the data key encrypted by KMS, and the secrets encrypted by the data key.
     secret_blob = JSONAttribute(null=True)
+    # Day limits in rupees (Decimal text; None: no limit) and the day one was reached:
+    # {date, kind LOSS|PROFIT, limit, pnl, at, message} (chalicelib/domain/day_limits.py).
+    daily_loss_limit = UnicodeAttribute(null=True)
+    daily_profit_target = UnicodeAttribute(null=True)
+    day_limit = JSONAttribute(null=True)
     version = VersionAttribute()
 
     @staticmethod
