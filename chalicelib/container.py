@@ -47,6 +47,7 @@ from chalicelib.services.identity import IdentityService
 from chalicelib.services.instrument_refresh import InstrumentRefresh
 from chalicelib.services.kill_switch import KillSwitch, blocking_reason
 from chalicelib.services.leases import Leases
+from chalicelib.services.margin_check import MarginCheck
 from chalicelib.services.order_builder import OrderBuilder
 from chalicelib.services.planner import Planner
 from chalicelib.services.preview import PreviewService
@@ -203,6 +204,7 @@ class Container(NotificationParts):
             owner=f"{self.settings.stage}:{os.getpid()}",
             quotes_for=self._quotes_for,
             kill_switch=self._kill_switch_check,
+            pre_entry=self.margin_check,
             exit_builder=lambda uid, strategy_id, brokers, at: self.closer.exit_orders(
                 uid, strategy_id, at=at
             ),
@@ -294,6 +296,11 @@ class Container(NotificationParts):
             self.executions, self.repo, self.closer, self.clock, backoff=QUICK, fail_closing=True
         )
         return KillSwitch(switches, self.repo, settlement, self.clock, self.leases, risk=self.risk)
+
+    @cached_property
+    def margin_check(self) -> MarginCheck:
+        tell = self.notifications.publish
+        return MarginCheck(self.broker_access.adapter, self.market, self.clock, tell, self.alert)
 
     @cached_property
     def day_limits(self) -> DayLimits:

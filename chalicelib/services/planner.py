@@ -35,6 +35,7 @@ from chalicelib.domain.market_errors import MarketDataError, MarketRuleError
 from chalicelib.domain.strategy import Weekday
 from chalicelib.domain.underlying import Underlying
 from chalicelib.errors import DependencyUnavailable, DomainError
+from chalicelib.services.margin_check import PreEntry
 from chalicelib.services.order_builder import ChildOrder, OrderBuilder, market_error
 from chalicelib.services.order_sender import order_item
 from chalicelib.services.quotes import QuoteSource
@@ -119,6 +120,7 @@ class Planner:
     kill_switch: KillSwitchCheck | None = None
     exit_builder: ExitBuilder | None = None
     quotes_for: QuotesFor | None = None
+    pre_entry: PreEntry | None = None  # the margin check before an entry
     #: Wall clock for the quote retries (None: one attempt only).
     clock: Callable[[], datetime] | None = None
     sleep: Callable[[float], None] = timer.sleep
@@ -368,6 +370,9 @@ class Planner:
             "accounts": {a: legs for a, legs in item.payload["accounts"].items() if a in brokers},
         }
         orders, errors = builder.entry_orders(item.strategy_id, payload, brokers, at)
+        if self.pre_entry is not None and orders:
+            orders, refused = self.pre_entry(item.uid, item.strategy_id, item.payload, orders)
+            errors = [*errors, *refused]
         planned.errors.extend(errors)
         return orders
 
