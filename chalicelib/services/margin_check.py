@@ -8,8 +8,8 @@ one funds call, accounts in parallel. The outcomes, per account:
 * fits: its orders stay in the plan;
 * does not fit: its orders are left out, the execution records ``insufficient_margin`` with the
   figures (required, available, shortfall), and the trader gets an urgent ``margin_insufficient``;
-* cannot be checked (the broker's margin or funds endpoint fails, times out or answers something
-  unreadable): the entry **goes ahead unchecked** (fail open), recorded as ``margin_unchecked``
+* cannot be checked (the broker's margin or funds endpoint fails, answers something unreadable,
+  or all the accounts' answers are not in within ``deadline`` seconds): the entry **goes ahead unchecked** (fail open), recorded as ``margin_unchecked``
   with an urgent ``margin_unchecked`` notification and an operator alert. A broken margin endpoint
   must not silently stop trading, and the broker's own RMS still refuses an order it cannot fund
   at T (a REJECTED order, reported and handled by the leg-failure policy like any other).
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -79,6 +79,8 @@ class MarginCheck:
     notify: Callable[[NotificationEvent], None] | None = None
     alert: Callable[[str, dict[str, Any]], None] | None = None
     workers: int = 8
+    #: Seconds the brokers get to answer, all accounts together: the plan must be ready at T.
+    deadline: float = 6.0
 
     def __call__(
         self, uid: str, strategy_id: str, payload: dict[str, Any], orders: list[ChildOrder]
@@ -89,10 +91,7 @@ class MarginCheck:
         by_account: dict[str, list[ChildOrder]] = {}
         for child in orders:
             by_account.setdefault(child.account_id, []).append(child)
-        with ThreadPoolExecutor(max_workers=min(self.workers, len(by_account))) as pool:
-            verdicts = list(
-                pool.map(lambda item: self.verdict(uid, *item), sorted(by_account.items()))
-            )
+        verdicts = self._verdicts(uid, by_account)
         kept: list[ChildOrder] = []
         errors: list[dict[str, Any]] = []
         for verdict in verdicts:
@@ -104,6 +103,25 @@ class MarginCheck:
             if fits is None:
                 errors.append(self._unchecked(uid, strategy_id, verdict))
         return kept, errors
+
+    def _verdicts(self, uid: str, by_account: dict[str, list[ChildOrder]]) -> list[Verdict]:
+        """Every account's verdict, asked in parallel; an account whose broker has not answered
+        within ``deadline`` seconds is unchecked (the plan must be ready before T)."""
+        pool = ThreadPoolExecutor(max_workers=min(self.workers, len(by_account)))
+        try:
+            asked = {
+                account: pool.submit(self.verdict, uid, account, orders)
+                for account, orders in sorted(by_account.items())
+            }
+            wait(asked.values(), timeout=self.deadline)
+            return [
+                future.result()
+                if future.done()
+                else Verdict(account, error=f"no answer within {self.deadline:g} s")
+                for account, future in asked.items()
+            ]
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def verdict(self, uid: str, account_id: str, orders: Sequence[ChildOrder]) -> Verdict:
         """The broker's basket margin for ``orders`` and the account's available funds."""

@@ -95,3 +95,26 @@ def test_the_check_can_be_turned_off():
     orders = [_child("a", "SELL", 0)]
     assert check("u1", "s1", {"margin_check": False}, orders) == (orders, [])
     assert broker.asked == [] and told == []
+
+
+def test_a_broker_that_does_not_answer_in_time_is_unchecked_not_waited_for():
+    import threading
+
+    release = threading.Event()
+
+    class Hung(Broker):
+        def basket_margin(self, requests: Sequence[OrderRequest]) -> Decimal:
+            release.wait(5)
+            return Decimal(0)
+
+    check, told, alerts = _check({"slow": Hung("0", "0"), "fast": Broker("10", "100")})
+    check.deadline = 0.2
+    orders = [_child("slow", "SELL", 0), _child("fast", "SELL", 0)]
+    try:
+        kept, errors = check("u1", "s1", {}, orders)
+    finally:
+        release.set()
+    assert [o.account_id for o in kept] == ["fast", "slow"]
+    assert [(e["account_id"], e["code"]) for e in errors] == [("slow", "margin_unchecked")]
+    assert "no answer within 0.2 s" in errors[0]["message"]
+    assert len(alerts) == 1 and [e.kind for e in told] == [EventKind.MARGIN_UNCHECKED]
