@@ -9,10 +9,12 @@ one funds call, accounts in parallel. The outcomes, per account:
 * does not fit: its orders are left out, the execution records ``insufficient_margin`` with the
   figures (required, available, shortfall), and the trader gets an urgent ``margin_insufficient``;
 * cannot be checked (the broker's margin or funds endpoint fails, answers something unreadable,
-  or all the accounts' answers are not in within ``deadline`` seconds): the entry **goes ahead unchecked** (fail open), recorded as ``margin_unchecked``
-  with an urgent ``margin_unchecked`` notification and an operator alert. A broken margin endpoint
-  must not silently stop trading, and the broker's own RMS still refuses an order it cannot fund
-  at T (a REJECTED order, reported and handled by the leg-failure policy like any other).
+  or the accounts' answers are not all in within ``deadline`` seconds): the entry **goes ahead
+  unchecked** (fail open), recorded as ``margin_unchecked`` with an urgent ``margin_unchecked``
+  notification and an operator alert. A broken margin endpoint must not silently stop trading,
+  and the broker's own RMS still refuses an order it cannot fund at T (a REJECTED order, reported
+  and handled by the leg-failure policy like any other). An adapter with no margin endpoint at
+  all is recorded as ``margin_unchecked`` without an alert (nothing is broken).
 
 A strategy turns the check off with ``risk.margin_check: false`` (the schedule payload carries it).
 """
@@ -54,6 +56,8 @@ class Verdict:
     required: Decimal | None = None
     available: Decimal | None = None
     error: str | None = None
+    #: The account's adapter has no margin endpoint (not a failure: recorded, nobody alerted).
+    unsupported: bool = False
 
     @property
     def fits(self) -> bool | None:
@@ -128,14 +132,20 @@ class MarginCheck:
         try:
             requests: list[OrderRequest] = [order_request(c, self.market) for c in orders]
             adapter = self.adapter_for(uid, account_id)
+            if not callable(getattr(adapter, "basket_margin", None)):
+                return Verdict(account_id, error="no margin endpoint", unsupported=True)
             required = adapter.basket_margin(requests)
             available = adapter.funds()
-        except (BrokerError, DomainError, ValueError) as error:
+        except Exception as error:  # any failure fails open: the entry is never lost to it
+            unsupported = isinstance(error, BrokerError) and error.code == "margin_unsupported"
+            if not isinstance(error, BrokerError | DomainError | ValueError):
+                log.exception("margin check failed", extra={"user": uid, "account": account_id})
             log.warning(
                 "margin not checked",
                 extra={"user": uid, "account": account_id, "error": str(error)},
             )
-            return Verdict(account_id, error=f"{type(error).__name__}: {error}")
+            text = f"{type(error).__name__}: {error}"
+            return Verdict(account_id, error=text, unsupported=unsupported)
         return Verdict(account_id, required, available)
 
     # -- reporting ---------------------------------------------------------------------------
@@ -156,6 +166,8 @@ class MarginCheck:
             f"margin could not be checked ({verdict.error}); the entry is sent unchecked and "
             "the broker's own checks apply"
         )
+        if verdict.unsupported:  # a broker without a margin endpoint: said, not alarmed
+            return {"account_id": verdict.account_id, "code": UNCHECKED, "message": message}
         self._tell(uid, strategy_id, verdict.account_id, EventKind.MARGIN_UNCHECKED,
                    {"reason": message})  # fmt: skip
         details = {"user": uid, "strategy": strategy_id, "account": verdict.account_id,

@@ -118,3 +118,23 @@ def test_a_broker_that_does_not_answer_in_time_is_unchecked_not_waited_for():
     assert [(e["account_id"], e["code"]) for e in errors] == [("slow", "margin_unchecked")]
     assert "no answer within 0.2 s" in errors[0]["message"]
     assert len(alerts) == 1 and [e.kind for e in told] == [EventKind.MARGIN_UNCHECKED]
+
+
+def test_an_adapter_without_a_margin_endpoint_is_recorded_not_alarmed():
+    from chalicelib.adapters.brokers.base import margin_unsupported
+
+    class Plain:  # an adapter with no margin calls at all (a future dialect, a paper book)
+        pass
+
+    failing = Broker("0", "0", margin_unsupported("somebroker"))
+    brokers: dict[str, Any] = {"plain": Plain(), "old": failing, "odd": Broker("0", "0")}
+    brokers["odd"].fail = RuntimeError("a bug in a dialect")
+    check, told, alerts = _check(brokers)
+    orders = [_child(a, "SELL", 0) for a in ("plain", "old", "odd")]
+    kept, errors = check("u1", "s1", {}, orders)
+    assert sorted(o.account_id for o in kept) == ["odd", "old", "plain"]  # never lost to it
+    assert {e["account_id"]: e["code"] for e in errors} == {
+        "plain": "margin_unchecked", "old": "margin_unchecked", "odd": "margin_unchecked",
+    }  # fmt: skip
+    assert [a[1]["account"] for a in alerts] == ["odd"]  # only the failure is alarmed
+    assert [e.kind for e in told] == [EventKind.MARGIN_UNCHECKED]
