@@ -22,10 +22,11 @@ A strategy turns the check off with ``risk.margin_check: false`` (the schedule p
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -39,10 +40,14 @@ from chalicelib.services.order_builder import ChildOrder
 from chalicelib.services.order_sender import order_request
 
 log = logging.getLogger(__name__)
-#: (uid, strategy_id, schedule payload, entry orders) -> (the orders that may go, errors for the rest)
+#: (uid, strategy_id, schedule payload, entry orders, slot) -> (orders that may go, errors for
+#: the rest)
 PreEntry = Callable[
-    [str, str, dict[str, Any], list[ChildOrder]], tuple[list[ChildOrder], list[dict[str, Any]]]
+    [str, str, dict[str, Any], list[ChildOrder], datetime],
+    tuple[list[ChildOrder], list[dict[str, Any]]],
 ]
+#: How long a slot's reservations are kept (its orders are at the broker well before then).
+RESERVATION_TTL = timedelta(minutes=10)
 INSUFFICIENT = "insufficient_margin"
 UNCHECKED = "margin_unchecked"
 CENT = Decimal("0.01")
@@ -58,6 +63,9 @@ class Verdict:
     error: str | None = None
     #: The account's adapter has no margin endpoint (not a failure: recorded, nobody alerted).
     unsupported: bool = False
+    #: Margin taken by this account's entries planned earlier for the same slot (their orders
+    #: are not at the broker yet, so its funds do not show them): taken off ``available``.
+    reserved: Decimal = Decimal(0)
 
     @property
     def fits(self) -> bool | None:
@@ -72,6 +80,7 @@ class Verdict:
             "required": str(self.required.quantize(CENT)),
             "available": str(self.available.quantize(CENT)),
             "shortfall": str(short.quantize(CENT)),
+            "reserved": str(self.reserved.quantize(CENT)),
         }
 
 
@@ -85,11 +94,20 @@ class MarginCheck:
     workers: int = 8
     #: Seconds the brokers get to answer, all accounts together: the plan must be ready at T.
     deadline: float = 6.0
+    _reserved: dict[tuple[str, str, str], Decimal] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __call__(
-        self, uid: str, strategy_id: str, payload: dict[str, Any], orders: list[ChildOrder]
+        self,
+        uid: str,
+        strategy_id: str,
+        payload: dict[str, Any],
+        orders: list[ChildOrder],
+        at: datetime | None = None,
     ) -> tuple[list[ChildOrder], list[dict[str, Any]]]:
-        """The orders that may be sent, and the execution errors to record for the others."""
+        """The orders that may be sent, and the execution errors to record for the others.
+        Entries of one slot on one account share its funds: each takes off what the ones
+        checked before it (in this process, this tick) reserved."""
         if not orders or not payload.get("margin_check", True):
             return orders, []
         by_account: dict[str, list[ChildOrder]] = {}
@@ -98,7 +116,9 @@ class MarginCheck:
         verdicts = self._verdicts(uid, by_account)
         kept: list[ChildOrder] = []
         errors: list[dict[str, Any]] = []
+        slot = at or self.clock()
         for verdict in verdicts:
+            verdict = self._reserve(uid, slot, verdict)
             fits = verdict.fits
             if fits is False:
                 errors.append(self._refused(uid, strategy_id, verdict))
@@ -107,6 +127,20 @@ class MarginCheck:
             if fits is None:
                 errors.append(self._unchecked(uid, strategy_id, verdict))
         return kept, errors
+
+    def _reserve(self, uid: str, slot: datetime, verdict: Verdict) -> Verdict:
+        """The verdict with the slot's earlier reservations taken off; a fitting one reserves."""
+        if verdict.required is None or verdict.available is None:
+            return verdict
+        key = (uid, verdict.account_id, slot.isoformat())
+        with self._lock:
+            for old in [k for k in self._reserved if _stale(k[2], slot)]:
+                del self._reserved[old]
+            earlier = self._reserved.get(key, Decimal(0))
+            verdict = replace(verdict, available=verdict.available - earlier, reserved=earlier)
+            if verdict.fits:
+                self._reserved[key] = earlier + verdict.required
+        return verdict
 
     def _verdicts(self, uid: str, by_account: dict[str, list[ChildOrder]]) -> list[Verdict]:
         """Every account's verdict, asked in parallel; an account whose broker has not answered
@@ -155,6 +189,8 @@ class MarginCheck:
             f"not enough margin: the entry needs Rs {figures['required']}, the account has "
             f"Rs {figures['available']} available (short by Rs {figures['shortfall']})"
         )
+        if verdict.reserved:
+            message += f"; Rs {figures['reserved']} is taken by this slot's earlier entries"
         log.warning("entry skipped for margin", extra={"user": uid, **figures})
         self._tell(uid, strategy_id, verdict.account_id, EventKind.MARGIN_INSUFFICIENT,
                    {"reason": message, **figures})  # fmt: skip
@@ -191,3 +227,7 @@ class MarginCheck:
             self.notify(NotificationEvent(uid, kind, key, now, fields))
         except Exception:
             log.exception("margin notification not queued", extra={"user": uid})
+
+
+def _stale(slot_iso: str, now: datetime) -> bool:
+    return datetime.fromisoformat(slot_iso) < now - RESERVATION_TTL

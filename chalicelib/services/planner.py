@@ -371,7 +371,7 @@ class Planner:
         }
         orders, errors = builder.entry_orders(item.strategy_id, payload, brokers, at)
         if self.pre_entry is not None and orders:
-            orders, refused = self.pre_entry(item.uid, item.strategy_id, item.payload, orders)
+            orders, refused = self.pre_entry(item.uid, item.strategy_id, item.payload, orders, at)
             errors = [*errors, *refused]
         planned.errors.extend(errors)
         return orders

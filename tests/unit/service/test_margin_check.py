@@ -5,7 +5,7 @@ open), and a strategy can turn the check off."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -70,6 +70,7 @@ def test_an_account_short_of_margin_is_left_out_and_the_others_go():
             "message": "not enough margin: the entry needs Rs 80000.00, the account has "
             "Rs 50000.50 available (short by Rs 29999.50)",
             "required": "80000.00", "available": "50000.50", "shortfall": "29999.50",
+            "reserved": "0.00",
         }
     ]  # fmt: skip
     assert [len(b.asked[0]) for b in brokers.values()] == [2, 2]  # one basket per account
@@ -138,3 +139,22 @@ def test_an_adapter_without_a_margin_endpoint_is_recorded_not_alarmed():
     }  # fmt: skip
     assert [a[1]["account"] for a in alerts] == ["odd"]  # only the failure is alarmed
     assert [e.kind for e in told] == [EventKind.MARGIN_UNCHECKED]
+
+
+def test_entries_of_one_slot_share_the_accounts_funds():
+    check, told, _ = _check({"a": Broker("60000", "100000")})
+    slot = NOW.replace(second=0) + timedelta(minutes=1)
+    first = check("u1", "s1", {}, [_child("a", "SELL", 0)], slot)
+    second = check("u1", "s2", {}, [_child("a", "SELL", 0)], slot)
+    later = check("u1", "s3", {}, [_child("a", "SELL", 0)], slot + timedelta(minutes=5))
+    assert first[1] == [] and len(first[0]) == 1
+    assert second[0] == []
+    [error] = second[1]
+    assert (error["available"], error["reserved"], error["shortfall"]) == (
+        "40000.00",
+        "60000.00",
+        "20000.00",
+    )
+    assert "taken by this slot's earlier entries" in error["message"]
+    assert later[1] == [] and len(later[0]) == 1  # another slot: the broker's funds again
+    assert [e.kind for e in told] == [EventKind.MARGIN_INSUFFICIENT]
