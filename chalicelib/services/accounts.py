@@ -84,7 +84,7 @@ class AccountService:
         item = self.repo.get_account(uid, account_id)
         _check_version(item.version, version)
         for name, value in (day_limits or {}).items():  # daily_loss_limit, daily_profit_target
-            setattr(item, name, None if value is None else str(value))
+            setattr(item, name, None if value is None else format(value, "f"))  # 1E+2 -> 100
         if label is not None:
             item.label = label
         if static_ip_note is not None:

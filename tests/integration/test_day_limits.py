@@ -65,6 +65,9 @@ def test_patch_refuses_bad_limits_naming_the_field_and_null_clears(rig: Rig):
     assert done.data["daily_loss_limit"] == "2500" and done.data["daily_profit_target"] == "4000.5"
     label_only = rig.api.call("PATCH", path, {"label": "main"})  # absent limits are kept
     assert label_only.data["daily_loss_limit"] == "2500"
+    plain = rig.api.call("PATCH", path, {"daily_profit_target": "1E+4"})  # stored plainly
+    assert plain.status_code == 200 and plain.data["daily_profit_target"] == "10000"
+    rig.api.call("PATCH", path, {"daily_profit_target": "4000.5"})
     cleared = rig.api.call("PATCH", path, {"daily_loss_limit": None})
     assert cleared.data["daily_loss_limit"] is None
     assert cleared.data["daily_profit_target"] == "4000.5"
