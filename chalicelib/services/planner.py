@@ -27,9 +27,8 @@ from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
 from chalicelib.adapters.dynamo.metrics import count_requests
 from chalicelib.adapters.dynamo.models import OrderItem, ScheduleItem, SessionItem
 from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.domain import day_limits
 from chalicelib.domain.calendar import IST, default_calendar
-from chalicelib.domain.day_limits import REASON_CODE as DAY_LIMIT_CODE
-from chalicelib.domain.day_limits import reached_on
 from chalicelib.domain.expiry import ExpiryChoice, trading_days_to_expiry
 from chalicelib.domain.market_errors import MarketDataError, MarketRuleError
 from chalicelib.domain.strategy import Weekday
@@ -120,7 +119,7 @@ class Planner:
     kill_switch: KillSwitchCheck | None = None
     exit_builder: ExitBuilder | None = None
     quotes_for: QuotesFor | None = None
-    pre_entry: PreEntry | None = None  # the margin check before an entry
+    pre_entry: PreEntry | None = None
     #: Wall clock for the quote retries (None: one attempt only).
     clock: Callable[[], datetime] | None = None
     sleep: Callable[[float], None] = timer.sleep
@@ -256,13 +255,12 @@ class Planner:
         brokers: dict[str, str] = {}
         for account_id in item.payload["accounts"]:
             found = accounts.get((item.uid, account_id))
-            reason = _unusable(found, scheduled_at)
-            code = "account_unusable"
+            code, reason = "account_unusable", _unusable(found, scheduled_at)
             if reason is None and item.phase == "ENTRY":
                 reason = blocked(item.strategy_id, account_id)
             if reason is None and item.phase == "ENTRY":  # a day limit was reached today
-                reason = reached_on(found[0].day_limit, trade_date)  # type: ignore[index]
-                code = DAY_LIMIT_CODE
+                code = day_limits.REASON_CODE
+                reason = day_limits.reached_on(found[0].day_limit, trade_date)  # type: ignore[index]
             if reason:
                 planned.errors.append({"account_id": account_id, "code": code, "message": reason})
             else:
@@ -370,7 +368,7 @@ class Planner:
             "accounts": {a: legs for a, legs in item.payload["accounts"].items() if a in brokers},
         }
         orders, errors = builder.entry_orders(item.strategy_id, payload, brokers, at)
-        if self.pre_entry is not None and orders:
+        if self.pre_entry is not None and orders:  # the margin check: accounts that cannot pay
             orders, refused = self.pre_entry(item.uid, item.strategy_id, item.payload, orders, at)
             errors = [*errors, *refused]
         planned.errors.extend(errors)
