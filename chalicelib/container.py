@@ -40,6 +40,7 @@ from chalicelib.services.broker_access import BrokerAccess, CachedAccess
 from chalicelib.services.broker_sessions import BrokerSessionService
 from chalicelib.services.clock import Clock, system_clock
 from chalicelib.services.closing import BrokerLtp
+from chalicelib.services.day_limits import DayLimits
 from chalicelib.services.exit_guard import ExitGuard
 from chalicelib.services.exits import PositionCloser
 from chalicelib.services.firer import Firer, StampingLimiter
@@ -47,6 +48,7 @@ from chalicelib.services.identity import IdentityService
 from chalicelib.services.instrument_refresh import InstrumentRefresh
 from chalicelib.services.kill_switch import KillSwitch, blocking_reason
 from chalicelib.services.leases import Leases
+from chalicelib.services.margin_check import MarginCheck
 from chalicelib.services.order_builder import OrderBuilder
 from chalicelib.services.planner import Planner
 from chalicelib.services.preview import PreviewService
@@ -205,6 +207,7 @@ class Container(NotificationParts):
             owner=f"{self.settings.stage}:{os.getpid()}",
             quotes_for=self._quotes_for,
             kill_switch=self._kill_switch_check,
+            pre_entry=self.margin_check,
             exit_builder=lambda uid, strategy_id, brokers, at: self.closer.exit_orders(
                 uid, strategy_id, at=at
             ),
@@ -315,6 +318,16 @@ class Container(NotificationParts):
         )
         return KillSwitch(switches, self.repo, settlement, self.clock, self.leases, risk=self.risk)
 
+    @cached_property
+    def margin_check(self) -> MarginCheck:
+        tell = self.notifications.publish
+        return MarginCheck(self.broker_access.adapter, self.market, self.clock, tell, self.alert)
+
+    @cached_property
+    def day_limits(self) -> DayLimits:
+        notify = self.notifications.publish
+        return DayLimits(self.repo, self.closer, self.kill_switch, self.clock, notify=notify)
+
     # -- risk management -----------------------------------------------------------------------
     @cached_property
     def risk(self) -> RiskEngine:
@@ -330,7 +343,8 @@ class Container(NotificationParts):
             leases=self.leases,
             entry_block=lambda uid, strategy_id, account_id: self.kill_switch.blocks(
                 uid, strategy_id, account_id
-            ),
+            )
+            or (self.day_limits.blocks(uid, account_id) if account_id else None),
         )  # fmt: skip
 
 

@@ -34,6 +34,7 @@ from chalicelib.domain.reference_data import in_force
 from chalicelib.domain.underlying import Underlying
 from sim.clock import Clock, ist_now
 from sim.faults import Fault, FaultBook
+from sim.margin import MarginLeg, Requirement, open_legs, requirement
 from sim.market import Listing, instrument_for, listing_for, option_price, spot_at
 from sim.orderbook import (
     ACTIVE,
@@ -262,6 +263,29 @@ class SimExchange:
                 self._accounts[account_id] = account
                 self._save()
             return account
+
+    def set_funds(self, account_id: str, funds: Decimal) -> None:
+        """Give an account these funds (a scenario short of margin)."""
+        with self._lock:
+            self.open_account(account_id).funds = Decimal(funds)
+            self._save()
+
+    def basket_margin(self, legs: list[tuple[str, str, int, Decimal | None]]) -> Requirement:
+        """What ``(instrument, side, quantity, price)`` legs block together (``sim.margin``);
+        a leg without a price is valued at its LTP. Unknown instruments raise ``KeyError``."""
+        with self._lock:
+            resolved = []
+            for name, side, quantity, price in legs:
+                key = self.resolve(name).key
+                resolved.append(MarginLeg(key, side, int(quantity), price or self.price(key)))
+            return requirement(resolved, self.spot)
+
+    def available_funds(self, account_id: str) -> Decimal:
+        """Funds less what the account's open positions block (``sim.margin``)."""
+        with self._lock:
+            funds = self.open_account(account_id).funds
+            blocked = requirement(open_legs(self.positions(account_id)), self.spot).total
+            return (funds - blocked).quantize(Decimal("0.01"))
 
     def accounts(self) -> list[str]:
         """Known account ids."""

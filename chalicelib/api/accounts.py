@@ -80,7 +80,8 @@ def complete_with_code(req: Request, account_id: str) -> dict[str, Any]:
 
 @route(bp, "/accounts/{account_id}", "PATCH", body=AccountPatch, response=R.ACCOUNT)
 def update_account(req: Request, account_id: str) -> dict[str, Any]:
-    """Relabel an account or rotate its API credentials."""
+    """Relabel an account, rotate its API credentials or set its day limits (rupees; null
+    clears one): crossing either squares the account off and refuses its entries for the day."""
     body: AccountPatch = req.body
     item = req.container.accounts.update(
         req.uid,
@@ -90,6 +91,7 @@ def update_account(req: Request, account_id: str) -> dict[str, Any]:
         secrets=body.secrets(),
         version=body.version,
         quote_account_id=body.quote_account_id,
+        day_limits=body.day_limits(),
     )
     return account_view(item)
 

@@ -37,6 +37,20 @@ TOKENS = obj(
 REFRESHED = obj({"id_token": STRING, "access_token": STRING, "expires_in": INTEGER})
 CONFIRMED = obj({"confirmed": BOOLEAN})
 SESSION = obj({"status": {"enum": ["NONE", "VALID", "EXPIRED"]}, "expires_at": NULLABLE_STRING})
+#: Rupees as decimal text (exact), or null when not set.
+NULLABLE_MONEY = {"type": ["string", "null"], "pattern": r"^-?\d+(\.\d+)?$"}
+DAY_LIMIT_REACHED = {
+    "type": ["object", "null"],
+    "description": "the day a limit was reached: entries refused and positions squared off",
+    "properties": {
+        "date": STRING,
+        "kind": {"enum": ["LOSS", "PROFIT"]},
+        "limit": STRING,
+        "pnl": STRING,
+        "at": STRING,
+        "message": STRING,
+    },
+}
 ACCOUNT = obj(
     {
         "id": STRING,
@@ -47,6 +61,9 @@ ACCOUNT = obj(
         "status": STRING,
         "has_api_secret": BOOLEAN,
         "quote_account_id": NULLABLE_STRING,
+        "daily_loss_limit": NULLABLE_MONEY,
+        "daily_profit_target": NULLABLE_MONEY,
+        "day_limit_reached": DAY_LIMIT_REACHED,
         "session": SESSION,
         "version": INTEGER,
         "created_at": NULLABLE_STRING,

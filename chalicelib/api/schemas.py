@@ -146,6 +146,14 @@ class AccountIn(Strict):
         return {**(self.extra or {}), **{k: v for k, v in pairs.items() if v}}
 
 
+#: A day limit in rupees: positive, paise at most; null in a PATCH clears it.
+DayLimit = Annotated[
+    Decimal,
+    Field(gt=0, le=Decimal("100000000"), decimal_places=2, allow_inf_nan=False,
+          description="rupees; null clears the limit"),
+]  # fmt: skip
+
+
 class AccountPatch(Strict):
     label: Text | None = None
     api_key: Annotated[str, Field(min_length=1, max_length=256)] | None = None
@@ -156,11 +164,18 @@ class AccountPatch(Strict):
     quote_account_id: Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")] | None = (
         None
     )
+    daily_loss_limit: DayLimit | None = None
+    daily_profit_target: DayLimit | None = None
     version: StrictInt | None = None
 
     def secrets(self) -> dict[str, str]:
         pairs = {"api_key": self.api_key, "api_secret": self.api_secret}
         return {**(self.extra or {}), **{k: v for k, v in pairs.items() if v}}
+
+    def day_limits(self) -> dict[str, Decimal | None]:
+        """The day limits the request names (None clears one); absent ones are left alone."""
+        names = ("daily_loss_limit", "daily_profit_target")
+        return {name: getattr(self, name) for name in names if name in self.model_fields_set}
 
 
 class SessionCodeIn(Strict):
@@ -365,6 +380,11 @@ class RiskIn(Strict):
         ]
         | None
     ) = None  # fmt: skip
+    margin_check: Annotated[
+        StrictBool,
+        Field(description="ask each account's broker for the basket margin before the entry "
+              "and skip an account whose funds do not cover it"),
+    ] = True  # fmt: skip
 
     _cutoff = field_validator("no_re_entry_after")(
         lambda cls, v: None if v is None else _clock_time(v).isoformat()
@@ -412,6 +432,7 @@ class StrategyIn(Strict):
                     self.risk.lock_and_trail.to_domain() if self.risk.lock_and_trail else None
                 ),
                 move_sl_to_cost=self.risk.move_sl_to_cost,
+                margin_check=self.risk.margin_check,
                 no_re_entry_after=(
                     time.fromisoformat(self.risk.no_re_entry_after)
                     if self.risk.no_re_entry_after

@@ -18,6 +18,13 @@ def profile_view(profile: Profile) -> dict[str, Any]:
     }
 
 
+def day_limit_view(mark: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The day a limit was reached (entries refused that day), or None."""
+    if not mark:
+        return None
+    return {k: mark.get(k) for k in ("date", "kind", "limit", "pnl", "at", "message")}
+
+
 def account_view(item: AccountItem, session: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "id": item.account_id,
@@ -28,6 +35,9 @@ def account_view(item: AccountItem, session: dict[str, Any] | None = None) -> di
         "status": item.status,
         "has_api_secret": item.secret_blob is not None,
         "quote_account_id": item.quote_account_id,
+        "daily_loss_limit": item.daily_loss_limit,
+        "daily_profit_target": item.daily_profit_target,
+        "day_limit_reached": day_limit_view(item.day_limit),
         "session": session or {"status": "NONE", "expires_at": None},
         "version": item.version,
         "created_at": item.created_at,

@@ -39,6 +39,9 @@ TITLES: Mapping[EventKind, str] = {
     EventKind.KILL_SWITCH_DONE: "Kill switch: square-off finished",
     EventKind.SESSION_EXPIRING: "Broker session about to expire: log in again",
     EventKind.ENGINE_MISSING: "Engine missing: a scheduled tick did not fire",
+    EventKind.DAY_LIMIT_REACHED: "Day limit reached: account squared off for the day",
+    EventKind.MARGIN_INSUFFICIENT: "Entry skipped: not enough margin",
+    EventKind.MARGIN_UNCHECKED: "Margin could not be checked: entry sent unchecked",
 }
 #: Scalar fields shown, in this order, with their labels.
 LINES: tuple[tuple[str, str], ...] = (
@@ -54,6 +57,8 @@ LINES: tuple[tuple[str, str], ...] = (
     ("stop_from", "Stop from"),
     ("stop_to", "Stop to"),
     ("mtm", "MTM"),
+    ("required", "Margin required"),
+    ("available", "Margin available"),
     ("broker", "Broker"),
     ("phase", "Phase"),
     ("scheduled", "Scheduled"),

@@ -43,6 +43,9 @@ class EventKind(StrEnum):
     KILL_SWITCH_DONE = "kill_switch_done"
     SESSION_EXPIRING = "session_expiring"
     ENGINE_MISSING = "engine_missing"
+    DAY_LIMIT_REACHED = "day_limit_reached"
+    MARGIN_INSUFFICIENT = "margin_insufficient"
+    MARGIN_UNCHECKED = "margin_unchecked"
 
 
 class Urgency(StrEnum):
@@ -68,6 +71,9 @@ URGENT_KINDS = frozenset(
         EventKind.ACCOUNT_NOT_READY,
         EventKind.KILL_SWITCH_ENGAGED,
         EventKind.ENGINE_MISSING,
+        EventKind.DAY_LIMIT_REACHED,
+        EventKind.MARGIN_INSUFFICIENT,
+        EventKind.MARGIN_UNCHECKED,
     }
 )
 #: Field names that may hold a credential: an event carrying one is a bug, refused at build time.

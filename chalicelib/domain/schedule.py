@@ -64,6 +64,8 @@ def schedule_entries(strategy_id: str, strategy: Strategy) -> list[ScheduleEntry
             "max_entry_delay_seconds": strategy.max_entry_delay_seconds,
             "accounts": accounts,
         }
+        if phase is Phase.ENTRY:
+            payload["margin_check"] = strategy.risk.margin_check
         if phase is Phase.ENTRY and strategy.entry_dte is not None:
             payload["dte"] = list(strategy.entry_dte)
         for day in days:

@@ -178,6 +178,8 @@ class StrategyRisk:
     #: adverse follows the legs' net direction (``domain.underlying_exit``).
     underlying_stop_loss: RiskLevel | None = None
     underlying_target: RiskLevel | None = None
+    #: Ask the broker for the basket margin before an entry (services/margin_check.py).
+    margin_check: bool = True
 
     @property
     def watches_mtm(self) -> bool:
@@ -598,6 +600,7 @@ def to_document(strategy: Strategy) -> dict[str, Any]:
             "mtm_scope": risk.mtm_scope.value,
             "lock_and_trail": _lock_doc(risk.lock_and_trail),
             "move_sl_to_cost": risk.move_sl_to_cost,
+            "margin_check": risk.margin_check,
             "no_re_entry_after": None
             if risk.no_re_entry_after is None
             else risk.no_re_entry_after.isoformat(),
@@ -668,6 +671,7 @@ def from_document(doc: dict[str, Any]) -> Strategy:
             mtm_scope=MtmScope(risk.get("mtm_scope") or "STRATEGY"),
             lock_and_trail=_lock_of_doc(risk.get("lock_and_trail")),
             move_sl_to_cost=bool(risk.get("move_sl_to_cost", False)),
+            margin_check=bool(risk.get("margin_check", True)),
             no_re_entry_after=(
                 time.fromisoformat(risk["no_re_entry_after"])
                 if risk.get("no_re_entry_after")

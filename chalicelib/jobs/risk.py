@@ -29,6 +29,8 @@ LAMBDA_RUN = timedelta(seconds=295)  # cycles start until just before the next r
 #: parses an instrument master takes up to about 60 s, and a cycle cut by the timeout leaves its
 #: closes in doubt. The function's timeout (.chalice/config.json, 360 s) leaves this after LAMBDA_RUN.
 CYCLE_RESERVE = timedelta(seconds=65)
+#: Account day limits are judged every this many monitor cycles (prices every account's day).
+LIMITS_EVERY = 5
 
 
 ARM_ATTEMPTS = 3
@@ -137,8 +139,19 @@ def monitor(
             except Exception:
                 failed += 1
                 log.exception("risk cycle failed")
+            if cycles % LIMITS_EVERY == 1 or LIMITS_EVERY == 1:
+                day_limits(container)  # its failures are logged; they are not the books'
         stop.wait(max(0.0, interval - (time.monotonic() - began)))
     return {"cycles": cycles, "failed": failed}
+
+
+def day_limits(container: Container) -> int:
+    """One check of the accounts' day limits (services/day_limits.py); the failures."""
+    try:
+        return int(container.day_limits.check().get("failed", 0))
+    except Exception:
+        log.exception("day limit check failed")
+        return 1
 
 
 def lambda_run(

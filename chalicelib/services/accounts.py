@@ -5,8 +5,9 @@ from the simulated exchange when it is created (no credentials, no daily login).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
 from chalicelib.adapters.aws.secrets import EnvelopeCipher
 from chalicelib.adapters.dynamo.models import AccountItem, SessionItem
@@ -83,6 +84,7 @@ class AccountService:
         secrets: dict[str, str] | None,
         version: int | None,
         quote_account_id: str | None = None,
+        day_limits: Mapping[str, Decimal | None] | None = None,
     ) -> AccountItem:
         item = self.repo.get_account(uid, account_id)
         _check_version(item.version, version)
@@ -90,6 +92,8 @@ class AccountService:
             if quote_account_id:
                 self._check_quote_source(uid, item.broker, quote_account_id, own_id=account_id)
             item.quote_account_id = quote_account_id or None
+        for name, value in (day_limits or {}).items():  # daily_loss_limit, daily_profit_target
+            setattr(item, name, None if value is None else format(value, "f"))  # 1E+2 -> 100
         if label is not None:
             item.label = label
         if static_ip_note is not None:

@@ -27,12 +27,14 @@ from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
 from chalicelib.adapters.dynamo.metrics import count_requests
 from chalicelib.adapters.dynamo.models import OrderItem, ScheduleItem, SessionItem
 from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.domain import day_limits
 from chalicelib.domain.calendar import IST, default_calendar
 from chalicelib.domain.expiry import ExpiryChoice, trading_days_to_expiry
 from chalicelib.domain.market_errors import MarketDataError, MarketRuleError
 from chalicelib.domain.strategy import Weekday
 from chalicelib.domain.underlying import Underlying
 from chalicelib.errors import DependencyUnavailable, DomainError
+from chalicelib.services.margin_check import PreEntry
 from chalicelib.services.order_builder import ChildOrder, OrderBuilder, market_error
 from chalicelib.services.order_sender import order_item
 from chalicelib.services.quotes import QuoteSource
@@ -120,6 +122,7 @@ class Planner:
     kill_switch: KillSwitchCheck | None = None
     exit_builder: ExitBuilder | None = None
     quotes_for: QuotesFor | None = None
+    pre_entry: PreEntry | None = None
     #: Wall clock for the quote retries (None: one attempt only).
     clock: Callable[[], datetime] | None = None
     sleep: Callable[[float], None] = timer.sleep
@@ -258,13 +261,14 @@ class Planner:
         brokers: dict[str, str] = {}
         for account_id in item.payload["accounts"]:
             found = accounts.get((item.uid, account_id))
-            reason = _unusable(found, scheduled_at)
+            code, reason = "account_unusable", _unusable(found, scheduled_at)
             if reason is None and item.phase == "ENTRY":
                 reason = blocked(item.strategy_id, account_id)
+            if reason is None and item.phase == "ENTRY":  # a day limit was reached today
+                code = day_limits.REASON_CODE
+                reason = day_limits.reached_on(found[0].day_limit, trade_date)  # type: ignore[index]
             if reason:
-                planned.errors.append(
-                    {"account_id": account_id, "code": "account_unusable", "message": reason}
-                )
+                planned.errors.append({"account_id": account_id, "code": code, "message": reason})
             else:
                 brokers[account_id] = found[0].broker  # type: ignore[index]
         attempt = _Pending(planned, gate, item, brokers, builder)
@@ -382,6 +386,9 @@ class Planner:
             return []
         payload = {**item.payload, "accounts": sent}
         orders, errors = builder.entry_orders(item.strategy_id, payload, brokers, at)
+        if self.pre_entry is not None and orders:  # the margin check: accounts that cannot pay
+            orders, refused = self.pre_entry(item.uid, item.strategy_id, item.payload, orders, at)
+            errors = [*errors, *refused]
         planned.errors.extend(errors)
         return orders
 

@@ -37,7 +37,15 @@ from sim.brokers.base import (
     redirect,
     route,
 )
-from sim.brokers.common import BadInput, decimal_field, int_field, ist_text, money, required
+from sim.brokers.common import (
+    BadInput,
+    basket_requirement,
+    decimal_field,
+    int_field,
+    ist_text,
+    money,
+    required,
+)
 from sim.exchange import OrderRefused, UnknownOrder
 from sim.orderbook import STOP_TYPES, Order, OrderRequest, OrderType, Status, broker_reason
 
@@ -118,6 +126,8 @@ class AngelServer(FakeBrokerServer):
             route("GET", f"{P}/order/v1/details/{{unique_id}}", self.details),
             route("GET", f"{P}/order/v1/getTradeBook", self.trade_book),
             route("GET", f"{P}/order/v1/getPosition", self.positions),
+            route("POST", f"{P}/margin/v1/batch", self.margin_batch),
+            route("GET", f"{P}/user/v1/getRMS", self.rms),
             route("POST", f"{P}/order/v1/getLtpData", self.ltp),
             route("POST", f"{P}/market/v1/quote/", self.market_quote),
             route("POST", f"{P}/market/v1/quote", self.market_quote),
@@ -190,6 +200,34 @@ class AngelServer(FakeBrokerServer):
         except json.JSONDecodeError:
             raise BadInput("Invalid JSON") from None
         return body if isinstance(body, dict) else {}
+
+    def margin_batch(self, request: Request, session: Session | None, _a: dict) -> Response:
+        """``margin/v1/batch``: ``totalMarginRequired`` and its components."""
+        assert session is not None
+        try:
+            need = basket_requirement(
+                self.exchange, self._body(request).get("positions"),
+                lambda r: str(required(r, "token")), lambda r: str(required(r, "tradeType")),
+                "qty", "price",
+            )  # fmt: skip
+        except BadInput as exc:
+            return self.error("input", str(exc), 400)
+        except OrderRefused as exc:
+            return self.error("input", exc.message, 400)
+        components = {"netPremium": money(need.premium), "spanMargin": money(need.span),
+                      "marginBenefit": money(need.benefit), "deliveryMargin": 0,
+                      "nonNFOMargin": 0, "totOptionsPremium": money(need.premium)}  # fmt: skip
+        return envelope({"totalMarginRequired": money(need.total),
+                         "marginComponents": components})  # fmt: skip
+
+    def rms(self, _r: Request, session: Session | None, _a: dict) -> Response:
+        """``getRMS``: every figure as text, as Angel sends them."""
+        assert session is not None
+        funds = self.exchange.open_account(session.client_id).funds
+        net = self.exchange.available_funds(session.client_id)
+        return envelope({"net": f"{net:.4f}", "availablecash": f"{funds:.4f}",
+                         "availableintradaypayin": "0.0000", "availablelimitmargin": "0.0000",
+                         "collateral": "0.0000", "utiliseddebits": f"{funds - net:.4f}"})  # fmt: skip
 
     def place(self, request: Request, session: Session | None, _a: dict) -> Response:
         assert session is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -66,3 +67,24 @@ def json_body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadInput("Invalid JSON body")
     return body
+
+
+def basket_requirement(
+    exchange: Any,
+    rows: Any,
+    instrument: Callable[[dict[str, Any]], str],
+    side: Callable[[dict[str, Any]], str],
+    quantity: str,
+    price: str,
+) -> Any:
+    """What a margin endpoint's order rows block together (``sim.margin`` through the
+    exchange). ``BadInput`` for a row that is not an order; ``OrderRefused`` for an unknown
+    instrument."""
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        raise BadInput("Invalid orders")
+    legs = []
+    for row in rows:
+        raw = row.get(price)
+        value = decimal_field(row, price) if raw not in (None, "", 0, "0") else None
+        legs.append((instrument(row), side(row), int_field(row, quantity), value or None))
+    return exchange.basket_margin(legs)

@@ -27,7 +27,15 @@ from werkzeug.wrappers import Request, Response
 from chalicelib.domain.instrument import Broker
 from chalicelib.domain.symbols import dhan_exchange_segment, format_strike
 from sim.brokers.base import FakeBrokerServer, Route, Session, json_response, redirect, route
-from sim.brokers.common import BadInput, decimal_field, int_field, ist_text, money, required
+from sim.brokers.common import (
+    BadInput,
+    basket_requirement,
+    decimal_field,
+    int_field,
+    ist_text,
+    money,
+    required,
+)
 from sim.exchange import OrderRefused, UnknownOrder
 from sim.orderbook import Order, OrderRequest, OrderType, Status, broker_reason
 
@@ -93,6 +101,8 @@ class DhanServer(FakeBrokerServer):
             route("GET", "/v2/trades", self.trades),
             route("GET", "/v2/trades/{order_id}", self.trades),
             route("GET", "/v2/positions", self.positions),
+            route("POST", "/v2/margincalculator/multi", self.margin),
+            route("GET", "/v2/fundlimit", self.fund_limit),
             route("POST", "/v2/marketfeed/ltp", self.ltp),
         ]
 
@@ -178,6 +188,33 @@ class DhanServer(FakeBrokerServer):
         if not isinstance(body, dict):
             raise BadInput("Invalid JSON body")
         return body
+
+    def margin(self, request: Request, session: Session | None, _a: dict) -> Response:
+        """``POST /v2/margincalculator/multi``: the basket's margins with the hedge benefit."""
+        assert session is not None
+        try:
+            need = basket_requirement(
+                self.exchange, self._body(request).get("scripList"),
+                lambda r: str(required(r, "securityId")),
+                lambda r: str(required(r, "transactionType")), "quantity", "price",
+            )  # fmt: skip
+        except BadInput as exc:
+            return self.error("input", str(exc), 400)
+        except OrderRefused as exc:
+            return self.error("input", exc.message, 400)
+        return json_response({"totalMargin": money(need.total), "spanMargin": money(need.span),
+                              "exposureMargin": 0, "hedgeBenefit": money(need.benefit),
+                              "equityMargin": 0, "foMargin": money(need.total)})  # fmt: skip
+
+    def fund_limit(self, _r: Request, session: Session | None, _a: dict) -> Response:
+        """``GET /v2/fundlimit`` (``availabelBalance`` is Dhan's own spelling)."""
+        assert session is not None
+        funds = self.exchange.open_account(session.client_id).funds
+        net = self.exchange.available_funds(session.client_id)
+        return json_response({"dhanClientId": session.client_id, "availabelBalance": money(net),
+                              "sodLimit": money(funds), "collateralAmount": 0,
+                              "receiveableAmount": 0, "utilizedAmount": money(funds - net),
+                              "blockedPayoutAmount": 0, "withdrawableBalance": money(net)})  # fmt: skip
 
     def place(self, request: Request, session: Session | None, _a: dict) -> Response:
         assert session is not None

@@ -47,7 +47,15 @@ from sim.brokers.base import (
     redirect,
     route,
 )
-from sim.brokers.common import BadInput, decimal_field, int_field, json_body, money, required
+from sim.brokers.common import (
+    BadInput,
+    basket_requirement,
+    decimal_field,
+    int_field,
+    json_body,
+    money,
+    required,
+)
 from sim.exchange import OrderRefused, UnknownOrder
 from sim.orderbook import Order, OrderRequest, OrderType, Status, Trade
 
@@ -140,6 +148,8 @@ class FyersServer(FakeBrokerServer):
             route("GET", f"{API}/orders", self.order_book),
             route("GET", f"{API}/tradebook", self.trade_book),
             route("GET", f"{API}/positions", self.positions),
+            route("POST", f"{API}/multiorder/margin", self.margin),
+            route("GET", f"{API}/funds", self.funds),
             route("GET", "/data/quotes", self.quotes),
             route("GET", "/sym_details/NSE_FO.csv", self.master, "public"),
             route("GET", "/sym_details/BSE_FO.csv", self.master, "public"),
@@ -235,6 +245,33 @@ class FyersServer(FakeBrokerServer):
             tag=str(body.get("orderTag") or ""),
             market_protection=Decimal(-1) if market else None,
         )
+
+    def margin(self, request: Request, session: Session | None, _a: dict[str, str]) -> Response:
+        """``POST /multiorder/margin``: ``margin_new_order`` and what is available."""
+        assert session is not None
+        try:
+            need = basket_requirement(
+                self.exchange, json_body(request).get("data"),
+                lambda r: str(required(r, "symbol")),
+                lambda r: "BUY" if int_field(r, "side") == 1 else "SELL", "qty", "limitPrice",
+            )  # fmt: skip
+        except BadInput as exc:
+            return self.error("input", str(exc), 400)
+        except OrderRefused as exc:
+            return self.error("input", exc.message, 400)
+        available = self.exchange.available_funds(session.client_id)
+        return ok(data={"margin_avail": money(available), "margin_total": money(need.total),
+                        "margin_new_order": money(need.total)})  # fmt: skip
+
+    def funds(self, _r: Request, session: Session | None, _a: dict[str, str]) -> Response:
+        """``GET /funds``: ``fund_limit`` rows (id 10 is the available balance)."""
+        assert session is not None
+        funds = self.exchange.open_account(session.client_id).funds
+        net = self.exchange.available_funds(session.client_id)
+        rows = [(1, "Total Balance", funds), (2, "Utilized Amount", funds - net),
+                (10, "Available Balance", net)]  # fmt: skip
+        return ok(fund_limit=[{"id": i, "title": t, "equityAmount": money(v),
+                               "commodityAmount": 0} for i, t, v in rows])  # fmt: skip
 
     def place(self, request: Request, session: Session | None, _a: dict[str, str]) -> Response:
         assert session is not None

@@ -76,6 +76,8 @@ class KiteServer(FakeBrokerServer):
             route("DELETE", "/session/token", self.invalidate, "read"),
             route("GET", "/user/profile", self.profile),
             route("GET", "/user/margins", self.margins),
+            route("GET", "/user/margins/{segment}", self.margins),
+            route("POST", "/margins/basket", self.basket_margin),
             route("POST", "/orders/{variety}", self.place, "order"),
             route("PUT", "/orders/{variety}/{order_id}", self.modify, "order"),
             route("DELETE", "/orders/{variety}/{order_id}", self.cancel, "order"),
@@ -179,15 +181,47 @@ class KiteServer(FakeBrokerServer):
         assert session is not None
         return ok(self._user(session.client_id))
 
-    def margins(self, _r: Request, session: Session | None, _a: dict[str, str]) -> Response:
+    def margins(self, _r: Request, session: Session | None, args: dict[str, str]) -> Response:
         assert session is not None
-        funds = money(self.exchange.open_account(session.client_id).funds)
+        funds = self.exchange.open_account(session.client_id).funds
+        net = self.exchange.available_funds(session.client_id)
         segment = {
             "enabled": True,
-            "net": funds,
-            "available": {"cash": funds, "live_balance": funds},
-        }
+            "net": money(net),
+            "available": {"cash": money(funds), "live_balance": money(net),
+                          "opening_balance": money(funds)},
+            "utilised": {"debits": money(funds - net)},
+        }  # fmt: skip
+        if args.get("segment"):
+            return ok(segment)
         return ok({"equity": segment, "commodity": segment})
+
+    def basket_margin(self, request: Request, session: Session | None, _a: Any) -> Response:
+        """``POST /margins/basket``: a JSON list of orders; ``initial`` / ``final`` totals."""
+        assert session is not None
+        orders = request.get_json(silent=True)
+        if not isinstance(orders, list) or not orders:
+            return self.error("input", "Invalid orders.", 400)
+        try:
+            legs = [
+                (f"{o['exchange']}:{o['tradingsymbol']}", str(o["transaction_type"]),
+                 int(o["quantity"]), Decimal(str(o.get("price") or 0)) or None)
+                for o in orders
+            ]  # fmt: skip
+            need = self.exchange.basket_margin(legs)
+        except (KeyError, TypeError, ValueError, ArithmeticError, OrderRefused):
+            return self.error("input", "Invalid order in the basket.", 400)
+        final = {
+            "type": "equity",
+            "span": money(need.span - need.benefit),
+            "exposure": 0,
+            "option_premium": money(need.premium),
+            "additional": 0,
+            "total": money(need.total),
+        }
+        initial = {**final, "span": money(need.span),
+                   "total": money(need.span + need.premium)}  # fmt: skip
+        return ok({"initial": initial, "final": final, "orders": [], "charges": {}})
 
     # ------------------------------------------------------------- orders
     def place(self, request: Request, session: Session | None, args: dict[str, str]) -> Response:

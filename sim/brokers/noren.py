@@ -149,6 +149,8 @@ class NorenServer(FakeBrokerServer):
             "TradeBook": (self.trade_book, "read"),
             "PositionBook": (self.position_book, "read"),
             "GetQuotes": (self.quotes, "read"),
+            "GetBasketMargin": (self.basket_margin, "read"),
+            "Limits": (self.limits, "read"),
             "Logout": (self.logout, "read"),
         }
         return [
@@ -306,6 +308,35 @@ class NorenServer(FakeBrokerServer):
             validity="IOC" if retention == "IOC" else "DAY",
             tag=str(data.get("remarks") or ""),
         )
+
+    def basket_margin(self, request: Request, session: Session | None, _a: Any) -> Response:
+        """``GetBasketMargin``: the first order at the top level, the rest in ``basketlists``;
+        ``marginused`` is what the basket blocks (text, as every Noren number)."""
+        assert session is not None
+        try:
+            data = self._user_data(request, session)
+            orders = [data, *(data.get("basketlists") or [])]
+            legs = [
+                (f"{required(o, 'exch')}:{required(o, 'tsym')}",
+                 "BUY" if required(o, "trantype") == "B" else "SELL", int_field(o, "qty"),
+                 decimal_field(o, "prc") if o.get("prc") else None)
+                for o in orders
+            ]  # fmt: skip
+            need = self.exchange.basket_margin(legs)
+        except BadInput as exc:
+            return self.error("input", str(exc), 400)
+        except OrderRefused as exc:
+            return self.error("input", exc.message, 400)
+        return ok(marginused=f"{need.total:.2f}", marginusedtrade=f"{need.total:.2f}",
+                  remarks="Margin calculated", **self._stamp())  # fmt: skip
+
+    def limits(self, request: Request, session: Session | None, _a: Any) -> Response:
+        """``Limits``: cash, collateral and what is already used, as text."""
+        assert session is not None
+        funds = self.exchange.open_account(session.client_id).funds
+        used = funds - self.exchange.available_funds(session.client_id)
+        return ok(prfname="ALL", cash=f"{funds:.2f}", payin="0.00", payout="0.00",
+                  brkcollamt="0.00", marginused=f"{used:.2f}", **self._stamp())  # fmt: skip
 
     def place(self, request: Request, session: Session | None, _a: dict[str, str]) -> Response:
         assert session is not None

@@ -50,6 +50,7 @@ from sim.brokers.base import (
 )
 from sim.brokers.common import (
     BadInput,
+    basket_requirement,
     decimal_field,
     int_field,
     ist_text,
@@ -132,6 +133,8 @@ class UpstoxServer(FakeBrokerServer):
             route("GET", "/v2/order/trades/get-trades-for-day", self.trades),
             route("GET", "/v2/order/trades", self.trades),
             route("GET", "/v2/portfolio/short-term-positions", self.positions),
+            route("POST", "/v2/charges/margin", self.margin),
+            route("GET", "/v2/user/get-funds-and-margin", self.funds),
             route("GET", "/v2/market-quote/ltp", self.ltp),
             route("GET", "/v3/market-quote/ltp", self.ltp),
             route("GET", "/instruments/complete.json", self.master, "public"),
@@ -272,6 +275,32 @@ class UpstoxServer(FakeBrokerServer):
         if not chunk or quantity <= chunk:
             return [quantity]
         return [chunk] * (quantity // chunk) + ([quantity % chunk] if quantity % chunk else [])
+
+    def margin(self, request: Request, session: Session | None, _a: dict[str, str]) -> Response:
+        """``POST /v2/charges/margin``: per-instrument margins and ``final_margin``."""
+        assert session is not None
+        try:
+            need = basket_requirement(
+                self.exchange, json_body(request).get("instruments"),
+                lambda r: str(required(r, "instrument_key")),
+                lambda r: str(required(r, "transaction_type")), "quantity", "price",
+            )  # fmt: skip
+        except BadInput as exc:
+            return self.error("input", str(exc), 400)
+        except OrderRefused as exc:
+            return self.error("input", exc.message, 400)
+        return success({"margins": [], "required_margin": money(need.span + need.premium),
+                        "final_margin": money(need.total)})  # fmt: skip
+
+    def funds(self, _r: Request, session: Session | None, _a: dict[str, str]) -> Response:
+        """``GET /v2/user/get-funds-and-margin``: the equity segment."""
+        assert session is not None
+        funds = self.exchange.open_account(session.client_id).funds
+        net = self.exchange.available_funds(session.client_id)
+        equity = {"used_margin": money(funds - net), "payin_amount": 0, "span_margin": 0,
+                  "adhoc_margin": 0, "notional_cash": 0, "available_margin": money(net),
+                  "exposure_margin": 0}  # fmt: skip
+        return success({"equity": equity, "commodity": {**equity, "available_margin": 0}})
 
     def place_v3(self, request: Request, session: Session | None, _a: dict[str, str]) -> Response:
         assert session is not None

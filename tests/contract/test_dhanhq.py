@@ -72,3 +72,22 @@ def test_errors_reach_the_sdk_as_failures(dhan):
     refused = client.place_order("1", client.NSE_FNO, "BUY", 65, "LIMIT", "MARGIN", 10.0)
     assert refused["status"] == "failure"
     assert refused["remarks"]["error_code"] == "DH-902"
+
+
+def test_margin_calculator_and_fund_limit_through_the_sdk(dhan):
+    server, client = dhan
+    master = parse_dhan_master(
+        requests.get(f"{server.base_url}/api-data/api-scrip-master.csv", timeout=5).content
+    )
+    spot = server.exchange.spot("NIFTY")
+    atm = min(master, key=lambda i: (i.expiry, abs(i.strike - spot)))
+    answer = client.margin_calculator_multi(
+        [{"exchangeSegment": "NSE_FNO", "transactionType": "SELL", "quantity": atm.lot_size,
+          "productType": "INTRADAY", "securityId": atm.refs["dhan"].token, "price": 0,
+          "triggerPrice": 0}],
+        include_position=True, include_order=True,
+    )  # fmt: skip
+    assert answer["status"] == "success", answer
+    assert answer["data"]["totalMargin"] > 0
+    funds = client.get_fund_limits()
+    assert funds["status"] == "success" and funds["data"]["availabelBalance"] == 10_000_000

@@ -79,3 +79,26 @@ def test_sdk_exceptions_map_from_fake_errors(kite):
     server.inject("ZK0001", "token_expired")
     with pytest.raises(kiteconnect.exceptions.TokenException):
         client.orders()
+
+
+def test_basket_margins_and_funds_through_the_sdk(kite):
+    server, client = kite
+    instruments = client.instruments("NFO")
+    spot = float(server.exchange.spot("NIFTY"))
+    expiry = min(i["expiry"] for i in instruments if i["name"] == "NIFTY")
+    calls = sorted(
+        (i for i in instruments
+         if i["name"] == "NIFTY" and i["expiry"] == expiry and i["instrument_type"] == "CE"),
+        key=lambda i: abs(i["strike"] - spot),
+    )  # fmt: skip
+    short, wing = calls[0], next(c for c in calls if c["strike"] == calls[0]["strike"] + 200)
+    orders = [
+        {"exchange": "NFO", "tradingsymbol": c["tradingsymbol"], "transaction_type": side,
+         "variety": "regular", "product": "MIS", "order_type": "LIMIT",
+         "quantity": c["lot_size"], "price": 0, "trigger_price": 0}
+        for c, side in ((short, "SELL"), (wing, "BUY"))
+    ]  # fmt: skip
+    basket = client.basket_order_margins(orders, mode="compact")
+    assert 0 < basket["final"]["total"] < basket["initial"]["total"]  # the spread's benefit
+    equity = client.margins("equity")
+    assert equity["net"] == 10_000_000 and equity["available"]["cash"] == 10_000_000

@@ -34,6 +34,7 @@ from chalicelib.adapters.brokers.base import (
     mentions_ip_refusal,
     price_text,
     product_from,
+    rupees,
     server_error,
     whole,
 )
@@ -265,6 +266,35 @@ class AngelBroker(HttpBroker):
             )
             for row in data or []
         ]
+
+    def basket_margin(self, requests: Sequence[OrderRequest]) -> Decimal:
+        """``margin/v1/batch``: ``data.totalMarginRequired`` for the positions together."""
+        positions = [
+            {
+                "exchange": str(r.instrument.exchange),
+                "qty": r.quantity,
+                "price": float(r.price),
+                "productType": PRODUCTS[r.product],
+                "token": broker_ref(r.instrument, DomainBroker.ANGEL, self.name).token,
+                "tradeType": str(r.side),
+                "orderType": ORDER_TYPES[r.order_type],
+            }
+            for r in requests
+        ]
+        body = self._call(
+            "POST", "api", "/rest/secure/angelbroking/margin/v1/batch", idempotent=True,
+            headers=self._headers(), json={"positions": positions},
+        )  # fmt: skip
+        data = body.get("data") or {}
+        return rupees(data.get("totalMarginRequired"), self.name, "totalMarginRequired")
+
+    def funds(self) -> Decimal:
+        """``user/v1/getRMS``: ``net`` (available to trade, text)."""
+        body = self._call(
+            "GET", "api", "/rest/secure/angelbroking/user/v1/getRMS", idempotent=True,
+            headers=self._headers(),
+        )  # fmt: skip
+        return rupees((body.get("data") or {}).get("net"), self.name, "net")
 
     def quotes(self, instruments: Sequence[Instrument]) -> Mapping[ContractKey, Decimal]:
         by_token: dict[tuple[str, str], ContractKey] = {}

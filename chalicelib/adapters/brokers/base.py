@@ -300,6 +300,15 @@ class HttpBroker(ABC):
         """Orders carrying ``tag``, from the order book (dialects with a tag endpoint override)."""
         return [state for state in self.order_book() if state.tag == tag]
 
+    # ----------------------------------------------------------------- margin
+    def basket_margin(self, requests: Sequence[OrderRequest]) -> Decimal:
+        """Rupees the broker would block for ``requests`` placed together (spread benefit in)."""
+        raise margin_unsupported(self.name)
+
+    def funds(self) -> Decimal:
+        """Rupees available for new F&O positions on the account."""
+        raise margin_unsupported(self.name)
+
     def _pace(self) -> None:
         if self.config.limiter is not None:
             self.config.limiter.acquire(self.config.account or self.name)
@@ -398,6 +407,27 @@ class HttpBroker(ABC):
 
 
 # --------------------------------------------------------------------------- helpers
+def margin_unsupported(broker: str) -> Unavailable:
+    return Unavailable(
+        f"{broker}: no margin endpoint", broker=broker, code="margin_unsupported", retryable=False
+    )
+
+
+def rupees(value: Any, broker: str, what: str) -> Decimal:
+    """A margin or funds figure from a reply (number or text); an unreadable one is
+    ``Unavailable`` (the margin check then fails open with an alert, never guesses)."""
+    try:
+        result = Decimal(str(value).replace(",", ""))
+    except (InvalidOperation, ValueError):
+        result = Decimal("NaN")
+    if value is None or isinstance(value, bool) or not result.is_finite():
+        raise Unavailable(
+            f"unreadable {what} in the margin reply: {value!r}",
+            broker=broker, code="malformed_reply", retryable=False,
+        )  # fmt: skip
+    return result
+
+
 def decode_body(response: httpx.Response) -> Any:
     """JSON when the body is JSON, else the text (some gateways answer plain text or HTML)."""
     if not response.content:

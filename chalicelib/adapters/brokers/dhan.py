@@ -33,6 +33,7 @@ from chalicelib.adapters.brokers.base import (
     mentions_ip_refusal,
     price_number,
     product_from,
+    rupees,
     server_error,
     whole,
 )
@@ -245,6 +246,32 @@ class DhanBroker(HttpBroker):
             )
             for row in body or []
         ]
+
+    def basket_margin(self, requests: Sequence[OrderRequest]) -> Decimal:
+        """``POST /v2/margincalculator/multi``: ``totalMargin`` with the hedge benefit."""
+        scrips = [
+            {
+                "exchangeSegment": dhan_exchange_segment(r.instrument.exchange),
+                "transactionType": str(r.side),
+                "quantity": r.quantity,
+                "productType": PRODUCTS[r.product],
+                "securityId": broker_ref(r.instrument, DomainBroker.DHAN, self.name).token,
+                "price": price_number(r.price),
+                "triggerPrice": price_number(r.trigger),
+            }
+            for r in requests
+        ]
+        body = self._call(
+            "POST", "api", "/v2/margincalculator/multi", idempotent=True,
+            headers=self._headers(),
+            json={"includePosition": True, "includeOrder": True, "scripList": scrips},
+        )  # fmt: skip
+        return rupees(body.get("totalMargin"), self.name, "totalMargin")
+
+    def funds(self) -> Decimal:
+        """``GET /v2/fundlimit``: ``availabelBalance`` (sic: Dhan's spelling)."""
+        body = self._call("GET", "api", "/v2/fundlimit", idempotent=True, headers=self._headers())
+        return rupees(body.get("availabelBalance"), self.name, "availabelBalance")
 
     def quotes(self, instruments: Sequence[Instrument]) -> Mapping[ContractKey, Decimal]:
         keys: dict[tuple[str, str], ContractKey] = {}

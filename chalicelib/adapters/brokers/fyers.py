@@ -30,6 +30,7 @@ from chalicelib.adapters.brokers.base import (
     mentions_ip_refusal,
     price_number,
     product_from,
+    rupees,
     server_error,
     whole,
 )
@@ -237,6 +238,35 @@ class FyersBroker(HttpBroker):
             )
             for row in body.get("netPositions") or []
         ]
+
+    def basket_margin(self, requests: Sequence[OrderRequest]) -> Decimal:
+        """``POST /multiorder/margin``: ``data.margin_new_order`` for the orders together."""
+        orders = [
+            {
+                "symbol": broker_ref(r.instrument, DomainBroker.FYERS, self.name).symbol,
+                "qty": r.quantity,
+                "side": SIDES[r.side],
+                "type": ORDER_TYPES[r.order_type],
+                "productType": PRODUCTS[r.product],
+                "limitPrice": price_number(r.price),
+                "stopPrice": price_number(r.trigger),
+                "stopLoss": 0.0,
+                "takeProfit": 0.0,
+            }
+            for r in requests
+        ]
+        body = self._call(
+            "POST", "api", "/multiorder/margin", idempotent=True, headers=self._headers(),
+            json={"data": orders},
+        )  # fmt: skip
+        data = body.get("data") or {}
+        return rupees(data.get("margin_new_order"), self.name, "margin_new_order")
+
+    def funds(self) -> Decimal:
+        """``GET /funds``: the ``Available Balance`` row (id 10) of ``fund_limit``."""
+        body = self._call("GET", "api", "/funds", idempotent=True, headers=self._headers())
+        rows = [r for r in body.get("fund_limit") or [] if r.get("id") == 10]
+        return rupees(rows[0].get("equityAmount") if rows else None, self.name, "fund_limit")
 
     def quotes(self, instruments: Sequence[Instrument]) -> Mapping[ContractKey, Decimal]:
         keys = {broker_ref(i, DomainBroker.FYERS, self.name).symbol: i.key for i in instruments}

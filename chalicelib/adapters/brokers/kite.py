@@ -25,6 +25,7 @@ from chalicelib.adapters.brokers.base import (
     mentions_ip_refusal,
     price_text,
     product_from,
+    rupees,
     server_error,
     whole,
 )
@@ -284,6 +285,33 @@ class KiteBroker(HttpBroker):
         )["data"]
         prices = {k: decimal_or_none(v.get("last_price")) for k, v in data.items()}
         return {k: v for k, v in prices.items() if v is not None}
+
+    def basket_margin(self, requests: Sequence[OrderRequest]) -> Decimal:
+        """``POST /margins/basket`` (JSON list, compact): ``final.total`` has the benefit."""
+        orders = [
+            {
+                "exchange": str(r.instrument.exchange),
+                "tradingsymbol": broker_ref(r.instrument, DomainBroker.KITE, self.name).symbol,
+                "transaction_type": str(r.side),
+                "variety": "regular",
+                "product": str(r.product),
+                "order_type": ORDER_TYPES[r.order_type],
+                "quantity": r.quantity,
+                "price": float(r.price),
+                "trigger_price": float(r.trigger or 0),
+            }
+            for r in requests
+        ]
+        data = self._call(
+            "POST", "api", "/margins/basket", idempotent=True, headers=self._headers(),
+            params={"consider_positions": "true", "mode": "compact"}, json=orders,
+        )["data"]  # fmt: skip
+        return rupees((data.get("final") or {}).get("total"), self.name, "final.total")
+
+    def funds(self) -> Decimal:
+        """``GET /user/margins``: the equity segment's ``net`` (what is left to use)."""
+        data = self._call("GET", "api", "/user/margins", idempotent=True, headers=self._headers())
+        return rupees((data["data"].get("equity") or {}).get("net"), self.name, "equity.net")
 
     def instruments(self) -> bytes:
         """NFO and BFO CSVs joined under one header (the Kite master parser reads both)."""

@@ -27,6 +27,7 @@ from chalicelib.adapters.brokers.base import (
     mentions_ip_refusal,
     price_text,
     product_from,
+    rupees,
     server_error,
     whole,
 )
@@ -228,6 +229,36 @@ class NorenBroker(HttpBroker):
             )
             for row in rows
         ]
+
+    def basket_margin(self, requests: Sequence[OrderRequest]) -> Decimal:
+        """``GetBasketMargin``: the first order at the top level, the others in
+        ``basketlists``; ``marginused`` is what the basket blocks."""
+        orders = [
+            {
+                "exch": str(r.instrument.exchange),
+                "tsym": broker_ref(r.instrument, DomainBroker.NOREN, self.name).symbol,
+                "qty": str(r.quantity),
+                "prc": price_text(r.price),
+                "prd": PRODUCTS[r.product],
+                "trantype": SIDES[r.side],
+                "prctyp": PRICE_TYPES[r.order_type],
+            }
+            for r in requests
+        ]
+        data = {"uid": self._uid, "actid": self._uid, **orders[0]}
+        if len(orders) > 1:
+            data["basketlists"] = orders[1:]
+        body = self._post("GetBasketMargin", data, idempotent=True)
+        return rupees(body.get("marginused"), self.name, "marginused")
+
+    def funds(self) -> Decimal:
+        """``Limits``: cash + pay-in + collateral - margin used."""
+        body = self._post("Limits", {"uid": self._uid, "actid": self._uid}, idempotent=True)
+        total = sum(
+            (rupees(body.get(f) or 0, self.name, f) for f in ("cash", "payin", "brkcollamt")),
+            Decimal(0),
+        )
+        return total - rupees(body.get("marginused") or 0, self.name, "marginused")
 
     def quotes(self, instruments: Sequence[Instrument]) -> Mapping[ContractKey, Decimal]:
         """One ``GetQuotes`` per contract (Noren has no batch LTP call)."""

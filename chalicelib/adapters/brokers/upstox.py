@@ -23,6 +23,7 @@ from chalicelib.adapters.brokers.base import (
     mentions_ip_refusal,
     price_number,
     product_from,
+    rupees,
     server_error,
     whole,
 )
@@ -237,6 +238,33 @@ class UpstoxBroker(HttpBroker):
             )
             for row in data or []
         ]
+
+    def basket_margin(self, requests: Sequence[OrderRequest]) -> Decimal:
+        """``POST /v2/charges/margin``: ``data.final_margin`` (hedge benefit applied)."""
+        instruments = [
+            {
+                "instrument_key": instrument_key(r.instrument, self.name),
+                "quantity": r.quantity,
+                "transaction_type": str(r.side),
+                "product": PRODUCTS[r.product],
+                "price": price_number(r.price),
+            }
+            for r in requests
+        ]
+        data = self._call(
+            "POST", "api", "/v2/charges/margin", idempotent=True, headers=self._headers(),
+            json={"instruments": instruments},
+        )["data"]  # fmt: skip
+        return rupees((data or {}).get("final_margin"), self.name, "final_margin")
+
+    def funds(self) -> Decimal:
+        """``GET /v2/user/get-funds-and-margin?segment=SEC``: ``equity.available_margin``."""
+        data = self._call(
+            "GET", "api", "/v2/user/get-funds-and-margin", idempotent=True,
+            headers=self._headers(), params={"segment": "SEC"},
+        )["data"]  # fmt: skip
+        equity = (data or {}).get("equity") or {}
+        return rupees(equity.get("available_margin"), self.name, "available_margin")
 
     def quotes(self, instruments: Sequence[Instrument]) -> Mapping[ContractKey, Decimal]:
         keys = {instrument_key(i, self.name): i.key for i in instruments}

@@ -105,6 +105,11 @@ class AccountItem(BaseItem, discriminator="ACCOUNT"):
     # A paper account's quote source: another (live) account of the same user; None = the
     # simulated exchange where one is configured (docs/paper.md).
     quote_account_id = UnicodeAttribute(null=True)
+    # Day limits in rupees (Decimal text; None: no limit) and the day one was reached:
+    # {date, kind LOSS|PROFIT, limit, pnl, at, message} (chalicelib/domain/day_limits.py).
+    daily_loss_limit = UnicodeAttribute(null=True)
+    daily_profit_target = UnicodeAttribute(null=True)
+    day_limit = JSONAttribute(null=True)
     version = VersionAttribute()
 
     @staticmethod

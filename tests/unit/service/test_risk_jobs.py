@@ -35,8 +35,17 @@ class FakeRisk:
         raise RuntimeError("storage down")
 
 
-def container(now: datetime, engine: FakeRisk) -> Any:
-    return SimpleNamespace(clock=lambda: now, risk=engine)
+class FakeLimits:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def check(self) -> dict[str, int]:
+        self.calls += 1
+        return {"failed": 0}
+
+
+def container(now: datetime, engine: FakeRisk, limits: FakeLimits | None = None) -> Any:
+    return SimpleNamespace(clock=lambda: now, risk=engine, day_limits=limits or FakeLimits())
 
 
 def test_in_session_only_on_trading_days_and_hours():
@@ -47,12 +56,13 @@ def test_in_session_only_on_trading_days_and_hours():
 
 
 def test_monitor_runs_cycles_and_survives_a_failure():
-    engine = FakeRisk(fail_first=True)
+    engine, limits = FakeRisk(fail_first=True), FakeLimits()
     figures = risk.monitor(
-        container(TRADING, engine), run_for=timedelta(seconds=0.2), interval=0.02
+        container(TRADING, engine, limits), run_for=timedelta(seconds=0.2), interval=0.02
     )
     assert engine.calls >= 3 and figures["failed"] == 1
     assert figures["cycles"] == engine.calls - 1
+    assert limits.calls >= 1  # the accounts' day limits are judged from the same loop
 
 
 def test_monitor_idles_outside_the_session_and_stops_when_asked():

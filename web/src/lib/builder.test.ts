@@ -36,7 +36,10 @@ describe("strategy builder", () => {
     expect(body.legs[0]?.re_entry).toEqual({ mode: "RE_COST" });
     expect(body.legs[1]?.trailing).toBeNull();
     expect(body.legs[1]?.allocations).toEqual([{ account_id: "A2", multiplier: "2" }]);
-    expect(body.risk).toEqual({ mtm_stop_loss: "5000", mtm_target: null, on_leg_failure: "UNWIND" });
+    expect(body.risk).toEqual({
+      mtm_stop_loss: "5000", mtm_target: null, on_leg_failure: "UNWIND", margin_check: true,
+    });
+    expect(toRequest({ ...form, marginCheck: false }).risk?.margin_check).toBe(false);
   });
 
   it("round-trips a saved strategy through the form", () => {
@@ -62,6 +65,9 @@ describe("strategy builder", () => {
     expect(again.legs[0]).toHaveProperty("wait_and_trade");
     expect(again.legs[0]?.re_entry).toEqual({ mode: "RE_ASAP", max_count: 3, on: ["TARGET"] });
     expect(again.risk?.move_sl_to_cost).toBe(true);
+    expect(fromStrategy({ ...body, risk: { ...body.risk, margin_check: false } }).marginCheck)
+      .toBe(false);
+    expect(fromStrategy({ ...body, risk: undefined }).marginCheck).toBe(true); // default on
   });
 
   it("puts a server error at its field, or at the nearest control above it", () => {

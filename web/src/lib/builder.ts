@@ -88,6 +88,8 @@ export interface StrategyForm {
   dte?: string;
   underlyingStopLoss?: UnderlyingLevelForm | null;
   underlyingTarget?: UnderlyingLevelForm | null;
+  /** ask each account's broker for the basket margin before the entry (risk.margin_check) */
+  marginCheck: boolean;
   /** fields of a saved strategy (and its risk) the form has no control for, sent back unchanged */
   extra?: Record<string, unknown>;
   riskExtra?: Record<string, unknown>;
@@ -102,7 +104,7 @@ const FORM_TOP = ["basket_id", "name", "underlying", "expiry", "product", "entry
 const FORM_LEG = ["side", "option_type", "strike", "lots", "stop_loss", "target", "trailing",
   "re_entry", "allocations", "wait_and_trade"];
 const FORM_RISK = ["mtm_stop_loss", "mtm_target", "on_leg_failure", "underlying_stop_loss",
-  "underlying_target"];
+  "underlying_target", "margin_check"];
 
 export const RE_ENTRY_MODES: { mode: S["ReEntryMode"]; label: string }[] = [
   { mode: "RE_ASAP", label: "As soon as possible" },
@@ -164,6 +166,7 @@ export function emptyForm(basketId: string, accounts: string[], today: Weekday):
     allocations: accounts.slice(0, 1).map((accountId) => ({ accountId, multiplier: "1" })),
     legs: templateLegs("iron_condor"), mtmStopLoss: "", mtmTarget: "", onLegFailure: "UNWIND",
     dte: "", underlyingStopLoss: null, underlyingTarget: null,
+    marginCheck: true,
   };
 }
 
@@ -234,6 +237,7 @@ export function toRequest(form: StrategyForm): StrategyBody {
       on_leg_failure: form.onLegFailure,
       ...(underlyingStop ? { underlying_stop_loss: underlyingStop } : {}),
       ...(underlyingTarget ? { underlying_target: underlyingTarget } : {}),
+      margin_check: form.marginCheck,
     },
   };
   return body;
@@ -284,6 +288,7 @@ export function fromStrategy(strategy: components["schemas"]["StrategyIn"] & { i
     dte: (strategy.entry.dte ?? []).join(", "),
     underlyingStopLoss: underlyingOf(strategy.risk?.underlying_stop_loss),
     underlyingTarget: underlyingOf(strategy.risk?.underlying_target),
+    marginCheck: strategy.risk?.margin_check ?? true,
     extra: omit(strategy, [...STORED_ONLY, ...FORM_TOP]),
     exitDays: strategy.exit.days ?? undefined,
     riskExtra: omit(strategy.risk, FORM_RISK),
@@ -314,6 +319,7 @@ export function fieldPaths(form: StrategyForm): Set<string> {
     "name", "basket_id", "underlying", "expiry", "product", "entry.time", "entry.days",
     "exit.time", "allocations", "legs", "risk.mtm_stop_loss", "risk.mtm_target",
     "risk.on_leg_failure", "entry.dte", "risk.underlying_stop_loss", "risk.underlying_target",
+    "risk.margin_check",
   ]);
   form.allocations.forEach((_, i) => {
     paths.add(`allocations[${i}].multiplier`);

@@ -3,6 +3,7 @@ import { type FormEvent, useState } from "react";
 import { type Account, ApiFailure, type Schemas, unwrap } from "../api/client";
 import { ErrorText, Field, Status } from "../components/common";
 import { useApp } from "../context";
+import { dayLimitsBody, dayLimitsForm, dayLimitsText } from "../lib/dayLimits";
 import { formatDateTime } from "../lib/time";
 
 const BROKERS: Schemas["AccountIn"]["broker"][] = ["paper", "zerodha", "angelone", "upstox", "fyers", "dhan", "shoonya", "zebu"];
@@ -87,6 +88,13 @@ function AccountCard({ account: a, live, onEdit }:
             (a.quote_account_id ? a.quote_account_id : "the simulated exchange (no live account chosen)")}
         </p>
       )}
+      <p className="muted">{dayLimitsText(a)}</p>
+      {a.day_limit_reached && (
+        <p role="status" className="error">
+          {a.day_limit_reached.date}: {a.day_limit_reached.message}. Squared off; entries refused
+          for the day.
+        </p>
+      )}
       <div className="actions">
         {a.broker !== "paper" && (
           <button type="button" onClick={() => brokerLogin.mutate()}>
@@ -115,6 +123,7 @@ function AccountForm({ account, live, onDone }:
   const [apiSecret, setApiSecret] = useState("");
   const [note, setNote] = useState(account?.static_ip_note ?? "");
   const [quoteFrom, setQuoteFrom] = useState(account?.quote_account_id ?? "");
+  const [limits, setLimits] = useState(dayLimitsForm(account ?? {}));
   const prefix = account ? `edit-${account.id}` : "new";
   const save = useMutation({
     mutationFn: async () => {
@@ -127,6 +136,7 @@ function AccountForm({ account, live, onDone }:
           body: {
             label, static_ip_note: note || null, version: account.version, ...secrets,
             ...(account.broker === "paper" ? { quote_account_id: quoteFrom } : {}),
+            ...dayLimitsBody(limits),
           },
         }));
       }
@@ -193,6 +203,20 @@ function AccountForm({ account, live, onDone }:
       <Field id={`${prefix}-ip`} label="Static IP note" error={at("static_ip_note")}>
         <input id={`${prefix}-ip`} value={note} onChange={(e) => setNote(e.target.value)} />
       </Field>
+      {account && (
+        <>
+          <Field id={`${prefix}-loss`} label="Daily loss limit (Rs, empty: none)"
+            error={at("daily_loss_limit")}>
+            <input id={`${prefix}-loss`} inputMode="decimal" value={limits.loss}
+              onChange={(e) => setLimits({ ...limits, loss: e.target.value })} />
+          </Field>
+          <Field id={`${prefix}-profit`} label="Daily profit target (Rs, empty: none)"
+            error={at("daily_profit_target")}>
+            <input id={`${prefix}-profit`} inputMode="decimal" value={limits.profit}
+              onChange={(e) => setLimits({ ...limits, profit: e.target.value })} />
+          </Field>
+        </>
+      )}
       {failure && !failure.field && <ErrorText error={save.error} />}
       <div className="actions">
         <button type="submit" disabled={save.isPending}>{account ? "Save" : "Add account"}</button>

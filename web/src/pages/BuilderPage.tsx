@@ -266,6 +266,13 @@ function Builder({ strategy }: { strategy: Strategy | undefined }) {
           <UnderlyingLevel path="risk.underlying_target" label="Underlying target"
             level={form.underlyingTarget ?? null} errorAt={errorAt} input={input}
             onChange={(underlyingTarget) => set({ underlyingTarget })} />
+          <Field id={fieldId("risk.margin_check")} label="Margin check" error={errorAt("risk.margin_check")}>
+            <label className="inline">
+              <input type="checkbox" {...input("risk.margin_check")} checked={form.marginCheck}
+                onChange={(e) => set({ marginCheck: e.target.checked })} />
+              {" "}Skip an account whose broker margin is short (asked before each entry)
+            </label>
+          </Field>
         </div>
         <p className="hint">Underlying levels are the index&apos;s move from its level at entry, against
           (stop) or with (target) the legs&apos; net direction; legs leaning neither way stop on a move
