@@ -34,13 +34,14 @@ from chalicelib.adapters.dynamo.models import (  # noqa: E402
     SessionItem,
     bind_table,
 )
+from chalicelib.domain.brokers import BY_NAME  # noqa: E402
 from chalicelib.settings import Settings  # noqa: E402
 from localdev import emulator  # noqa: E402
 
 REGION = "ap-south-1"
 RESULTS = ROOT / "bench" / "results"
-# broker name -> fake dialect (as tests/integration/conftest.py)
-DIALECT = {"zerodha": "kite", "upstox": "upstox", "fyers": "fyers", "shoonya": "noren"}
+# broker name -> fake dialect, from the catalogue, for the brokers the benches trade through
+DIALECT = {name: BY_NAME[name].dialect for name in ("zerodha", "upstox", "fyers", "shoonya")}
 
 
 def free_port() -> int:

@@ -31,6 +31,7 @@ from chalicelib.adapters.dynamo.repository import Repository, bind_clock
 from chalicelib.adapters.dynamo.risk_items import RiskRepository
 from chalicelib.adapters.market.broker_quotes import KiteQuotes
 from chalicelib.adapters.market.synthetic_quotes import SyntheticQuotes
+from chalicelib.domain.brokers import KITE_DIALECT, PAPER
 from chalicelib.domain.market_model import MarketModel
 from chalicelib.errors import DomainError
 from chalicelib.paper_wiring import paper_books, quotes_indices
@@ -249,7 +250,7 @@ class Container(NotificationParts):
         usable = [
             (a, sessions[a.account_id])
             for a in self.repo.list_accounts(uid)
-            if a.broker == "paper" and a.account_id in sessions
+            if a.broker == PAPER.name and a.account_id in sessions
         ]
         for pair in usable:
             try:
@@ -355,7 +356,6 @@ def platform_clock(settings: Settings) -> Clock:
     return settings.clock_shift.clock()
 
 
-KITE_DIALECT = frozenset({"zerodha", "paper"})
 LOCAL_STAGES = frozenset({"local", "test"})
 _lock = threading.Lock()
 _container: Container | None = None

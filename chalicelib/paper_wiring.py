@@ -17,6 +17,7 @@ from typing import Any
 from chalicelib.adapters.brokers.paper_book import PaperBookBroker
 from chalicelib.adapters.brokers.port import Session
 from chalicelib.adapters.dynamo.paper_items import DynamoPaperBook
+from chalicelib.domain.brokers import PAPER
 from chalicelib.domain.instrument import ContractKey, Instrument
 from chalicelib.domain.paper_matching import BookQuote
 from chalicelib.errors import DomainError
@@ -116,14 +117,14 @@ def paper_book_for(
             feed = quote_access.adapter(account.uid, account.quote_account_id)
         except DomainError as error:
             reason = f"the quote account of paper account {account.account_id}: {error}"
-    elif "paper" in hosts:
+    elif PAPER.name in hosts:
         from chalicelib.adapters.brokers.registry import build_broker
 
         feed = build_broker(
-            "paper",
+            PAPER.name,
             container.broker_access.credentials(account),
             account=account.account_id,
-            hosts=hosts["paper"],
+            hosts=hosts[PAPER.name],
             now=container.clock,
         ).with_session(session)
     return PaperBookBroker(

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from chalicelib.domain.brokers import TOKEN_MASTERS
 from chalicelib.services.clock import ClockShift
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -49,7 +50,7 @@ class Settings:
     # Instrument masters: where downloads are cached (empty: a directory under the system temp
     # dir) and whose public masters the morning refresh downloads (services/instrument_refresh).
     instrument_cache_dir: str = ""
-    instrument_brokers: tuple[str, ...] = ("angelone", "upstox", "dhan", "shoonya")
+    instrument_brokers: tuple[str, ...] = TOKEN_MASTERS
     # Telegram notifications: the Bot API host (the fake on loopback locally), the bot's username
     # for deep links, and its token: given directly (local) or as the name of an SSM SecureString
     # parameter read at start-up (AWS). No token: Telegram delivery is off, in-app still works.

@@ -28,25 +28,17 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from chalicelib.domain.brokers import CATALOGUE
 from chalicelib.domain.calendar import IST, default_calendar
 from chalicelib.services.clock import ClockShift
 from localdev import emulator, stack, terraform, webapp
 from localdev.supervisor import Component, Supervisor, die_with_parent, process_component
 
 ROOT = Path(__file__).resolve().parent.parent
-# Which fake serves each broker name locally (paper: the Kite-dialect fake prices its book).
 #: The fake bot's token: a local stand-in, valid only at the fake Telegram on 127.0.0.1.
 LOCAL_BOT_TOKEN = "100000:LOCAL-fake-telegram-bot"
-FAKE_OF = {
-    "zerodha": "kite",
-    "paper": "kite",
-    "angelone": "angel",
-    "upstox": "upstox",
-    "fyers": "fyers",
-    "dhan": "dhan",
-    "shoonya": "noren",
-    "zebu": "noren",
-}
+# Which fake serves each broker name locally (paper: the Kite-dialect fake prices its book).
+FAKE_OF = {e.name: e.dialect for e in CATALOGUE}
 API_READY_SECONDS = 60.0
 RUN_PID = "run.pid"
 

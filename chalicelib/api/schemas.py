@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
+from chalicelib.domain.brokers import BROKER_NAMES
 from chalicelib.domain.expiry import ExpiryChoice
 from chalicelib.domain.strategy import (
     DEFAULT_MAX_ENTRY_DELAY,
@@ -40,8 +41,8 @@ from chalicelib.domain.strike_selection import StrikeMethod
 from chalicelib.domain.underlying import OptionType, Underlying
 from chalicelib.domain.wait_and_trade import WaitAndTrade, WaitDirection, WaitUnit
 
-BROKERS = ("zerodha", "angelone", "upstox", "fyers", "dhan", "shoonya", "zebu", "paper")
-Broker = Literal["zerodha", "angelone", "upstox", "fyers", "dhan", "shoonya", "zebu", "paper"]
+BROKERS = BROKER_NAMES
+Broker = Literal[BROKER_NAMES]  # type: ignore[valid-type]  # the catalogue's names, for the spec
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$")
 
 Money = Annotated[Decimal, Field(gt=0, le=Decimal("100000000"), allow_inf_nan=False)]

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from chalicelib.domain.broker_support import broker_capabilities
+from chalicelib.domain.brokers import INDEX_QUOTE_BROKERS
 from chalicelib.domain.calendar import default_calendar
 from chalicelib.domain.contracts import contract_spec
 from chalicelib.domain.expiry import ExpiryChoice, choices_for, resolve_expiry
@@ -25,8 +26,6 @@ from chalicelib.domain.wait_and_trade import WaitAndTrade, check_wait_and_trade
 from chalicelib.errors import ValidationFailed
 
 MAX_LEGS = 10
-#: Brokers whose quote API gives the index level (the underlying exits and RE_EXECUTE read it).
-INDEX_QUOTE_BROKERS = frozenset({"zerodha", "paper"})
 MAX_SLICES_PER_LEG = 10  # one burst stays within the 10 orders/s rule
 
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 from chalicelib.adapters.aws.secrets import EnvelopeCipher
 from chalicelib.adapters.dynamo.models import AccountItem, SessionItem
 from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.domain.brokers import PAPER
 from chalicelib.domain.strategy import from_document
 from chalicelib.errors import Conflict, DomainError, NotFound, ValidationFailed
 from chalicelib.services.strategies import _check_version, new_id
@@ -59,7 +60,7 @@ class AccountService:
             quote_account_id=quote_account_id,
         )
         self.repo.put_account(item)
-        if broker == "paper" and not secrets and self.open_paper is not None:
+        if broker == PAPER.name and not secrets and self.open_paper is not None:
             try:
                 self.open_paper(item)
             except DomainError:
@@ -126,7 +127,7 @@ class AccountService:
         self, uid: str, broker: str, quote_account_id: str, *, own_id: str | None
     ) -> None:
         """A paper account's quotes come from one of the same user's live accounts."""
-        if broker != "paper":
+        if broker != PAPER.name:
             raise ValidationFailed(
                 "only a paper account takes a quote source", field="quote_account_id"
             )
@@ -137,7 +138,7 @@ class AccountService:
                 f"no account {quote_account_id} of yours to take quotes from",
                 field="quote_account_id",
             ) from None
-        if source.broker == "paper" or source.account_id == own_id:
+        if source.broker == PAPER.name or source.account_id == own_id:
             raise ValidationFailed(
                 "the quote source must be a live broker account, not a paper one",
                 field="quote_account_id",

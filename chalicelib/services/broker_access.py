@@ -24,6 +24,7 @@ from chalicelib.adapters.brokers.port import Credentials, Session
 from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter
 from chalicelib.adapters.dynamo.models import AccountItem, SessionItem
 from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.domain.brokers import PAPER
 from chalicelib.domain.calendar import IST
 from chalicelib.errors import Unprocessable
 from chalicelib.services.clock import Clock
@@ -79,7 +80,7 @@ class BrokerAccess:
     def adapter_for(self, account: AccountItem, session: SessionItem | None) -> HttpBroker:
         """An adapter from items already read (the planner batch-reads sessions per tick)."""
         opened = self.session_of(account, session)
-        if account.broker == "paper" and self.paper is not None:
+        if account.broker == PAPER.name and self.paper is not None:
             adapter: HttpBroker = self.paper(account, opened)
             return adapter
         factory = self.build or _default_factory()

@@ -22,6 +22,7 @@ from chalicelib.adapters.brokers.errors import BrokerError, RateLimited, Unavail
 from chalicelib.adapters.brokers.port import Credentials, Session
 from chalicelib.adapters.dynamo.models import AccountItem, OAuthStateItem, SessionItem
 from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.domain.brokers import CATALOGUE, PAPER
 from chalicelib.domain.calendar import IST, default_calendar
 from chalicelib.errors import DependencyUnavailable, Unprocessable, ValidationFailed
 from chalicelib.services.clock import Clock
@@ -32,16 +33,7 @@ STATE_LIFETIME = timedelta(minutes=10)
 BOOK_SESSION = timedelta(days=3650)
 
 # The query parameter that carries the one-time code on each broker's redirect.
-CODE_PARAM: Mapping[str, str] = {
-    "zerodha": "request_token",
-    "paper": "request_token",
-    "upstox": "code",
-    "fyers": "auth_code",
-    "shoonya": "code",
-    "zebu": "code",
-    "dhan": "tokenId",
-    "angelone": "auth_token",
-}
+CODE_PARAM: Mapping[str, str] = {e.name: e.code_param for e in CATALOGUE}
 
 BrokerFactory = Callable[..., Any]
 
@@ -148,21 +140,21 @@ class BrokerSessionService:
         own book (``paper_engine == "book"``) without a simulator (AWS), there is nothing to
         open: a long-lived session marks the account tradeable and its quote source prices it.
         None when the simulator engine is chosen but not configured (the account waits)."""
-        if account.broker != "paper":
+        if account.broker != PAPER.name:
             raise ValidationFailed("only paper accounts open without a login", field="broker")
-        if "paper" not in self.hosts and self.paper_engine == "book":
+        if PAPER.name not in self.hosts and self.paper_engine == "book":
             now = self.clock().astimezone(IST)
-            book = Session("paper", "book", now + BOOK_SESSION, user_id=account.client_id)
+            book = Session(PAPER.name, "book", now + BOOK_SESSION, user_id=account.client_id)
             return self._keep(account.uid, account, book)
-        if "paper" not in self.hosts:
+        if PAPER.name not in self.hosts:
             log.warning("no paper simulator configured", extra={"account": account.account_id})
             return None
         try:
             adapter = self.build_broker(
-                "paper",
+                PAPER.name,
                 Credentials(api_key="", api_secret="", client_id=account.client_id),
                 account=account.account_id,
-                hosts=self.hosts.get("paper"),
+                hosts=self.hosts.get(PAPER.name),
                 now=self.clock,
             )
         except ValueError as error:

@@ -17,6 +17,7 @@ from typing import Any
 
 from chalicelib.adapters.brokers.errors import BrokerError
 from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.domain.brokers import CATALOGUE
 from chalicelib.domain.calendar import IST, default_calendar
 from chalicelib.domain.instrument import Broker, ContractKey
 from chalicelib.domain.market_errors import MarketDataError, MarketRuleError
@@ -30,17 +31,8 @@ from chalicelib.services.quotes import QuoteSource
 
 log = logging.getLogger(__name__)
 
-# Which symbol dialect each broker speaks (paper trades Kite-style names on the simulator).
-DIALECT = {
-    "zerodha": Broker.KITE,
-    "paper": Broker.KITE,
-    "angelone": Broker.ANGEL,
-    "upstox": Broker.UPSTOX,
-    "fyers": Broker.FYERS,
-    "dhan": Broker.DHAN,
-    "shoonya": Broker.NOREN,
-    "zebu": Broker.NOREN,
-}
+# Which symbol dialect each broker speaks (paper trades Kite-style names).
+DIALECT: dict[str, Broker] = {e.name: e.symbols for e in CATALOGUE}
 
 
 #: (uid, the strategy's account ids) -> the live quotes the planner would use for them, or None.

@@ -12,6 +12,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.container import Container, use_container
+from chalicelib.domain.brokers import BY_NAME
 from chalicelib.settings import Settings
 from localdev.terraform import settings_env
 from sim.exchange import SimExchange
@@ -107,7 +108,8 @@ def setup(user: Api) -> dict[str, Any]:
 
 
 # ----- fake brokers on loopback, and the daily login through the API ------------------------
-DIALECTS = {"zerodha": "kite", "upstox": "upstox", "shoonya": "noren", "zebu": "noren"}
+# The brokers these tests log in through, each on the fake of its dialect (from the catalogue).
+DIALECTS = {name: BY_NAME[name].dialect for name in ("zerodha", "upstox", "shoonya", "zebu")}
 
 
 @pytest.fixture

@@ -61,6 +61,7 @@ from chalicelib.adapters.brokers.port import (
     Side,
 )
 from chalicelib.adapters.brokers.session_expiry import session_expiry
+from chalicelib.domain.brokers import ANGELONE
 from chalicelib.domain.instrument import Broker as DomainBroker
 from chalicelib.domain.instrument import ContractKey, Instrument
 
@@ -84,7 +85,7 @@ RMS_WORDS = ("rms", "margin", "insufficient", "circuit", "freeze")
 
 
 class AngelBroker(HttpBroker):
-    name = "angelone"
+    name = ANGELONE.name
     default_hosts: Mapping[str, str] = {
         "api": "https://apiconnect.angelone.in",
         "login": "https://smartapi.angelone.in",

@@ -60,6 +60,7 @@ from chalicelib.adapters.brokers.port import (
     Side,
 )
 from chalicelib.adapters.brokers.session_expiry import session_expiry
+from chalicelib.domain.brokers import DHAN
 from chalicelib.domain.instrument import Broker as DomainBroker
 from chalicelib.domain.instrument import ContractKey, Instrument
 from chalicelib.domain.symbols import dhan_exchange_segment
@@ -81,7 +82,7 @@ STOP_ORDER_TYPES = frozenset({"STOP_LOSS", "STOP_LOSS_MARKET"})
 
 
 class DhanBroker(HttpBroker):
-    name = "dhan"
+    name = DHAN.name
     default_hosts: Mapping[str, str] = {
         "api": "https://api.dhan.co",
         "auth": "https://auth.dhan.co",

@@ -56,6 +56,7 @@ from chalicelib.adapters.brokers.port import (
     Side,
 )
 from chalicelib.adapters.brokers.session_expiry import session_expiry
+from chalicelib.domain.brokers import FYERS
 from chalicelib.domain.instrument import Broker as DomainBroker
 from chalicelib.domain.instrument import ContractKey, Instrument
 
@@ -96,7 +97,7 @@ def awaiting_trigger(row: Mapping[str, Any], side: Side | None) -> bool:
 
 
 class FyersBroker(HttpBroker):
-    name = "fyers"
+    name = FYERS.name
     default_hosts: Mapping[str, str] = {
         "api": "https://api-t1.fyers.in/api/v3",
         "data": "https://api-t1.fyers.in/data",

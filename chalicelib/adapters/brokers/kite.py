@@ -52,6 +52,7 @@ from chalicelib.adapters.brokers.port import (
     Side,
 )
 from chalicelib.adapters.brokers.session_expiry import session_expiry
+from chalicelib.domain.brokers import ZERODHA
 from chalicelib.domain.instrument import Broker as DomainBroker
 from chalicelib.domain.instrument import ContractKey, Instrument
 from chalicelib.domain.paper_matching import BookQuote
@@ -81,7 +82,7 @@ def kite_checksum(api_key: str, request_token: str, api_secret: str) -> str:
 
 
 class KiteBroker(HttpBroker):
-    name = "zerodha"
+    name = ZERODHA.name
     default_hosts: Mapping[str, str] = {
         "api": "https://api.kite.trade",
         "login": "https://kite.zerodha.com",

@@ -53,6 +53,7 @@ from chalicelib.adapters.brokers.port import (
     Side,
 )
 from chalicelib.adapters.brokers.session_expiry import session_expiry
+from chalicelib.domain.brokers import SHOONYA, ZEBU
 from chalicelib.domain.instrument import Broker as DomainBroker
 from chalicelib.domain.instrument import ContractKey, Instrument
 
@@ -309,7 +310,7 @@ class NorenBroker(HttpBroker):
 
 
 class ShoonyaBroker(NorenBroker):
-    name = "shoonya"
+    name = SHOONYA.name
     default_hosts: Mapping[str, str] = {
         "api": "https://api.shoonya.com/NorenWClientAPI",
         "login": "https://api.shoonya.com",
@@ -318,7 +319,7 @@ class ShoonyaBroker(NorenBroker):
 
 
 class ZebuBroker(NorenBroker):
-    name = "zebu"
+    name = ZEBU.name
     default_hosts: Mapping[str, str] = {
         "api": "https://go.mynt.in/NorenWClientAPI",
         "login": "https://go.mynt.in",

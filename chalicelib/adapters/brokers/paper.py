@@ -21,6 +21,7 @@ from datetime import datetime
 from chalicelib.adapters.brokers.errors import BrokerError
 from chalicelib.adapters.brokers.kite import KiteBroker
 from chalicelib.adapters.brokers.port import Session
+from chalicelib.domain.brokers import PAPER
 from chalicelib.domain.calendar import IST
 
 #: The API key of sessions the simulator opens for paper accounts (no broker app behind them).
@@ -28,7 +29,7 @@ PAPER_API_KEY = "paper"
 
 
 class PaperBroker(KiteBroker):
-    name = "paper"
+    name = PAPER.name
     default_hosts: Mapping[str, str] = {}
 
     def open_account(self, exchange_client: str) -> Session:

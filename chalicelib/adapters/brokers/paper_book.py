@@ -42,6 +42,7 @@ from chalicelib.adapters.brokers.port import (
     Side,
 )
 from chalicelib.domain import paper_matching as pm
+from chalicelib.domain.brokers import PAPER
 from chalicelib.domain.calendar import IST, default_calendar
 from chalicelib.domain.contracts import default_contract_rules
 from chalicelib.domain.instrument import Broker as DomainBroker
@@ -52,7 +53,7 @@ from chalicelib.domain.reference_data import in_force
 from chalicelib.domain.underlying import Exchange, OptionType, Underlying
 from chalicelib.errors import DomainError
 
-NAME = "paper"
+NAME = PAPER.name
 ATTEMPTS = 8  # re-reads after a lost conditional write before giving up (Unavailable)
 #: A quote source that failed this time (rate limit, timeout, expired session): the order is
 #: accepted and rests unmatched until a look gets a price; it is never rejected for that.

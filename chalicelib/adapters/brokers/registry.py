@@ -7,6 +7,7 @@ overridden: Kite ``api``/``login``, Upstox ``api``/``hft``/``master``, ...).
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -14,42 +15,32 @@ from datetime import datetime
 import httpx
 from tenacity import Retrying
 
-from chalicelib.adapters.brokers.angel import AngelBroker
 from chalicelib.adapters.brokers.base import AdapterConfig, HttpBroker, ist_now, make_client
 from chalicelib.adapters.brokers.base import make_retrying as default_retrying
-from chalicelib.adapters.brokers.dhan import DhanBroker
-from chalicelib.adapters.brokers.fyers import FyersBroker
-from chalicelib.adapters.brokers.kite import KiteBroker
-from chalicelib.adapters.brokers.noren import ShoonyaBroker, ZebuBroker
-from chalicelib.adapters.brokers.paper import PaperBroker
 from chalicelib.adapters.brokers.port import Credentials, Session
 from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter
-from chalicelib.adapters.brokers.upstox import UpstoxBroker
+from chalicelib.domain.brokers import CATALOGUE, PAPER, UnknownBroker, broker_entry
 
-ADAPTERS: Mapping[str, type[HttpBroker]] = {
-    "zerodha": KiteBroker,
-    "angelone": AngelBroker,
-    "upstox": UpstoxBroker,
-    "fyers": FyersBroker,
-    "dhan": DhanBroker,
-    "shoonya": ShoonyaBroker,
-    "zebu": ZebuBroker,
-    "paper": PaperBroker,
-}
+__all__ = ["ADAPTERS", "UnknownBroker", "adapter_class", "build_broker", "default_hosts"]
+
+
+def _load(path: str) -> type[HttpBroker]:
+    """``"kite:KiteBroker"`` -> the class, from the catalogue's entry (one place names them)."""
+    module, _, name = path.partition(":")
+    cls = getattr(importlib.import_module(f"chalicelib.adapters.brokers.{module}"), name)
+    if not (isinstance(cls, type) and issubclass(cls, HttpBroker)):
+        raise TypeError(f"{path} is not a broker adapter")
+    return cls
+
+
+ADAPTERS: Mapping[str, type[HttpBroker]] = {e.name: _load(e.adapter) for e in CATALOGUE}
 #: Host keys each adapter needs: a missing override for a dialect without defaults (paper) fails
 #: at build time, not at the first order.
-REQUIRED_HOSTS: Mapping[str, tuple[str, ...]] = {"paper": ("api", "login")}
-
-
-class UnknownBroker(ValueError):
-    """A broker name the platform has no adapter for."""
+REQUIRED_HOSTS: Mapping[str, tuple[str, ...]] = {PAPER.name: ("api", "login")}
 
 
 def adapter_class(broker: str) -> type[HttpBroker]:
-    try:
-        return ADAPTERS[broker]
-    except KeyError:
-        raise UnknownBroker(f"unknown broker {broker!r}; known: {', '.join(ADAPTERS)}") from None
+    return ADAPTERS[broker_entry(broker).name]
 
 
 def default_hosts(broker: str) -> Mapping[str, str]:

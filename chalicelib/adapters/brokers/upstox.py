@@ -49,6 +49,7 @@ from chalicelib.adapters.brokers.port import (
     Side,
 )
 from chalicelib.adapters.brokers.session_expiry import session_expiry
+from chalicelib.domain.brokers import UPSTOX
 from chalicelib.domain.instrument import Broker as DomainBroker
 from chalicelib.domain.instrument import ContractKey, Instrument
 from chalicelib.domain.symbols import upstox_instrument_key
@@ -78,7 +79,7 @@ def instrument_key(instrument: Instrument, name: str) -> str:
 
 
 class UpstoxBroker(HttpBroker):
-    name = "upstox"
+    name = UPSTOX.name
     order_host = "hft"
     default_hosts: Mapping[str, str] = {
         "api": "https://api.upstox.com",
