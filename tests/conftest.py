@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import types
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -29,6 +30,45 @@ REGION = "ap-south-1"
 # emulator or stalled socket a finished test already closed) would otherwise reach Python's
 # last-resort handler and flood the CI log; pytest still captures every record made during a test.
 logging.getLogger().addHandler(logging.NullHandler())
+
+
+class ModulePatchRefused(pytest.MonkeyPatch):
+    """``monkeypatch`` for this suite: patching an attribute of a ``chalicelib`` module (a
+    function the code imported, a module constant) is refused. It couples a test to where a name
+    is looked up and leaks into other tests' threads; inject the dependency instead (a dataclass
+    field, a parameter, an in-memory fake of the port)."""
+
+    def setattr(self, target: Any, *args: Any, **kw: Any) -> None:  # type: ignore[override]
+        _refuse_module(target, args[0] if args else kw.get("name", ""))
+        super().setattr(target, *args, **kw)
+
+    def delattr(self, target: Any, *args: Any, **kw: Any) -> None:  # type: ignore[override]
+        _refuse_module(target, args[0] if args else kw.get("name", ""))
+        super().delattr(target, *args, **kw)
+
+
+def _refuse_module(target: Any, name: Any) -> None:
+    """A dotted string names a module attribute; so does a module object as the target."""
+    if isinstance(target, str):
+        dotted = target.rsplit(".", 1)[0]
+    elif isinstance(target, types.ModuleType):
+        dotted = target.__name__
+    else:
+        return  # an object or a class instance a test owns: fine
+    if dotted in ("chalicelib", "app") or dotted.startswith("chalicelib."):
+        pytest.fail(
+            f"monkeypatching {dotted}.{name if not isinstance(target, str) else target.rsplit('.', 1)[1]} "
+            "is refused: inject the dependency instead"
+        )
+
+
+@pytest.fixture
+def monkeypatch() -> Iterator[pytest.MonkeyPatch]:
+    patcher = ModulePatchRefused()
+    yield patcher
+    patcher.undo()
+
+
 # A Wednesday mid-morning, inside the F&O session: what "now" is unless a test or CI says otherwise.
 DEFAULT_AMBIENT = "2026-11-25T10:00:00+05:30"
 

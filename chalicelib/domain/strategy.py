@@ -7,14 +7,14 @@ names the field, so the trader knows what to fix.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from chalicelib.domain.broker_support import broker_capabilities
+from chalicelib.domain.broker_support import BrokerSupport, broker_capabilities
 from chalicelib.domain.brokers import INDEX_QUOTE_BROKERS
 from chalicelib.domain.calendar import default_calendar
 from chalicelib.domain.contracts import contract_spec
@@ -271,6 +271,7 @@ def check_strategy(
     known_accounts: Iterable[str],
     today: date,
     brokers: Mapping[str, str] | None = None,
+    capabilities: Callable[[str], BrokerSupport] = broker_capabilities,
 ) -> None:
     """Raise ValidationFailed naming the first field that breaks a rule.
 
@@ -283,7 +284,7 @@ def check_strategy(
     _check_legs(strategy, today)
     _check_risk(strategy, today)
     if brokers is not None:
-        _check_broker_support(strategy, brokers)
+        _check_broker_support(strategy, brokers, capabilities)
 
 
 def _check_expiry(strategy: Strategy, today: date) -> None:
@@ -390,7 +391,11 @@ def _check_level_reachable(leg: Leg, where: str) -> None:
         )
 
 
-def _check_broker_support(strategy: Strategy, brokers: Mapping[str, str]) -> None:
+def _check_broker_support(
+    strategy: Strategy,
+    brokers: Mapping[str, str],
+    capabilities: Callable[[str], BrokerSupport] = broker_capabilities,
+) -> None:
     needs_index = strategy.risk.watches_underlying or any(
         (leg.re_entry is not None and leg.re_entry.mode is ReEntryMode.RE_EXECUTE)
         or leg.wait_and_trade is not None
@@ -422,7 +427,7 @@ def _check_broker_support(strategy: Strategy, brokers: Mapping[str, str]) -> Non
     for i, leg in enumerate(strategy.legs):
         for allocation in strategy.allocations_of(leg):
             broker = brokers.get(allocation.account_id, "")
-            support = broker_capabilities(broker)
+            support = capabilities(broker)
             if leg.stop_loss is not None and not support.stop_limit_orders:
                 raise ValidationFailed(
                     f"{broker} does not accept stop-loss limit orders through its API, so this "

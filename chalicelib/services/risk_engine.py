@@ -36,6 +36,7 @@ from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem, Position
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.adapters.dynamo.risk_items import DONE as BOOK_DONE
 from chalicelib.adapters.dynamo.risk_items import LIVE, RiskBookItem, RiskRepository, abandon
+from chalicelib.domain.broker_support import BrokerSupport, broker_capabilities
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import ContractKey
 from chalicelib.domain.strategy import (
@@ -88,6 +89,8 @@ class RiskEngine:
     #: switch), or None: asked before a re-entry starts.
     entry_block: Callable[[str, str, str], str | None] | None = None
     monotonic: Callable[[], float] = _monotonic
+    #: What a broker's API can do (dated data): how many modifications a stop order may take.
+    capabilities: Callable[[str], BrokerSupport] = broker_capabilities
     #: (step, order) -> None at each step of a risk order's send (``before_claim``,
     #: ``after_claim``, ``after_send``, ``after_ack``): the fault-matrix tests die here.
     checkpoint: Callable[[str, OrderItem], None] | None = None

@@ -20,7 +20,6 @@ from chalicelib.adapters.brokers.port import Broker, Modification, OrderType
 from chalicelib.adapters.dynamo.models import OrderItem, PositionItem
 from chalicelib.adapters.dynamo.risk_items import DONE as BOOK_DONE
 from chalicelib.adapters.dynamo.risk_items import LIVE, RiskBookItem, never_sent
-from chalicelib.domain.broker_support import broker_capabilities
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import ContractKey
 from chalicelib.domain.market_errors import MarketRuleError
@@ -513,7 +512,7 @@ class BookStep:
         Past the broker's modification cap, or when the broker refuses the modification, the
         stop is cancelled and placed anew at once (``cancel_requested``)."""
         broker = str(guard.doc["contract"].get("broker", ""))
-        cap = broker_capabilities(broker).max_modifications
+        cap = self.engine.capabilities(broker).max_modifications
         adapter = self.engine.adapter(self.book.uid, guard.account_id)
         if adapter is None or not self.may_act(guard.account_id):
             return

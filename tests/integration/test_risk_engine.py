@@ -463,15 +463,14 @@ def test_re_entry_asap_stops_at_the_no_re_entry_time(rig: Rig):
     ]
 
 
-def test_past_the_modification_cap_a_stop_is_cancelled_and_placed_anew(rig: Rig, monkeypatch):
+def test_past_the_modification_cap_a_stop_is_cancelled_and_placed_anew(rig: Rig):
     from chalicelib.domain.broker_support import BrokerSupport
-    from chalicelib.services import risk_step
 
     capped = BrokerSupport("zerodha", datetime(2025, 1, 1).date(), True, True, 1)
-    monkeypatch.setattr(risk_step, "broker_capabilities", lambda broker: capped)
     leg = {"side": "SELL", "stop_loss": {"type": "POINTS", "value": "20"},
            "trailing": {"every": "10", "by": "5"}}  # fmt: skip
     s = Scenario(rig, [leg], {})
+    s.engine.capabilities = lambda broker: capped  # a broker that takes one modification
     s.enter()
     [first] = s.orders("STOP")
     s.price(0, "89.00")

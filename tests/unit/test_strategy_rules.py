@@ -139,20 +139,19 @@ def test_full_risk_configuration_is_accepted_and_round_trips():
     assert from_document(to_document(original)) == original
 
 
-def test_a_broker_without_stop_orders_is_refused(monkeypatch):
-    from chalicelib.domain import strategy as module
-    from chalicelib.domain.broker_support import NOTHING
+def test_a_broker_without_stop_orders_is_refused():
+    from chalicelib.domain.broker_support import NOTHING, BrokerSupport
 
     with pytest.raises(ValidationFailed) as error:
         check_strategy(strategy(), ["A1", "A2"], TODAY, {"A1": "zerodha", "A2": "nobroker"})
     assert error.value.field == "legs[2].stop_loss"
-    monkeypatch.setattr(
-        module, "broker_capabilities", lambda broker: NOTHING.__class__(
-            broker, NOTHING.effective_from, True, False, 0)
-    )  # fmt: skip
+
+    def no_modify(broker: str) -> BrokerSupport:
+        return BrokerSupport(broker, NOTHING.effective_from, True, False, 0)
+
     trailing = strategy(legs=[_leg(stop_loss=SL30, trailing={"every": "10", "by": "5"})])
     with pytest.raises(ValidationFailed) as error:
-        check_strategy(trailing, ["A1", "A2"], TODAY, {"A1": "zerodha", "A2": "zerodha"})
+        check_strategy(trailing, ["A1", "A2"], TODAY, {"A1": "zerodha", "A2": "zerodha"}, no_modify)
     assert error.value.field == "legs[0].trailing"
 
 
