@@ -23,6 +23,7 @@ is not sent but recorded MISSED, with an alert; exits and every other phase are 
 
 from __future__ import annotations
 
+import gc
 import logging
 import secrets
 import threading
@@ -35,28 +36,31 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from chalicelib.adapters.brokers.errors import BrokerError, InvalidOrder, Rejected, Unavailable
+from chalicelib.adapters.brokers.errors import Unavailable
 from chalicelib.adapters.brokers.port import (
-    InvalidRequest,
-    OrderAck,
     OrderRequest,
     OrderType,
     Product,
     Side,
 )
-from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter
+from chalicelib.adapters.brokers.wire import Loop
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
 from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain import order_lifecycle as lc
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.market_model import MarketModel
+from chalicelib.services import fire_wire
+from chalicelib.services.fire_outcome import Sent
+from chalicelib.services.fire_outcome import outcome_of as _outcome_of
 from chalicelib.services.order_builder import ChildOrder
 from chalicelib.services.order_sender import error_doc
+from chalicelib.services.stamping_limiter import StampingLimiter
 
 log = logging.getLogger(__name__)
 SPIN_WINDOW = 0.003  # seconds of busy-wait before T; sleeping the last stretch overshoots
 MAX_WORKERS = 256  # one per account: 250 accounts send in one wave, not in waves of 32
+RECORD_WORKERS = 32  # after the sends: enough writers for the table, not a thread per account
 
 #: Default for entries whose order carries no max_entry_delay_seconds (the API's default).
 DEFAULT_MAX_ENTRY_DELAY = 30
@@ -68,53 +72,6 @@ Checkpoint = Callable[[str, OrderItem], None]
 BeforeSend = Callable[
     [list[OrderItem], list[OrderRequest], Any], tuple[list[OrderItem], list[OrderRequest]]
 ]
-
-
-class StampingLimiter:
-    """Wraps the per-account limiter and remembers, per thread, when it granted the last request:
-    that is when the order really left (a paced order waits inside `place`)."""
-
-    def __init__(self, inner: OrderRateLimiter, wall: Callable[[], datetime]) -> None:
-        self._inner = inner
-        self._wall = wall
-        self._local = threading.local()
-
-    def acquire(self, account: str) -> float:
-        waited = self._inner.acquire(account)
-        self._local.granted = self._wall()
-        return waited
-
-    def reserve(self, account: str, count: int, at: datetime) -> bool:
-        """Reserve ``count`` of the account's slots from ``at`` before it comes, when the inner
-        limiter keeps its log in a shared store (one conditional write instead of one per order
-        at T); True when a budget was reserved. A failure only means the orders pay at T."""
-        reserve = getattr(self._inner, "reserve", None)
-        if reserve is None or count <= 0:
-            return False
-        try:
-            reserve(account, count, max(0.0, (at - self._wall()).total_seconds()))
-        except Exception:
-            log.warning("rate budget not reserved", extra={"account": account}, exc_info=True)
-            return False
-        return True
-
-    def take_grant(self) -> datetime | None:
-        granted: datetime | None = getattr(self._local, "granted", None)
-        self._local.granted = None
-        return granted
-
-
-@dataclass
-class Sent:
-    order: OrderItem
-    sent_at: datetime
-    acked_at: datetime | None
-    ack: OrderAck | None
-    error: BrokerError | Exception | None
-    #: The lifecycle state this outcome leads to (OPEN, REJECTED, FAILED, UNKNOWN, MISSED).
-    outcome: str = lc.OPEN
-    #: Whether the request may have left (sent_at is recorded only then).
-    left: bool = True
 
 
 @dataclass
@@ -176,10 +133,15 @@ class Firer:
                 if self.stamps is not None:
                     budget = self._cpu("prep", partial(self._reserve, moment))
                     list(pool.map(budget, claimed))
+                t_mono = self.monotonic() + (moment - self.wall()).total_seconds()
+                wire = self._cpu("prep", partial(self._wire, t_mono))
+                wired = list(pool.map(wire, claimed, requests, adapters))
                 self.wait_until(moment)
-                send = self._cpu("send", self._send_account)
-                results = list(pool.map(send, claimed, requests, adapters))
-                for outcome in pool.map(self._cpu("record", self._record_all), results):
+                results = self._send_all(pool, claimed, requests, adapters, wired)
+                record = self._cpu("record", self._record_all)
+                with ThreadPoolExecutor(max_workers=min(workers, RECORD_WORKERS)) as writers:
+                    outcomes = list(writers.map(record, results))
+                for outcome in outcomes:
                     for name, count in outcome.items():
                         counts[name] = counts.get(name, 0) + count
         return {k: v for k, v in counts.items() if v or k in ("sent", "failed", "skipped")}
@@ -206,11 +168,7 @@ class Firer:
     # -- before T ------------------------------------------------------------------------------
     def _adapter(self, group: list[OrderItem]) -> Any:
         try:
-            adapter = self.adapter_for(group[0].uid, group[0].account_id)
-            warm = getattr(adapter, "warm", None)
-            if warm is not None:
-                warm()  # the connection is open before T; the first order skips the handshake
-            return adapter
+            return self.adapter_for(group[0].uid, group[0].account_id)
         except Exception as error:
             log.warning("no adapter", extra={"user": group[0].uid, "account": group[0].account_id})
             return error
@@ -251,7 +209,62 @@ class Firer:
             log.exception("order request unusable", extra={"order": order.order_id})
             return error
 
+    def _wire(
+        self, t_mono: float, group: list[OrderItem], requests: list[Any], adapter: Any
+    ) -> fire_wire.WireGroup | None:
+        """The account's requests serialised and its connection opened, before T (None: the
+        threaded path, whose adapter opens its connection now)."""
+        wired = fire_wire.prepare(
+            group, requests, adapter, t_mono=t_mono, guarded=self.before_send is not None,
+            allowed=lambda o: self._allowed(o),
+        )  # fmt: skip
+        warm = getattr(adapter, "warm", None)
+        if wired is None and group and warm is not None:
+            warm()  # the connection is open before T; the first order skips the handshake
+        return wired
+
     # -- at T: HTTP only -----------------------------------------------------------------------
+    def _send_all(
+        self,
+        pool: ThreadPoolExecutor,
+        claimed: list[list[OrderItem]],
+        requests: list[Any],
+        adapters: list[Any],
+        wired: list[fire_wire.WireGroup | None],
+    ) -> list[list[Sent]]:
+        """Threaded accounts start in the pool; wire lanes go out from this thread's event
+        loop; then the lanes' replies are read and their ambiguous orders resolved (pool)."""
+        send = self._cpu("send", self._send_account)
+        threaded = {i: pool.submit(send, claimed[i], requests[i], adapters[i])
+                    for i, w in enumerate(wired) if w is None}  # fmt: skip
+        lanes = {i: w for i, w in enumerate(wired) if w is not None}
+        if lanes:
+            self._cpu("send", self._send_wired)(list(lanes.values()))
+        to_wall = fire_wire.wall_of(self.monotonic(), self.wall())
+        finish = self._cpu("record", partial(self._finish_wired, to_wall))
+        finished = dict(zip(lanes, pool.map(finish, lanes.values()), strict=True))
+        return [threaded[i].result() if i in threaded else finished[i] for i in range(len(wired))]
+
+    def _send_wired(self, groups: list[fire_wire.WireGroup]) -> None:
+        for group in groups:
+            group.threaded = not fire_wire.unchanged_by(self.before_send, group)
+        collecting = gc.isenabled()
+        gc.disable()  # a full collection of this process's heap would stall the loop for ms
+        try:
+            Loop([g.lane for g in groups if not g.threaded], self.monotonic).run()
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _finish_wired(
+        self, to_wall: Callable[[float], datetime], group: fire_wire.WireGroup
+    ) -> list[Sent]:
+        if group.threaded:
+            return self._send_account(group.orders, list(group.requests), group.adapter)
+        return fire_wire.results(
+            group, to_wall, self.monotonic, self.wall, self._send_one, self._at
+        )
+
     def _send_account(
         self, orders: list[OrderItem], requests: list[OrderRequest | Exception], adapter: Any
     ) -> list[Sent]:
@@ -313,11 +326,17 @@ class Firer:
         left = outcome != lc.FAILED or not isinstance(error, Unavailable)
         return Sent(order, granted or before, acked if ack else None, ack, error, outcome, left)
 
-    def _too_late(self, order: OrderItem, now: datetime) -> timedelta | None:
-        """How late an entry is beyond its allowed delay (None: send it). Other phases never are."""
+    def _allowed(self, order: OrderItem) -> timedelta | None:
+        """How long after T an entry may still leave (None: other phases, however late)."""
         if order.phase != "ENTRY":
             return None
-        allowed = timedelta(seconds=float(order.max_delay_seconds or DEFAULT_MAX_ENTRY_DELAY))
+        return timedelta(seconds=float(order.max_delay_seconds or DEFAULT_MAX_ENTRY_DELAY))
+
+    def _too_late(self, order: OrderItem, now: datetime) -> timedelta | None:
+        """How late an entry is beyond its allowed delay (None: send it). Other phases never are."""
+        allowed = self._allowed(order)
+        if allowed is None:
+            return None
         late = now - datetime.fromisoformat(order.scheduled_at)
         return late if late > allowed else None
 
@@ -396,17 +415,6 @@ def _leg_name(order: OrderItem) -> str:
     request = order.request or {}
     keys = ("side", "quantity", "underlying", "strike", "option_type", "expiry")
     return " ".join(str(request[k]) for k in keys if request.get(k) is not None) or order.tag
-
-
-def _outcome_of(error: Exception | None) -> str:
-    """The lifecycle state an unacknowledged send leads to."""
-    if isinstance(error, Rejected | InvalidOrder | InvalidRequest):
-        return lc.REJECTED
-    if isinstance(error, Unavailable):
-        return lc.UNKNOWN if error.sent else lc.FAILED
-    if isinstance(error, BrokerError):
-        return lc.FAILED  # refused before placement: session, static IP, rate
-    return lc.UNKNOWN  # unexpected: the request may have left
 
 
 def _hedges_first(orders: list[OrderItem]) -> list[OrderItem]:
