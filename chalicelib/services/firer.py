@@ -60,7 +60,9 @@ from chalicelib.services.stamping_limiter import StampingLimiter
 log = logging.getLogger(__name__)
 SPIN_WINDOW = 0.003  # seconds of busy-wait before T; sleeping the last stretch overshoots
 MAX_WORKERS = 256  # one per account: 250 accounts send in one wave, not in waves of 32
-RECORD_WORKERS = 32  # after the sends: enough writers for the table, not a thread per account
+#: Table and KMS work before T (adapters, claims, budgets) and the records after the sends: enough
+#: for DynamoDB, not a thread per account (a local emulator times out under 256 writers).
+TABLE_WORKERS = 32
 
 #: Default for entries whose order carries no max_entry_delay_seconds (the API's default).
 DEFAULT_MAX_ENTRY_DELAY = 30
@@ -121,10 +123,14 @@ class Firer:
         for scheduled_at in sorted({k[0] for k in by_account}):
             groups = [_hedges_first(g) for k, g in by_account.items() if k[0] == scheduled_at]
             workers = max(1, min(self.max_workers, len(groups)))
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                adapters = list(pool.map(self._cpu("prep", self._adapter), groups))
+            table_workers = min(workers, TABLE_WORKERS)
+            with (
+                ThreadPoolExecutor(max_workers=workers) as pool,
+                ThreadPoolExecutor(max_workers=table_workers) as prep,
+            ):
+                adapters = list(prep.map(self._cpu("prep", self._adapter), groups))
                 claim = self._cpu("prep", partial(self._claim_all, token))
-                claimed = list(pool.map(claim, groups))
+                claimed = list(prep.map(claim, groups))
                 counts["skipped"] += sum(
                     len(g) - len(c) for g, c in zip(groups, claimed, strict=True)
                 )
@@ -132,15 +138,13 @@ class Firer:
                 moment = datetime.fromisoformat(scheduled_at)
                 if self.stamps is not None:
                     budget = self._cpu("prep", partial(self._reserve, moment))
-                    list(pool.map(budget, claimed))
+                    list(prep.map(budget, claimed))
                 t_mono = self.monotonic() + (moment - self.wall()).total_seconds()
                 wire = self._cpu("prep", partial(self._wire, t_mono))
-                wired = list(pool.map(wire, claimed, requests, adapters))
+                wired = list(prep.map(wire, claimed, requests, adapters))
                 self.wait_until(moment)
                 results = self._send_all(pool, claimed, requests, adapters, wired)
-                record = self._cpu("record", self._record_all)
-                with ThreadPoolExecutor(max_workers=min(workers, RECORD_WORKERS)) as writers:
-                    outcomes = list(writers.map(record, results))
+                outcomes = list(prep.map(self._cpu("record", self._record_all), results))
                 for outcome in outcomes:
                     for name, count in outcome.items():
                         counts[name] = counts.get(name, 0) + count

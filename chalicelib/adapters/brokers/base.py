@@ -78,12 +78,15 @@ def make_client(
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
     transport: httpx.BaseTransport | None = None,
 ) -> httpx.Client:
-    """An httpx client for one adapter: explicit timeouts, no redirects, keep-alive pool."""
+    """An httpx client for one broker: explicit timeouts, no redirects, an uncapped keep-alive
+    pool."""
     return httpx.Client(
         timeout=timeout,
         transport=transport,
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+        # One client serves every account of a broker in a process: a cap below the account
+        # count would queue one account's order behind another's at T.
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=1024),
         headers={"User-Agent": "optexec-broker-adapter"},
     )
 

@@ -96,9 +96,9 @@ class DynamoRateLimiter:
         (plus one per lost race); ``acquire`` then serves them from memory. Returns the slots."""
         if count <= 0:
             return []
+        start = self._clock() + start_in  # T itself: not moved later by the read's latency
         for race in range(self._max_races):
             item = self._load(account)
-            start = self._clock() + start_in
             logged = [float(g) for g in item.grants or []]
             timeline = list(logged)  # others' upper bounds, then our true slots
             slots: list[float] = []
