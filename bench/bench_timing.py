@@ -16,7 +16,11 @@ CLOCK_MONOTONIC, mapped onto the shifted clock) - scheduled_at, and acked_at - s
 The emulator (moto, its own process) and the fake brokers (their own process) share the 2 cores
 with this process, so the figures are an upper bound of what the code costs.
 
-Run: .venv/bin/python bench/bench_timing.py [--scenarios small,large,paced] [--large-lead 6]
+Beside the firer (small and large): the limit sender (bench/limit_sender.py) sends the same
+planned orders' bytes, built by the same adapters, just before the firer fires them, against the
+same fakes in the same run; --rounds N repeats the pair N times (each at its own slot).
+
+Run: .venv/bin/python bench/bench_timing.py [--scenarios small,large,paced] [--rounds 3]
 Writes bench/results/timing.json.
 """
 
@@ -282,6 +286,7 @@ def main() -> None:
     parser.add_argument("--large-workers", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=1,
                         help="limit sender + firer pairs per scenario (each at its own slot)")  # fmt: skip
+    parser.add_argument("--large-rounds", type=int, default=1)
     parser.add_argument("--limit", action=argparse.BooleanOptionalAction, default=True,
                         help="run the limit sender on the same orders just before the firer")  # fmt: skip
     args = parser.parse_args()
@@ -303,8 +308,9 @@ def main() -> None:
                       args.large_lead, args.large_workers),
             "paced": (DAY.replace(hour=9, minute=22), 1, 10, ("zerodha",), 3.0, 256),
         }  # fmt: skip
+        count = {"paced": 1, "large": args.large_rounds}  # the emulator slows as tables grow
         rounds = [(name, k) for name in wanted
-                  for k in range(1 if name == "paced" else args.rounds)]  # fmt: skip
+                  for k in range(count.get(name, args.rounds))]  # fmt: skip
         for name, k in rounds:
             slot, accounts, per_user, brokers, lead, workers = plans[name]
             slot += timedelta(minutes=10 * k)
@@ -331,7 +337,7 @@ def main() -> None:
             else:
                 r.pop("_orders")
                 r.pop("_received_ms")
-            if args.rounds > 1 and name != "paced":
+            if count.get(name, args.rounds) > 1:
                 results.setdefault(f"{name}_rounds", []).append(r)
             results.setdefault(name, r)
         for name in wanted:

@@ -16,16 +16,19 @@ firer's ordinary one-order send, in the account's order, staleness bound include
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from chalicelib.adapters.brokers.base import HttpBroker, PreparedPlace
 from chalicelib.adapters.brokers.errors import Unavailable
 from chalicelib.adapters.brokers.port import OrderRequest
-from chalicelib.adapters.brokers.wire import Connection, Job, Lane, response_of
+from chalicelib.adapters.brokers.wire import Connection, Job, Lane, Loop, response_of
 from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.domain import order_lifecycle as lc
 from chalicelib.services.fire_outcome import Sent, outcome_of
@@ -182,3 +185,67 @@ def results(
             left = outcome != lc.FAILED or not isinstance(done.error, Unavailable)
             sent.append(Sent(order, sent_at, acked, done.ack, done.error, outcome, left))
     return sent
+
+
+class WireFiring:
+    """The firer's steps around the wire lanes (mixed into ``Firer``, whose fields they use)."""
+
+    before_send: Any
+    monotonic: Callable[[], float]
+    wall: Callable[[], datetime]
+    _cpu: Callable[..., Any]
+    _allowed: Callable[[OrderItem], timedelta | None]
+    _send_account: Callable[..., list[Sent]]
+    _send_one: Callable[..., Sent]
+    _at: Callable[[str, OrderItem], None]
+
+    def _wire(
+        self, t_mono: float, group: list[OrderItem], requests: list[Any], adapter: Any
+    ) -> WireGroup | None:
+        """The account's requests serialised and its connection opened, before T (None: the
+        threaded path, whose adapter opens its connection now)."""
+        wired = prepare(
+            group, requests, adapter, t_mono=t_mono, guarded=self.before_send is not None,
+            allowed=lambda o: self._allowed(o),
+        )  # fmt: skip
+        warm = getattr(adapter, "warm", None)
+        if wired is None and group and warm is not None:
+            warm()  # the connection is open before T; the first order skips the handshake
+        return wired
+
+    def _send_all(
+        self,
+        pool: ThreadPoolExecutor,
+        claimed: list[list[OrderItem]],
+        requests: list[Any],
+        adapters: list[Any],
+        wired: list[WireGroup | None],
+    ) -> list[list[Sent]]:
+        """Threaded accounts start in the pool; wire lanes go out from this thread's event
+        loop; then the lanes' replies are read and their ambiguous orders resolved (pool)."""
+        send = self._cpu("send", self._send_account)
+        threaded = {i: pool.submit(send, claimed[i], requests[i], adapters[i])
+                    for i, w in enumerate(wired) if w is None}  # fmt: skip
+        lanes = {i: w for i, w in enumerate(wired) if w is not None}
+        if lanes:
+            self._cpu("send", self._send_wired)(list(lanes.values()))
+        to_wall = wall_of(self.monotonic(), self.wall())
+        finish = self._cpu("record", partial(self._finish_wired, to_wall))
+        finished = dict(zip(lanes, pool.map(finish, lanes.values()), strict=True))
+        return [threaded[i].result() if i in threaded else finished[i] for i in range(len(wired))]
+
+    def _send_wired(self, groups: list[WireGroup]) -> None:
+        for group in groups:
+            group.threaded = not unchanged_by(self.before_send, group)
+        collecting = gc.isenabled()
+        gc.disable()  # a full collection of this process's heap would stall the loop for ms
+        try:
+            Loop([g.lane for g in groups if not g.threaded], self.monotonic).run()
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _finish_wired(self, to_wall: Callable[[float], datetime], group: WireGroup) -> list[Sent]:
+        if group.threaded:
+            return self._send_account(group.orders, list(group.requests), group.adapter)
+        return results(group, to_wall, self.monotonic, self.wall, self._send_one, self._at)

@@ -8,7 +8,10 @@ rest. At T the hot path is HTTP only: accounts in parallel (one worker each), wi
 legs before SELL legs (hedges first, for margin), every request through the account's rate
 limiter (the 10 orders/s rule wins over speed); where that limiter lives in the table (AWS), each
 account's budget for its orders is reserved before T with one conditional write, so no order waits
-on the table at T. Results are written after the account's sends.
+on the table at T. Where the adapter allows it (``fire_wire.py``), each account's requests are
+serialised before T and its connection opened, and at T one event loop writes them (one request
+in flight per account): a fraction of a thread-and-httpx send's CPU. Results are written after
+the sends.
 `sent_at` is the moment the limiter granted the request, on the same clock as `scheduled_at`.
 
 Isolation: every order's outcome is recorded whatever another order, account or user raises. An
@@ -23,7 +26,6 @@ is not sent but recorded MISSED, with an alert; exits and every other phase are 
 
 from __future__ import annotations
 
-import gc
 import logging
 import secrets
 import threading
@@ -43,7 +45,6 @@ from chalicelib.adapters.brokers.port import (
     Product,
     Side,
 )
-from chalicelib.adapters.brokers.wire import Loop
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
 from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.adapters.dynamo.repository import Repository
@@ -77,7 +78,7 @@ BeforeSend = Callable[
 
 
 @dataclass
-class Firer:
+class Firer(fire_wire.WireFiring):
     adapter_for: AdapterFor
     market: MarketModel
     wall: Callable[[], datetime] = lambda: datetime.now(IST)
@@ -213,62 +214,7 @@ class Firer:
             log.exception("order request unusable", extra={"order": order.order_id})
             return error
 
-    def _wire(
-        self, t_mono: float, group: list[OrderItem], requests: list[Any], adapter: Any
-    ) -> fire_wire.WireGroup | None:
-        """The account's requests serialised and its connection opened, before T (None: the
-        threaded path, whose adapter opens its connection now)."""
-        wired = fire_wire.prepare(
-            group, requests, adapter, t_mono=t_mono, guarded=self.before_send is not None,
-            allowed=lambda o: self._allowed(o),
-        )  # fmt: skip
-        warm = getattr(adapter, "warm", None)
-        if wired is None and group and warm is not None:
-            warm()  # the connection is open before T; the first order skips the handshake
-        return wired
-
     # -- at T: HTTP only -----------------------------------------------------------------------
-    def _send_all(
-        self,
-        pool: ThreadPoolExecutor,
-        claimed: list[list[OrderItem]],
-        requests: list[Any],
-        adapters: list[Any],
-        wired: list[fire_wire.WireGroup | None],
-    ) -> list[list[Sent]]:
-        """Threaded accounts start in the pool; wire lanes go out from this thread's event
-        loop; then the lanes' replies are read and their ambiguous orders resolved (pool)."""
-        send = self._cpu("send", self._send_account)
-        threaded = {i: pool.submit(send, claimed[i], requests[i], adapters[i])
-                    for i, w in enumerate(wired) if w is None}  # fmt: skip
-        lanes = {i: w for i, w in enumerate(wired) if w is not None}
-        if lanes:
-            self._cpu("send", self._send_wired)(list(lanes.values()))
-        to_wall = fire_wire.wall_of(self.monotonic(), self.wall())
-        finish = self._cpu("record", partial(self._finish_wired, to_wall))
-        finished = dict(zip(lanes, pool.map(finish, lanes.values()), strict=True))
-        return [threaded[i].result() if i in threaded else finished[i] for i in range(len(wired))]
-
-    def _send_wired(self, groups: list[fire_wire.WireGroup]) -> None:
-        for group in groups:
-            group.threaded = not fire_wire.unchanged_by(self.before_send, group)
-        collecting = gc.isenabled()
-        gc.disable()  # a full collection of this process's heap would stall the loop for ms
-        try:
-            Loop([g.lane for g in groups if not g.threaded], self.monotonic).run()
-        finally:
-            if collecting:
-                gc.enable()
-
-    def _finish_wired(
-        self, to_wall: Callable[[float], datetime], group: fire_wire.WireGroup
-    ) -> list[Sent]:
-        if group.threaded:
-            return self._send_account(group.orders, list(group.requests), group.adapter)
-        return fire_wire.results(
-            group, to_wall, self.monotonic, self.wall, self._send_one, self._at
-        )
-
     def _send_account(
         self, orders: list[OrderItem], requests: list[OrderRequest | Exception], adapter: Any
     ) -> list[Sent]:
