@@ -65,6 +65,10 @@ from tests.factories import four_leg_strategy
 SHARDS = 4
 DAY = datetime(2026, 11, 25, tzinfo=IST)  # Wednesday, trading day
 PER_USER = 3
+#: DynamoDB's documented "single-digit millisecond" latency, taken at its worst (10 ms a request).
+AWS_LATENCY_S = 0.010
+#: The plan Lambda starts 60 s before T; the fire Lambdas take over 5 s before T (jobs/tick.py).
+PLAN_BUDGET_S = 50
 
 
 # -- item sizes and units (DynamoDB's published sizing rules, approximated) ----------------------
@@ -208,7 +212,20 @@ def original_pages(measured: dict[str, Any]) -> int:
     return 0  # every Query fits one page at the measured sizes
 
 
-def measure(size: int, url: str, run_plan: bool, run_original: bool) -> dict[str, Any]:
+def aws_model(plan: dict[str, Any], size: int, workers: int) -> dict[str, Any]:
+    """The plan on AWS: this machine's CPU per strategy (the planner plus botocore, which runs
+    there too) against the requests at AWS_LATENCY_S each, ``workers`` users at a time; the
+    larger of the two is the wall time (threads overlap waiting with the other's CPU)."""
+    per = plan["per_strategy"]
+    cpu = per["cpu_ms"] / 1000 * size
+    io = per["requests"] * size * AWS_LATENCY_S / workers
+    return {"latency_per_request_s": AWS_LATENCY_S, "cpu_s": round(cpu, 1), "io_s": round(io, 1),
+            "wall_s": round(max(cpu, io), 1), "fits_lead_s": PLAN_BUDGET_S,
+            "fits": max(cpu, io) < PLAN_BUDGET_S}  # fmt: skip
+
+
+def measure(size: int, url: str, run_plan: bool, run_original: bool,
+            workers: int = 16) -> dict[str, Any]:  # fmt: skip
     table = f"bench-rpt-{size}"
     bind_table(table, REGION, url)
     BaseItem.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
@@ -265,11 +282,12 @@ def measure(size: int, url: str, run_plan: bool, run_original: bool) -> dict[str
     }
     if run_plan:
         planner = Planner(repo, ExecutionRepository(repo),
-                          OrderBuilder(MarketModel(), SyntheticQuotes()), owner="bench")  # fmt: skip
+                          OrderBuilder(MarketModel(), SyntheticQuotes()), owner="bench",
+                          workers=workers)  # fmt: skip
         with count_all_requests() as requests:
-            started = time.perf_counter()
+            started, cpu0 = time.perf_counter(), time.process_time()
             plan = planner.plan(slot)
-            plan_s = time.perf_counter() - started
+            plan_s, plan_cpu = time.perf_counter() - started, time.process_time() - cpu0
         orders = plan.orders
         assert plan.stats["due"] == size and len(plan.executions) == size, plan.stats
         order_sizes = [size_of(o) for o in orders[:200]]
@@ -283,6 +301,13 @@ def measure(size: int, url: str, run_plan: bool, run_original: bool) -> dict[str
             "by_operation": dict(requests),
             "orders": len(orders),
             "wall_s": round(plan_s, 3),
+            "workers": workers,
+            "cpu_s": round(plan_cpu, 3),
+            "per_strategy": {
+                "requests": round(sum(requests.values()) / size, 2),
+                "wall_ms_emulator": round(plan_s * 1000 / size, 2),
+                "cpu_ms": round(plan_cpu * 1000 / size, 2),
+            },
             "order_item_bytes": round(sum(order_sizes) / len(order_sizes)),
             "execution_item_bytes": exec_size,
             # gate put + status update per strategy (no GSI); each order put also writes GSI1
@@ -298,12 +323,20 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,100,1000,10000")
     parser.add_argument("--plan-sizes", default="10,100,1000")
     parser.add_argument("--original-max", type=int, default=1000)
+    parser.add_argument("--plan-workers", type=int, default=16,
+                        help="users planned at once")  # fmt: skip
+    parser.add_argument("--out", default="requests_per_tick.json")
     args = parser.parse_args()
     plan_sizes = {int(s) for s in args.plan_sizes.split(",") if s}
     rows = []
     with emulator_table("bench-rpt-boot") as url:
         for size in (int(s) for s in args.sizes.split(",")):
-            row = measure(size, url, size in plan_sizes, size <= args.original_max)
+            row = measure(size, url, size in plan_sizes, size <= args.original_max,
+                          args.plan_workers)  # fmt: skip
+            if "plan" in row:
+                row["plan"]["aws_model"] = aws_model(row["plan"], size, args.plan_workers)
+                for n in (100, 1000, 10000):
+                    row["plan"][f"aws_model_at_{n}"] = aws_model(row["plan"], n, args.plan_workers)
             rows.append(row)
             d, o = row["discovery"], row["original"]
             print(f"{size:>6} due strategies, {row['users']} users, {row['accounts']} accounts "
@@ -318,7 +351,10 @@ def main() -> None:
                 p = row["plan"]
                 print(f"   full Planner.plan: {p['requests']:>6} requests {p['by_operation']}, "
                       f"{p['orders']} orders, ~{p['write_units']} WRU, {p['wall_s']} s (emulator)")  # fmt: skip
-    path = write_result("requests_per_tick.json", {"shards": SHARDS, "rows": rows})
+                print(f"   per due strategy {p['per_strategy']}; workers {p['workers']}")
+                for n in (100, 1000, 10000):
+                    print(f"   AWS model at {n}: {p[f'aws_model_at_{n}']}")
+    path = write_result(args.out, {"shards": SHARDS, "rows": rows})
     print(f"written to {path}")
 
 

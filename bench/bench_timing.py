@@ -16,7 +16,11 @@ CLOCK_MONOTONIC, mapped onto the shifted clock) - scheduled_at, and acked_at - s
 The emulator (moto, its own process) and the fake brokers (their own process) share the 2 cores
 with this process, so the figures are an upper bound of what the code costs.
 
-Run: .venv/bin/python bench/bench_timing.py [--scenarios small,large,paced] [--large-lead 6]
+Beside the firer (small and large): the limit sender (bench/limit_sender.py) sends the same
+planned orders' bytes, built by the same adapters, just before the firer fires them, against the
+same fakes in the same run; --rounds N repeats the pair N times (each at its own slot).
+
+Run: .venv/bin/python bench/bench_timing.py [--scenarios small,large,paced] [--rounds 3]
 Writes bench/results/timing.json.
 """
 
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import math
 import platform
+import statistics
 import sys
 import time
 from collections import Counter
@@ -34,6 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import limit_sender
 from rig import (
     ShiftedClock,
     count_all_requests,
@@ -50,7 +56,7 @@ from chalicelib.adapters.dynamo.models import BaseItem, OrderItem
 from chalicelib.api.schemas import StrategyIn
 from chalicelib.container import Container
 from chalicelib.domain.calendar import IST
-from chalicelib.services.firer import Firer
+from chalicelib.services.firer import Firer, _hedges_first
 from tests.factories import four_leg_strategy
 
 DAY = datetime(2026, 11, 25, tzinfo=IST)  # a Wednesday and a trading day
@@ -106,7 +112,8 @@ def populate(container: Container, fakes: Any, tag: str, slot: datetime, account
 
 
 def run(container: Container, fakes: Any, clock: ShiftedClock, slot: datetime, lead_s: float,
-        client_ids: list[str], expected: int, max_workers: int = 32) -> dict[str, Any]:  # fmt: skip
+        client_ids: list[str], expected: int, max_workers: int = 32,
+        with_limit: bool = False) -> dict[str, Any]:  # fmt: skip
     # plan in the minute before T, as the plan Lambda / the clock does
     clock.set(slot - timedelta(seconds=50))
     with count_all_requests() as plan_requests:
@@ -116,6 +123,8 @@ def run(container: Container, fakes: Any, clock: ShiftedClock, slot: datetime, l
     orders = plan.orders
     errors = [e for x in plan.executions for e in x.errors]
     assert len(orders) == expected and not errors, (len(orders), expected, errors[:3])
+
+    limit = limit_run(container, fakes, orders, client_ids) if with_limit else None
 
     firer = TimedFirer(
         adapter_for=container.broker_access.adapter, market=container.market, wall=clock,
@@ -172,6 +181,12 @@ def run(container: Container, fakes: Any, clock: ShiftedClock, slot: datetime, l
         "send_phase_wall_s": round(fire_end_mono - marks["wait_end_mono"], 3),
         "max_workers": max_workers,
     }
+    if limit is not None:
+        result["limit_sender"] = limit
+        result["receive_p99_ratio_firer_to_limit"] = round(
+            result["broker_received_minus_scheduled_ms"]["p99"]
+            / limit["broker_received_minus_T_ms"]["p99"], 2
+        )  # fmt: skip
     result["_orders"] = sorted(
         ({"account": o.account_id, "side": o.request["side"], "leg": o.request["leg"],
           "sent_ms": _ms(o.sent_at, slot), "acked_ms": _ms(o.acked_at, slot)} for o in stored),
@@ -179,6 +194,36 @@ def run(container: Container, fakes: Any, clock: ShiftedClock, slot: datetime, l
     )  # fmt: skip
     result["_received_ms"] = [round(r * 1000, 2) for r in recv]
     return result
+
+
+def limit_run(container: Container, fakes: Any, orders: list[OrderItem],
+              client_ids: list[str]) -> dict[str, Any]:  # fmt: skip
+    """The same orders through the limit sender (bench/limit_sender.py), 1 s after it is ready:
+    bytes from the adapters, one socket per account, one loop; receive times at the fakes."""
+    by_account: dict[tuple[str, str], list[OrderItem]] = {}
+    for order in orders:
+        by_account.setdefault((order.uid, order.account_id), []).append(order)
+    helper = Firer(adapter_for=container.broker_access.adapter, market=container.market)
+    prepared = []
+    for (uid, account), group in by_account.items():
+        adapter = container.broker_access.adapter(uid, account)
+        prepared.append([adapter.prepare_place(helper._request(o)) for o in _hedges_first(group)])
+    accounts = limit_sender.open_accounts(prepared)
+    t_mono = time.monotonic() + 1.0
+    figures = limit_sender.send_at(accounts, t_mono)
+    ours = set(client_ids)
+    window = (t_mono - 0.5) * 1e9, (t_mono + figures["wall_s"] + 1.0) * 1e9
+    recv = sorted(
+        r["monotonic_ns"] / 1e9 - t_mono for r in fakes.received()
+        if r["account"] in ours and window[0] <= r["monotonic_ns"] <= window[1]
+    )  # fmt: skip
+    return {
+        "orders": len(orders),
+        "received": len(recv),
+        "broker_received_minus_T_ms": summary_ms(recv),
+        "cpu_send_per_order_ms": round(figures["cpu_s"] * 1000 / len(orders), 4),
+        "send_wall_s": round(figures["wall_s"], 3),
+    }
 
 
 def _at(iso: str) -> datetime:
@@ -216,6 +261,12 @@ def report(name: str, r: dict[str, Any]) -> None:
           f" (send phase only {r['cpu_send_phase_per_order_ms']} ms/order; prep {r['cpu_prep_ms']} ms)")  # fmt: skip
     print(f"  hot path at T (HTTP sends, thread CPU) {r['cpu_hot_path_per_order_ms']} ms/order;"
           f" recording results after the sends {r['cpu_record_per_order_ms']} ms/order")  # fmt: skip
+    if "limit_sender" in r:
+        lim = r["limit_sender"]
+        x = lim["broker_received_minus_T_ms"]
+        print(f"  LIMIT SENDER receive - T       p50 {x['p50']:>8} ms  p99 {x['p99']:>8} ms  max "
+              f"{x['max']:>8} ms  (n={x['n']}); CPU {lim['cpu_send_per_order_ms']} ms/order")  # fmt: skip
+        print(f"  firer / limit on receive p99: {r['receive_p99_ratio_firer_to_limit']}x")
     print(f"  BUY before SELL on every account: {r['buy_before_sell_every_account']}; "
           f"early sends: {r['early_sends']}")  # fmt: skip
 
@@ -233,6 +284,11 @@ def main() -> None:
     parser.add_argument("--large-lead", type=float, default=20.0,
                         help="seconds between fire() and T for the large run (adapter prep)")  # fmt: skip
     parser.add_argument("--large-workers", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="limit sender + firer pairs per scenario (each at its own slot)")  # fmt: skip
+    parser.add_argument("--large-rounds", type=int, default=1)
+    parser.add_argument("--limit", action=argparse.BooleanOptionalAction, default=True,
+                        help="run the limit sender on the same orders just before the firer")  # fmt: skip
     args = parser.parse_args()
     wanted = args.scenarios.split(",")
     results: dict[str, Any] = {
@@ -252,15 +308,21 @@ def main() -> None:
                       args.large_lead, args.large_workers),
             "paced": (DAY.replace(hour=9, minute=22), 1, 10, ("zerodha",), 3.0, 256),
         }  # fmt: skip
-        for name in wanted:
+        count = {"paced": 1, "large": args.large_rounds}  # the emulator slows as tables grow
+        rounds = [(name, k) for name in wanted
+                  for k in range(count.get(name, args.rounds))]  # fmt: skip
+        for name, k in rounds:
             slot, accounts, per_user, brokers, lead, workers = plans[name]
+            slot += timedelta(minutes=10 * k)
             clock.set(slot - timedelta(minutes=5))
-            setup = populate(container, fakes, name, slot, accounts, per_user, brokers)
+            tag = name if k == 0 else f"{name}{k}"
+            setup = populate(container, fakes, tag, slot, accounts, per_user, brokers)
             print(
                 f"[{name}] set up {setup['users']} users / {accounts} accounts in {setup['setup_s']} s"
             )
             expected = accounts * 4 * per_user
-            r = run(container, fakes, clock, slot, lead, setup["client_ids"], expected, workers)
+            r = run(container, fakes, clock, slot, lead, setup["client_ids"], expected, workers,
+                    with_limit=args.limit and name != "paced")  # fmt: skip
             r["users"], r["setup_s"] = setup["users"], setup["setup_s"]
             report(name, r)
             if name == "paced":
@@ -268,18 +330,41 @@ def main() -> None:
                 print(f"  first 8 received at (ms after T): {first}")
                 print(f"  all 40 sent_at (ms): {[o['sent_ms'] for o in r['_orders']]}")
                 print(f"  all 40 broker receive (ms): {r['_received_ms']}")
-                r["first_8_received_within_50ms"] = bool(first) and max(first) < 50
+                r["first_8_received_within_20ms"] = bool(first) and max(first) < 20
                 r["max_in_any_1s_window_at_broker"] = _max_in_window(r["_received_ms"], 1000)
                 print(f"  max order requests in any 1 s window at the broker: "
                       f"{r['max_in_any_1s_window_at_broker']}")  # fmt: skip
             else:
                 r.pop("_orders")
                 r.pop("_received_ms")
-            results[name] = r
+            if count.get(name, args.rounds) > 1:
+                results.setdefault(f"{name}_rounds", []).append(r)
+            results.setdefault(name, r)
+        for name in wanted:
+            runs = results.get(f"{name}_rounds") or []
+            if runs and "limit_sender" in runs[0]:
+                results[f"{name}_summary"] = summarise(runs)
+                print(f"\n[{name}] over {len(runs)} rounds: {results[f'{name}_summary']}")
     path = write_result(
         "timing.json" if args.stage == "local" else f"timing-{args.stage}.json", results
     )
     print(f"\nwritten to {path}")
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each round's firer and limit p99 at the broker, their ratio, and the medians."""
+    firer = [r["broker_received_minus_scheduled_ms"]["p99"] for r in runs]
+    limit = [r["limit_sender"]["broker_received_minus_T_ms"]["p99"] for r in runs]
+    ratios = [r["receive_p99_ratio_firer_to_limit"] for r in runs]
+    hot = [r["cpu_hot_path_per_order_ms"] for r in runs]
+    return {
+        "firer_receive_p99_ms": firer, "limit_receive_p99_ms": limit, "ratio": ratios,
+        "median_firer_p99_ms": statistics.median(firer),
+        "median_limit_p99_ms": statistics.median(limit),
+        "ratio_of_medians": round(statistics.median(firer) / statistics.median(limit), 2),
+        "median_ratio": statistics.median(ratios),
+        "firer_hot_path_cpu_per_order_ms": hot,
+    }  # fmt: skip
 
 
 def _max_in_window(times_ms: list[float], window_ms: float) -> int:

@@ -7,6 +7,7 @@ Everything started here is stopped by the context managers, even when a benchmar
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -161,11 +162,17 @@ def settings(
         secrets_kms_key_id=key_id,
         aws_endpoint_url=url,
         broker_hosts=hosts,
+        # An AWS stage refuses a loopback callback URL; the fakes' redirect is read, never followed.
+        **(
+            {"public_api_url": "https://api.bench.invalid"}
+            if stage not in ("local", "test")
+            else {}
+        ),
     )
 
 
-# Every model's client and the transaction connection: the platform's own counter.
-count_all_requests = count_requests
+# Every model's client and the transaction connection, every thread: the platform's own counter.
+count_all_requests = functools.partial(count_requests, every_thread=True)
 
 
 def log_in(container: Any, fakes: FakeBrokers, uid: str, broker: str, client_id: str,

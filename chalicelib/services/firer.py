@@ -8,7 +8,10 @@ rest. At T the hot path is HTTP only: accounts in parallel (one worker each), wi
 legs before SELL legs (hedges first, for margin), every request through the account's rate
 limiter (the 10 orders/s rule wins over speed); where that limiter lives in the table (AWS), each
 account's budget for its orders is reserved before T with one conditional write, so no order waits
-on the table at T. Results are written after the account's sends.
+on the table at T. Where the adapter allows it (``fire_wire.py``), each account's requests are
+serialised before T and its connection opened, and at T one event loop writes them (one request
+in flight per account): a fraction of a thread-and-httpx send's CPU. Results are written after
+the sends.
 `sent_at` is the moment the limiter granted the request, on the same clock as `scheduled_at`.
 
 Isolation: every order's outcome is recorded whatever another order, account or user raises. An
@@ -35,28 +38,32 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from chalicelib.adapters.brokers.errors import BrokerError, InvalidOrder, Rejected, Unavailable
+from chalicelib.adapters.brokers.errors import Unavailable
 from chalicelib.adapters.brokers.port import (
-    InvalidRequest,
-    OrderAck,
     OrderRequest,
     OrderType,
     Product,
     Side,
 )
-from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
 from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain import order_lifecycle as lc
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.market_model import MarketModel
+from chalicelib.services import fire_wire
+from chalicelib.services.fire_outcome import Sent
+from chalicelib.services.fire_outcome import outcome_of as _outcome_of
 from chalicelib.services.order_builder import ChildOrder
 from chalicelib.services.order_sender import error_doc
+from chalicelib.services.stamping_limiter import StampingLimiter
 
 log = logging.getLogger(__name__)
 SPIN_WINDOW = 0.003  # seconds of busy-wait before T; sleeping the last stretch overshoots
 MAX_WORKERS = 256  # one per account: 250 accounts send in one wave, not in waves of 32
+#: Table and KMS work before T (adapters, claims, budgets) and the records after the sends: enough
+#: for DynamoDB, not a thread per account (a local emulator times out under 256 writers).
+TABLE_WORKERS = 32
 
 #: Default for entries whose order carries no max_entry_delay_seconds (the API's default).
 DEFAULT_MAX_ENTRY_DELAY = 30
@@ -70,55 +77,8 @@ BeforeSend = Callable[
 ]
 
 
-class StampingLimiter:
-    """Wraps the per-account limiter and remembers, per thread, when it granted the last request:
-    that is when the order really left (a paced order waits inside `place`)."""
-
-    def __init__(self, inner: OrderRateLimiter, wall: Callable[[], datetime]) -> None:
-        self._inner = inner
-        self._wall = wall
-        self._local = threading.local()
-
-    def acquire(self, account: str) -> float:
-        waited = self._inner.acquire(account)
-        self._local.granted = self._wall()
-        return waited
-
-    def reserve(self, account: str, count: int, at: datetime) -> bool:
-        """Reserve ``count`` of the account's slots from ``at`` before it comes, when the inner
-        limiter keeps its log in a shared store (one conditional write instead of one per order
-        at T); True when a budget was reserved. A failure only means the orders pay at T."""
-        reserve = getattr(self._inner, "reserve", None)
-        if reserve is None or count <= 0:
-            return False
-        try:
-            reserve(account, count, max(0.0, (at - self._wall()).total_seconds()))
-        except Exception:
-            log.warning("rate budget not reserved", extra={"account": account}, exc_info=True)
-            return False
-        return True
-
-    def take_grant(self) -> datetime | None:
-        granted: datetime | None = getattr(self._local, "granted", None)
-        self._local.granted = None
-        return granted
-
-
 @dataclass
-class Sent:
-    order: OrderItem
-    sent_at: datetime
-    acked_at: datetime | None
-    ack: OrderAck | None
-    error: BrokerError | Exception | None
-    #: The lifecycle state this outcome leads to (OPEN, REJECTED, FAILED, UNKNOWN, MISSED).
-    outcome: str = lc.OPEN
-    #: Whether the request may have left (sent_at is recorded only then).
-    left: bool = True
-
-
-@dataclass
-class Firer:
+class Firer(fire_wire.WireFiring):
     adapter_for: AdapterFor
     market: MarketModel
     wall: Callable[[], datetime] = lambda: datetime.now(IST)
@@ -164,10 +124,14 @@ class Firer:
         for scheduled_at in sorted({k[0] for k in by_account}):
             groups = [_hedges_first(g) for k, g in by_account.items() if k[0] == scheduled_at]
             workers = max(1, min(self.max_workers, len(groups)))
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                adapters = list(pool.map(self._cpu("prep", self._adapter), groups))
+            table_workers = min(workers, TABLE_WORKERS)
+            with (
+                ThreadPoolExecutor(max_workers=workers) as pool,
+                ThreadPoolExecutor(max_workers=table_workers) as prep,
+            ):
+                adapters = list(prep.map(self._cpu("prep", self._adapter), groups))
                 claim = self._cpu("prep", partial(self._claim_all, token))
-                claimed = list(pool.map(claim, groups))
+                claimed = list(prep.map(claim, groups))
                 counts["skipped"] += sum(
                     len(g) - len(c) for g, c in zip(groups, claimed, strict=True)
                 )
@@ -175,11 +139,14 @@ class Firer:
                 moment = datetime.fromisoformat(scheduled_at)
                 if self.stamps is not None:
                     budget = self._cpu("prep", partial(self._reserve, moment))
-                    list(pool.map(budget, claimed))
+                    list(prep.map(budget, claimed))
+                t_mono = self.monotonic() + (moment - self.wall()).total_seconds()
+                wire = self._cpu("prep", partial(self._wire, t_mono))
+                wired = list(prep.map(wire, claimed, requests, adapters))
                 self.wait_until(moment)
-                send = self._cpu("send", self._send_account)
-                results = list(pool.map(send, claimed, requests, adapters))
-                for outcome in pool.map(self._cpu("record", self._record_all), results):
+                results = self._send_all(pool, claimed, requests, adapters, wired)
+                outcomes = list(prep.map(self._cpu("record", self._record_all), results))
+                for outcome in outcomes:
                     for name, count in outcome.items():
                         counts[name] = counts.get(name, 0) + count
         return {k: v for k, v in counts.items() if v or k in ("sent", "failed", "skipped")}
@@ -206,11 +173,7 @@ class Firer:
     # -- before T ------------------------------------------------------------------------------
     def _adapter(self, group: list[OrderItem]) -> Any:
         try:
-            adapter = self.adapter_for(group[0].uid, group[0].account_id)
-            warm = getattr(adapter, "warm", None)
-            if warm is not None:
-                warm()  # the connection is open before T; the first order skips the handshake
-            return adapter
+            return self.adapter_for(group[0].uid, group[0].account_id)
         except Exception as error:
             log.warning("no adapter", extra={"user": group[0].uid, "account": group[0].account_id})
             return error
@@ -313,11 +276,17 @@ class Firer:
         left = outcome != lc.FAILED or not isinstance(error, Unavailable)
         return Sent(order, granted or before, acked if ack else None, ack, error, outcome, left)
 
-    def _too_late(self, order: OrderItem, now: datetime) -> timedelta | None:
-        """How late an entry is beyond its allowed delay (None: send it). Other phases never are."""
+    def _allowed(self, order: OrderItem) -> timedelta | None:
+        """How long after T an entry may still leave (None: other phases, however late)."""
         if order.phase != "ENTRY":
             return None
-        allowed = timedelta(seconds=float(order.max_delay_seconds or DEFAULT_MAX_ENTRY_DELAY))
+        return timedelta(seconds=float(order.max_delay_seconds or DEFAULT_MAX_ENTRY_DELAY))
+
+    def _too_late(self, order: OrderItem, now: datetime) -> timedelta | None:
+        """How late an entry is beyond its allowed delay (None: send it). Other phases never are."""
+        allowed = self._allowed(order)
+        if allowed is None:
+            return None
         late = now - datetime.fromisoformat(order.scheduled_at)
         return late if late > allowed else None
 
@@ -396,17 +365,6 @@ def _leg_name(order: OrderItem) -> str:
     request = order.request or {}
     keys = ("side", "quantity", "underlying", "strike", "option_type", "expiry")
     return " ".join(str(request[k]) for k in keys if request.get(k) is not None) or order.tag
-
-
-def _outcome_of(error: Exception | None) -> str:
-    """The lifecycle state an unacknowledged send leads to."""
-    if isinstance(error, Rejected | InvalidOrder | InvalidRequest):
-        return lc.REJECTED
-    if isinstance(error, Unavailable):
-        return lc.UNKNOWN if error.sent else lc.FAILED
-    if isinstance(error, BrokerError):
-        return lc.FAILED  # refused before placement: session, static IP, rate
-    return lc.UNKNOWN  # unexpected: the request may have left
 
 
 def _hedges_first(orders: list[OrderItem]) -> list[OrderItem]:

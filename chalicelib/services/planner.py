@@ -16,16 +16,18 @@ does not delay the others; an entry skipped at the end says why (summary ``reaso
 from __future__ import annotations
 
 import logging
+import threading
 import time as timer
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from chalicelib.adapters.brokers.errors import BrokerError
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
 from chalicelib.adapters.dynamo.metrics import count_requests
-from chalicelib.adapters.dynamo.models import OrderItem, ScheduleItem, SessionItem
+from chalicelib.adapters.dynamo.models import ScheduleItem, SessionItem
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain import day_limits
 from chalicelib.domain.calendar import IST, default_calendar
@@ -38,8 +40,11 @@ from chalicelib.services.margin_check import PreEntry
 from chalicelib.services.order_builder import ChildOrder, OrderBuilder, market_error
 from chalicelib.services.order_sender import order_item
 from chalicelib.services.quotes import QuoteSource
+from chalicelib.services.tick_plan import PlannedExecution, TickPlan
 
 log = logging.getLogger(__name__)
+#: Users planned at once (threads: the time goes to DynamoDB round trips and quote fetches).
+PLAN_WORKERS = 16
 
 # uid -> a check (strategy_id, account_id) -> the reason a kill switch blocks new entries, or None.
 # Loaded once per user per tick (one Query), not per strategy and account.
@@ -52,65 +57,6 @@ ExitBuilder = Callable[
 # A user's usable (account, session) pairs -> the quote source for that user's strategies, or None
 # for the default (quotes are fetched once per user, underlying and expiry in a tick).
 QuotesFor = Callable[[list[tuple[Any, SessionItem]]], QuoteSource | None]
-
-
-@dataclass
-class PlannedExecution:
-    uid: str
-    strategy_id: str
-    phase: str
-    execution_sk: str
-    scheduled_at: datetime
-    orders: list[OrderItem] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    #: Every leg of the usable accounts waits for its premium to move (wait and trade): the
-    #: risk monitor enters them, so the entry is WAITING, not SKIPPED.
-    waiting: bool = False
-
-
-@dataclass
-class TickPlan:
-    slot: datetime
-    executions: list[PlannedExecution] = field(default_factory=list)
-    skipped: str | None = None
-    stats: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def orders(self) -> list[OrderItem]:
-        return [o for e in self.executions for o in e.orders]
-
-    def batches(
-        self, accounts_per_batch: int = 5, max_batches: int | None = None
-    ) -> list[dict[str, Any]]:
-        """Order references grouped by account (an account's orders stay in one batch, so
-        BUY-before-SELL and the rate limiter hold), a few accounts per fire Lambda; with
-        ``max_batches`` a busy tick spreads its accounts evenly over that many batches instead
-        (the fire Map's concurrency: a batch beyond it would start only after another ended)."""
-        by_account: dict[tuple[str, str], list[OrderItem]] = {}
-        for order in self.orders:
-            by_account.setdefault((order.uid, order.account_id), []).append(order)
-        groups = list(by_account.items())
-        if not groups:
-            return []
-        count = -(-len(groups) // accounts_per_batch)
-        if max_batches is not None:
-            count = min(count, max_batches)
-        size, extra = divmod(len(groups), count)
-        batches = []
-        start = 0
-        for index in range(count):
-            end = start + size + (1 if index < extra else 0)
-            batches.append(
-                {
-                    "orders": [
-                        {"pk": o.pk, "sk": o.sk, "scheduled_at": o.scheduled_at}
-                        for _, orders in groups[start:end]
-                        for o in orders
-                    ]
-                }
-            )
-            start = end
-        return batches
 
 
 @dataclass
@@ -132,6 +78,8 @@ class Planner:
     #: (uid, execution sk) -> None for an entry whose every leg waits (wait and trade): arms
     #: the risk book that enters them (``RiskEngine.arm``; it retries and alerts on failure).
     on_waiting: Callable[[str, str], Any] | None = None
+    #: Users planned at once.
+    workers: int = PLAN_WORKERS
 
     def plan(self, slot: datetime) -> TickPlan:
         slot = slot.astimezone(IST).replace(second=0, microsecond=0)
@@ -155,30 +103,54 @@ class Planner:
             "dynamodb_requests_to_plan": sum(requests.values()),
             "duplicates": 0,
         }
-        builders: dict[str, OrderBuilder] = {}
-        blocks: dict[str, Callable[[str, str], str | None]] = {}
         retry: list[_Pending] = []
         plan.stats["failed"] = 0
-        for item in sorted(due, key=lambda d: (d.fire_time, d.uid, d.strategy_id)):
-            try:
-                if item.uid not in builders:
-                    builders[item.uid] = self._builder_for(item.uid, accounts, slot)
-                    blocks[item.uid] = self.kill_switch(item.uid) if self.kill_switch else _no_block
-                planned = self._plan_one(
-                    item, slot, accounts, builders[item.uid], blocks[item.uid], retry,
-                    closed.get((item.uid, item.strategy_id)),
-                )  # fmt: skip
-            except Exception:  # one strategy's failure never stops the tick for the others
-                log.exception(
-                    "planning failed",
-                    extra={"user": item.uid, "strategy": item.strategy_id, "phase": item.phase},
-                )
-                plan.stats["failed"] += 1
-                continue
-            if planned is None:
-                plan.stats["duplicates"] += 1
-                continue
-            plan.executions.append(planned)
+        ordered = sorted(due, key=lambda d: (d.fire_time, d.uid, d.strategy_id))
+        by_user: dict[str, list[tuple[int, ScheduleItem]]] = {}
+        for index, item in enumerate(ordered):
+            by_user.setdefault(item.uid, []).append((index, item))
+        lock = threading.Lock()
+
+        def plan_user(items: list[tuple[int, ScheduleItem]]) -> list[tuple[int, Any]]:
+            """One user's due strategies in order (its builder and kill switch read once)."""
+            done: list[tuple[int, Any]] = []
+            builder: OrderBuilder | None = None
+            block: Callable[[str, str], str | None] = _no_block
+            for index, item in items:
+                try:
+                    if builder is None:
+                        builder = self._builder_for(item.uid, accounts, slot)
+                        block = self.kill_switch(item.uid) if self.kill_switch else _no_block
+                    planned = self._plan_one(
+                        item, slot, accounts, builder, block, retry,
+                        closed.get((item.uid, item.strategy_id)),
+                    )  # fmt: skip
+                except Exception:  # one strategy's failure never stops the tick for the others
+                    log.exception(
+                        "planning failed",
+                        extra={"user": item.uid, "strategy": item.strategy_id, "phase": item.phase},
+                    )
+                    with lock:
+                        plan.stats["failed"] += 1
+                    continue
+                if planned is None:
+                    with lock:
+                        plan.stats["duplicates"] += 1
+                    continue
+                done.append((index, planned))
+            return done
+
+        # Users in parallel: each strategy's gate and order writes are a few sequential requests,
+        # so 10,000 due strategies one after another would not fit the plan's lead on AWS.
+        workers = max(1, min(self.workers, len(by_user)))
+        if workers == 1:
+            planned_by_user = [plan_user(items) for items in by_user.values()]
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                planned_by_user = list(pool.map(plan_user, by_user.values()))
+        plan.executions.extend(p for _, p in sorted(
+            (pair for pairs in planned_by_user for pair in pairs), key=lambda pair: pair[0]
+        ))  # fmt: skip
         self._retry_quotes(retry, slot)
         log.info("tick planned", extra={"slot": slot.isoformat(), **plan.stats})
         return plan

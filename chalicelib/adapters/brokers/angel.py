@@ -28,6 +28,7 @@ import httpx
 from chalicelib.adapters.brokers.base import (
     AdapterConfig,
     HttpBroker,
+    PlaceCall,
     broker_ref,
     decimal_or_none,
     map_status,
@@ -143,7 +144,7 @@ class AngelBroker(HttpBroker):
         return {**self._base_headers(), "Authorization": f"Bearer {self.session.access_token}"}
 
     # ----------------------------------------------------------------- orders
-    def _place(self, request: OrderRequest) -> OrderAck:
+    def _place_call(self, request: OrderRequest) -> PlaceCall:
         ref = broker_ref(request.instrument, DomainBroker.ANGEL, self.name)
         payload = {
             "variety": VARIETIES[request.order_type],
@@ -159,15 +160,13 @@ class AngelBroker(HttpBroker):
             "quantity": str(request.quantity),
             "ordertag": request.tag,
         }
-        data = self._call(
-            "POST",
-            "api",
-            f"{ORDER}/placeOrder",
-            idempotent=False,
-            headers=self._headers(),
-            json=payload,
-        )["data"]
-        self._varieties[str(data["orderid"])] = payload["variety"]
+        return PlaceCall(
+            "POST", "api", f"{ORDER}/placeOrder", {"headers": self._headers(), "json": payload}
+        )
+
+    def _place_ack(self, body: Any, request: OrderRequest) -> OrderAck:
+        data = body["data"]
+        self._varieties[str(data["orderid"])] = VARIETIES[request.order_type]
         return OrderAck(str(data["orderid"]), tag=request.tag)
 
     def _cancel(self, order_id: str) -> OrderAck:

@@ -78,12 +78,15 @@ def make_client(
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
     transport: httpx.BaseTransport | None = None,
 ) -> httpx.Client:
-    """An httpx client for one adapter: explicit timeouts, no redirects, keep-alive pool."""
+    """An httpx client for one broker: explicit timeouts, no redirects, an uncapped keep-alive
+    pool."""
     return httpx.Client(
         timeout=timeout,
         transport=transport,
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+        # One client serves every account of a broker in a process: a cap below the account
+        # count would queue one account's order behind another's at T.
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=1024),
         headers={"User-Agent": "optexec-broker-adapter"},
     )
 
@@ -137,6 +140,32 @@ class AdapterConfig:
     lookup_delays: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5)
 
 
+@dataclass(frozen=True)
+class PlaceCall:
+    """A dialect's placement request before it is sent: what ``_call`` takes."""
+
+    method: str
+    host: str
+    path: str
+    kwargs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PreparedPlace:
+    """A placement serialised ahead of time: the request, httpx's request, the wire bytes."""
+
+    request: OrderRequest
+    http: httpx.Request
+    wire: bytes
+
+
+def wire_bytes(http: httpx.Request) -> bytes:
+    """``http`` as HTTP/1.1 bytes (request line, the headers httpx would send, body)."""
+    head = b"%s %s HTTP/1.1\r\n" % (http.method.encode(), http.url.raw_path)
+    lines = b"".join(b"%s: %s\r\n" % (k, v) for k, v in http.headers.raw)
+    return head + lines + b"\r\n" + http.read()
+
+
 class HttpBroker(ABC):
     """Template for a dialect: subclasses map requests and replies; this class owns the policy."""
 
@@ -177,7 +206,7 @@ class HttpBroker(ABC):
         return session
 
     # ----------------------------------------------------------------- orders
-    def place(self, request: OrderRequest) -> OrderAck:
+    def place(self, request: OrderRequest, *, failed: Unavailable | None = None) -> OrderAck:
         """Place once; after an ambiguous failure look the tag up, repeatedly, before any resend.
 
         The order book may lag the acknowledgement by a few seconds, so one empty lookup proves
@@ -185,14 +214,19 @@ class HttpBroker(ABC):
         lookup is resent, at most ``place_attempts - 1`` times (once by default). A request that
         is still ambiguous after the last attempt raises ``Unavailable`` with ``sent=True``: the
         outcome is unknown, the caller records it so and the recovery sweep resolves it.
+
+        ``failed``: the first attempt already happened elsewhere (the firer's pre-serialised
+        send at T, ``wire.py``) and failed so; this continues from its lookup.
         """
         attempts = max(1, self.config.place_attempts)
         maybe_sent = False
         for attempt in range(attempts):
-            if attempt:
-                self.config.sleep(0.2 * attempt)
-            self._pace()
             try:
+                if attempt == 0 and failed is not None:
+                    raise failed
+                if attempt:
+                    self.config.sleep(0.2 * attempt)
+                self._pace()
                 return self._place_checked(request)
             except Unavailable as exc:
                 maybe_sent = maybe_sent or exc.sent
@@ -223,11 +257,44 @@ class HttpBroker(ABC):
             sent=maybe_sent,
         ) from last
 
+    def prepare_place(self, request: OrderRequest) -> PreparedPlace:
+        """The placement request for ``request`` as the bytes this adapter would send, built
+        before T by the same dialect code as ``place`` (``_place_call``)."""
+        call = self._place_call(request)
+        http = self.config.client.build_request(
+            call.method, self._url(call.host, call.path), **call.kwargs
+        )
+        return PreparedPlace(request, http, wire_bytes(http))
+
+    def finish_place(self, prepared: PreparedPlace, response: httpx.Response) -> OrderAck:
+        """The ack in ``response`` to a prepared placement sent elsewhere, read exactly as
+        ``place`` reads its own (errors by dialect; an unreadable 2xx is ambiguous)."""
+        return self._checked(
+            lambda: self._place_ack(
+                self._answer("POST", prepared.http.url.path, response, raw=False), prepared.request
+            )
+        )
+
+    @property
+    def pace_key(self) -> str:
+        """The key of this adapter's budget in the order-rate limiter."""
+        return self.config.account or self.name
+
+    def wire_ready(self) -> bool:
+        """Whether a prepared request may go out on a socket of its own: only through httpx's
+        default transport without proxies (tests' in-memory transports keep the httpx path)."""
+        client = self.config.client
+        transport = getattr(client, "_transport", None)
+        return type(transport) is httpx.HTTPTransport and not getattr(client, "_mounts", None)
+
     def _place_checked(self, request: OrderRequest) -> OrderAck:
         """``_place``; a reply the dialect cannot read (a 2xx without an order id) is ambiguous:
         the broker may have taken the order, so it is looked up, never assumed absent."""
+        return self._checked(lambda: self._place(request))
+
+    def _checked(self, read: Callable[[], OrderAck]) -> OrderAck:
         try:
-            return self._place(request)
+            return read()
         except BrokerError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
@@ -320,8 +387,18 @@ class HttpBroker(ABC):
     @abstractmethod
     def exchange_code(self, code: str) -> Session: ...
 
+    def _place(self, request: OrderRequest) -> OrderAck:
+        call = self._place_call(request)
+        body = self._call(call.method, call.host, call.path, idempotent=False, **call.kwargs)
+        return self._place_ack(body, request)
+
     @abstractmethod
-    def _place(self, request: OrderRequest) -> OrderAck: ...
+    def _place_call(self, request: OrderRequest) -> PlaceCall:
+        """The dialect's placement request: method, host key, path and httpx arguments."""
+
+    @abstractmethod
+    def _place_ack(self, body: Any, request: OrderRequest) -> OrderAck:
+        """The ack in the decoded body of a successful placement reply."""
 
     @abstractmethod
     def _cancel(self, order_id: str) -> OrderAck: ...
@@ -380,6 +457,10 @@ class HttpBroker(ABC):
             response = self.config.client.request(method, self._url(host, path), **kwargs)
         except httpx.TransportError as exc:
             raise transport_error(self.name, exc) from exc
+        return self._answer(method, path, response, raw=raw)
+
+    def _answer(self, method: str, path: str, response: httpx.Response, *, raw: bool) -> Any:
+        """The decoded body of ``response``, or the dialect's error for it."""
         body = decode_body(response)
         error = self._classify(response, body) or status_error(self.name, response, body)
         if error is not None:

@@ -27,6 +27,7 @@ import httpx
 from chalicelib.adapters.brokers.base import (
     IST,
     HttpBroker,
+    PlaceCall,
     broker_ref,
     decimal_or_none,
     map_status,
@@ -134,7 +135,7 @@ class DhanBroker(HttpBroker):
         }
 
     # ----------------------------------------------------------------- orders
-    def _place(self, request: OrderRequest) -> OrderAck:
+    def _place_call(self, request: OrderRequest) -> PlaceCall:
         ref = broker_ref(request.instrument, DomainBroker.DHAN, self.name)
         payload = {
             "dhanClientId": self.config.credentials.client_id,
@@ -151,9 +152,9 @@ class DhanBroker(HttpBroker):
             "triggerPrice": price_number(request.trigger),
             "afterMarketOrder": False,
         }
-        body = self._call(
-            "POST", "api", "/v2/orders", idempotent=False, headers=self._headers(), json=payload
-        )
+        return PlaceCall("POST", "api", "/v2/orders", {"headers": self._headers(), "json": payload})
+
+    def _place_ack(self, body: Any, request: OrderRequest) -> OrderAck:
         return OrderAck(str(body["orderId"]), tag=request.tag)
 
     def _cancel(self, order_id: str) -> OrderAck:

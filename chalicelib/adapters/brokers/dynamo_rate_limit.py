@@ -96,9 +96,9 @@ class DynamoRateLimiter:
         (plus one per lost race); ``acquire`` then serves them from memory. Returns the slots."""
         if count <= 0:
             return []
+        start = self._clock() + start_in  # T itself: not moved later by the read's latency
         for race in range(self._max_races):
             item = self._load(account)
-            start = self._clock() + start_in
             logged = [float(g) for g in item.grants or []]
             timeline = list(logged)  # others' upper bounds, then our true slots
             slots: list[float] = []
@@ -121,17 +121,27 @@ class DynamoRateLimiter:
     def acquire(self, account: str) -> float:
         """This account's next slot: from its reserved budget when one can serve it, otherwise
         reserved in the shared log; then sleep until it."""
-        with self._budget_lock:
-            budget = self._budgets.get(account)
-            slot = budget.take(self._clock(), self.rate, self.window) if budget else None
-            if budget is not None and not budget.slots:
-                del self._budgets[account]
+        slot = self._from_budget(account)
         if slot is not None:
             wait = slot - self._clock()
             if wait > 0:
                 self._sleep(wait)
             return slot
         return self._acquire_from_table(account)
+
+    def book(self, account: str) -> float | None:
+        """The next slot from the account's reserved budget without waiting: seconds until it;
+        None when only the table can grant one (the caller then uses ``acquire``)."""
+        slot = self._from_budget(account)
+        return None if slot is None else max(0.0, slot - self._clock())
+
+    def _from_budget(self, account: str) -> float | None:
+        with self._budget_lock:
+            budget = self._budgets.get(account)
+            slot = budget.take(self._clock(), self.rate, self.window) if budget else None
+            if budget is not None and not budget.slots:
+                del self._budgets[account]
+        return slot
 
     def _acquire_from_table(self, account: str) -> float:
         for race in range(self._max_races):

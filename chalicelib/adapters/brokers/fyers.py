@@ -24,6 +24,7 @@ import httpx
 
 from chalicelib.adapters.brokers.base import (
     HttpBroker,
+    PlaceCall,
     broker_ref,
     decimal_or_none,
     join_csv,
@@ -141,7 +142,7 @@ class FyersBroker(HttpBroker):
         return {"Authorization": f"{self.config.credentials.api_key}:{self.session.access_token}"}
 
     # ----------------------------------------------------------------- orders
-    def _place(self, request: OrderRequest) -> OrderAck:
+    def _place_call(self, request: OrderRequest) -> PlaceCall:
         payload = {
             "symbol": broker_ref(request.instrument, DomainBroker.FYERS, self.name).symbol,
             "qty": request.quantity,
@@ -155,9 +156,11 @@ class FyersBroker(HttpBroker):
             "offlineOrder": False,
             "orderTag": request.tag,
         }
-        body = self._call(
-            "POST", "api", "/orders/sync", idempotent=False, headers=self._headers(), json=payload
+        return PlaceCall(
+            "POST", "api", "/orders/sync", {"headers": self._headers(), "json": payload}
         )
+
+    def _place_ack(self, body: Any, request: OrderRequest) -> OrderAck:
         return OrderAck(str(body["id"]), tag=request.tag)
 
     def _cancel(self, order_id: str) -> OrderAck:

@@ -18,6 +18,7 @@ import httpx
 
 from chalicelib.adapters.brokers.base import (
     HttpBroker,
+    PlaceCall,
     broker_ref,
     decimal_or_none,
     join_csv,
@@ -130,7 +131,7 @@ class KiteBroker(HttpBroker):
         }
 
     # ----------------------------------------------------------------- orders
-    def _place(self, request: OrderRequest) -> OrderAck:
+    def _place_call(self, request: OrderRequest) -> PlaceCall:
         ref = broker_ref(request.instrument, DomainBroker.KITE, self.name)
         form = {
             "tradingsymbol": ref.symbol,
@@ -145,9 +146,11 @@ class KiteBroker(HttpBroker):
         }
         if request.trigger is not None:
             form["trigger_price"] = price_text(request.trigger)
-        body = self._call(
-            "POST", "api", "/orders/regular", idempotent=False, headers=self._headers(), data=form
+        return PlaceCall(
+            "POST", "api", "/orders/regular", {"headers": self._headers(), "data": form}
         )
+
+    def _place_ack(self, body: Any, request: OrderRequest) -> OrderAck:
         return OrderAck(str(body["data"]["order_id"]), tag=request.tag)
 
     def _cancel(self, order_id: str) -> OrderAck:

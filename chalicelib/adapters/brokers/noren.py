@@ -20,6 +20,7 @@ import httpx
 
 from chalicelib.adapters.brokers.base import (
     HttpBroker,
+    PlaceCall,
     broker_ref,
     decimal_or_none,
     join_csv,
@@ -125,17 +126,16 @@ class NorenBroker(HttpBroker):
         authenticated: bool = True,
         idempotent: bool = False,
     ) -> Any:
+        kwargs = self._post_kwargs(data, authenticated=authenticated)
+        return self._call("POST", "api", f"/{method}", idempotent=idempotent, **kwargs)
+
+    def _post_kwargs(self, data: Mapping[str, Any], *, authenticated: bool) -> dict[str, Any]:
+        """Noren's request shape: ``jData=<json>`` as text/plain, the session as a bearer."""
         headers = {"Content-Type": "text/plain"}
         if authenticated:
             headers["Authorization"] = f"Bearer {self.session.access_token}"
-        return self._call(
-            "POST",
-            "api",
-            f"/{method}",
-            idempotent=idempotent,
-            headers=headers,
-            content=f"jData={json.dumps(data, separators=(',', ':'))}".encode(),
-        )
+        content = f"jData={json.dumps(data, separators=(',', ':'))}".encode()
+        return {"headers": headers, "content": content}
 
     def _list(self, method: str, data: Mapping[str, Any]) -> list[Any]:
         try:
@@ -147,7 +147,7 @@ class NorenBroker(HttpBroker):
         return body if isinstance(body, list) else []
 
     # ----------------------------------------------------------------- orders
-    def _place(self, request: OrderRequest) -> OrderAck:
+    def _place_call(self, request: OrderRequest) -> PlaceCall:
         ref = broker_ref(request.instrument, DomainBroker.NOREN, self.name)
         data = {
             "uid": self._uid,
@@ -166,7 +166,9 @@ class NorenBroker(HttpBroker):
         }
         if request.trigger is not None:
             data["trgprc"] = price_text(request.trigger)
-        body = self._post("PlaceOrder", data)
+        return PlaceCall("POST", "api", "/PlaceOrder", self._post_kwargs(data, authenticated=True))
+
+    def _place_ack(self, body: Any, request: OrderRequest) -> OrderAck:
         return OrderAck(str(body["norenordno"]), tag=request.tag)
 
     def _cancel(self, order_id: str) -> OrderAck:

@@ -72,6 +72,16 @@ class SlidingWindowLimiter:
         self._lock = threading.Lock()
         self._grants: dict[str, deque[float]] = {}
 
+    def book(self, account: str) -> float:
+        """Reserve the next slot for ``account`` without waiting: seconds until it (>= 0). For
+        a caller that waits on its own (the firer's event loop at T)."""
+        with self._lock:
+            now = self._clock()
+            grants = self._grants.setdefault(account, deque(maxlen=self.rate))
+            slot = next_slot(grants, now, self.rate, self.window)
+            grants.append(slot)
+        return max(0.0, slot - now)
+
     def acquire(self, account: str) -> float:
         """Reserve the next slot for ``account`` and sleep until it (outside the lock)."""
         with self._lock:

@@ -17,6 +17,7 @@ import httpx
 
 from chalicelib.adapters.brokers.base import (
     HttpBroker,
+    PlaceCall,
     broker_ref,
     decimal_or_none,
     map_status,
@@ -131,7 +132,7 @@ class UpstoxBroker(HttpBroker):
         }
 
     # ----------------------------------------------------------------- orders
-    def _place(self, request: OrderRequest) -> OrderAck:
+    def _place_call(self, request: OrderRequest) -> PlaceCall:
         payload = {
             "quantity": request.quantity,
             "product": PRODUCTS[request.product],
@@ -146,15 +147,12 @@ class UpstoxBroker(HttpBroker):
             "is_amo": False,
             "slice": False,
         }
-        data = self._call(
-            "POST",
-            "hft",
-            "/v3/order/place",
-            idempotent=False,
-            headers=self._headers(),
-            json=payload,
-        )["data"]
-        return OrderAck(str(data["order_ids"][0]), tag=request.tag)
+        return PlaceCall(
+            "POST", "hft", "/v3/order/place", {"headers": self._headers(), "json": payload}
+        )
+
+    def _place_ack(self, body: Any, request: OrderRequest) -> OrderAck:
+        return OrderAck(str(body["data"]["order_ids"][0]), tag=request.tag)
 
     def _cancel(self, order_id: str) -> OrderAck:
         self._call(

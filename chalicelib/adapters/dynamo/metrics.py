@@ -16,27 +16,29 @@ from chalicelib.adapters.dynamo.models import all_models, transaction_connection
 
 
 @contextmanager
-def count_requests() -> Iterator[Counter[str]]:
+def count_requests(*, every_thread: bool = False) -> Iterator[Counter[str]]:
     """The requests made by this thread inside the block (the repository makes its requests on the
-    caller's thread; a notification worker or a monitor on another thread is not counted)."""
+    caller's thread; a notification worker or a monitor on another thread is not counted), or by
+    every thread (benchmarks of code that fans out to a pool, as the planner and firer do)."""
     counts: Counter[str] = Counter()
     caller = threading.get_ident()
 
     def on_send(request: Any, **_: Any) -> None:
-        if threading.get_ident() != caller:
+        if not every_thread and threading.get_ident() != caller:
             return
         target = request.headers.get("X-Amz-Target", b"")
         name = target.decode() if isinstance(target, bytes) else str(target)
         counts[name.rsplit(".", 1)[-1] or "unknown"] += 1
 
+    hook = f"count-requests-{id(counts)}"  # nested counters (planner inside a benchmark) each count
     clients = {id(c): c for c in _clients()}
     for client in clients.values():
-        client.meta.events.register("before-send.dynamodb", on_send, unique_id="count-requests")
+        client.meta.events.register("before-send.dynamodb", on_send, unique_id=hook)
     try:
         yield counts
     finally:
         for client in clients.values():
-            client.meta.events.unregister("before-send.dynamodb", unique_id="count-requests")
+            client.meta.events.unregister("before-send.dynamodb", unique_id=hook)
 
 
 def _clients() -> list[Any]:

@@ -1,0 +1,35 @@
+"""What one order's send at T came to, before it is recorded (the firer's ``Sent``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from chalicelib.adapters.brokers.errors import BrokerError, InvalidOrder, Rejected, Unavailable
+from chalicelib.adapters.brokers.port import InvalidRequest, OrderAck
+from chalicelib.adapters.dynamo.models import OrderItem
+from chalicelib.domain import order_lifecycle as lc
+
+
+@dataclass
+class Sent:
+    order: OrderItem
+    sent_at: datetime
+    acked_at: datetime | None
+    ack: OrderAck | None
+    error: BrokerError | Exception | None
+    #: The lifecycle state this outcome leads to (OPEN, REJECTED, FAILED, UNKNOWN, MISSED).
+    outcome: str = lc.OPEN
+    #: Whether the request may have left (sent_at is recorded only then).
+    left: bool = True
+
+
+def outcome_of(error: Exception | None) -> str:
+    """The lifecycle state an unacknowledged send leads to."""
+    if isinstance(error, Rejected | InvalidOrder | InvalidRequest):
+        return lc.REJECTED
+    if isinstance(error, Unavailable):
+        return lc.UNKNOWN if error.sent else lc.FAILED
+    if isinstance(error, BrokerError):
+        return lc.FAILED  # refused before placement: session, static IP, rate
+    return lc.UNKNOWN  # unexpected: the request may have left
