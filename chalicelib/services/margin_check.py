@@ -164,8 +164,10 @@ class MarginCheck:
     def verdict(self, uid: str, account_id: str, orders: Sequence[ChildOrder]) -> Verdict:
         """The broker's basket margin for ``orders`` and the account's available funds."""
         try:
-            requests: list[OrderRequest] = [order_request(c, self.market) for c in orders]
+            # The adapter first: building it loads its dialect's instrument master in a cold
+            # process, and the requests carry the tokens read from that master.
             adapter = self.adapter_for(uid, account_id)
+            requests: list[OrderRequest] = [order_request(c, self.market) for c in orders]
             if not callable(getattr(adapter, "basket_margin", None)):
                 return Verdict(account_id, error="no margin endpoint", unsupported=True)
             required = adapter.basket_margin(requests)

@@ -53,7 +53,7 @@ from chalicelib.domain import order_lifecycle as lc
 from chalicelib.domain.calendar import IST, default_calendar
 from chalicelib.errors import DomainError
 from chalicelib.services.clock import Clock
-from chalicelib.services.firer import Alert, Firer
+from chalicelib.services.firer import DEFAULT_MAX_ENTRY_DELAY, Alert, Firer
 from chalicelib.services.order_sender import stamp
 from chalicelib.services.settlement import AMBIGUOUS, Settlement
 
@@ -268,6 +268,13 @@ class Recovery:
             pending = absent
         for order in pending:  # absent at every look: the broker never received it
             live = _claimed(order) + self.resend_after > now  # its claimer may be sending it
+            if order.phase not in lc.RESENT_PHASES and now <= _entry_send_bound(order):
+                # A live firer may still send this entry (pacing a long batch, a slow machine):
+                # it checks the staleness bound just before each send, so only past the bound
+                # is "never sent" certain. Recording it earlier ran the leg-failure policy while
+                # the order could still open a position.
+                report.undecided += 1
+                continue
             if order.phase in lc.RESENT_PHASES and not order.resent_from:
                 if _slot(order) + self.resend_after > now or live:
                     report.undecided += 1  # its sender may still be pacing: the next sweep
@@ -399,6 +406,17 @@ class Recovery:
 
 def _slot(order: OrderItem) -> datetime:
     return _at(order.scheduled_at)
+
+
+#: Past an entry's staleness bound a firer's last check may still be a moment old (a limiter
+#: slot it was waiting for): this much more before recovery records the entry never sent.
+ENTRY_SEND_MARGIN = timedelta(seconds=5)
+
+
+def _entry_send_bound(order: OrderItem) -> datetime:
+    """The last moment a live firer may send this entry (its slot + its allowed delay)."""
+    allowed = float(order.max_delay_seconds or DEFAULT_MAX_ENTRY_DELAY)
+    return _slot(order) + timedelta(seconds=allowed) + ENTRY_SEND_MARGIN
 
 
 def _claimed(order: OrderItem) -> datetime:

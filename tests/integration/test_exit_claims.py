@@ -173,3 +173,37 @@ def test_settling_never_fails_an_exit_it_may_resend(trader: Trader):
     assert report.resent == 7
     assert trader.platform_positions() == trader.broker_positions() == {}
     assert all(n == 1 for n in trader.broker_tags().values())
+
+
+def test_an_entry_claimed_by_a_live_firer_is_not_failed_under_it(trader: Trader):
+    """A firer still sending an entry (pacing, a slow machine) when the recovery sweep looks: the
+    entry is absent at the broker but may leave at any moment, until its staleness bound
+    (``max_entry_delay_seconds``) has passed. Recording it never-sent would run the leg-failure
+    policy (UNWIND closes its siblings) while the order then opens a position anyway."""
+    entry = trader.plan(SLOT)
+    engine = trader.engine
+    kite = trader.accounts["zerodha"]
+    mine = [o for o in entry.orders if o.account_id == kite]
+    reached, go = threading.Event(), threading.Event()
+
+    def paused(uid: str, account_id: str) -> Any:
+        return Paused(engine.broker_access.adapter(uid, account_id), reached, go)
+
+    slow = dataclasses.replace(engine.firer, adapter_for=paused)
+    recovery = dataclasses.replace(engine.recovery, lookup_delays=(0.0, 0.2))
+    trader.at(SLOT - timedelta(milliseconds=50))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        sending = pool.submit(slow.fire, mine[:1])
+        try:
+            assert reached.wait(60)  # claimed, its request about to leave
+            trader.at(SLOT + timedelta(seconds=8))  # past the sweep's grace, inside the bound
+            report = recovery.sweep(users=[trader.uid])
+            stored = {o.order_id: o for o in trader.orders()}
+            assert stored[mine[0].order_id].status == lc.CLAIMED  # undecided, not FAILED
+            assert report.never_sent == 0 and report.undecided >= 1
+        finally:
+            go.set()
+        sending.result()
+    stored = {o.order_id: o for o in trader.orders()}
+    assert stored[mine[0].order_id].broker_order_id  # it left, once
+    assert trader.broker_tags()[(trader.client_ids[kite], mine[0].tag)] == 1
