@@ -229,21 +229,28 @@ class KiteBroker(HttpBroker):
             for row in data.get("net") or []
         ]
 
-    def quotes(self, instruments: Sequence[Instrument]) -> Mapping[ContractKey, Decimal]:
+    def _quote_rows(
+        self, path: str, instruments: Sequence[Instrument]
+    ) -> tuple[dict[str, ContractKey], dict[str, Any]]:
+        """``GET <path>`` for the instruments: Kite's ``EXCHANGE:SYMBOL`` -> our key, and the rows."""
         keys = {
             f"{i.exchange}:{broker_ref(i, DomainBroker.KITE, self.name).symbol}": i.key
             for i in instruments
         }
         if not keys:
-            return {}
+            return keys, {}
         data = self._call(
             "GET",
             "api",
-            "/quote/ltp",
+            path,
             idempotent=True,
             headers=self._headers(),
             params=[("i", k) for k in keys],
         )["data"]
+        return keys, data
+
+    def quotes(self, instruments: Sequence[Instrument]) -> Mapping[ContractKey, Decimal]:
+        keys, data = self._quote_rows("/quote/ltp", instruments)
         prices = {
             keys[k]: decimal_or_none(v.get("last_price")) for k, v in data.items() if k in keys
         }
@@ -252,20 +259,7 @@ class KiteBroker(HttpBroker):
     def depth(self, instruments: Sequence[Instrument]) -> Mapping[ContractKey, BookQuote]:
         """Full quotes (``GET /quote``): last price and the best bid / offer with their sizes,
         which the paper book fills against (``domain/paper_matching.py``)."""
-        keys = {
-            f"{i.exchange}:{broker_ref(i, DomainBroker.KITE, self.name).symbol}": i.key
-            for i in instruments
-        }
-        if not keys:
-            return {}
-        data = self._call(
-            "GET",
-            "api",
-            "/quote",
-            idempotent=True,
-            headers=self._headers(),
-            params=[("i", k) for k in keys],
-        )["data"]
+        keys, data = self._quote_rows("/quote", instruments)
         out: dict[ContractKey, BookQuote] = {}
         for name, row in data.items():
             ltp = decimal_or_none(row.get("last_price"))
