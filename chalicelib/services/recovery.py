@@ -268,11 +268,10 @@ class Recovery:
             pending = absent
         for order in pending:  # absent at every look: the broker never received it
             live = _claimed(order) + self.resend_after > now  # its claimer may be sending it
-            if order.phase not in lc.RESENT_PHASES and now <= _entry_send_bound(order):
-                # A live firer may still send this entry (pacing a long batch, a slow machine):
-                # it checks the staleness bound just before each send, so only past the bound
-                # is "never sent" certain. Recording it earlier ran the leg-failure policy while
-                # the order could still open a position.
+            if order.phase not in lc.RESENT_PHASES and _entry_may_still_leave(order, now):
+                # A live firer may still send this entry (pacing a long batch, a slow machine).
+                # Recording it never-sent now would run the leg-failure policy while the order
+                # could still open a position: the next sweep decides.
                 report.undecided += 1
                 continue
             if order.phase in lc.RESENT_PHASES and not order.resent_from:
@@ -411,12 +410,18 @@ def _slot(order: OrderItem) -> datetime:
 #: Past an entry's staleness bound a firer's last check may still be a moment old (a limiter
 #: slot it was waiting for): this much more before recovery records the entry never sent.
 ENTRY_SEND_MARGIN = timedelta(seconds=5)
+#: A firer sends what it claimed in the same pass, paced at the account's budget (8 a second:
+#: 240 orders of one account in 30 s); a claim older than this has no live sender.
+ENTRY_SEND_WINDOW = timedelta(seconds=30)
 
 
-def _entry_send_bound(order: OrderItem) -> datetime:
-    """The last moment a live firer may send this entry (its slot + its allowed delay)."""
+def _entry_may_still_leave(order: OrderItem, now: datetime) -> bool:
+    """Whether a live firer may still send this claimed entry: its claim is recent and the
+    firer's own staleness check (slot + ``max_entry_delay_seconds``, just before each send)
+    would still let it go."""
     allowed = float(order.max_delay_seconds or DEFAULT_MAX_ENTRY_DELAY)
-    return _slot(order) + timedelta(seconds=allowed) + ENTRY_SEND_MARGIN
+    bound = _slot(order) + timedelta(seconds=allowed) + ENTRY_SEND_MARGIN
+    return now <= bound and _claimed(order) + ENTRY_SEND_WINDOW > now
 
 
 def _claimed(order: OrderItem) -> datetime:
