@@ -15,12 +15,12 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.adapters.brokers.paper_book import PaperBookBroker
-from chalicelib.adapters.brokers.port import Session
 from chalicelib.adapters.dynamo.paper_items import DynamoPaperBook
 from chalicelib.domain.brokers import PAPER
 from chalicelib.domain.instrument import ContractKey, Instrument
 from chalicelib.domain.paper_matching import BookQuote
 from chalicelib.errors import DomainError
+from chalicelib.ports.broker import Session
 
 
 def quotes_indices(adapter: Any) -> bool:

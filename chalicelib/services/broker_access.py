@@ -20,13 +20,13 @@ import httpx
 
 from chalicelib.adapters.aws.secrets import EnvelopeCipher
 from chalicelib.adapters.brokers.base import HttpBroker, make_client
-from chalicelib.adapters.brokers.port import Credentials, Session
 from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter
 from chalicelib.adapters.dynamo.models import AccountItem, SessionItem
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain.brokers import PAPER
 from chalicelib.domain.calendar import IST
 from chalicelib.errors import Unprocessable
+from chalicelib.ports.broker import Credentials, Session
 from chalicelib.services.clock import Clock
 
 BrokerFactory = Callable[..., HttpBroker]

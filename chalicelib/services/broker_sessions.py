@@ -18,13 +18,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters.aws.secrets import EnvelopeCipher
-from chalicelib.adapters.brokers.errors import BrokerError, RateLimited, Unavailable
-from chalicelib.adapters.brokers.port import Credentials, Session
 from chalicelib.adapters.dynamo.models import AccountItem, OAuthStateItem, SessionItem
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain.brokers import CATALOGUE, PAPER
 from chalicelib.domain.calendar import IST, default_calendar
 from chalicelib.errors import DependencyUnavailable, Unprocessable, ValidationFailed
+from chalicelib.ports.broker import Credentials, Session
+from chalicelib.ports.broker_errors import BrokerError, RateLimited, Unavailable
 from chalicelib.services.clock import Clock
 
 log = logging.getLogger(__name__)

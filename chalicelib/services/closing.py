@@ -21,7 +21,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
-from chalicelib.adapters.brokers.port import Broker
 from chalicelib.adapters.dynamo.models import PositionItem
 from chalicelib.domain.instrument import ContractKey, Instrument, normalise_strike
 from chalicelib.domain.market_errors import MarketRuleError
@@ -29,6 +28,7 @@ from chalicelib.domain.market_model import MarketModel
 from chalicelib.domain.protection import protected_limit_price
 from chalicelib.domain.sizing import slice_quantity
 from chalicelib.domain.underlying import Exchange, OptionType, Underlying
+from chalicelib.ports.broker import Broker
 from chalicelib.services.order_builder import ChildOrder, order_tag
 
 _ALPHABET = string.ascii_uppercase + string.digits

@@ -46,12 +46,12 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from chalicelib.adapters.brokers.port import OrderRequest
 from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.adapters.dynamo.risk_items import RiskBookItem
 from chalicelib.domain import order_lifecycle as lc
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.strategy import ExitReason
+from chalicelib.ports.broker import OrderRequest
 from chalicelib.services.closing import canonical_symbol, closing_orders, holding_of_position
 from chalicelib.services.guards import CLOSED, EXITING, ORDER_FIELDS, Guard
 from chalicelib.services.leases import Leases

@@ -15,8 +15,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from chalicelib.adapters.brokers.errors import BrokerError
-from chalicelib.adapters.brokers.port import Broker
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
 from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.adapters.dynamo.repository import now_iso
@@ -24,6 +22,8 @@ from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import ContractKey, Instrument
 from chalicelib.domain.market_model import MarketModel
 from chalicelib.errors import DomainError
+from chalicelib.ports.broker import Broker
+from chalicelib.ports.broker_errors import BrokerError
 from chalicelib.services.clock import Clock
 from chalicelib.services.closing import (
     Holding,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from chalicelib.adapters.brokers.errors import BrokerError, InvalidOrder, Rejected, Unavailable
-from chalicelib.adapters.brokers.port import InvalidRequest, OrderAck
 from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.domain import order_lifecycle as lc
+from chalicelib.ports.broker import InvalidRequest, OrderAck
+from chalicelib.ports.broker_errors import BrokerError, InvalidOrder, Rejected, Unavailable
 
 
 @dataclass

@@ -26,11 +26,11 @@ from functools import partial
 from typing import Any
 
 from chalicelib.adapters.brokers.base import HttpBroker, PreparedPlace
-from chalicelib.adapters.brokers.errors import Unavailable
-from chalicelib.adapters.brokers.port import OrderRequest
 from chalicelib.adapters.brokers.wire import Connection, Job, Lane, Loop, response_of
 from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.domain import order_lifecycle as lc
+from chalicelib.ports.broker import OrderRequest
+from chalicelib.ports.broker_errors import Unavailable
 from chalicelib.services.fire_outcome import Sent, outcome_of
 
 log = logging.getLogger(__name__)

@@ -38,19 +38,19 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from chalicelib.adapters.brokers.errors import Unavailable
-from chalicelib.adapters.brokers.port import (
-    OrderRequest,
-    OrderType,
-    Product,
-    Side,
-)
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
 from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain import order_lifecycle as lc
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.market_model import MarketModel
+from chalicelib.ports.broker import (
+    OrderRequest,
+    OrderType,
+    Product,
+    Side,
+)
+from chalicelib.ports.broker_errors import Unavailable
 from chalicelib.services import fire_wire
 from chalicelib.services.fire_outcome import Sent
 from chalicelib.services.fire_outcome import outcome_of as _outcome_of

@@ -31,7 +31,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.adapters.brokers.errors import BrokerError
 from chalicelib.adapters.dynamo.kill_switch_items import (
     ALL,
     ENGAGING,
@@ -45,6 +44,7 @@ from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import ContractKey
 from chalicelib.domain.strategy import ExitReason
 from chalicelib.errors import Conflict, DomainError, NotFound, ValidationFailed
+from chalicelib.ports.broker_errors import BrokerError
 from chalicelib.services.clock import Clock
 from chalicelib.services.closing import closing_orders, holding_of_position, still_held
 from chalicelib.services.leases import Leases

@@ -30,11 +30,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.adapters.brokers.errors import BrokerError
-from chalicelib.adapters.brokers.port import OrderRequest
 from chalicelib.domain.market_model import MarketModel
 from chalicelib.domain.notifications import EventKind, NotificationEvent, idempotency_key
 from chalicelib.errors import DomainError
+from chalicelib.ports.broker import OrderRequest
+from chalicelib.ports.broker_errors import BrokerError
 from chalicelib.services.clock import Clock
 from chalicelib.services.order_builder import ChildOrder
 from chalicelib.services.order_sender import order_request

@@ -13,8 +13,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from chalicelib.adapters.brokers.errors import BrokerError, InvalidOrder, Rejected, Unavailable
-from chalicelib.adapters.brokers.port import (
+from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
+from chalicelib.adapters.dynamo.models import OrderItem
+from chalicelib.domain import order_lifecycle as lc
+from chalicelib.domain.calendar import IST
+from chalicelib.domain.market_model import MarketModel
+from chalicelib.ports.broker import (
     Broker,
     InvalidRequest,
     OrderRequest,
@@ -22,11 +26,7 @@ from chalicelib.adapters.brokers.port import (
     Product,
     Side,
 )
-from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
-from chalicelib.adapters.dynamo.models import OrderItem
-from chalicelib.domain import order_lifecycle as lc
-from chalicelib.domain.calendar import IST
-from chalicelib.domain.market_model import MarketModel
+from chalicelib.ports.broker_errors import BrokerError, InvalidOrder, Rejected, Unavailable
 from chalicelib.services.clock import Clock
 from chalicelib.services.order_builder import ChildOrder
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from chalicelib.adapters.brokers.errors import BrokerError
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
 from chalicelib.adapters.dynamo.metrics import count_requests
 from chalicelib.adapters.dynamo.models import ScheduleItem, SessionItem
@@ -36,6 +35,7 @@ from chalicelib.domain.market_errors import MarketDataError, MarketRuleError
 from chalicelib.domain.strategy import Weekday
 from chalicelib.domain.underlying import Underlying
 from chalicelib.errors import DependencyUnavailable, DomainError
+from chalicelib.ports.broker_errors import BrokerError
 from chalicelib.services.margin_check import PreEntry
 from chalicelib.services.order_builder import ChildOrder, OrderBuilder, market_error
 from chalicelib.services.order_sender import order_item

@@ -15,7 +15,6 @@ from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.adapters.brokers.errors import BrokerError
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain.brokers import CATALOGUE
 from chalicelib.domain.calendar import IST, default_calendar
@@ -26,6 +25,7 @@ from chalicelib.domain.sizing import order_slices
 from chalicelib.domain.strategy import Leg, Strategy, from_document
 from chalicelib.domain.symbols import angel_symbol
 from chalicelib.errors import DomainError
+from chalicelib.ports.broker_errors import BrokerError
 from chalicelib.services.order_builder import OrderBuilder, ResolvedLeg, market_error, order_tag
 from chalicelib.services.quotes import QuoteSource
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters.brokers.errors import BrokerError
 from chalicelib.domain.market_errors import MarketRuleError
+from chalicelib.ports.broker_errors import BrokerError
 from chalicelib.services.closing import canonical_symbol
 from chalicelib.services.guards import Guard
 from chalicelib.services.index_quotes import index_quotes

@@ -44,14 +44,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.adapters.brokers.errors import BrokerError
-from chalicelib.adapters.brokers.port import Broker
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository, applied_so_far
 from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain import order_lifecycle as lc
 from chalicelib.domain.calendar import IST, default_calendar
 from chalicelib.errors import DomainError
+from chalicelib.ports.broker import Broker
+from chalicelib.ports.broker_errors import BrokerError
 from chalicelib.services.clock import Clock
 from chalicelib.services.firer import DEFAULT_MAX_ENTRY_DELAY, Alert, Firer
 from chalicelib.services.order_sender import stamp

@@ -30,8 +30,6 @@ from decimal import Decimal
 from time import monotonic as _monotonic
 from typing import Any
 
-from chalicelib.adapters.brokers.errors import BrokerError
-from chalicelib.adapters.brokers.port import Broker
 from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem, PositionItem
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.adapters.dynamo.risk_items import DONE as BOOK_DONE
@@ -46,6 +44,8 @@ from chalicelib.domain.strategy import (
     to_document,
 )
 from chalicelib.errors import DomainError, NotFound
+from chalicelib.ports.broker import Broker
+from chalicelib.ports.broker_errors import BrokerError
 from chalicelib.services import risk_orphans
 from chalicelib.services.closing import Holding, holding_of_position
 from chalicelib.services.guards import (

@@ -29,8 +29,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.adapters.brokers.errors import BrokerError, InvalidOrder, Rejected, Unavailable
-from chalicelib.adapters.brokers.port import Broker, InvalidRequest
 from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.adapters.dynamo.risk_items import (
     RiskBookItem,
@@ -39,6 +37,8 @@ from chalicelib.adapters.dynamo.risk_items import (
     never_reached,
     record_sent_outcome,
 )
+from chalicelib.ports.broker import Broker, InvalidRequest
+from chalicelib.ports.broker_errors import BrokerError, InvalidOrder, Rejected, Unavailable
 from chalicelib.services.clock import Clock
 from chalicelib.services.order_builder import ChildOrder
 from chalicelib.services.order_sender import error_doc, order_item, order_request, stamp

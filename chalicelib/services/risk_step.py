@@ -15,8 +15,6 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters.brokers.errors import BrokerError, InvalidOrder, Rejected
-from chalicelib.adapters.brokers.port import Broker, Modification, OrderType
 from chalicelib.adapters.dynamo.models import OrderItem, PositionItem
 from chalicelib.adapters.dynamo.risk_items import DONE as BOOK_DONE
 from chalicelib.adapters.dynamo.risk_items import LIVE, RiskBookItem, never_sent
@@ -40,6 +38,8 @@ from chalicelib.domain.risk import (
 )
 from chalicelib.domain.strategy import ExitReason, MtmScope, ReEntryMode, RiskUnit, Strategy
 from chalicelib.errors import DependencyUnavailable
+from chalicelib.ports.broker import Broker, Modification, OrderType
+from chalicelib.ports.broker_errors import BrokerError, InvalidOrder, Rejected
 from chalicelib.services.closing import holding_of_position
 from chalicelib.services.guards import (
     ARMED,

@@ -28,14 +28,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.adapters.brokers.errors import BrokerError
-from chalicelib.adapters.brokers.port import Broker, OrderState, OrderStatus, Side
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository, applied_so_far
 from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain import order_lifecycle as lc
 from chalicelib.domain.calendar import IST
 from chalicelib.errors import DomainError, NotFound
+from chalicelib.ports.broker import Broker, OrderState, OrderStatus, Side
+from chalicelib.ports.broker_errors import BrokerError
 from chalicelib.services.clock import Clock
 from chalicelib.services.closing import (
     Holding,

@@ -18,9 +18,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from chalicelib.adapters.brokers.port import Credentials
 from chalicelib.adapters.brokers.registry import build_broker
 from chalicelib.jobs import risk
+from chalicelib.ports.broker import Credentials
 from chalicelib.services.broker_sessions import BrokerSessionService
 from chalicelib.settings import Settings
 from localdev import package as packaging

@@ -39,17 +39,11 @@ from chalicelib.adapters.brokers.base import (
     server_error,
     whole,
 )
-from chalicelib.adapters.brokers.errors import (
-    AuthExpired,
-    BrokerError,
-    InvalidOrder,
-    IpNotAllowed,
-    OrderNotFound,
-    RateLimited,
-    Rejected,
-    Unavailable,
-)
-from chalicelib.adapters.brokers.port import (
+from chalicelib.adapters.brokers.session_expiry import session_expiry
+from chalicelib.domain.brokers import ANGELONE
+from chalicelib.domain.instrument import Broker as DomainBroker
+from chalicelib.domain.instrument import ContractKey, Instrument
+from chalicelib.ports.broker import (
     Modification,
     OrderAck,
     OrderRequest,
@@ -61,10 +55,16 @@ from chalicelib.adapters.brokers.port import (
     Session,
     Side,
 )
-from chalicelib.adapters.brokers.session_expiry import session_expiry
-from chalicelib.domain.brokers import ANGELONE
-from chalicelib.domain.instrument import Broker as DomainBroker
-from chalicelib.domain.instrument import ContractKey, Instrument
+from chalicelib.ports.broker_errors import (
+    AuthExpired,
+    BrokerError,
+    InvalidOrder,
+    IpNotAllowed,
+    OrderNotFound,
+    RateLimited,
+    Rejected,
+    Unavailable,
+)
 
 ORDER = "/rest/secure/angelbroking/order/v1"
 STATUSES: Mapping[str, OrderStatus] = {

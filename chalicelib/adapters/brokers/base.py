@@ -41,14 +41,11 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from chalicelib.adapters.brokers.errors import (
-    AuthExpired,
-    BrokerError,
-    InvalidOrder,
-    RateLimited,
-    Unavailable,
-)
-from chalicelib.adapters.brokers.port import (
+from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter
+from chalicelib.domain.instrument import Broker as DomainBroker
+from chalicelib.domain.instrument import BrokerRef, Instrument
+from chalicelib.domain.symbols import fyers_symbol, kite_symbol, noren_symbol
+from chalicelib.ports.broker import (
     Credentials,
     Modification,
     OrderAck,
@@ -58,10 +55,13 @@ from chalicelib.adapters.brokers.port import (
     Product,
     Session,
 )
-from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter
-from chalicelib.domain.instrument import Broker as DomainBroker
-from chalicelib.domain.instrument import BrokerRef, Instrument
-from chalicelib.domain.symbols import fyers_symbol, kite_symbol, noren_symbol
+from chalicelib.ports.broker_errors import (
+    AuthExpired,
+    BrokerError,
+    InvalidOrder,
+    RateLimited,
+    Unavailable,
+)
 
 IST = ZoneInfo("Asia/Kolkata")
 log = logging.getLogger(__name__)

@@ -38,17 +38,12 @@ from chalicelib.adapters.brokers.base import (
     server_error,
     whole,
 )
-from chalicelib.adapters.brokers.errors import (
-    AuthExpired,
-    BrokerError,
-    InvalidOrder,
-    IpNotAllowed,
-    OrderNotFound,
-    RateLimited,
-    Rejected,
-    Unavailable,
-)
-from chalicelib.adapters.brokers.port import (
+from chalicelib.adapters.brokers.session_expiry import session_expiry
+from chalicelib.domain.brokers import DHAN
+from chalicelib.domain.instrument import Broker as DomainBroker
+from chalicelib.domain.instrument import ContractKey, Instrument
+from chalicelib.domain.symbols import dhan_exchange_segment
+from chalicelib.ports.broker import (
     Modification,
     OrderAck,
     OrderRequest,
@@ -60,11 +55,16 @@ from chalicelib.adapters.brokers.port import (
     Session,
     Side,
 )
-from chalicelib.adapters.brokers.session_expiry import session_expiry
-from chalicelib.domain.brokers import DHAN
-from chalicelib.domain.instrument import Broker as DomainBroker
-from chalicelib.domain.instrument import ContractKey, Instrument
-from chalicelib.domain.symbols import dhan_exchange_segment
+from chalicelib.ports.broker_errors import (
+    AuthExpired,
+    BrokerError,
+    InvalidOrder,
+    IpNotAllowed,
+    OrderNotFound,
+    RateLimited,
+    Rejected,
+    Unavailable,
+)
 
 STATUSES: Mapping[str, OrderStatus] = {
     "TRANSIT": OrderStatus.PENDING,

@@ -29,9 +29,9 @@ from datetime import UTC, datetime
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from chalicelib.adapters.brokers.errors import RateLimited
 from chalicelib.adapters.brokers.rate_limit import DEFAULT_RATE, checked_rate, next_slot
 from chalicelib.adapters.dynamo.rate_items import RateLogItem
+from chalicelib.ports.broker_errors import RateLimited
 
 log = logging.getLogger(__name__)
 CONDITION_FAILED = "ConditionalCheckFailedException"

@@ -32,16 +32,11 @@ from chalicelib.adapters.brokers.base import (
     server_error,
     whole,
 )
-from chalicelib.adapters.brokers.errors import (
-    AuthExpired,
-    BrokerError,
-    InvalidOrder,
-    IpNotAllowed,
-    OrderNotFound,
-    RateLimited,
-    Rejected,
-)
-from chalicelib.adapters.brokers.port import (
+from chalicelib.adapters.brokers.session_expiry import session_expiry
+from chalicelib.domain.brokers import SHOONYA, ZEBU
+from chalicelib.domain.instrument import Broker as DomainBroker
+from chalicelib.domain.instrument import ContractKey, Instrument
+from chalicelib.ports.broker import (
     Modification,
     OrderAck,
     OrderRequest,
@@ -53,10 +48,15 @@ from chalicelib.adapters.brokers.port import (
     Session,
     Side,
 )
-from chalicelib.adapters.brokers.session_expiry import session_expiry
-from chalicelib.domain.brokers import SHOONYA, ZEBU
-from chalicelib.domain.instrument import Broker as DomainBroker
-from chalicelib.domain.instrument import ContractKey, Instrument
+from chalicelib.ports.broker_errors import (
+    AuthExpired,
+    BrokerError,
+    InvalidOrder,
+    IpNotAllowed,
+    OrderNotFound,
+    RateLimited,
+    Rejected,
+)
 
 STATUSES: Mapping[str, OrderStatus] = {
     "OPEN": OrderStatus.OPEN,

@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from chalicelib.adapters.brokers.errors import BrokerError
 from chalicelib.adapters.brokers.kite import KiteBroker
-from chalicelib.adapters.brokers.port import Session
 from chalicelib.domain.brokers import PAPER
 from chalicelib.domain.calendar import IST
+from chalicelib.ports.broker import Session
+from chalicelib.ports.broker_errors import BrokerError
 
 #: The API key of sessions the simulator opens for paper accounts (no broker app behind them).
 PAPER_API_KEY = "paper"

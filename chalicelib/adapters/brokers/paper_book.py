@@ -25,22 +25,6 @@ from decimal import Decimal
 from typing import Protocol, Self
 
 from chalicelib.adapters.brokers.base import broker_ref
-from chalicelib.adapters.brokers.errors import (
-    BrokerError,
-    InvalidOrder,
-    OrderNotFound,
-    Unavailable,
-)
-from chalicelib.adapters.brokers.port import (
-    Modification,
-    OrderAck,
-    OrderRequest,
-    OrderState,
-    OrderStatus,
-    Position,
-    Session,
-    Side,
-)
 from chalicelib.domain import paper_matching as pm
 from chalicelib.domain.brokers import PAPER
 from chalicelib.domain.calendar import IST, default_calendar
@@ -52,6 +36,22 @@ from chalicelib.domain.protection import Band, default_protection_policies
 from chalicelib.domain.reference_data import in_force
 from chalicelib.domain.underlying import Exchange, OptionType, Underlying
 from chalicelib.errors import DomainError
+from chalicelib.ports.broker import (
+    Modification,
+    OrderAck,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+    Position,
+    Session,
+    Side,
+)
+from chalicelib.ports.broker_errors import (
+    BrokerError,
+    InvalidOrder,
+    OrderNotFound,
+    Unavailable,
+)
 
 NAME = PAPER.name
 ATTEMPTS = 8  # re-reads after a lost conditional write before giving up (Unavailable)

@@ -17,9 +17,9 @@ from tenacity import Retrying
 
 from chalicelib.adapters.brokers.base import AdapterConfig, HttpBroker, ist_now, make_client
 from chalicelib.adapters.brokers.base import make_retrying as default_retrying
-from chalicelib.adapters.brokers.port import Credentials, Session
 from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter
 from chalicelib.domain.brokers import CATALOGUE, PAPER, UnknownBroker, broker_entry
+from chalicelib.ports.broker import Credentials, Session
 
 __all__ = ["ADAPTERS", "UnknownBroker", "adapter_class", "build_broker", "default_hosts"]
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from chalicelib.adapters.brokers.errors import Unavailable
+from chalicelib.ports.broker_errors import Unavailable
 
 READ_SIZE = 65536
 #: (account key) -> seconds until its next rate slot, or None when it cannot book from memory.

@@ -16,7 +16,12 @@ import httpx
 import pytest
 
 from chalicelib.adapters.brokers.base import HttpBroker
-from chalicelib.adapters.brokers.port import (
+from chalicelib.adapters.brokers.registry import build_broker
+from chalicelib.domain import masters
+from chalicelib.domain.instrument import Instrument
+from chalicelib.domain.money import Rounding, snap_to_tick
+from chalicelib.domain.underlying import Underlying
+from chalicelib.ports.broker import (
     Credentials,
     OrderRequest,
     OrderState,
@@ -25,11 +30,6 @@ from chalicelib.adapters.brokers.port import (
     Product,
     Side,
 )
-from chalicelib.adapters.brokers.registry import build_broker
-from chalicelib.domain import masters
-from chalicelib.domain.instrument import Instrument
-from chalicelib.domain.money import Rounding, snap_to_tick
-from chalicelib.domain.underlying import Underlying
 
 sim_exchange = pytest.importorskip("sim.exchange")
 sim_servers = pytest.importorskip("sim.servers")

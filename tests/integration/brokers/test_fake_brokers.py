@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from chalicelib.adapters.brokers import errors
-from chalicelib.adapters.brokers.port import OrderStatus
 from chalicelib.adapters.brokers.rate_limit import SlidingWindowLimiter
+from chalicelib.ports import broker_errors as errors
+from chalicelib.ports.broker import OrderStatus
 from tests.integration.brokers.rigs import CLIENT, Rig
 from tests.integration.brokers.rigs import settle as _settle
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.adapters.brokers.errors import Unavailable
-from chalicelib.adapters.brokers.port import OrderRequest, OrderType, Product, Side
+from chalicelib.ports.broker import OrderRequest, OrderType, Product, Side
+from chalicelib.ports.broker_errors import Unavailable
 from sim.faults import Fault
 from tests.integration.brokers.rigs import CLIENT, Rig
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.adapters.brokers.port import (
+from chalicelib.ports.broker import (
     Modification,
     OrderRequest,
     OrderState,

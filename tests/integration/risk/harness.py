@@ -23,13 +23,13 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
-from chalicelib.adapters.brokers.port import OrderRequest, OrderType
 from chalicelib.adapters.dynamo.risk_items import RiskBookItem, RiskRepository
 from chalicelib.container import Container
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import Instrument
 from chalicelib.domain.protection import protected_limit_price
 from chalicelib.domain.underlying import Underlying
+from chalicelib.ports.broker import OrderRequest, OrderType
 from chalicelib.services.broker_access import CachedAccess
 from chalicelib.services.closing import BrokerLtp, canonical_symbol, unique_tag
 from chalicelib.services.exits import PositionCloser
@@ -128,11 +128,11 @@ class Tripwire:
             time.sleep(trap.delay)
             return run()
         if trap.action == "reject":
-            from chalicelib.adapters.brokers.errors import Rejected
+            from chalicelib.ports.broker_errors import Rejected
 
             raise Rejected("Order modification rejected (injected)", broker="zerodha")
         if trap.action == "error_500":
-            from chalicelib.adapters.brokers.errors import Unavailable
+            from chalicelib.ports.broker_errors import Unavailable
 
             raise Unavailable("HTTP 500 from the broker (injected)", broker="zerodha", sent=True)
         result = run()

@@ -4,7 +4,7 @@ twice and every unit ends guarded or flat."""
 
 from __future__ import annotations
 
-from chalicelib.adapters.brokers.port import OrderRequest, OrderType
+from chalicelib.ports.broker import OrderRequest, OrderType
 from tests.integration.risk.harness import Crash, Scenario, Sim, is_close
 
 RE_ASAP = {"side": "SELL", "stop_loss": {"type": "POINTS", "value": "10"},

@@ -9,10 +9,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.adapters.brokers.port import OrderRequest, OrderType
 from chalicelib.domain.instrument import ContractKey
 from chalicelib.domain.protection import protected_limit_price
 from chalicelib.domain.underlying import Underlying
+from chalicelib.ports.broker import OrderRequest, OrderType
 from chalicelib.services.closing import canonical_symbol
 from chalicelib.services.order_sender import order_item, send
 from tests.integration.risk.harness import Crash, Scenario, Sim

@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from chalicelib.adapters.brokers.base import AdapterConfig, HttpBroker, make_retrying
-from chalicelib.adapters.brokers.port import (
+from chalicelib.domain.instrument import Broker, BrokerRef, ContractKey, Instrument
+from chalicelib.domain.underlying import Exchange, OptionType, Underlying
+from chalicelib.ports.broker import (
     Credentials,
     OrderRequest,
     OrderType,
@@ -22,8 +24,6 @@ from chalicelib.adapters.brokers.port import (
     Session,
     Side,
 )
-from chalicelib.domain.instrument import Broker, BrokerRef, ContractKey, Instrument
-from chalicelib.domain.underlying import Exchange, OptionType, Underlying
 
 IST = ZoneInfo("Asia/Kolkata")
 NOW = datetime(2026, 11, 16, 9, 20, tzinfo=IST)

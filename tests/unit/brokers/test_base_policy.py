@@ -8,9 +8,9 @@ from datetime import datetime
 import httpx
 import pytest
 
-from chalicelib.adapters.brokers import errors
 from chalicelib.adapters.brokers.kite import KiteBroker
-from chalicelib.adapters.brokers.port import Modification, OrderStatus
+from chalicelib.ports import broker_errors as errors
+from chalicelib.ports.broker import Modification, OrderStatus
 from tests.unit.brokers.helpers import IST, CountingLimiter, Script, build, ok, order, text
 
 ROW = {

@@ -11,13 +11,13 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import pytest
 
-from chalicelib.adapters.brokers import errors
 from chalicelib.adapters.brokers.angel import AngelBroker
 from chalicelib.adapters.brokers.dhan import DhanBroker
 from chalicelib.adapters.brokers.fyers import FyersBroker, fyers_app_id_hash
 from chalicelib.adapters.brokers.noren import ShoonyaBroker, ZebuBroker, noren_checksum
-from chalicelib.adapters.brokers.port import OrderStatus, OrderType, Side
 from chalicelib.adapters.brokers.upstox import UpstoxBroker
+from chalicelib.ports import broker_errors as errors
+from chalicelib.ports.broker import OrderStatus, OrderType, Side
 from tests.unit.brokers.helpers import (
     INSTRUMENT,
     IST,

@@ -8,9 +8,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from chalicelib.adapters.brokers import errors
 from chalicelib.adapters.brokers.kite import KiteBroker, kite_checksum
-from chalicelib.adapters.brokers.port import Modification, OrderStatus, OrderType, Product, Side
+from chalicelib.ports import broker_errors as errors
+from chalicelib.ports.broker import Modification, OrderStatus, OrderType, Product, Side
 from tests.unit.brokers.helpers import INSTRUMENT, IST, Script, build, form, ok, order, text
 
 ORDER_ROW = {

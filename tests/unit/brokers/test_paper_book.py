@@ -11,7 +11,13 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.adapters.brokers.paper_book import PaperBookBroker
-from chalicelib.adapters.brokers.port import (
+from chalicelib.domain import paper_matching as pm
+from chalicelib.domain.calendar import IST
+from chalicelib.domain.instrument import ContractKey, Instrument
+from chalicelib.domain.protection import Band
+from chalicelib.domain.symbols import kite_symbol
+from chalicelib.domain.underlying import Exchange, OptionType, Underlying
+from chalicelib.ports.broker import (
     Modification,
     OrderRequest,
     OrderStatus,
@@ -19,12 +25,6 @@ from chalicelib.adapters.brokers.port import (
     Product,
     Side,
 )
-from chalicelib.domain import paper_matching as pm
-from chalicelib.domain.calendar import IST
-from chalicelib.domain.instrument import ContractKey, Instrument
-from chalicelib.domain.protection import Band
-from chalicelib.domain.symbols import kite_symbol
-from chalicelib.domain.underlying import Exchange, OptionType, Underlying
 
 D = Decimal
 DAY = date(2026, 11, 26)
@@ -268,8 +268,8 @@ def test_the_platform_book_is_the_default_paper_engine_and_a_typo_fails_at_start
 
 
 def test_a_live_accounts_quotes_are_kept_a_second_and_a_failed_look_leaves_the_order_resting():
-    from chalicelib.adapters.brokers.errors import RateLimited
     from chalicelib.paper_wiring import RecentQuotes
+    from chalicelib.ports.broker_errors import RateLimited
 
     calls: list[int] = []
 
@@ -324,7 +324,7 @@ def test_a_paper_book_is_a_users_live_quote_source_only_through_a_kite_quote_sou
 
 
 def test_the_margin_of_a_paper_basket_is_what_the_quote_accounts_broker_says():
-    from chalicelib.adapters.brokers.errors import Unavailable
+    from chalicelib.ports.broker_errors import Unavailable
 
     class WithMargin(Feed):
         def basket_margin(self, requests):

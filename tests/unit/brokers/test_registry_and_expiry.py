@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 import pytest
 
 from chalicelib.adapters.brokers.base import mentions_ip_refusal
-from chalicelib.adapters.brokers.port import Broker, Credentials
 from chalicelib.adapters.brokers.registry import (
     ADAPTERS,
     UnknownBroker,
@@ -15,6 +14,7 @@ from chalicelib.adapters.brokers.registry import (
     default_hosts,
 )
 from chalicelib.adapters.brokers.session_expiry import default_rules, session_expiry
+from chalicelib.ports.broker import Broker, Credentials
 from tests.unit.brokers.helpers import IST
 
 CREDS = Credentials(api_key="k", api_secret="s", client_id="C1")

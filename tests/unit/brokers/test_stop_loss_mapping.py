@@ -11,7 +11,7 @@ import pytest
 from chalicelib.adapters.brokers.angel import AngelBroker
 from chalicelib.adapters.brokers.dhan import DhanBroker
 from chalicelib.adapters.brokers.fyers import FyersBroker
-from chalicelib.adapters.brokers.port import Modification, OrderStatus, OrderType, Side
+from chalicelib.ports.broker import Modification, OrderStatus, OrderType, Side
 from tests.unit.brokers.helpers import Script, body, build, ok, order
 
 ANGEL = "/rest/secure/angelbroking/order/v1"

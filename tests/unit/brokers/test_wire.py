@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from chalicelib.adapters.brokers import errors
 from chalicelib.adapters.brokers.kite import KiteBroker
 from chalicelib.adapters.brokers.wire import Connection, Job, Lane, Loop, parse_reply, response_of
+from chalicelib.ports import broker_errors as errors
 from tests.unit.brokers.helpers import Script, build, ok, order, text
 
 ROW_KITE = {

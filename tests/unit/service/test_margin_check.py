@@ -9,13 +9,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.adapters.brokers.errors import Unavailable
-from chalicelib.adapters.brokers.port import OrderRequest
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import ContractKey
 from chalicelib.domain.market_model import MarketModel
 from chalicelib.domain.notifications import EventKind, NotificationEvent
 from chalicelib.domain.underlying import OptionType, Underlying
+from chalicelib.ports.broker import OrderRequest
+from chalicelib.ports.broker_errors import Unavailable
 from chalicelib.services.margin_check import MarginCheck
 from chalicelib.services.order_builder import ChildOrder
 
