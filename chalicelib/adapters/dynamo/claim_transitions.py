@@ -20,25 +20,22 @@ whichever actor wins ``claim_intent``) have theirs here too: ``claim_intent`` (B
 ``abandon_intent`` (BUILT -> FAILED never sent), ``intent_never_reached`` (SENT without a broker id
 -> FAILED) and ``record_intent_outcome`` (the broker's answer, only while still SENT).
 
-Mixed into ``ExecutionRepository`` (which provides ``_transition``); kept apart so the store's
-module stays readable.
+One of the parts ``ExecutionRepository`` composes (``_transition`` is ``conditional_writes``').
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from pynamodb.expressions.condition import Condition
 
+from chalicelib.adapters.dynamo.conditional_writes import ConditionalWrites
 from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.adapters.dynamo.repository import now_iso
 from chalicelib.domain import order_lifecycle as lc
 
 
-class ClaimTransitions:
-    _transition: Callable[..., bool]
-
+class ClaimTransitions(ConditionalWrites):
     def renew_claim(
         self, order: OrderItem, token: str, *, at: str, request: dict[str, Any] | None = None
     ) -> bool:
