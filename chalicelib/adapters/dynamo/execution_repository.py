@@ -40,8 +40,9 @@ from chalicelib.adapters.dynamo.conditional_writes import WRITE_ATTEMPTS
 from chalicelib.adapters.dynamo.execution_gate import ExecutionGate
 from chalicelib.adapters.dynamo.order_queries import OrderQueries
 from chalicelib.adapters.dynamo.order_transitions import OrderTransitions
-from chalicelib.adapters.dynamo.position_fills import FILL_ATTEMPTS, PositionFills, applied_so_far
+from chalicelib.adapters.dynamo.position_fills import FILL_ATTEMPTS, PositionFills
 from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.domain.fills import applied_so_far
 
 __all__ = ["FILL_ATTEMPTS", "WRITE_ATTEMPTS", "ExecutionRepository", "applied_so_far"]
 

@@ -19,6 +19,7 @@ from chalicelib.adapters.dynamo.conditional_writes import ConditionalWrites
 from chalicelib.adapters.dynamo.models import BaseItem, OrderItem, PositionItem, user_pk
 from chalicelib.adapters.dynamo.repository import _lost_race, guarded, now_iso
 from chalicelib.domain import order_lifecycle as lc
+from chalicelib.domain.fills import add_fill, applied_so_far
 from chalicelib.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ class PositionFills(ConditionalWrites):
             at = now_iso()
             fill = {"id": fill_id, "quantity": delta, "value": str(delta_value), "at": at}
             position = self._position(order, symbol, contract)
-            _add(position, order.request["side"], delta, delta_value)
+            add_fill(position, order.request["side"], delta, delta_value)
             position.updated_at = at
             actions = [
                 OrderItem.status.set(order.status),
@@ -148,28 +149,6 @@ class PositionFills(ConditionalWrites):
                 symbol=symbol,
                 contract=contract,
             )
-
-
-def _add(position: PositionItem, side: str, quantity: int, value: Decimal) -> None:
-    if side == "BUY":
-        position.net_quantity += quantity
-        position.buy_quantity += quantity
-        position.buy_value = str(Decimal(position.buy_value) + value)
-    else:
-        position.net_quantity -= quantity
-        position.sell_quantity += quantity
-        position.sell_value = str(Decimal(position.sell_value) + value)
-
-
-def applied_so_far(order: OrderItem) -> tuple[int, Decimal]:
-    """The order's cumulative quantity (and value) already in its position. Orders stored
-    before fills were tracked carry only the ``applied`` flag: all of their fill, then."""
-    if order.applied_quantity is not None:
-        return int(order.applied_quantity), Decimal(order.applied_value or "0")
-    if order.applied:
-        price = Decimal(order.average_price or order.request.get("limit_price") or "0")
-        return int(order.filled_quantity), price * int(order.filled_quantity)
-    return 0, Decimal(0)
 
 
 def _keep_applied(
