@@ -21,11 +21,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
-from chalicelib.adapters.dynamo.models import PositionItem
 from chalicelib.domain.instrument import ContractKey, Instrument, normalise_strike
 from chalicelib.domain.market_errors import MarketRuleError
 from chalicelib.domain.market_model import MarketModel
 from chalicelib.domain.protection import protected_limit_price
+from chalicelib.domain.records import PositionRecord
 from chalicelib.domain.sizing import slice_quantity
 from chalicelib.domain.underlying import Exchange, OptionType, Underlying
 from chalicelib.ports.broker import Broker
@@ -40,7 +40,7 @@ def canonical_symbol(key: ContractKey) -> str:
     return f"{key.underlying.value}-{key.expiry.isoformat()}-{strike}-{key.option_type.value}"
 
 
-def still_held(position: PositionItem, day: date) -> bool:
+def still_held(position: PositionRecord, day: date) -> bool:
     """Whether a stored position can still be open at the broker on ``day`` (pure).
 
     Positions are stored per (strategy, account, contract), not per day, so a kill switch or an
@@ -109,7 +109,7 @@ def contract_key(doc: Mapping[str, Any]) -> ContractKey:
     )
 
 
-def holding_of_position(item: PositionItem, broker: str | None = None) -> Holding:
+def holding_of_position(item: PositionRecord, broker: str | None = None) -> Holding:
     contract = item.contract
     return Holding(
         account_id=item.account_id,

@@ -44,14 +44,13 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
-from chalicelib.adapters.dynamo.models import OrderItem
-from chalicelib.adapters.dynamo.risk_items import RiskBookItem
-from chalicelib.domain import order_lifecycle as lc
 from chalicelib.domain.calendar import IST
+from chalicelib.domain.records import OrderRecord, RiskBookRecord
 from chalicelib.domain.strategy import ExitReason
 from chalicelib.ports.broker import OrderRequest
+from chalicelib.ports.closing import ExitGuardStore
 from chalicelib.services.closing import canonical_symbol, closing_orders, holding_of_position
 from chalicelib.services.guards import CLOSED, EXITING, ORDER_FIELDS, Guard
 from chalicelib.services.leases import Leases
@@ -88,10 +87,19 @@ class ExitGuard:
     patience: float = PATIENCE
     #: (subject, details) -> the operator's alert (SNS on AWS); the trader's is an event.
     alert: Alert | None = None
+    #: The execution store; the settlement's own when not given (one store in production).
+    store: ExitGuardStore | None = None
+
+    @property
+    def executions(self) -> ExitGuardStore:
+        """``store``, else the settlement's: the same execution store in production."""
+        if self.store is not None:
+            return self.store
+        return cast("ExitGuardStore", self.settlement.executions)
 
     def __call__(
-        self, orders: Sequence[OrderItem], requests: Sequence[OrderRequest], adapter: Any
-    ) -> tuple[list[OrderItem], list[OrderRequest]]:
+        self, orders: Sequence[OrderRecord], requests: Sequence[OrderRequest], adapter: Any
+    ) -> tuple[list[OrderRecord], list[OrderRequest]]:
         exits = [o for o in orders if _closes(o)]
         if not exits:
             return list(orders), list(requests)
@@ -112,7 +120,7 @@ class ExitGuard:
                 held[strategy_id] = NotSent(
                     "unchecked", f"not sent: what is held could not be read ({error})"
                 )
-        kept: list[OrderItem] = []
+        kept: list[OrderRecord] = []
         kept_requests: list[OrderRequest] = []
         left: dict[tuple[str, str], int] = {}
         for order, request in zip(orders, requests, strict=True):
@@ -163,8 +171,8 @@ class ExitGuard:
         return kept, kept_requests
 
     def beyond_the_plan(
-        self, first: OrderItem, execution: str, strategy_id: str, rest: dict[str, int]
-    ) -> list[tuple[OrderItem, OrderRequest]]:
+        self, first: OrderRecord, execution: str, strategy_id: str, rest: dict[str, int]
+    ) -> list[tuple[OrderRecord, OrderRequest]]:
         """Closing orders for units held at T that no planned exit order closes, written claimed
         (SENDING) into the exit's execution before the firer sends them: a crash between the
         two leaves orders the recovery sweep resolves by tag, never a position forgotten."""
@@ -172,7 +180,7 @@ class ExitGuard:
         closer = self.settlement.closer
         holdings = [
             dataclasses.replace(holding, net_quantity=rest[p.symbol])
-            for p in self.settlement.executions.positions(uid, strategy_id, consistent=True)
+            for p in self.executions.positions(uid, strategy_id, consistent=True)
             if p.account_id == account_id and rest.get(p.symbol)
             for holding in [holding_of_position(p)]
         ]
@@ -188,13 +196,8 @@ class ExitGuard:
                 "exit: units held beyond the plan cannot be closed now",
                 extra={"user": uid, "strategy": strategy_id, "errors": [*missing, *refused]},
             )
-        items = []
-        for child in children:
-            item = order_item(uid, execution, strategy_id, "EXIT", child, now)
-            item.status, item.claim_token = lc.CLAIMED, f"exit-hook:{item.order_id}"
-            item.claimed_at = stamp(now)
-            items.append(item)
-        self.settlement.executions.put_orders(items)
+        items = [order_item(uid, execution, strategy_id, "EXIT", child, now) for child in children]
+        self.executions.put_claimed(items, "exit-hook", at=stamp(now))
         log.warning(
             "exit closes units held beyond its plan",
             extra={"user": uid, "strategy": strategy_id, "orders": [i.order_id for i in items]},
@@ -238,7 +241,7 @@ class ExitGuard:
         # what it leaves: the exit leaves those units and those orders alone.
         kept = self.engine.held_back(book, account_id) if book is not None else {}
         monitored = _monitor_orders(book, account_id) if book is not None else set()
-        executions = self.settlement.executions
+        executions = self.executions
         others = [
             o
             for o in executions.orders_on(uid, on.isoformat(), consistent=True)
@@ -269,10 +272,10 @@ class ExitGuard:
             if p.account_id == account_id
         }
 
-    def _renew(self, order: OrderItem, request: dict[str, Any] | None) -> bool:
+    def _renew(self, order: OrderRecord, request: dict[str, Any] | None) -> bool:
         """Confirm the claim just before the send (``renew_claim``); False: do not send it."""
         try:
-            renewed = self.settlement.executions.renew_claim(
+            renewed = self.executions.renew_claim(
                 order, order.claim_token or "", at=stamp(self.engine.clock()), request=request
             )
         except Exception:  # unconfirmed: held back like any order whose state is unknown
@@ -288,23 +291,23 @@ class ExitGuard:
             )
         return renewed
 
-    def _cancel_unsent(self, order: OrderItem, message: str) -> None:
+    def _cancel_unsent(self, order: OrderRecord, message: str) -> None:
         """Nothing left to close: CANCELLED, never sent (only while still this claim's)."""
         log.info("exit order not sent", extra={"order": order.order_id, "code": "already_closed"})
         try:
-            self.settlement.executions.cancel_unsent(
+            self.executions.cancel_unsent(
                 order, order.claim_token or "", "already_closed", message,
                 at=stamp(self.engine.clock()),
             )  # fmt: skip
         except Exception:  # left claimed: the recovery sweep resends it through this guard
             log.exception("exit order not recorded", extra={"order": order.order_id})
 
-    def _hold_back(self, order: OrderItem, verdict: NotSent) -> None:
+    def _hold_back(self, order: OrderRecord, verdict: NotSent) -> None:
         """Not sent now: left claimed with the reason, for the recovery sweep's single resend
         under a new tag through this guard; the trader and the operator are told."""
         message = f"{verdict.message}; the recovery sweep resends it once when its claim is stale"
         try:
-            held = self.settlement.executions.hold_back(
+            held = self.executions.hold_back(
                 order, order.claim_token or "", verdict.code, message,
                 at=stamp(self.engine.clock()),
             )  # fmt: skip
@@ -320,7 +323,7 @@ class ExitGuard:
         log.error("closing order held back: %s", message,
                   extra={k: v for k, v in details.items() if k != "message"})  # fmt: skip
         try:
-            executions = self.settlement.executions
+            executions = self.executions
             executions.add_event(
                 executions.get_execution(order.uid, order.execution),
                 {"kind": "alert", "code": "closing_held_back", "account_id": order.account_id,
@@ -335,12 +338,12 @@ class ExitGuard:
                 log.exception("alert not delivered", extra={"order": order.order_id})
 
 
-def _closes(order: OrderItem) -> bool:
+def _closes(order: OrderRecord) -> bool:
     """An exit, or a closing order resent by recovery (an unwind too): trimmed to what is held."""
     return order.phase == "EXIT" or bool(order.resent_from)
 
 
-def _monitor_orders(book: RiskBookItem, account_id: str) -> set[str]:
+def _monitor_orders(book: RiskBookRecord, account_id: str) -> set[str]:
     """Orders of the guards the freeze handed back to the monitor (EXITING / CLOSED)."""
     return {
         order_id

@@ -15,15 +15,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
-from chalicelib.adapters.dynamo.models import OrderItem
-from chalicelib.adapters.dynamo.repository import now_iso
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import ContractKey, Instrument
 from chalicelib.domain.market_model import MarketModel
+from chalicelib.domain.records import OrderRecord
 from chalicelib.errors import DomainError
 from chalicelib.ports.broker import Broker
 from chalicelib.ports.broker_errors import BrokerError
+from chalicelib.ports.closing import ClosingStore
 from chalicelib.services.clock import Clock
 from chalicelib.services.closing import (
     Holding,
@@ -33,7 +32,7 @@ from chalicelib.services.closing import (
     still_held,
 )
 from chalicelib.services.order_builder import ChildOrder
-from chalicelib.services.order_sender import Checkpoint, order_item, send
+from chalicelib.services.order_sender import Checkpoint, order_item, send, stamp
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,7 @@ class AdapterSource(Protocol):
 
 @dataclass
 class PositionCloser:
-    executions: ExecutionRepository
+    executions: ClosingStore
     access: AdapterSource
     market: MarketModel
     ltp: LtpSource
@@ -147,18 +146,18 @@ class PositionCloser:
         orders: Iterable[ChildOrder],
         *,
         phase: str,
-    ) -> list[OrderItem]:
+    ) -> list[OrderRecord]:
         """Record and place closing orders in the order given (shorts are bought back first)."""
         now = self.clock()
         adapters: dict[str, Broker | DomainError | BrokerError] = {}
-        sent: list[OrderItem] = []
+        sent: list[OrderRecord] = []
         for child in orders:
             item = order_item(uid, execution_sk, strategy_id, phase, child, now)
             adapter = self._adapter(adapters, uid, child.account_id)
             if isinstance(adapter, Exception):  # stored, then failed-never-sent: both conditional
                 error = {"kind": "no_adapter", "code": _code(adapter), "message": str(adapter)}
                 self.executions.put_orders([item])
-                self.executions.record_failed(item, "FAILED", error, at=now_iso())
+                self.executions.record_failed(item, "FAILED", error, at=stamp(self.clock()))
             else:
                 send(adapter, item, self.market, self.executions, self.clock, self.checkpoint)
             sent.append(item)

@@ -14,9 +14,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.adapters.dynamo.models import OrderItem, PositionItem
 from chalicelib.domain.instrument import ContractKey
 from chalicelib.domain.protection import protected_limit_price
+from chalicelib.domain.records import OrderRecord, PositionRecord
 from chalicelib.domain.risk import (
     chase_limit,
     closing_side,
@@ -194,7 +194,9 @@ def grown_guard(doc: dict[str, Any], leg: Leg, units: int, average: Decimal) -> 
             doc[name] = fresh[name]
 
 
-def exit_only_guard(position: PositionItem, net: int, reason: str, now: datetime) -> dict[str, Any]:
+def exit_only_guard(
+    position: PositionRecord, net: int, reason: str, now: datetime
+) -> dict[str, Any]:
     """A guard born EXITING for ``net`` units of a position no guard covers (a leg without
     rules, closed by an MTM exit): the close then goes the way of every other close (written
     before it is sent, chased until flat)."""
@@ -237,7 +239,7 @@ def exit_only_guard(position: PositionItem, net: int, reason: str, now: datetime
     }
 
 
-def entry_fills(orders: Iterable[OrderItem]) -> dict[tuple[str, int], tuple[int, Decimal, dict]]:
+def entry_fills(orders: Iterable[OrderRecord]) -> dict[tuple[str, int], tuple[int, Decimal, dict]]:
     """(account, leg) -> (filled units, average price, contract doc) of terminal entry orders."""
     sums: dict[tuple[str, int], list[Any]] = {}
     for order in orders:

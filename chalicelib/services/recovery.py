@@ -42,19 +42,26 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository, applied_so_far
-from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem
-from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain import order_lifecycle as lc
 from chalicelib.domain.calendar import IST, default_calendar
+from chalicelib.domain.fills import has_unapplied_fill
+from chalicelib.domain.records import ExecutionRecord, OrderRecord
 from chalicelib.errors import DomainError
 from chalicelib.ports.broker import Broker
 from chalicelib.ports.broker_errors import BrokerError
+from chalicelib.ports.recovery import AccountDirectory, RecoveryStore
 from chalicelib.services.clock import Clock
-from chalicelib.services.firer import DEFAULT_MAX_ENTRY_DELAY, Alert, Firer
+from chalicelib.services.firer import Alert
 from chalicelib.services.order_sender import stamp
+from chalicelib.services.recovery_rules import (
+    RecoveryReport,
+    at_instant,
+    claimed_since,
+    entry_may_still_leave,
+    slot_of,
+)
 from chalicelib.services.settlement import AMBIGUOUS, Settlement
 
 log = logging.getLogger(__name__)
@@ -64,36 +71,22 @@ RESEND_MARK = "R"
 FINAL = frozenset({"COMPLETE", "PARTIAL", "FAILED", "UNWOUND", "SKIPPED", "WAITING"})
 AfterSettle = Callable[[str, str], Any]
 #: (uid, BUILT orders, now) -> outcome counts: the risk engine's orphaned intents resolved.
-RiskOrphans = Callable[[str, Sequence[OrderItem], datetime], dict[str, int]]
+RiskOrphans = Callable[[str, Sequence[OrderRecord], datetime], dict[str, int]]
 
 
-@dataclass
-class RecoveryReport:
-    """What one sweep found and did (counts, and the executions it settled)."""
+class LateFirer(Protocol):
+    """The firer, for orders nobody claimed: claims each (never twice) and sends it, or
+    records an entry past its delay MISSED; answers counts (``sent``...)."""
 
-    users: int = 0
-    fired: int = 0
-    found: int = 0
-    never_sent: int = 0
-    resent: int = 0
-    ambiguous: int = 0
-    undecided: int = 0
-    applied: int = 0
-    skipped_executions: int = 0
-    errors: int = 0
-    deferred: int = 0  # users left for the next sweep (over budget)
-    settled: dict[str, str] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items()}
+    def fire(self, orders: list[OrderRecord]) -> dict[str, int]: ...
 
 
 @dataclass
 class Recovery:
-    executions: ExecutionRepository
-    repo: Repository
+    executions: RecoveryStore
+    repo: AccountDirectory
     settlement: Settlement
-    firer: Firer
+    firer: LateFirer
     clock: Clock
     sleep: Callable[[float], None] = time.sleep
     alert: Alert | None = None
@@ -151,7 +144,7 @@ class Recovery:
         orders = self.executions.unsettled_orders(uid, day)
         executions = {e.sk: e for e in self.executions.executions_on(uid, day)}
         report.skipped_executions += self._close_empty(uid, executions, orders, now)
-        due = [o for o in orders if _slot(o) + self.grace <= now]
+        due = [o for o in orders if slot_of(o) + self.grace <= now]
         if not due:
             return
         touched: set[str] = set()
@@ -186,16 +179,15 @@ class Recovery:
                 self._alarm(uid, order, "closing order never reached the broker: resent", {
                     "code": "resent", "message": f"{order.resent_from} resent as {order.tag}: "
                     f"{order.status}"})  # fmt: skip
-        unapplied = [o for o in due if o.status in lc.TERMINAL
-                     and o.filled_quantity > applied_so_far(o)[0]]  # fmt: skip
+        unapplied = [o for o in due if o.status in lc.TERMINAL and has_unapplied_fill(o)]
         if unapplied:
             self.settlement.reconcile(uid, unapplied, give_up=False)
-            report.applied += sum(1 for o in unapplied if o.filled_quantity <= applied_so_far(o)[0])
+            report.applied += sum(1 for o in unapplied if not has_unapplied_fill(o))
             touched.update(o.execution for o in unapplied)
         working = {o.execution for o in due if o.status in lc.WORKING
                    and o.phase in ("ENTRY", "EXIT", "UNWIND")}  # fmt: skip
         for sk, execution in executions.items():
-            late = _at(execution.slot) + self.settle_after <= now
+            late = at_instant(execution.slot) + self.settle_after <= now
             if late and (execution.status not in FINAL or sk in working):
                 last = self._last_settled.get(sk)
                 if last is None or last + self.settle_after <= now:  # resting orders: not always
@@ -207,13 +199,13 @@ class Recovery:
             self._last_settled[sk] = now
             self._settle(uid, sk, report)
 
-    def _fire_late(self, orders: list[OrderItem], report: RecoveryReport) -> None:
+    def _fire_late(self, orders: list[OrderRecord], report: RecoveryReport) -> None:
         """Orders nobody claimed (a crash before the claim): sent now, once, or MISSED."""
         log.warning("firing orders nobody claimed", extra={"orders": len(orders)})
         counts = self.firer.fire(orders)
         report.fired += counts.get("sent", 0)
 
-    def _never_fired(self, uid: str, orders: list[OrderItem], report: RecoveryReport) -> None:
+    def _never_fired(self, uid: str, orders: list[OrderRecord], report: RecoveryReport) -> None:
         """Orders nobody claimed, found after the session closed: not sent any more."""
         at = stamp(self.clock())
         for order in orders:
@@ -231,7 +223,7 @@ class Recovery:
     def _resolve(
         self,
         uid: str,
-        orders: list[OrderItem],
+        orders: list[OrderRecord],
         adapters: dict[str, Broker | None],
         report: RecoveryReport,
         now: datetime,
@@ -267,15 +259,15 @@ class Recovery:
                     self._alarm(uid, order, "order outcome unknown", order.error or {})
             pending = absent
         for order in pending:  # absent at every look: the broker never received it
-            live = _claimed(order) + self.resend_after > now  # its claimer may be sending it
-            if order.phase not in lc.RESENT_PHASES and _entry_may_still_leave(order, now):
+            live = claimed_since(order) + self.resend_after > now  # its claimer may send it
+            if order.phase not in lc.RESENT_PHASES and entry_may_still_leave(order, now):
                 # A live firer may still send this entry (pacing a long batch, a slow machine).
                 # Recording it never-sent now would run the leg-failure policy while the order
                 # could still open a position: the next sweep decides.
                 report.undecided += 1
                 continue
             if order.phase in lc.RESENT_PHASES and not order.resent_from:
-                if _slot(order) + self.resend_after > now or live:
+                if slot_of(order) + self.resend_after > now or live:
                     report.undecided += 1  # its sender may still be pacing: the next sweep
                     continue
                 if self._reopen(order, now):  # exits are always sent: once more, a new tag
@@ -307,7 +299,7 @@ class Recovery:
     def _stale(self, now: datetime) -> str:
         return lc.stale_claims_before(now, self.resend_after.total_seconds())
 
-    def _reopen(self, order: OrderItem, now: datetime) -> bool:
+    def _reopen(self, order: OrderRecord, now: datetime) -> bool:
         """A closing order the broker never received, back to BUILT under a new tag (once):
         the sweep then fires it like any order nobody claimed (a new claim; the firer's exit
         guard trims it to what is held, under the close lease)."""
@@ -338,8 +330,8 @@ class Recovery:
     def _close_empty(
         self,
         uid: str,
-        executions: dict[str, ExecutionItem],
-        orders: list[OrderItem],
+        executions: dict[str, ExecutionRecord],
+        orders: list[OrderRecord],
         now: datetime,
     ) -> int:
         """A gate taken, its orders never written (a crash while planning): SKIPPED, said why."""
@@ -348,7 +340,7 @@ class Recovery:
         candidates = [
             e for e in executions.values()
             if e.status == "PLANNED" and e.sk not in with_orders
-            and _at(e.slot) + self.settle_after <= now
+            and at_instant(e.slot) + self.settle_after <= now
         ]  # fmt: skip
         if not candidates:
             return 0
@@ -378,7 +370,7 @@ class Recovery:
                 cache[account_id] = None
         return cache[account_id]
 
-    def _alarm(self, uid: str, order: OrderItem, subject: str, error: dict[str, Any]) -> None:
+    def _alarm(self, uid: str, order: OrderRecord, subject: str, error: dict[str, Any]) -> None:
         details = {
             "user": uid, "strategy": order.strategy_id, "account": order.account_id,
             "order": order.order_id, "tag": order.tag, "phase": order.phase,
@@ -401,33 +393,3 @@ class Recovery:
                 self.alert(subject, details)
             except Exception:
                 log.exception("alert not delivered", extra=details)
-
-
-def _slot(order: OrderItem) -> datetime:
-    return _at(order.scheduled_at)
-
-
-#: Past an entry's staleness bound a firer's last check may still be a moment old (a limiter
-#: slot it was waiting for): this much more before recovery records the entry never sent.
-ENTRY_SEND_MARGIN = timedelta(seconds=5)
-#: A firer sends what it claimed in the same pass, paced at the account's budget (8 a second:
-#: 240 orders of one account in 30 s); a claim older than this has no live sender.
-ENTRY_SEND_WINDOW = timedelta(seconds=30)
-
-
-def _entry_may_still_leave(order: OrderItem, now: datetime) -> bool:
-    """Whether a live firer may still send this claimed entry: its claim is recent and the
-    firer's own staleness check (slot + ``max_entry_delay_seconds``, just before each send)
-    would still let it go."""
-    allowed = float(order.max_delay_seconds or DEFAULT_MAX_ENTRY_DELAY)
-    bound = _slot(order) + timedelta(seconds=allowed) + ENTRY_SEND_MARGIN
-    return now <= bound and _claimed(order) + ENTRY_SEND_WINDOW > now
-
-
-def _claimed(order: OrderItem) -> datetime:
-    """When its claim was taken or last renewed (its slot when never claimed)."""
-    return _at(order.claimed_at) if order.claim_token and order.claimed_at else _slot(order)
-
-
-def _at(moment: str) -> datetime:
-    return datetime.fromisoformat(moment).astimezone(IST)

@@ -28,33 +28,34 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository, applied_so_far
-from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem
-from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain import order_lifecycle as lc
 from chalicelib.domain.calendar import IST
+from chalicelib.domain.fills import has_unapplied_fill
+from chalicelib.domain.records import ExecutionRecord, OrderRecord
 from chalicelib.errors import DomainError, NotFound
 from chalicelib.ports.broker import Broker, OrderState, OrderStatus, Side
 from chalicelib.ports.broker_errors import BrokerError
+from chalicelib.ports.settlement import SettlementStore, StrategySpecs
 from chalicelib.services.clock import Clock
-from chalicelib.services.closing import (
-    Holding,
-    canonical_symbol,
-    closing_orders,
-    contract_doc,
-    contract_key,
-)
+from chalicelib.services.closing import canonical_symbol, closing_orders, contract_doc, contract_key
 from chalicelib.services.exits import PositionCloser
-from chalicelib.services.order_builder import ChildOrder
 from chalicelib.services.order_sender import stamp
+from chalicelib.services.settlement_rules import (
+    AMBIGUOUS,
+    FAILED,
+    TERMINAL,
+    entry_holdings,
+    leg_failed_after_fill,
+    order_views,
+    outcome,
+    pending,
+    resendable,
+    unapplied,
+)
 
+__all__ = ["AMBIGUOUS", "FAILED", "TERMINAL", "Backoff", "Settlement", "SettlementReport"]
 log = logging.getLogger(__name__)
 
-TERMINAL = lc.TERMINAL
-#: Error code of an order whose tag the broker shows more than once: never guessed.
-AMBIGUOUS = "ambiguous_tag"
-#: Terminal without the full quantity (a failed leg for the entry's policy).
-FAILED = lc.UNFILLED
 #: Canonical broker status -> the order item's status (in-flight states are "OPEN", or
 #: "PARTIAL" once some quantity filled).
 ITEM_STATUS = {
@@ -89,15 +90,15 @@ class SettlementReport:
 
 @dataclass
 class Settlement:
-    executions: ExecutionRepository
-    repo: Repository
+    executions: SettlementStore
+    repo: StrategySpecs
     closer: PositionCloser
     clock: Clock
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
     backoff: Backoff = field(default_factory=Backoff)
     #: (step, order) -> None; the fault-matrix tests raise here to simulate a crash.
-    checkpoint: Callable[[str, OrderItem], None] | None = None
+    checkpoint: Callable[[str, OrderRecord], None] | None = None
     #: Whether the deadline records a closing order (exit, unwind) the broker never received
     #: FAILED. Only the kill switch does (it closes everything held itself, in the same pass,
     #: under the close lease); for everyone else such an order stays in doubt and the recovery
@@ -110,7 +111,7 @@ class Settlement:
         uid: str,
         execution_sk: str,
         *,
-        orders: Sequence[OrderItem] | None = None,
+        orders: Sequence[OrderRecord] | None = None,
         on_leg_failure: str | None = None,
         give_up: bool = True,
     ) -> SettlementReport:
@@ -125,7 +126,7 @@ class Settlement:
         if execution.status == "WAITING" and not own:  # every leg waits (the monitor enters)
             return SettlementReport(execution_sk, execution.status, True, [])
         settled = self.reconcile(uid, own, give_up=give_up)
-        report = SettlementReport(execution_sk, execution.status, settled, _views(own))
+        report = SettlementReport(execution_sk, execution.status, settled, order_views(own))
         if execution.phase == "ENTRY" and leg_failed_after_fill(own):
             policy = on_leg_failure or self._policy(uid, execution.strategy_id)
             report.policy = policy
@@ -135,12 +136,12 @@ class Settlement:
             else:
                 if earlier:  # a second run (retry, reconcile job) never unwinds twice
                     self.reconcile(uid, earlier)
-                    report.unwind = _views(earlier)
+                    report.unwind = order_views(earlier)
                 elif self.executions.claim_unwind(execution, secrets.token_hex(8)):
                     report.unwind = self.unwind(execution, own)
                 else:  # another settler is unwinding right now: its orders appear shortly
                     report.unwind = [{"status": "UNWINDING_ELSEWHERE"}]
-                report.orders = _views(own)
+                report.orders = order_views(own)
                 unwound = all(u["status"] == "COMPLETE" for u in report.unwind)
                 self._finish(execution, "UNWOUND" if unwound else "PARTIAL", own, report.unwind)
                 report.status, report.settled = execution.status, unwound
@@ -150,28 +151,28 @@ class Settlement:
         report.status = execution.status
         return report
 
-    def reconcile(self, uid: str, orders: Sequence[OrderItem], *, give_up: bool = True) -> bool:
+    def reconcile(self, uid: str, orders: Sequence[OrderRecord], *, give_up: bool = True) -> bool:
         """Poll until every sent order is terminal or the deadline passes; True when all are."""
         adapters: dict[str, Broker | None] = {}
         start = self.monotonic()
         delay = self.backoff.first
         while True:
             # a crash between a fill and its application leaves it terminal, unapplied: re-poll
-            for order in [o for o in orders if _pending(o) or _unapplied(o)]:
+            for order in [o for o in orders if pending(o) or unapplied(o)]:
                 adapter = self._adapter(adapters, uid, order.account_id)
                 if adapter is not None:
                     self.poll(adapter, order)
-            if not any(_pending(o) for o in orders):
+            if not any(pending(o) for o in orders):
                 return True
             remaining = self.backoff.deadline - (self.monotonic() - start)
             if remaining <= 0:
                 if give_up:
                     self._give_up(orders)
-                return not any(_pending(o) for o in orders)
+                return not any(pending(o) for o in orders)
             self.sleep(min(delay, remaining))
             delay = min(delay * self.backoff.factor, self.backoff.cap)
 
-    def poll(self, adapter: Broker, order: OrderItem) -> None:
+    def poll(self, adapter: Broker, order: OrderRecord) -> None:
         """One status read; records a transition and applies the fill at a terminal state."""
         try:
             if not order.broker_order_id and self.locate(adapter, order) != "found":
@@ -185,7 +186,7 @@ class Settlement:
             return
         self.record(order, state)
 
-    def record(self, order: OrderItem, state: OrderState) -> None:
+    def record(self, order: OrderRecord, state: OrderState) -> None:
         """A broker status into the order (``record_status``; closing it when terminal)."""
         status = ITEM_STATUS[state.status]
         if status == lc.OPEN and state.filled_quantity > 0:
@@ -207,12 +208,12 @@ class Settlement:
         order.status = status
         order.filled_quantity = state.filled_quantity
         order.average_price = entry["average_price"]
-        if order.filled_quantity > applied_so_far(order)[0]:
+        if has_unapplied_fill(order):
             self.apply(order, state.symbol)
         elif changed:
             self.executions.record_status(order)
 
-    def apply(self, order: OrderItem, broker_symbol: str) -> None:
+    def apply(self, order: OrderRecord, broker_symbol: str) -> None:
         """The order's new fills (its cumulative quantity at its average price) into the
         strategy's position, once."""
         if self.checkpoint is not None:
@@ -230,7 +231,9 @@ class Settlement:
             self.executions.record_status(order)
 
     # -- failure policy --------------------------------------------------------------------------
-    def unwind(self, execution: ExecutionItem, orders: Sequence[OrderItem]) -> list[dict[str, Any]]:
+    def unwind(
+        self, execution: ExecutionRecord, orders: Sequence[OrderRecord]
+    ) -> list[dict[str, Any]]:
         """Cancel what still rests, then close every filled quantity of the entry."""
         uid = execution.uid
         self.cancel_open(uid, orders)
@@ -254,9 +257,9 @@ class Settlement:
                 "errors": errors + refused,
             },
         )
-        return _views(sent) + [{"status": "NOT_SENT", **e} for e in errors + refused]
+        return order_views(sent) + [{"status": "NOT_SENT", **e} for e in errors + refused]
 
-    def cancel_open(self, uid: str, orders: Iterable[OrderItem]) -> list[OrderItem]:
+    def cancel_open(self, uid: str, orders: Iterable[OrderRecord]) -> list[OrderRecord]:
         """Ask the broker to cancel every acknowledged, non-terminal order (outcome via status)."""
         asked = []
         adapters: dict[str, Broker | None] = {}
@@ -275,7 +278,7 @@ class Settlement:
                 )
         return asked
 
-    def _alert(self, execution: ExecutionItem, orders: Sequence[OrderItem]) -> None:
+    def _alert(self, execution: ExecutionRecord, orders: Sequence[OrderRecord]) -> None:
         failed = [o.order_id for o in orders if o.status in FAILED]
         log.warning(
             "entry leg failed after fills; policy KEEP",
@@ -289,16 +292,16 @@ class Settlement:
     # -- plumbing --------------------------------------------------------------------------------
     def _finish(
         self,
-        execution: ExecutionItem,
+        execution: ExecutionRecord,
         status: str,
-        orders: Sequence[OrderItem],
+        orders: Sequence[OrderRecord],
         unwind: Sequence[dict[str, Any]],
     ) -> None:
         summary = {
             "orders": len(orders),
             "complete": sum(o.status == "COMPLETE" for o in orders),
             "failed": sum(o.status in FAILED for o in orders),
-            "open": sum(_pending(o) for o in orders),
+            "open": sum(pending(o) for o in orders),
             "unwind_orders": len(unwind),
         }
         if execution.status == status and execution.summary == summary:
@@ -306,7 +309,7 @@ class Settlement:
         self.executions.update_execution(execution, status=status, summary=summary)
         self.executions.add_event(execution, {"kind": "settled", "status": status, **summary})
 
-    def _orders(self, uid: str, execution_sk: str) -> list[OrderItem]:
+    def _orders(self, uid: str, execution_sk: str) -> list[OrderRecord]:
         return self.executions.orders_of_execution(uid, execution_sk)
 
     def _policy(self, uid: str, strategy_id: str) -> str:
@@ -327,7 +330,7 @@ class Settlement:
                 cache[account_id] = None
         return cache[account_id]
 
-    def locate(self, adapter: Broker, order: OrderItem) -> str:
+    def locate(self, adapter: Broker, order: OrderRecord) -> str:
         """An order without a broker id (claimed, sent or unknown): look its tag up.
 
         "found" (recorded acknowledged, ``record_ack``), "absent" (no order with this tag yet:
@@ -361,7 +364,7 @@ class Settlement:
         )
         return "found" if order.broker_order_id == found[0].order_id else "ambiguous"
 
-    def _give_up(self, orders: Iterable[OrderItem]) -> None:
+    def _give_up(self, orders: Iterable[OrderRecord]) -> None:
         """At the deadline an order the broker never acknowledged (nor lists by tag, after
         polling for the whole deadline) never reached it: failed-never-sent. Never one whose
         claim is live (its firer may be sending it: ``lc.CLAIM_LIFETIME_SECONDS``), and never a
@@ -384,82 +387,3 @@ class Settlement:
                 at=stamp(self.clock()),
                 claimed_before=claimed_before,
             )
-
-
-def resendable(order: OrderItem) -> bool:
-    """A closing order the recovery sweep resends once when the broker never received it."""
-    return order.phase in lc.RESENT_PHASES and not order.resent_from
-
-
-def _pending(order: OrderItem) -> bool:
-    """Sent (or possibly sent) and not terminal; BUILT orders were never sent and are nobody's
-    to poll (the recovery sweep sends them late or records them missed)."""
-    return order.status not in TERMINAL and order.status != lc.BUILT
-
-
-def _unapplied(order: OrderItem) -> bool:
-    """Terminal with a fill that has not reached the position yet."""
-    return order.status in TERMINAL and order.filled_quantity > applied_so_far(order)[0]
-
-
-def leg_failed_after_fill(orders: Sequence[OrderItem]) -> bool:
-    """A leg ended without its full quantity while some quantity of the entry filled."""
-    failed = any(
-        o.status in FAILED and o.filled_quantity < int(o.request["quantity"]) for o in orders
-    )
-    return failed and any(o.filled_quantity > 0 for o in orders)
-
-
-def outcome(orders: Sequence[OrderItem]) -> str:
-    """COMPLETE when every order filled, FAILED when nothing did, PARTIAL otherwise."""
-    if orders and all(o.status == "COMPLETE" for o in orders):
-        return "COMPLETE"
-    if not any(o.filled_quantity > 0 for o in orders):
-        return "FAILED"
-    return "PARTIAL"
-
-
-def entry_holdings(orders: Iterable[OrderItem]) -> list[Holding]:
-    """Net filled quantity per (account, contract) of an entry's orders."""
-    net: dict[tuple[str, str], int] = {}
-    first: dict[tuple[str, str], OrderItem] = {}
-    for order in orders:
-        if not order.filled_quantity:
-            continue
-        child = ChildOrder.from_dict(order.request)
-        slot = (order.account_id, canonical_symbol(child.key))
-        sign = 1 if child.side == "BUY" else -1
-        net[slot] = net.get(slot, 0) + sign * int(order.filled_quantity)
-        first.setdefault(slot, order)
-    holdings = []
-    for slot, quantity in net.items():
-        child = ChildOrder.from_dict(first[slot].request)
-        holdings.append(
-            Holding(
-                account_id=child.account_id,
-                broker=first[slot].broker,
-                key=child.key,
-                exchange=child.exchange,
-                lot_size=child.lot_size,
-                tick_size=child.tick_size,
-                product=child.product,
-                net_quantity=quantity,
-            )
-        )
-    return holdings
-
-
-def _views(orders: Iterable[OrderItem]) -> list[dict[str, Any]]:
-    return [
-        {
-            "order_id": o.order_id,
-            "account_id": o.account_id,
-            "tag": o.tag,
-            "side": o.request["side"],
-            "quantity": int(o.request["quantity"]),
-            "status": o.status,
-            "filled_quantity": int(o.filled_quantity),
-            "average_price": o.average_price,
-        }
-        for o in orders
-    ]

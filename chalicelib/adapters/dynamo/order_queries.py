@@ -3,7 +3,7 @@ by execution, by day, by name and of what the recovery sweep must look at."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from chalicelib.adapters.dynamo.conditional_writes import ConditionalWrites
 from chalicelib.adapters.dynamo.models import BaseItem, OrderItem, user_pk
@@ -23,6 +23,16 @@ class OrderQueries(ConditionalWrites):
                     batch.save(item)
 
         self._write(write)
+
+    def put_claimed(self, items: Sequence[OrderItem], owner: str, *, at: str) -> None:
+        """Store new orders already claimed (SENDING) by ``owner`` (claim token
+        ``<owner>:<order id>``, claimed at ``at``): written before their send, so a crash
+        between the two leaves orders the recovery sweep resolves by tag."""
+        for item in items:
+            item.status = lc.CLAIMED
+            item.claim_token = f"{owner}:{item.order_id}"
+            item.claimed_at = at
+        self.put_orders(items)
 
     def save_order(self, item: OrderItem) -> None:
         """Write a request change of a working order (a stop moved, an exit trimmed).

@@ -13,7 +13,7 @@ from chalicelib.domain.market_model import MarketModel
 from chalicelib.domain.underlying import OptionType, Underlying
 from chalicelib.services.closing import Holding, canonical_symbol, closing_orders, unique_tag
 from chalicelib.services.kill_switch import blocking_reason
-from chalicelib.services.settlement import entry_holdings, leg_failed_after_fill, outcome
+from chalicelib.services.settlement_rules import entry_holdings, leg_failed_after_fill, outcome
 
 KEY = ContractKey(Underlying.NIFTY, date(2026, 12, 1), Decimal("26000.00"), OptionType.CE)
 WING = ContractKey(Underlying.NIFTY, date(2026, 12, 1), Decimal("26500"), OptionType.CE)
