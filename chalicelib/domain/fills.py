@@ -6,6 +6,7 @@ order still has a fill to apply (docs/order-lifecycle.md, "Fills, exactly once p
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from chalicelib.domain.records import OrderRecord, PositionRecord
 
@@ -37,3 +38,15 @@ def add_fill(position: PositionRecord, side: str, quantity: int, value: Decimal)
         position.net_quantity -= quantity
         position.sell_quantity += quantity
         position.sell_value = str(Decimal(position.sell_value) + value)
+
+
+def keep_applied(
+    order: OrderRecord, quantity: int, value: Decimal, fills: list[Any] | None = None
+) -> None:
+    """Note on the in-memory ``order`` the level its position holds (as the store wrote or
+    found it): ``applied`` is 1 once the whole reported fill is in."""
+    order.applied_quantity = quantity
+    order.applied_value = str(value)
+    order.applied = 1 if quantity >= int(order.filled_quantity or 0) else 0
+    if fills is not None:
+        order.fills = fills

@@ -19,7 +19,7 @@ from chalicelib.adapters.dynamo.conditional_writes import ConditionalWrites
 from chalicelib.adapters.dynamo.models import BaseItem, OrderItem, PositionItem, user_pk
 from chalicelib.adapters.dynamo.repository import _lost_race, guarded, now_iso
 from chalicelib.domain import order_lifecycle as lc
-from chalicelib.domain.fills import add_fill, applied_so_far
+from chalicelib.domain.fills import add_fill, applied_so_far, keep_applied
 from chalicelib.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class PositionFills(ConditionalWrites):
         for attempt in range(FILL_ATTEMPTS):
             done, done_value = applied_so_far(order)
             if quantity <= done:
-                _keep_applied(order, done, done_value)
+                keep_applied(order, done, done_value)
                 return False
             total = price * quantity
             delta, delta_value = quantity - done, total - done_value
@@ -113,7 +113,7 @@ class PositionFills(ConditionalWrites):
                     _lost_race(error) and stored.status in lc.TERMINAL
                     and stored.status != order.status
                 ):  # fmt: skip
-                    _keep_applied(order, stored_done, stored_value, stored.fills)
+                    keep_applied(order, stored_done, stored_value, stored.fills)
                     return False
                 # The position's version moved (another fill of the contract), a concurrent
                 # transaction, a fill applied part-way by another settler, or a transient
@@ -131,7 +131,7 @@ class PositionFills(ConditionalWrites):
                 continue
             order.filled_quantity = quantity
             order.average_price = str(price)
-            _keep_applied(order, quantity, total, [*(order.fills or []), fill])
+            keep_applied(order, quantity, total, [*(order.fills or []), fill])
             order.updated_at = at
             return True
         raise DependencyUnavailable("the position kept changing; fill not applied yet")
@@ -149,13 +149,3 @@ class PositionFills(ConditionalWrites):
                 symbol=symbol,
                 contract=contract,
             )
-
-
-def _keep_applied(
-    order: OrderItem, quantity: int, value: Decimal, fills: list[Any] | None = None
-) -> None:
-    order.applied_quantity = quantity
-    order.applied_value = str(value)
-    order.applied = 1 if quantity >= int(order.filled_quantity or 0) else 0
-    if fills is not None:
-        order.fills = fills
