@@ -351,7 +351,7 @@ class InstrumentRefresh:
 
     def _adapter_download(self, broker: str) -> bytes:
         """The raw master through the dialect's adapter (no session: the files are public)."""
-        from chalicelib.adapters.brokers.base import make_client
+        from chalicelib.adapters.brokers.http_client import make_client
         from chalicelib.adapters.brokers.registry import build_broker
         from chalicelib.ports.broker import Credentials
 
