@@ -57,7 +57,7 @@ from chalicelib.api.schemas import StrategyIn
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.market_model import MarketModel
 from chalicelib.domain.schedule import schedule_entries
-from chalicelib.domain.strategy import to_document
+from chalicelib.domain.strategy_documents import to_document
 from chalicelib.services.order_builder import OrderBuilder
 from chalicelib.services.planner import Planner
 from tests.factories import four_leg_strategy

@@ -28,7 +28,7 @@ from chalicelib.adapters.dynamo.models import BaseItem, ScheduleItem, StrategyIt
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.api.schemas import StrategyIn
 from chalicelib.domain.schedule import schedule_entries
-from chalicelib.domain.strategy import to_document
+from chalicelib.domain.strategy_documents import to_document
 from localdev import emulator
 from tests.factories import four_leg_strategy
 
