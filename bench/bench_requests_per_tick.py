@@ -53,7 +53,7 @@ from chalicelib.adapters.dynamo.models import (
 )
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.adapters.market.synthetic_quotes import SyntheticQuotes
-from chalicelib.api.schemas import StrategyIn
+from chalicelib.api.strategy_schemas import StrategyIn
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.market_model import MarketModel
 from chalicelib.domain.schedule import schedule_entries

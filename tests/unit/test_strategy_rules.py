@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.api.schemas import StrategyIn
+from chalicelib.api.strategy_schemas import StrategyIn
 from chalicelib.domain.schedule import schedule_entries, shard_of
 from chalicelib.domain.strategy import Phase, Weekday
 from chalicelib.domain.strategy_checks import check_strategy

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.api.schemas import StrategyIn
+from chalicelib.api.strategy_schemas import StrategyIn
 from chalicelib.domain.strategy import ExitReason
 from chalicelib.domain.strategy_documents import from_document, to_document
 from chalicelib.domain.underlying_exit import direction, underlying_exit
