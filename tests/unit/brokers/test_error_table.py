@@ -15,6 +15,7 @@ from chalicelib.adapters.brokers.error_table import (
     Rule,
     text_of,
 )
+from chalicelib.adapters.brokers.registry import ADAPTERS
 from chalicelib.ports import broker_errors as errors
 
 TABLE = ErrorTable(
@@ -92,3 +93,8 @@ def test_pick_takes_and_renames_fields_from_another_request():
     assert pick(fields, "a", "c", bee="b") == {"a": 1, "c": 2.5, "bee": "x"}
     with pytest.raises(KeyError):
         pick(fields, "missing")
+
+
+@pytest.mark.parametrize("broker", sorted(ADAPTERS))
+def test_every_catalogued_adapter_declares_its_error_table(broker):
+    assert isinstance(ADAPTERS[broker].errors, ErrorTable)
