@@ -53,11 +53,11 @@ from chalicelib.adapters.dynamo.models import (
 )
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.adapters.market.synthetic_quotes import SyntheticQuotes
-from chalicelib.api.schemas import StrategyIn
+from chalicelib.api.strategy_schemas import StrategyIn
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.market_model import MarketModel
 from chalicelib.domain.schedule import schedule_entries
-from chalicelib.domain.strategy import to_document
+from chalicelib.domain.strategy_documents import to_document
 from chalicelib.services.order_builder import OrderBuilder
 from chalicelib.services.planner import Planner
 from tests.factories import four_leg_strategy

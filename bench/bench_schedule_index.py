@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from chalicelib.adapters.dynamo.metrics import count_requests
 from chalicelib.adapters.dynamo.models import BaseItem, ScheduleItem, StrategyItem, bind_table
 from chalicelib.adapters.dynamo.repository import Repository
-from chalicelib.api.schemas import StrategyIn
+from chalicelib.api.strategy_schemas import StrategyIn
 from chalicelib.domain.schedule import schedule_entries
-from chalicelib.domain.strategy import to_document
+from chalicelib.domain.strategy_documents import to_document
 from localdev import emulator
 from tests.factories import four_leg_strategy
 

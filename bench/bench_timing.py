@@ -53,7 +53,7 @@ from rig import (
 )
 
 from chalicelib.adapters.dynamo.models import BaseItem, OrderItem
-from chalicelib.api.schemas import StrategyIn
+from chalicelib.api.strategy_schemas import StrategyIn
 from chalicelib.container import Container
 from chalicelib.domain.calendar import IST
 from chalicelib.services.firer import Firer, _hedges_first

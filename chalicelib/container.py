@@ -109,8 +109,9 @@ class Container(NotificationParts):
     def broker_sessions(self) -> BrokerSessionService:
         import httpx
 
-        from chalicelib.adapters.brokers.base import make_client, make_retrying
+        from chalicelib.adapters.brokers.http_client import make_client
         from chalicelib.adapters.brokers.registry import build_broker
+        from chalicelib.adapters.brokers.retry import make_retrying
 
         # The login runs inside an API request: a stalled broker must answer 503 within 5 s.
         s = self.settings

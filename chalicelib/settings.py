@@ -73,7 +73,7 @@ class Settings:
     aws_read_timeout: float = 1.5
     aws_max_attempts: int = 2
     # Broker calls made while an API request waits (the login's token exchange): one attempt
-    # must end well inside 5 s. The engine's adapters keep their own (adapters/brokers/base.py).
+    # must end well inside 5 s. The engine's adapters keep their own (adapters/brokers/http_client.py).
     broker_api_connect_timeout: float = 1.5
     broker_api_read_timeout: float = 3.0
     # The platform's clock: None = the wall clock; else a shift (PLATFORM_CLOCK="<at>@<anchor>",

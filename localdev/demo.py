@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from chalicelib.api.schemas import StrategyIn
+from chalicelib.api.strategy_schemas import StrategyIn
 from chalicelib.container import Container, use_container
 from chalicelib.domain.calendar import IST, default_calendar
 from chalicelib.services.clock import ClockShift, ShiftedClock

@@ -9,7 +9,8 @@ from chalice import Blueprint, Response
 
 from chalicelib.api import responses as R
 from chalicelib.api.routing import Request, json_response, load_json_object, parse_body, route
-from chalicelib.api.schemas import StrategyIn, StrategyPut, VersionIn
+from chalicelib.api.schemas import VersionIn
+from chalicelib.api.strategy_schemas import StrategyIn, StrategyPut
 from chalicelib.api.views import strategy_view
 from chalicelib.domain.strategy import StrategyStatus
 

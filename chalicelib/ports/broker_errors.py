@@ -1,7 +1,8 @@
 """Errors raised by the broker adapters.
 
 Every adapter translates its broker's failures at its own edge, so that services see one tree
-whatever the dialect. Each error keeps the broker's own ``message`` and ``code`` (Kite's
+whatever the dialect (each dialect declares an error table read by one shared classifier:
+``adapters/brokers/error_table.py``). Each error keeps the broker's own ``message`` and ``code`` (Kite's
 ``error_type``, Angel's ``errorcode``, Upstox's ``errorCode``, Fyers' numeric ``code``, Dhan's
 ``DH-9xx``, Noren's ``emsg``) and the HTTP status when there was one, so a trader can quote the
 broker's words to its support desk.

@@ -13,7 +13,7 @@ from chalicelib.adapters.aws.secrets import EnvelopeCipher
 from chalicelib.adapters.dynamo.models import AccountItem, SessionItem
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain.brokers import PAPER
-from chalicelib.domain.strategy import from_document
+from chalicelib.domain.strategy_documents import from_document
 from chalicelib.errors import Conflict, DomainError, NotFound, ValidationFailed
 from chalicelib.services.strategies import _check_version, new_id
 

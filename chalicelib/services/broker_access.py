@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 
 from chalicelib.adapters.aws.secrets import EnvelopeCipher
-from chalicelib.adapters.brokers.base import HttpBroker, make_client
+from chalicelib.adapters.brokers.base import HttpBroker
+from chalicelib.adapters.brokers.http_client import make_client
 from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter
 from chalicelib.adapters.dynamo.models import AccountItem, SessionItem
 from chalicelib.adapters.dynamo.repository import Repository

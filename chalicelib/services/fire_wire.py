@@ -25,7 +25,8 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from chalicelib.adapters.brokers.base import HttpBroker, PreparedPlace
+from chalicelib.adapters.brokers.base import HttpBroker
+from chalicelib.adapters.brokers.placement import PreparedPlace
 from chalicelib.adapters.brokers.wire import Connection, Job, Lane, Loop, response_of
 from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.domain import order_lifecycle as lc

@@ -28,8 +28,8 @@ rebuilt from the accepted ones and swapped into the shared ``MarketModel`` in on
 reader sees yesterday's tokens or today's, never a half-loaded file.
 
 Cache. The accepted raw file, gzipped, under ``INSTRUMENT_CACHE_DIR/<date>/<broker>-<hash of the
-master URL>.gz`` (the URL in the name keeps a fake broker's file apart from the real one's), and the
-parsed master in memory, tagged with its trading date. Honest limit: on AWS ``/tmp`` belongs to one
+master URL>.gz`` (``master_cache.py``), and the parsed master in memory, tagged with its trading
+date. Honest limit: on AWS ``/tmp`` belongs to one
 Lambda instance, so the file cache only saves re-downloads within that instance (and across
 restarts locally, where the clock and the API process share the directory); every cold instance
 downloads each token dialect it trades once per day.
@@ -40,15 +40,8 @@ in ``BROKER_HOSTS`` are used: a missing override is reported, never a call to th
 
 from __future__ import annotations
 
-import contextlib
-import gzip
-import hashlib
 import logging
-import os
-import shutil
-import tempfile
 import threading
-import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
@@ -71,6 +64,7 @@ from chalicelib.domain.masters.holder import Parser
 from chalicelib.domain.masters.merge import merge_masters
 from chalicelib.domain.underlying import Underlying
 from chalicelib.services.clock import Clock
+from chalicelib.services.master_cache import MasterCache
 from chalicelib.services.preview import DIALECT
 
 log = logging.getLogger(__name__)
@@ -135,11 +129,10 @@ class InstrumentRefresh:
         self.brokers = tuple(b for b in brokers if DIALECT.get(b) in PARSERS)
         self._hosts = hosts
         self._clock = clock
-        self._cache_dir = Path(cache_dir) if cache_dir else None
+        self._cache = MasterCache(Path(cache_dir) if cache_dir else None, keep_days)
         self._allow_default_hosts = allow_default_hosts
         self._download = download or self._adapter_download
         self._retry_after = retry_after
-        self._keep_days = keep_days
         self._holders = {
             d: MasterHolder(p, required=REQUIRED, source=d.value) for d, p in PARSERS.items()
         }
@@ -230,7 +223,7 @@ class InstrumentRefresh:
         self, broker: str, dialect: Broker, today: date, *, download: bool, use_cache: bool
     ) -> SourceReport:
         if use_cache:
-            cached = self._read(self._path(broker, today))
+            cached = self._cache.read(self._path(broker, today))
             if cached is not None:
                 accepted, _, _ = self._offer(dialect, cached)
                 if accepted:
@@ -256,7 +249,7 @@ class InstrumentRefresh:
         if not accepted:
             return self._fallback(broker, dialect, today, error_text, code)
         self._as_of[dialect] = today
-        self._write(self._path(broker, today), data, today)
+        self._cache.write(self._path(broker, today), data, today)
         self._publish()
         return self._report(broker, dialect, True, "download", today)
 
@@ -273,8 +266,8 @@ class InstrumentRefresh:
     ) -> SourceReport:
         """After a failure: keep what is loaded, else the newest older cached file."""
         if self._holders[dialect].current is None:
-            for day, path in self._older(broker, today):
-                data = self._read(path)
+            for day, path in self._cache.older(self._path(broker, today), today):
+                data = self._cache.read(path)
                 if data is not None and self._offer(dialect, data)[0]:
                     self._as_of[dialect] = day
                     self._publish()
@@ -349,9 +342,13 @@ class InstrumentRefresh:
 
         return default_hosts(broker).get("master")
 
+    def _path(self, broker: str, day: date) -> Path | None:
+        """This source's cache file of ``day`` (None without a master host)."""
+        return self._cache.path(broker, self._source(broker), day)
+
     def _adapter_download(self, broker: str) -> bytes:
         """The raw master through the dialect's adapter (no session: the files are public)."""
-        from chalicelib.adapters.brokers.base import make_client
+        from chalicelib.adapters.brokers.http_client import make_client
         from chalicelib.adapters.brokers.registry import build_broker
         from chalicelib.ports.broker import Credentials
 
@@ -365,65 +362,5 @@ class InstrumentRefresh:
             )
             return adapter.instruments()
 
-    # ------------------------------------------------------------------ file cache
-    @property
-    def cache_dir(self) -> Path:
-        if self._cache_dir is None:  # resolved on first use: gettempdir() probes the disk
-            self._cache_dir = Path(tempfile.gettempdir()) / "optexec-instruments"
-        return self._cache_dir
-
-    def _path(self, broker: str, day: date) -> Path | None:
-        source = self._source(broker)
-        if source is None:
-            return None
-        digest = hashlib.sha256(source.encode()).hexdigest()[:12]
-        return self.cache_dir / day.isoformat() / f"{broker}-{digest}.gz"
-
-    def _older(self, broker: str, today: date) -> list[tuple[date, Path]]:
-        """Cached files of this source from the last ``keep_days`` before today, newest first."""
-        path = self._path(broker, today)
-        if path is None or not self.cache_dir.is_dir():
-            return []
-        found = []
-        for candidate in self.cache_dir.glob(f"*/{path.name}"):
-            day = _day(candidate.parent.name)
-            if day is not None and today - timedelta(days=self._keep_days) <= day < today:
-                found.append((day, candidate))
-        return sorted(found, reverse=True)
-
-    def _read(self, path: Path | None) -> bytes | None:
-        if path is None or not path.is_file():
-            return None
-        try:
-            return gzip.decompress(path.read_bytes())
-        except (OSError, EOFError, zlib.error) as error:
-            log.warning("unreadable master cache file", extra={"path": str(path), "error": error})
-            with contextlib.suppress(OSError):
-                path.unlink()
-            return None
-
-    def _write(self, path: Path | None, data: bytes, today: date) -> None:
-        """Atomically (write then rename); a cache that cannot be written is only a warning."""
-        if path is None:
-            return
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.part")
-            partial.write_bytes(gzip.compress(data, compresslevel=6))
-            os.replace(partial, path)
-            for old in self.cache_dir.iterdir():
-                day = _day(old.name)
-                if day is not None and day < today - timedelta(days=self._keep_days):
-                    shutil.rmtree(old, ignore_errors=True)
-        except OSError as error:
-            log.warning("master cache not written", extra={"path": str(path), "error": error})
-
     def _today(self) -> date:
         return self._clock().astimezone(IST).date()
-
-
-def _day(name: str) -> date | None:
-    try:
-        return date.fromisoformat(name)
-    except ValueError:
-        return None

@@ -22,7 +22,8 @@ from chalicelib.domain.instrument import Broker, ContractKey
 from chalicelib.domain.market_errors import MarketDataError, MarketRuleError
 from chalicelib.domain.market_model import MarketModel
 from chalicelib.domain.sizing import order_slices
-from chalicelib.domain.strategy import Leg, Strategy, from_document
+from chalicelib.domain.strategy import Leg, Strategy
+from chalicelib.domain.strategy_documents import from_document
 from chalicelib.domain.symbols import angel_symbol
 from chalicelib.errors import DomainError
 from chalicelib.ports.broker_errors import BrokerError

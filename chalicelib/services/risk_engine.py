@@ -37,12 +37,8 @@ from chalicelib.adapters.dynamo.risk_items import LIVE, RiskBookItem, RiskReposi
 from chalicelib.domain.broker_support import BrokerSupport, broker_capabilities
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import ContractKey
-from chalicelib.domain.strategy import (
-    ExitReason,
-    Strategy,
-    from_document,
-    to_document,
-)
+from chalicelib.domain.strategy import ExitReason, Strategy
+from chalicelib.domain.strategy_documents import from_document, to_document
 from chalicelib.errors import DomainError, NotFound
 from chalicelib.ports.broker import Broker
 from chalicelib.ports.broker_errors import BrokerError

@@ -9,14 +9,9 @@ from dataclasses import dataclass
 from chalicelib.adapters.dynamo.models import BasketItem, StrategyItem
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain.schedule import ScheduleEntry, schedule_entries
-from chalicelib.domain.strategy import (
-    Phase,
-    Strategy,
-    StrategyStatus,
-    check_strategy,
-    from_document,
-    to_document,
-)
+from chalicelib.domain.strategy import Phase, Strategy, StrategyStatus
+from chalicelib.domain.strategy_checks import check_strategy
+from chalicelib.domain.strategy_documents import from_document, to_document
 from chalicelib.errors import Conflict, ValidationFailed
 from chalicelib.services.clock import Clock
 from chalicelib.services.races import retry_races

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.dynamo.models import BasketItem, ScheduleItem
-from chalicelib.api.schemas import StrategyIn
+from chalicelib.api.strategy_schemas import StrategyIn
 from chalicelib.domain.calendar import IST
 from chalicelib.errors import Conflict, DomainError
 from tests.factories import four_leg_strategy

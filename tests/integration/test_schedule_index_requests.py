@@ -7,9 +7,9 @@ import uuid
 
 from chalicelib.adapters.dynamo.metrics import count_requests
 from chalicelib.adapters.dynamo.models import ScheduleItem, StrategyItem
-from chalicelib.api.schemas import StrategyIn
+from chalicelib.api.strategy_schemas import StrategyIn
 from chalicelib.domain.schedule import schedule_entries
-from chalicelib.domain.strategy import to_document
+from chalicelib.domain.strategy_documents import to_document
 from tests.factories import four_leg_strategy
 
 

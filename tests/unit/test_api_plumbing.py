@@ -6,7 +6,8 @@ import pytest
 
 from chalicelib.api.openapi import build_openapi
 from chalicelib.api.routing import field_path, json_response, parse_body
-from chalicelib.api.schemas import BasketIn, StrategyIn
+from chalicelib.api.schemas import BasketIn
+from chalicelib.api.strategy_schemas import StrategyIn
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.settings import Settings
 from localdev.emulator import shim

@@ -8,8 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from chalicelib.api.routing import MAX_DEPTH, json_response, load_json_object, parse_body
-from chalicelib.api.schemas import AccountIn, BasketIn, BasketPatch, StrategyIn
-from chalicelib.domain.strategy import check_strategy
+from chalicelib.api.schemas import AccountIn, BasketIn, BasketPatch
+from chalicelib.api.strategy_schemas import StrategyIn
+from chalicelib.domain.strategy_checks import check_strategy
 from chalicelib.errors import ValidationFailed
 from tests.factories import four_leg_strategy
 

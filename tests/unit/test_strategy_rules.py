@@ -5,15 +5,11 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.api.schemas import StrategyIn
+from chalicelib.api.strategy_schemas import StrategyIn
 from chalicelib.domain.schedule import schedule_entries, shard_of
-from chalicelib.domain.strategy import (
-    Phase,
-    Weekday,
-    check_strategy,
-    from_document,
-    to_document,
-)
+from chalicelib.domain.strategy import Phase, Weekday
+from chalicelib.domain.strategy_checks import check_strategy
+from chalicelib.domain.strategy_documents import from_document, to_document
 from chalicelib.errors import ValidationFailed
 from tests.factories import four_leg_strategy
 

@@ -23,22 +23,27 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
-
-from chalicelib.adapters.brokers.base import (
-    AdapterConfig,
-    HttpBroker,
-    PlaceCall,
+from chalicelib.adapters.brokers.base import HttpBroker
+from chalicelib.adapters.brokers.config import AdapterConfig
+from chalicelib.adapters.brokers.conversions import (
     broker_ref,
     decimal_or_none,
     map_status,
-    mentions_ip_refusal,
+    pick,
     price_text,
     product_from,
     rupees,
-    server_error,
     whole,
 )
+from chalicelib.adapters.brokers.error_table import (
+    IP_REFUSED,
+    SERVER_ERROR,
+    ErrorTable,
+    Fault,
+    Rule,
+    text_of,
+)
+from chalicelib.adapters.brokers.placement import PlaceCall
 from chalicelib.adapters.brokers.session_expiry import session_expiry
 from chalicelib.domain.brokers import ANGELONE
 from chalicelib.domain.instrument import Broker as DomainBroker
@@ -57,9 +62,6 @@ from chalicelib.ports.broker import (
 )
 from chalicelib.ports.broker_errors import (
     AuthExpired,
-    BrokerError,
-    InvalidOrder,
-    IpNotAllowed,
     OrderNotFound,
     RateLimited,
     Rejected,
@@ -79,10 +81,33 @@ PRODUCTS = {Product.MIS: "INTRADAY", Product.NRML: "CARRYFORWARD"}
 PRODUCT_BACK = {"INTRADAY": Product.MIS, "CARRYFORWARD": Product.NRML}
 ORDER_TYPES = {OrderType.LIMIT: "LIMIT", OrderType.SL_LIMIT: "STOPLOSS_LIMIT"}
 VARIETIES = {OrderType.LIMIT: "NORMAL", OrderType.SL_LIMIT: "STOPLOSS"}
-AUTH_CODES = frozenset({"AG8001", "AG8002", "AG8003", "AB8050", "AB8051", "AB1010", "AB1011"})
-SERVER_CODES = frozenset({"AB1004", "AB2000", "AB2001"})
-NOT_FOUND_CODES = frozenset({"AB1013"})
 RMS_WORDS = ("rms", "margin", "insufficient", "circuit", "freeze")
+
+
+def _fault(body: Mapping[str, Any]) -> Fault:
+    code = text_of(body.get("errorcode") or body.get("errorCode")) or None
+    return Fault(text_of(body.get("message")), code)
+
+
+#: ``{"status": false, "message", "errorcode": "AG8001"}``; the rate gate answers plain text.
+ERRORS = ErrorTable(
+    failed=lambda body: body.get("status") is False,
+    read=_fault,
+    text_rules=(Rule(RateLimited, words=("exceeding access rate",)),),
+    rules=(
+        Rule(RateLimited, statuses={429}),
+        IP_REFUSED,
+        Rule(
+            AuthExpired,
+            statuses={401},
+            codes={"AG8001", "AG8002", "AG8003", "AB8050", "AB8051", "AB1010", "AB1011"},
+        ),
+        SERVER_ERROR,
+        Rule(Unavailable, codes={"AB1004", "AB2000", "AB2001"}, retryable=False),
+        Rule(OrderNotFound, codes={"AB1013"}),
+        Rule(Rejected, words=RMS_WORDS),
+    ),
+)
 
 
 class AngelBroker(HttpBroker):
@@ -92,6 +117,7 @@ class AngelBroker(HttpBroker):
         "login": "https://smartapi.angelone.in",
         "master": "https://margincalculator.angelbroking.com",
     }
+    errors = ERRORS
 
     def __init__(self, config: AdapterConfig) -> None:
         super().__init__(config)
@@ -145,8 +171,15 @@ class AngelBroker(HttpBroker):
 
     # ----------------------------------------------------------------- orders
     def _place_call(self, request: OrderRequest) -> PlaceCall:
+        payload = self._order_fields(request)
+        return PlaceCall(
+            "POST", "api", f"{ORDER}/placeOrder", {"headers": self._headers(), "json": payload}
+        )
+
+    def _order_fields(self, request: OrderRequest) -> dict[str, str]:
+        """The placement's fields (the basket margin reuses its contract and enums)."""
         ref = broker_ref(request.instrument, DomainBroker.ANGEL, self.name)
-        payload = {
+        return {
             "variety": VARIETIES[request.order_type],
             "tradingsymbol": ref.symbol,
             "symboltoken": ref.token,
@@ -160,9 +193,6 @@ class AngelBroker(HttpBroker):
             "quantity": str(request.quantity),
             "ordertag": request.tag,
         }
-        return PlaceCall(
-            "POST", "api", f"{ORDER}/placeOrder", {"headers": self._headers(), "json": payload}
-        )
 
     def _place_ack(self, body: Any, request: OrderRequest) -> OrderAck:
         data = body["data"]
@@ -271,13 +301,16 @@ class AngelBroker(HttpBroker):
         """``margin/v1/batch``: ``data.totalMarginRequired`` for the positions together."""
         positions = [
             {
-                "exchange": str(r.instrument.exchange),
+                **pick(
+                    self._order_fields(r),
+                    "exchange",
+                    productType="producttype",
+                    token="symboltoken",
+                    tradeType="transactiontype",
+                    orderType="ordertype",
+                ),
                 "qty": r.quantity,
                 "price": float(r.price),
-                "productType": PRODUCTS[r.product],
-                "token": broker_ref(r.instrument, DomainBroker.ANGEL, self.name).token,
-                "tradeType": str(r.side),
-                "orderType": ORDER_TYPES[r.order_type],
             }
             for r in requests
         ]
@@ -323,31 +356,3 @@ class AngelBroker(HttpBroker):
 
     def instruments(self) -> bytes:
         return self._master("master", "/OpenAPI_File/files/OpenAPIScripMaster.json")
-
-    # ----------------------------------------------------------------- errors
-    def _classify(self, response: httpx.Response, body: Any) -> BrokerError | None:
-        status = response.status_code
-        if isinstance(body, str):
-            if "exceeding access rate" in body.lower():
-                return RateLimited(body.strip(), broker=self.name, http_status=status)
-            return None
-        if not isinstance(body, dict) or (status < 400 and body.get("status") is not False):
-            return None
-        message = str(body.get("message") or response.reason_phrase)
-        code = str(body.get("errorcode") or body.get("errorCode") or "") or None
-        args = {"broker": self.name, "code": code, "http_status": status}
-        if status == 429:
-            return RateLimited(message, **args)
-        if mentions_ip_refusal(message):
-            return IpNotAllowed(message, **args)
-        if code in AUTH_CODES or status == 401:
-            return AuthExpired(message, **args)
-        if status >= 500:
-            return server_error(self.name, response, message, code)
-        if code in SERVER_CODES:
-            return Unavailable(message, **args, retryable=False)
-        if code in NOT_FOUND_CODES:
-            return OrderNotFound(message, **args)
-        if any(word in message.lower() for word in RMS_WORDS):
-            return Rejected(message, **args)
-        return InvalidOrder(message, **args)

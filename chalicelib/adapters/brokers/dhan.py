@@ -22,24 +22,29 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
-
-from chalicelib.adapters.brokers.base import (
-    IST,
-    HttpBroker,
-    PlaceCall,
+from chalicelib.adapters.brokers.base import HttpBroker
+from chalicelib.adapters.brokers.conversions import (
     broker_ref,
     decimal_or_none,
     map_status,
-    mentions_ip_refusal,
+    pick,
     price_number,
     product_from,
     rupees,
-    server_error,
     whole,
 )
+from chalicelib.adapters.brokers.error_table import (
+    IP_REFUSED,
+    SERVER_ERROR,
+    ErrorTable,
+    Fault,
+    Rule,
+    text_of,
+)
+from chalicelib.adapters.brokers.placement import PlaceCall
 from chalicelib.adapters.brokers.session_expiry import session_expiry
 from chalicelib.domain.brokers import DHAN
+from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import Broker as DomainBroker
 from chalicelib.domain.instrument import ContractKey, Instrument
 from chalicelib.domain.symbols import dhan_exchange_segment
@@ -57,9 +62,6 @@ from chalicelib.ports.broker import (
 )
 from chalicelib.ports.broker_errors import (
     AuthExpired,
-    BrokerError,
-    InvalidOrder,
-    IpNotAllowed,
     OrderNotFound,
     RateLimited,
     Rejected,
@@ -82,6 +84,28 @@ ORDER_TYPES = {OrderType.LIMIT: "LIMIT", OrderType.SL_LIMIT: "STOP_LOSS"}
 STOP_ORDER_TYPES = frozenset({"STOP_LOSS", "STOP_LOSS_MARKET"})
 
 
+def _fault(body: Mapping[str, Any]) -> Fault:
+    message = text_of(body.get("errorMessage") or body.get("message"))
+    return Fault(message, text_of(body.get("errorCode")) or None)
+
+
+#: ``{"errorType", "errorCode": "DH-9xx", "errorMessage"}``; an ``errorCode`` on a 2xx fails too.
+ERRORS = ErrorTable(
+    failed=lambda body: bool(body.get("errorCode")),
+    read=_fault,
+    rules=(
+        Rule(RateLimited, statuses={429}, codes={"DH-904"}),
+        IP_REFUSED,
+        Rule(AuthExpired, statuses={401}, codes={"DH-901", "DH-902", "DH-903"}),
+        SERVER_ERROR,
+        Rule(Unavailable, codes={"DH-908"}, retryable=False),
+        Rule(Unavailable, codes={"DH-909"}, retryable=True),
+        Rule(Rejected, codes={"DH-906"}),
+        Rule(OrderNotFound, statuses={404}, words=("not found",)),
+    ),
+)
+
+
 class DhanBroker(HttpBroker):
     name = DHAN.name
     default_hosts: Mapping[str, str] = {
@@ -89,6 +113,7 @@ class DhanBroker(HttpBroker):
         "auth": "https://auth.dhan.co",
         "master": "https://images.dhan.co",
     }
+    errors = ERRORS
 
     def _app_headers(self) -> dict[str, str]:
         creds = self.config.credentials
@@ -136,8 +161,13 @@ class DhanBroker(HttpBroker):
 
     # ----------------------------------------------------------------- orders
     def _place_call(self, request: OrderRequest) -> PlaceCall:
+        payload = self._order_fields(request)
+        return PlaceCall("POST", "api", "/v2/orders", {"headers": self._headers(), "json": payload})
+
+    def _order_fields(self, request: OrderRequest) -> dict[str, Any]:
+        """The placement's fields (the basket margin reuses its contract and enums)."""
         ref = broker_ref(request.instrument, DomainBroker.DHAN, self.name)
-        payload = {
+        return {
             "dhanClientId": self.config.credentials.client_id,
             "correlationId": request.tag,
             "transactionType": str(request.side),
@@ -152,7 +182,6 @@ class DhanBroker(HttpBroker):
             "triggerPrice": price_number(request.trigger),
             "afterMarketOrder": False,
         }
-        return PlaceCall("POST", "api", "/v2/orders", {"headers": self._headers(), "json": payload})
 
     def _place_ack(self, body: Any, request: OrderRequest) -> OrderAck:
         return OrderAck(str(body["orderId"]), tag=request.tag)
@@ -252,17 +281,13 @@ class DhanBroker(HttpBroker):
     def basket_margin(self, requests: Sequence[OrderRequest]) -> Decimal:
         """``POST /v2/margincalculator/multi``: ``totalMargin`` with the hedge benefit."""
         scrips = [
-            {
-                "exchangeSegment": dhan_exchange_segment(r.instrument.exchange),
-                "transactionType": str(r.side),
-                "quantity": r.quantity,
-                "productType": PRODUCTS[r.product],
-                "securityId": broker_ref(r.instrument, DomainBroker.DHAN, self.name).token,
-                "price": price_number(r.price),
-                "triggerPrice": price_number(r.trigger),
-            }
+            pick(
+                self._order_fields(r),
+                "exchangeSegment", "transactionType", "quantity", "productType", "securityId",
+                "price", "triggerPrice",
+            )
             for r in requests
-        ]
+        ]  # fmt: skip
         body = self._call(
             "POST", "api", "/v2/margincalculator/multi", idempotent=True,
             headers=self._headers(),
@@ -304,27 +329,3 @@ class DhanBroker(HttpBroker):
 
     def instruments(self) -> bytes:
         return self._master("master", "/api-data/api-scrip-master.csv")
-
-    # ----------------------------------------------------------------- errors
-    def _classify(self, response: httpx.Response, body: Any) -> BrokerError | None:
-        status = response.status_code
-        if not isinstance(body, dict) or not (status >= 400 or body.get("errorCode")):
-            return None
-        message = str(body.get("errorMessage") or body.get("message") or response.reason_phrase)
-        code = str(body.get("errorCode") or "") or None
-        args = {"broker": self.name, "code": code, "http_status": status}
-        if status == 429 or code == "DH-904":
-            return RateLimited(message, **args)
-        if mentions_ip_refusal(message):
-            return IpNotAllowed(message, **args)
-        if code in ("DH-901", "DH-902", "DH-903") or status == 401:
-            return AuthExpired(message, **args)
-        if status >= 500:
-            return server_error(self.name, response, message, code)
-        if code in ("DH-908", "DH-909"):
-            return Unavailable(message, **args, retryable=code == "DH-909")
-        if code == "DH-906":
-            return Rejected(message, **args)
-        if status == 404 or "not found" in message.lower():
-            return OrderNotFound(message, **args)
-        return InvalidOrder(message, **args)

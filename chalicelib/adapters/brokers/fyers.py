@@ -20,21 +20,26 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
-
-from chalicelib.adapters.brokers.base import (
-    HttpBroker,
-    PlaceCall,
+from chalicelib.adapters.brokers.base import HttpBroker
+from chalicelib.adapters.brokers.conversions import (
     broker_ref,
     decimal_or_none,
-    join_csv,
-    mentions_ip_refusal,
+    pick,
     price_number,
     product_from,
     rupees,
-    server_error,
     whole,
 )
+from chalicelib.adapters.brokers.error_table import (
+    IP_REFUSED,
+    SERVER_ERROR,
+    ErrorTable,
+    Fault,
+    Rule,
+    text_of,
+)
+from chalicelib.adapters.brokers.http_client import join_csv
+from chalicelib.adapters.brokers.placement import PlaceCall
 from chalicelib.adapters.brokers.session_expiry import session_expiry
 from chalicelib.domain.brokers import FYERS
 from chalicelib.domain.instrument import Broker as DomainBroker
@@ -51,15 +56,7 @@ from chalicelib.ports.broker import (
     Session,
     Side,
 )
-from chalicelib.ports.broker_errors import (
-    AuthExpired,
-    BrokerError,
-    InvalidOrder,
-    IpNotAllowed,
-    OrderNotFound,
-    RateLimited,
-    Rejected,
-)
+from chalicelib.ports.broker_errors import AuthExpired, OrderNotFound, RateLimited, Rejected
 
 STATUSES: Mapping[int, OrderStatus] = {
     1: OrderStatus.CANCELLED,
@@ -76,10 +73,19 @@ STOP_TYPES = frozenset({3, 4})
 SIDES = {Side.BUY: 1, Side.SELL: -1}
 PRODUCTS = {Product.MIS: "INTRADAY", Product.NRML: "MARGIN"}
 PRODUCT_BACK = {"INTRADAY": Product.MIS, "MARGIN": Product.NRML}
-AUTH_CODES = frozenset({-8, -15, -16, -17})
-RATE_CODES = frozenset({-429, 429})
-NOT_FOUND_CODES = frozenset({-51, -352})
-REJECT_CODES = frozenset({-99, -392})
+#: ``{"s": "error", "code": -16, "message": ...}``; the numeric code is kept as its text ("-16").
+ERRORS = ErrorTable(
+    failed=lambda body: body.get("s") == "error",
+    read=lambda body: Fault(text_of(body.get("message")), str(whole(body.get("code")))),
+    rules=(
+        Rule(RateLimited, statuses={429}, codes={"-429", "429"}),
+        IP_REFUSED,
+        Rule(AuthExpired, statuses={401}, codes={"-8", "-15", "-16", "-17"}),
+        SERVER_ERROR,
+        Rule(OrderNotFound, codes={"-51", "-352"}),
+        Rule(Rejected, codes={"-99", "-392"}, words=("rms",)),
+    ),
+)
 
 
 def fyers_app_id_hash(app_id: str, app_secret: str) -> str:
@@ -104,6 +110,7 @@ class FyersBroker(HttpBroker):
         "data": "https://api-t1.fyers.in/data",
         "master": "https://public.fyers.in",
     }
+    errors = ERRORS
 
     def login_url(self, state: str) -> str:
         creds = self.config.credentials
@@ -143,7 +150,14 @@ class FyersBroker(HttpBroker):
 
     # ----------------------------------------------------------------- orders
     def _place_call(self, request: OrderRequest) -> PlaceCall:
-        payload = {
+        payload = self._order_fields(request)
+        return PlaceCall(
+            "POST", "api", "/orders/sync", {"headers": self._headers(), "json": payload}
+        )
+
+    def _order_fields(self, request: OrderRequest) -> dict[str, Any]:
+        """The placement's fields (the basket margin reuses its contract and enums)."""
+        return {
             "symbol": broker_ref(request.instrument, DomainBroker.FYERS, self.name).symbol,
             "qty": request.quantity,
             "type": ORDER_TYPES[request.order_type],
@@ -156,9 +170,6 @@ class FyersBroker(HttpBroker):
             "offlineOrder": False,
             "orderTag": request.tag,
         }
-        return PlaceCall(
-            "POST", "api", "/orders/sync", {"headers": self._headers(), "json": payload}
-        )
 
     def _place_ack(self, body: Any, request: OrderRequest) -> OrderAck:
         return OrderAck(str(body["id"]), tag=request.tag)
@@ -247,18 +258,15 @@ class FyersBroker(HttpBroker):
         """``POST /multiorder/margin``: ``data.margin_new_order`` for the orders together."""
         orders = [
             {
-                "symbol": broker_ref(r.instrument, DomainBroker.FYERS, self.name).symbol,
-                "qty": r.quantity,
-                "side": SIDES[r.side],
-                "type": ORDER_TYPES[r.order_type],
-                "productType": PRODUCTS[r.product],
-                "limitPrice": price_number(r.price),
-                "stopPrice": price_number(r.trigger),
+                **pick(
+                    self._order_fields(r),
+                    "symbol", "qty", "side", "type", "productType", "limitPrice", "stopPrice",
+                ),
                 "stopLoss": 0.0,
                 "takeProfit": 0.0,
             }
             for r in requests
-        ]
+        ]  # fmt: skip
         body = self._call(
             "POST", "api", "/multiorder/margin", idempotent=True, headers=self._headers(),
             json={"data": orders},
@@ -297,25 +305,3 @@ class FyersBroker(HttpBroker):
         nse = self._master("master", "/sym_details/NSE_FO.csv")
         bse = self._master("master", "/sym_details/BSE_FO.csv")
         return join_csv(nse, bse, header=False)
-
-    # ----------------------------------------------------------------- errors
-    def _classify(self, response: httpx.Response, body: Any) -> BrokerError | None:
-        status = response.status_code
-        if not isinstance(body, dict) or (status < 400 and body.get("s") != "error"):
-            return None
-        message = str(body.get("message") or response.reason_phrase)
-        code = whole(body.get("code"))
-        args = {"broker": self.name, "code": str(code), "http_status": status}
-        if status == 429 or code in RATE_CODES:
-            return RateLimited(message, **args)
-        if mentions_ip_refusal(message):
-            return IpNotAllowed(message, **args)
-        if code in AUTH_CODES or status == 401:
-            return AuthExpired(message, **args)
-        if status >= 500:
-            return server_error(self.name, response, message, str(code))
-        if code in NOT_FOUND_CODES:
-            return OrderNotFound(message, **args)
-        if code in REJECT_CODES or "rms" in message.lower():
-            return Rejected(message, **args)
-        return InvalidOrder(message, **args)

@@ -14,22 +14,27 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
-
-from chalicelib.adapters.brokers.base import (
-    HttpBroker,
-    PlaceCall,
+from chalicelib.adapters.brokers.base import HttpBroker
+from chalicelib.adapters.brokers.conversions import (
     broker_ref,
     decimal_or_none,
-    join_csv,
     map_status,
-    mentions_ip_refusal,
+    pick,
     price_text,
     product_from,
     rupees,
-    server_error,
     whole,
 )
+from chalicelib.adapters.brokers.error_table import (
+    IP_REFUSED,
+    SERVER_ERROR,
+    ErrorTable,
+    Fault,
+    Rule,
+    text_of,
+)
+from chalicelib.adapters.brokers.http_client import join_csv
+from chalicelib.adapters.brokers.placement import PlaceCall
 from chalicelib.adapters.brokers.session_expiry import session_expiry
 from chalicelib.domain.brokers import ZERODHA
 from chalicelib.domain.instrument import Broker as DomainBroker
@@ -49,9 +54,6 @@ from chalicelib.ports.broker import (
 )
 from chalicelib.ports.broker_errors import (
     AuthExpired,
-    BrokerError,
-    InvalidOrder,
-    IpNotAllowed,
     OrderNotFound,
     RateLimited,
     Rejected,
@@ -75,6 +77,21 @@ STATUSES: Mapping[str, OrderStatus] = {
 }
 PRODUCTS = {"MIS": Product.MIS, "NRML": Product.NRML}
 ORDER_TYPES = {OrderType.LIMIT: "LIMIT", OrderType.SL_LIMIT: "SL"}
+#: ``{"status": "error", "error_type": "<Name>Exception", "message": ...}``.
+ERRORS = ErrorTable(
+    failed=lambda body: body.get("status") == "error",
+    read=lambda body: Fault(text_of(body.get("message")), text_of(body.get("error_type")) or None),
+    rules=(
+        Rule(RateLimited, statuses={429}),
+        IP_REFUSED,
+        Rule(AuthExpired, codes={"TokenException"}),
+        SERVER_ERROR,
+        Rule(Unavailable, codes={"NetworkException", "DataException"}, retryable=False),
+        Rule(Rejected, codes={"OrderException", "MarginException", "HoldingException"}),
+        Rule(AuthExpired, codes={"PermissionException"}),
+        Rule(OrderNotFound, statuses={404}, words=("not found",)),
+    ),
+)
 
 
 def kite_checksum(api_key: str, request_token: str, api_secret: str) -> str:
@@ -88,6 +105,7 @@ class KiteBroker(HttpBroker):
         "api": "https://api.kite.trade",
         "login": "https://kite.zerodha.com",
     }
+    errors = ERRORS
 
     # ----------------------------------------------------------------- login
     def login_url(self, state: str) -> str:
@@ -132,6 +150,13 @@ class KiteBroker(HttpBroker):
 
     # ----------------------------------------------------------------- orders
     def _place_call(self, request: OrderRequest) -> PlaceCall:
+        form = self._order_form(request)
+        return PlaceCall(
+            "POST", "api", "/orders/regular", {"headers": self._headers(), "data": form}
+        )
+
+    def _order_form(self, request: OrderRequest) -> dict[str, str]:
+        """The placement's form fields (the basket margin reuses its contract and enums)."""
         ref = broker_ref(request.instrument, DomainBroker.KITE, self.name)
         form = {
             "tradingsymbol": ref.symbol,
@@ -146,9 +171,7 @@ class KiteBroker(HttpBroker):
         }
         if request.trigger is not None:
             form["trigger_price"] = price_text(request.trigger)
-        return PlaceCall(
-            "POST", "api", "/orders/regular", {"headers": self._headers(), "data": form}
-        )
+        return form
 
     def _place_ack(self, body: Any, request: OrderRequest) -> OrderAck:
         return OrderAck(str(body["data"]["order_id"]), tag=request.tag)
@@ -288,18 +311,17 @@ class KiteBroker(HttpBroker):
         """``POST /margins/basket`` (JSON list, compact): ``final.total`` has the benefit."""
         orders = [
             {
-                "exchange": str(r.instrument.exchange),
-                "tradingsymbol": broker_ref(r.instrument, DomainBroker.KITE, self.name).symbol,
-                "transaction_type": str(r.side),
+                **pick(
+                    self._order_form(r),
+                    "exchange", "tradingsymbol", "transaction_type", "product", "order_type",
+                ),
                 "variety": "regular",
-                "product": str(r.product),
-                "order_type": ORDER_TYPES[r.order_type],
                 "quantity": r.quantity,
                 "price": float(r.price),
                 "trigger_price": float(r.trigger or 0),
             }
             for r in requests
-        ]
+        ]  # fmt: skip
         data = self._call(
             "POST", "api", "/margins/basket", idempotent=True, headers=self._headers(),
             params={"consider_positions": "true", "mode": "compact"}, json=orders,
@@ -318,36 +340,6 @@ class KiteBroker(HttpBroker):
             for exchange in ("NFO", "BFO")
         )
         return join_csv(nfo, bfo)
-
-    # ----------------------------------------------------------------- errors
-    def _classify(self, response: httpx.Response, body: Any) -> BrokerError | None:
-        if response.status_code < 400 and not (
-            isinstance(body, dict) and body.get("status") == "error"
-        ):
-            return None
-        status = response.status_code
-        if not isinstance(body, dict):
-            return None
-        message = str(body.get("message") or response.reason_phrase)
-        kind = str(body.get("error_type") or "")
-        args = {"broker": self.name, "code": kind or None, "http_status": status}
-        if status == 429:
-            return RateLimited(message, **args)
-        if mentions_ip_refusal(message):
-            return IpNotAllowed(message, **args)
-        if kind == "TokenException":
-            return AuthExpired(message, **args)
-        if status >= 500:
-            return server_error(self.name, response, message, kind or None)
-        if kind in ("NetworkException", "DataException"):
-            return Unavailable(message, **args, retryable=False)
-        if kind in ("OrderException", "MarginException", "HoldingException"):
-            return Rejected(message, **args)
-        if kind == "PermissionException":
-            return AuthExpired(message, **args)
-        if status == 404 or "not found" in message.lower():
-            return OrderNotFound(message, **args)
-        return InvalidOrder(message, **args)
 
 
 def _best(levels: Any) -> tuple[Decimal | None, int | None]:

@@ -16,22 +16,27 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
-
-from chalicelib.adapters.brokers.base import (
-    HttpBroker,
-    PlaceCall,
+from chalicelib.adapters.brokers.base import HttpBroker
+from chalicelib.adapters.brokers.conversions import (
     broker_ref,
     decimal_or_none,
-    join_csv,
     map_status,
-    mentions_ip_refusal,
+    pick,
     price_text,
     product_from,
     rupees,
-    server_error,
     whole,
 )
+from chalicelib.adapters.brokers.error_table import (
+    IP_REFUSED,
+    SERVER_ERROR,
+    ErrorTable,
+    Fault,
+    Rule,
+    text_of,
+)
+from chalicelib.adapters.brokers.http_client import join_csv
+from chalicelib.adapters.brokers.placement import PlaceCall
 from chalicelib.adapters.brokers.session_expiry import session_expiry
 from chalicelib.domain.brokers import SHOONYA, ZEBU
 from chalicelib.domain.instrument import Broker as DomainBroker
@@ -51,8 +56,6 @@ from chalicelib.ports.broker import (
 from chalicelib.ports.broker_errors import (
     AuthExpired,
     BrokerError,
-    InvalidOrder,
-    IpNotAllowed,
     OrderNotFound,
     RateLimited,
     Rejected,
@@ -73,6 +76,19 @@ PRICE_TYPES = {OrderType.LIMIT: "LMT", OrderType.SL_LIMIT: "SL-LMT"}
 SIDES = {Side.BUY: "B", Side.SELL: "S"}
 SIDE_BACK = {"B": Side.BUY, "S": Side.SELL}
 RMS_WORDS = ("rms", "margin", "insufficient", "circuit", "freeze", "lot")
+#: ``{"stat": "Not_Ok", "emsg": ...}``: no codes, so the words decide (the code kept is ``stat``).
+ERRORS = ErrorTable(
+    failed=lambda body: body.get("stat") == "Not_Ok",
+    read=lambda body: Fault(text_of(body.get("emsg")), text_of(body.get("stat")) or None),
+    rules=(
+        Rule(RateLimited, statuses={429}, words=("rate limit", "too many")),
+        IP_REFUSED,
+        Rule(AuthExpired, statuses={401}, words=("session", "token")),
+        SERVER_ERROR,
+        Rule(OrderNotFound, words=("not found", "invalid order")),
+        Rule(Rejected, words=RMS_WORDS),
+    ),
+)
 
 
 def noren_checksum(client_id: str, secret: str, code: str) -> str:
@@ -90,6 +106,7 @@ class NorenBroker(HttpBroker):
 
     name = "noren"
     default_hosts: Mapping[str, str] = {}
+    errors = ERRORS
 
     def login_url(self, state: str) -> str:
         creds = self.config.credentials
@@ -148,10 +165,13 @@ class NorenBroker(HttpBroker):
 
     # ----------------------------------------------------------------- orders
     def _place_call(self, request: OrderRequest) -> PlaceCall:
+        data = {"uid": self._uid, "actid": self._uid, **self._order_fields(request)}
+        return PlaceCall("POST", "api", "/PlaceOrder", self._post_kwargs(data, authenticated=True))
+
+    def _order_fields(self, request: OrderRequest) -> dict[str, str]:
+        """The placement's fields but the user's (the basket margin reuses them)."""
         ref = broker_ref(request.instrument, DomainBroker.NOREN, self.name)
         data = {
-            "uid": self._uid,
-            "actid": self._uid,
             "exch": str(request.instrument.exchange),
             "tsym": ref.symbol,
             "qty": str(request.quantity),
@@ -166,7 +186,7 @@ class NorenBroker(HttpBroker):
         }
         if request.trigger is not None:
             data["trgprc"] = price_text(request.trigger)
-        return PlaceCall("POST", "api", "/PlaceOrder", self._post_kwargs(data, authenticated=True))
+        return data
 
     def _place_ack(self, body: Any, request: OrderRequest) -> OrderAck:
         return OrderAck(str(body["norenordno"]), tag=request.tag)
@@ -237,15 +257,7 @@ class NorenBroker(HttpBroker):
         """``GetBasketMargin``: the first order at the top level, the others in
         ``basketlists``; ``marginused`` is what the basket blocks."""
         orders = [
-            {
-                "exch": str(r.instrument.exchange),
-                "tsym": broker_ref(r.instrument, DomainBroker.NOREN, self.name).symbol,
-                "qty": str(r.quantity),
-                "prc": price_text(r.price),
-                "prd": PRODUCTS[r.product],
-                "trantype": SIDES[r.side],
-                "prctyp": PRICE_TYPES[r.order_type],
-            }
+            pick(self._order_fields(r), "exch", "tsym", "qty", "prc", "prd", "trantype", "prctyp")
             for r in requests
         ]
         data = {"uid": self._uid, "actid": self._uid, **orders[0]}
@@ -283,32 +295,6 @@ class NorenBroker(HttpBroker):
         nfo = self._master("master", "/NFO_symbols.txt.zip")
         bfo = self._master("master", "/BFO_symbols.txt.zip")
         return join_csv(nfo, bfo)
-
-    # ----------------------------------------------------------------- errors
-    def _classify(self, response: httpx.Response, body: Any) -> BrokerError | None:
-        status = response.status_code
-        if not isinstance(body, dict) or (status < 400 and body.get("stat") != "Not_Ok"):
-            return None
-        message = str(body.get("emsg") or response.reason_phrase)
-        args = {
-            "broker": self.name,
-            "code": str(body.get("stat") or "") or None,
-            "http_status": status,
-        }
-        lowered = message.lower()
-        if status == 429 or "rate limit" in lowered or "too many" in lowered:
-            return RateLimited(message, **args)
-        if mentions_ip_refusal(message):
-            return IpNotAllowed(message, **args)
-        if "session" in lowered or "token" in lowered or status == 401:
-            return AuthExpired(message, **args)
-        if status >= 500:
-            return server_error(self.name, response, message, args["code"])
-        if "not found" in lowered or "invalid order" in lowered:
-            return OrderNotFound(message, **args)
-        if any(word in lowered for word in RMS_WORDS):
-            return Rejected(message, **args)
-        return InvalidOrder(message, **args)
 
 
 class ShoonyaBroker(NorenBroker):

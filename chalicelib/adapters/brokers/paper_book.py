@@ -24,7 +24,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Protocol, Self
 
-from chalicelib.adapters.brokers.base import broker_ref
+from chalicelib.adapters.brokers.conversions import broker_ref
 from chalicelib.domain import paper_matching as pm
 from chalicelib.domain.brokers import PAPER
 from chalicelib.domain.calendar import IST, default_calendar

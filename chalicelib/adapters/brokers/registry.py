@@ -15,9 +15,11 @@ from datetime import datetime
 import httpx
 from tenacity import Retrying
 
-from chalicelib.adapters.brokers.base import AdapterConfig, HttpBroker, ist_now, make_client
-from chalicelib.adapters.brokers.base import make_retrying as default_retrying
+from chalicelib.adapters.brokers.base import HttpBroker
+from chalicelib.adapters.brokers.config import AdapterConfig, ist_now
+from chalicelib.adapters.brokers.http_client import make_client
 from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter
+from chalicelib.adapters.brokers.retry import make_retrying as default_retrying
 from chalicelib.domain.brokers import CATALOGUE, PAPER, UnknownBroker, broker_entry
 from chalicelib.ports.broker import Credentials, Session
 

@@ -13,21 +13,26 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
-
-from chalicelib.adapters.brokers.base import (
-    HttpBroker,
-    PlaceCall,
+from chalicelib.adapters.brokers.base import HttpBroker
+from chalicelib.adapters.brokers.conversions import (
     broker_ref,
     decimal_or_none,
     map_status,
-    mentions_ip_refusal,
+    pick,
     price_number,
     product_from,
     rupees,
-    server_error,
     whole,
 )
+from chalicelib.adapters.brokers.error_table import (
+    IP_REFUSED,
+    SERVER_ERROR,
+    ErrorTable,
+    Fault,
+    Rule,
+    text_of,
+)
+from chalicelib.adapters.brokers.placement import PlaceCall
 from chalicelib.adapters.brokers.session_expiry import session_expiry
 from chalicelib.domain.brokers import UPSTOX
 from chalicelib.domain.instrument import Broker as DomainBroker
@@ -45,15 +50,7 @@ from chalicelib.ports.broker import (
     Session,
     Side,
 )
-from chalicelib.ports.broker_errors import (
-    AuthExpired,
-    BrokerError,
-    InvalidOrder,
-    IpNotAllowed,
-    OrderNotFound,
-    RateLimited,
-    Rejected,
-)
+from chalicelib.ports.broker_errors import AuthExpired, OrderNotFound, RateLimited, Rejected
 
 STATUSES: Mapping[str, OrderStatus] = {
     "OPEN": OrderStatus.OPEN,
@@ -67,10 +64,29 @@ STATUSES: Mapping[str, OrderStatus] = {
 PRODUCTS = {Product.MIS: "I", Product.NRML: "D"}
 PRODUCT_BACK = {"I": Product.MIS, "D": Product.NRML}
 ORDER_TYPES = {OrderType.LIMIT: "LIMIT", OrderType.SL_LIMIT: "SL"}
-AUTH_CODES = frozenset({"UDAPI100050", "UDAPI100067", "UDAPI100016"})
-RATE_CODES = frozenset({"UDAPI10005"})
-NOT_FOUND_CODES = frozenset({"UDAPI100010", "UDAPI1023"})
 RMS_WORDS = ("rms", "margin", "insufficient", "circuit", "freeze")
+
+
+def _fault(body: Mapping[str, Any]) -> Fault:
+    """The first of ``errors`` speaks for the reply."""
+    first = (body.get("errors") or [{}])[0]
+    code = text_of(first.get("errorCode") or first.get("error_code")) or None
+    return Fault(text_of(first.get("message") or body.get("message")), code)
+
+
+#: ``{"status": "error", "errors": [{"errorCode": "UDAPI...", "message": ...}]}``.
+ERRORS = ErrorTable(
+    failed=lambda body: body.get("status") == "error",
+    read=_fault,
+    rules=(
+        Rule(RateLimited, statuses={429}, codes={"UDAPI10005"}),
+        IP_REFUSED,
+        Rule(AuthExpired, statuses={401}, codes={"UDAPI100050", "UDAPI100067", "UDAPI100016"}),
+        SERVER_ERROR,
+        Rule(OrderNotFound, statuses={404}, codes={"UDAPI100010", "UDAPI1023"}),
+        Rule(Rejected, words=RMS_WORDS),
+    ),
+)
 
 
 def instrument_key(instrument: Instrument, name: str) -> str:
@@ -87,6 +103,7 @@ class UpstoxBroker(HttpBroker):
         "hft": "https://api-hft.upstox.com",
         "master": "https://assets.upstox.com",
     }
+    errors = ERRORS
 
     def login_url(self, state: str) -> str:
         creds = self.config.credentials
@@ -133,7 +150,14 @@ class UpstoxBroker(HttpBroker):
 
     # ----------------------------------------------------------------- orders
     def _place_call(self, request: OrderRequest) -> PlaceCall:
-        payload = {
+        payload = self._order_fields(request)
+        return PlaceCall(
+            "POST", "hft", "/v3/order/place", {"headers": self._headers(), "json": payload}
+        )
+
+    def _order_fields(self, request: OrderRequest) -> dict[str, Any]:
+        """The placement's fields (the basket margin reuses its contract and enums)."""
+        return {
             "quantity": request.quantity,
             "product": PRODUCTS[request.product],
             "validity": "DAY",
@@ -147,9 +171,6 @@ class UpstoxBroker(HttpBroker):
             "is_amo": False,
             "slice": False,
         }
-        return PlaceCall(
-            "POST", "hft", "/v3/order/place", {"headers": self._headers(), "json": payload}
-        )
 
     def _place_ack(self, body: Any, request: OrderRequest) -> OrderAck:
         return OrderAck(str(body["data"]["order_ids"][0]), tag=request.tag)
@@ -241,13 +262,14 @@ class UpstoxBroker(HttpBroker):
     def basket_margin(self, requests: Sequence[OrderRequest]) -> Decimal:
         """``POST /v2/charges/margin``: ``data.final_margin`` (hedge benefit applied)."""
         instruments = [
-            {
-                "instrument_key": instrument_key(r.instrument, self.name),
-                "quantity": r.quantity,
-                "transaction_type": str(r.side),
-                "product": PRODUCTS[r.product],
-                "price": price_number(r.price),
-            }
+            pick(
+                self._order_fields(r),
+                "quantity",
+                "transaction_type",
+                "product",
+                "price",
+                instrument_key="instrument_token",
+            )
             for r in requests
         ]
         data = self._call(
@@ -287,26 +309,3 @@ class UpstoxBroker(HttpBroker):
 
     def instruments(self) -> bytes:
         return self._master("master", "/market-quote/instruments/exchange/complete.json.gz")
-
-    # ----------------------------------------------------------------- errors
-    def _classify(self, response: httpx.Response, body: Any) -> BrokerError | None:
-        status = response.status_code
-        if not isinstance(body, dict) or (status < 400 and body.get("status") != "error"):
-            return None
-        first = (body.get("errors") or [{}])[0]
-        message = str(first.get("message") or body.get("message") or response.reason_phrase)
-        code = str(first.get("errorCode") or first.get("error_code") or "") or None
-        args = {"broker": self.name, "code": code, "http_status": status}
-        if status == 429 or code in RATE_CODES:
-            return RateLimited(message, **args)
-        if mentions_ip_refusal(message):
-            return IpNotAllowed(message, **args)
-        if code in AUTH_CODES or status == 401:
-            return AuthExpired(message, **args)
-        if status >= 500:
-            return server_error(self.name, response, message, code)
-        if code in NOT_FOUND_CODES or status == 404:
-            return OrderNotFound(message, **args)
-        if any(word in message.lower() for word in RMS_WORDS):
-            return Rejected(message, **args)
-        return InvalidOrder(message, **args)

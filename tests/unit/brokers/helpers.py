@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from chalicelib.adapters.brokers.base import AdapterConfig, HttpBroker, make_retrying
+from chalicelib.adapters.brokers.base import HttpBroker
+from chalicelib.adapters.brokers.config import AdapterConfig
+from chalicelib.adapters.brokers.retry import make_retrying
 from chalicelib.domain.instrument import Broker, BrokerRef, ContractKey, Instrument
 from chalicelib.domain.underlying import Exchange, OptionType, Underlying
 from chalicelib.ports.broker import (

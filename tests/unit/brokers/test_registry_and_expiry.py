@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from chalicelib.adapters.brokers.base import mentions_ip_refusal
+from chalicelib.adapters.brokers.error_table import mentions_ip_refusal
 from chalicelib.adapters.brokers.registry import (
     ADAPTERS,
     UnknownBroker,

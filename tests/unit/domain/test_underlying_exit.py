@@ -4,8 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.api.schemas import StrategyIn
-from chalicelib.domain.strategy import ExitReason, from_document, to_document
+from chalicelib.api.strategy_schemas import StrategyIn
+from chalicelib.domain.strategy import ExitReason
+from chalicelib.domain.strategy_documents import from_document, to_document
 from chalicelib.domain.underlying_exit import direction, underlying_exit
 from tests.factories import four_leg_strategy
 

@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.api.schemas import StrategyIn
+from chalicelib.api.strategy_schemas import StrategyIn
 from chalicelib.domain.schedule import schedule_entries
-from chalicelib.domain.strategy import check_strategy, from_document, to_document
+from chalicelib.domain.strategy_checks import check_strategy
+from chalicelib.domain.strategy_documents import from_document, to_document
 from chalicelib.domain.wait_and_trade import (
     WaitAndTrade,
     WaitDirection,

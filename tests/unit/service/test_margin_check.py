@@ -122,7 +122,7 @@ def test_a_broker_that_does_not_answer_in_time_is_unchecked_not_waited_for():
 
 
 def test_an_adapter_without_a_margin_endpoint_is_recorded_not_alarmed():
-    from chalicelib.adapters.brokers.base import margin_unsupported
+    from chalicelib.adapters.brokers.error_table import margin_unsupported
 
     class Plain:  # an adapter with no margin calls at all (a future dialect, a paper book)
         pass
