@@ -47,6 +47,7 @@ from datetime import date
 from typing import Any
 
 from chalicelib.adapters.dynamo.models import OrderItem
+from chalicelib.adapters.dynamo.order_items import order_item
 from chalicelib.adapters.dynamo.risk_items import RiskBookItem
 from chalicelib.domain import order_lifecycle as lc
 from chalicelib.domain.calendar import IST
@@ -56,7 +57,7 @@ from chalicelib.services.closing import canonical_symbol, closing_orders, holdin
 from chalicelib.services.guards import CLOSED, EXITING, ORDER_FIELDS, Guard
 from chalicelib.services.leases import Leases
 from chalicelib.services.order_builder import ChildOrder
-from chalicelib.services.order_sender import order_item, order_request, stamp
+from chalicelib.services.order_sender import order_request, stamp
 from chalicelib.services.risk_engine import RiskEngine
 from chalicelib.services.settlement import TERMINAL, Settlement
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
 from chalicelib.adapters.dynamo.models import OrderItem
+from chalicelib.adapters.dynamo.order_items import order_item
 from chalicelib.adapters.dynamo.repository import now_iso
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import ContractKey, Instrument
@@ -33,7 +34,7 @@ from chalicelib.services.closing import (
     still_held,
 )
 from chalicelib.services.order_builder import ChildOrder
-from chalicelib.services.order_sender import Checkpoint, order_item, send
+from chalicelib.services.order_sender import Checkpoint, send
 
 log = logging.getLogger(__name__)
 
