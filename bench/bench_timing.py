@@ -52,6 +52,7 @@ from rig import (
     write_result,
 )
 
+from chalicelib.adapters.brokers.wire_lanes import HttpWireSender
 from chalicelib.adapters.dynamo.models import BaseItem, OrderItem
 from chalicelib.api.strategy_schemas import StrategyIn
 from chalicelib.container import Container
@@ -128,7 +129,8 @@ def run(container: Container, fakes: Any, clock: ShiftedClock, slot: datetime, l
 
     firer = TimedFirer(
         adapter_for=container.broker_access.adapter, market=container.market, wall=clock,
-        max_workers=max_workers, stamps=container.limiter,
+        max_workers=max_workers, stamps=container.limiter, executions=container.executions,
+        wire=HttpWireSender(),
     )  # fmt: skip
     clock.set(slot - timedelta(seconds=lead_s))
     fire_start_mono = time.monotonic()
@@ -203,7 +205,11 @@ def limit_run(container: Container, fakes: Any, orders: list[OrderItem],
     by_account: dict[tuple[str, str], list[OrderItem]] = {}
     for order in orders:
         by_account.setdefault((order.uid, order.account_id), []).append(order)
-    helper = Firer(adapter_for=container.broker_access.adapter, market=container.market)
+    helper = Firer(
+        adapter_for=container.broker_access.adapter,
+        market=container.market,
+        executions=container.executions,
+    )
     prepared = []
     for (uid, account), group in by_account.items():
         adapter = container.broker_access.adapter(uid, account)

@@ -20,6 +20,7 @@ from chalicelib.adapters.aws.jwt_verifier import JwtVerifier
 from chalicelib.adapters.aws.secrets import EnvelopeCipher
 from chalicelib.adapters.brokers.dynamo_rate_limit import DynamoRateLimiter
 from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter, SlidingWindowLimiter
+from chalicelib.adapters.brokers.wire_lanes import HttpWireSender
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
 from chalicelib.adapters.dynamo.lease_items import LeaseRepository
 from chalicelib.adapters.dynamo.models import bind_table
@@ -271,6 +272,7 @@ class Container(NotificationParts):
             stamps=self.limiter,
             before_send=ExitGuard(self.risk, self.leases, self.risk.settlement, alert=self.alert),
             executions=self.executions,
+            wire=HttpWireSender(),
             alert=self.alert,
         )
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from chalicelib.domain.records import OrderRecord, PositionRecord
+from chalicelib.ports.firing import NewOrders
 from chalicelib.ports.settlement import ExecutionLog, OrderOutcomes
 
 
@@ -24,7 +25,7 @@ class PositionReads(Protocol):
         ...
 
 
-class ClosingStore(PositionReads, OrderOutcomes, Protocol):
+class ClosingStore(PositionReads, OrderOutcomes, NewOrders, Protocol):
     """The store as ``PositionCloser`` uses it: positions, and closing orders written ahead of
     their send (``record_sent``) and their outcome."""
 
@@ -38,7 +39,7 @@ class ClosingStore(PositionReads, OrderOutcomes, Protocol):
         ...
 
 
-class ExitGuardStore(PositionReads, ExecutionLog, Protocol):
+class ExitGuardStore(PositionReads, ExecutionLog, NewOrders, Protocol):
     """The store as the exit guard uses it at T, under the close lease."""
 
     def orders_on(

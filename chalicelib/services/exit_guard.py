@@ -55,7 +55,7 @@ from chalicelib.services.closing import canonical_symbol, closing_orders, holdin
 from chalicelib.services.guards import CLOSED, EXITING, ORDER_FIELDS, Guard
 from chalicelib.services.leases import Leases
 from chalicelib.services.order_builder import ChildOrder
-from chalicelib.services.order_sender import order_item, order_request, stamp
+from chalicelib.services.order_sender import order_request, stamp
 from chalicelib.services.risk_engine import RiskEngine
 from chalicelib.services.settlement import TERMINAL, Settlement
 
@@ -196,7 +196,10 @@ class ExitGuard:
                 "exit: units held beyond the plan cannot be closed now",
                 extra={"user": uid, "strategy": strategy_id, "errors": [*missing, *refused]},
             )
-        items = [order_item(uid, execution, strategy_id, "EXIT", child, now) for child in children]
+        items = [
+            self.executions.new_order(uid, execution, strategy_id, "EXIT", child, now)
+            for child in children
+        ]
         self.executions.put_claimed(items, "exit-hook", at=stamp(now))
         log.warning(
             "exit closes units held beyond its plan",

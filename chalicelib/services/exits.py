@@ -32,7 +32,7 @@ from chalicelib.services.closing import (
     still_held,
 )
 from chalicelib.services.order_builder import ChildOrder
-from chalicelib.services.order_sender import Checkpoint, order_item, send, stamp
+from chalicelib.services.order_sender import Checkpoint, send, stamp
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ class PositionCloser:
         adapters: dict[str, Broker | DomainError | BrokerError] = {}
         sent: list[OrderRecord] = []
         for child in orders:
-            item = order_item(uid, execution_sk, strategy_id, phase, child, now)
+            item = self.executions.new_order(uid, execution_sk, strategy_id, phase, child, now)
             adapter = self._adapter(adapters, uid, child.account_id)
             if isinstance(adapter, Exception):  # stored, then failed-never-sent: both conditional
                 error = {"kind": "no_adapter", "code": _code(adapter), "message": str(adapter)}

@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.domain import order_lifecycle as lc
+from chalicelib.domain.records import OrderRecord
 from chalicelib.ports.broker import InvalidRequest, OrderAck
 from chalicelib.ports.broker_errors import BrokerError, InvalidOrder, Rejected, Unavailable
 
 
 @dataclass
 class Sent:
-    order: OrderItem
+    order: OrderRecord
     sent_at: datetime
     acked_at: datetime | None
     ack: OrderAck | None

@@ -1,17 +1,17 @@
 """The firer: at slot T, send every built order once, as close to T as the clock allows.
 
 Everything that can happen before T does: adapters are built (sessions opened, KMS) and every
-order is claimed with a conditional write (BUILT -> SENDING, ``ExecutionRepository.claim_order``)
+order is claimed with a conditional write (BUILT -> SENDING, ``FireStore.claim_order``)
 so a second firer, a retried Lambda or a duplicate batch cannot send it again. Then it sleeps on
 the monotonic clock (immune to wall-clock steps) until a few milliseconds before T and spins the
 rest. At T the hot path is HTTP only: accounts in parallel (one worker each), within an account BUY
 legs before SELL legs (hedges first, for margin), every request through the account's rate
 limiter (the 10 orders/s rule wins over speed); where that limiter lives in the table (AWS), each
 account's budget for its orders is reserved before T with one conditional write, so no order waits
-on the table at T. Where the adapter allows it (``fire_wire.py``), each account's requests are
-serialised before T and its connection opened, and at T one event loop writes them (one request
-in flight per account): a fraction of a thread-and-httpx send's CPU. Results are written after
-the sends.
+on the table at T. Where a wire sender is wired and the adapter allows it (``fire_wire.py``), each
+account's requests are serialised before T and its connection opened, and at T one event loop
+writes them (one request in flight per account): a fraction of a thread-and-httpx send's CPU.
+Results are written after the sends.
 `sent_at` is the moment the limiter granted the request, on the same clock as `scheduled_at`.
 
 Isolation: every order's outcome is recorded whatever another order, account or user raises. An
@@ -38,12 +38,10 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
-from chalicelib.adapters.dynamo.models import OrderItem
-from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain import order_lifecycle as lc
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.market_model import MarketModel
+from chalicelib.domain.records import OrderRecord
 from chalicelib.ports.broker import (
     OrderRequest,
     OrderType,
@@ -51,6 +49,8 @@ from chalicelib.ports.broker import (
     Side,
 )
 from chalicelib.ports.broker_errors import Unavailable
+from chalicelib.ports.firing import FireStore
+from chalicelib.ports.wire import WireSender
 from chalicelib.services import fire_wire
 from chalicelib.services.fire_outcome import Sent
 from chalicelib.services.fire_outcome import outcome_of as _outcome_of
@@ -71,9 +71,9 @@ AdapterFor = Callable[[str, str], Any]  # (uid, account_id) -> a Broker with a s
 #: (subject, details) -> an operator alert (SNS on AWS, the log locally).
 Alert = Callable[[str, dict[str, Any]], None]
 #: (step, order) -> None; the fault-matrix tests raise here to simulate a crash at that step.
-Checkpoint = Callable[[str, OrderItem], None]
+Checkpoint = Callable[[str, OrderRecord], None]
 BeforeSend = Callable[
-    [list[OrderItem], list[OrderRequest], Any], tuple[list[OrderItem], list[OrderRequest]]
+    [list[OrderRecord], list[OrderRequest], Any], tuple[list[OrderRecord], list[OrderRequest]]
 ]
 
 
@@ -81,6 +81,8 @@ BeforeSend = Callable[
 class Firer(fire_wire.WireFiring):
     adapter_for: AdapterFor
     market: MarketModel
+    #: The store of order transitions (claim, record ack / unknown / failed / missed).
+    executions: FireStore
     wall: Callable[[], datetime] = lambda: datetime.now(IST)
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
@@ -88,10 +90,8 @@ class Firer(fire_wire.WireFiring):
     max_workers: int = MAX_WORKERS
     #: At T, before an account's sends: may drop or shrink orders (exits cancel stops first).
     before_send: BeforeSend | None = None
-    #: The store of order transitions (claim, record ack / unknown / failed / missed).
-    executions: ExecutionRepository = field(
-        default_factory=lambda: ExecutionRepository(Repository(1))
-    )
+    #: Sends prepared bytes at T where an account allows it (None: every account threaded).
+    wire: WireSender | None = None
     alert: Alert | None = None
     checkpoint: Checkpoint | None = None
     #: CPU seconds of the last fire() by stage (threads summed): prep, send (the hot path), record.
@@ -108,14 +108,14 @@ class Firer(fire_wire.WireFiring):
             if left > SPIN_WINDOW:
                 self.sleep(left - SPIN_WINDOW)
 
-    def fire(self, orders: list[OrderItem]) -> dict[str, int]:
+    def fire(self, orders: list[OrderRecord]) -> dict[str, int]:
         """Send `orders` at their scheduled_at; returns counts. Orders not BUILT are skipped.
 
         Counts: sent (acknowledged), failed (refused or never sent), skipped (claimed by someone
         else); ``unknown`` and ``missed`` appear when there are any.
         """
         token = secrets.token_hex(8)  # this call's claims: a retried claim recognises its own
-        by_account: dict[tuple[str, str, str], list[OrderItem]] = {}
+        by_account: dict[tuple[str, str, str], list[OrderRecord]] = {}
         for order in orders:
             key = (order.scheduled_at, order.uid, order.account_id)
             by_account.setdefault(key, []).append(order)
@@ -165,23 +165,23 @@ class Firer(fire_wire.WireFiring):
 
         return timed
 
-    def _at(self, step: str, order: OrderItem) -> None:
+    def _at(self, step: str, order: OrderRecord) -> None:
         """A named step of the lifecycle (fault-matrix tests crash the process here)."""
         if self.checkpoint is not None:
             self.checkpoint(step, order)
 
     # -- before T ------------------------------------------------------------------------------
-    def _adapter(self, group: list[OrderItem]) -> Any:
+    def _adapter(self, group: list[OrderRecord]) -> Any:
         try:
             return self.adapter_for(group[0].uid, group[0].account_id)
         except Exception as error:
             log.warning("no adapter", extra={"user": group[0].uid, "account": group[0].account_id})
             return error
 
-    def _claim_all(self, token: str, group: list[OrderItem]) -> list[OrderItem]:
+    def _claim_all(self, token: str, group: list[OrderRecord]) -> list[OrderRecord]:
         return [order for order in group if self._claim(token, order)]
 
-    def _claim(self, token: str, order: OrderItem) -> bool:
+    def _claim(self, token: str, order: OrderRecord) -> bool:
         """claim, once per order; a storage failure leaves the order unsent for recovery."""
         self._at("before_claim", order)
         try:
@@ -193,12 +193,12 @@ class Firer(fire_wire.WireFiring):
             self._at("after_claim", order)
         return claimed
 
-    def _reserve(self, moment: datetime, group: list[OrderItem]) -> None:
+    def _reserve(self, moment: datetime, group: list[OrderRecord]) -> None:
         """The account's rate budget for its claimed orders, reserved before T."""
         if group and self.stamps is not None:
             self.stamps.reserve(group[0].account_id, len(group), moment)
 
-    def _request(self, order: OrderItem) -> OrderRequest | Exception:
+    def _request(self, order: OrderRecord) -> OrderRequest | Exception:
         try:
             child = ChildOrder.from_dict(order.request)
             return OrderRequest(
@@ -216,7 +216,7 @@ class Firer(fire_wire.WireFiring):
 
     # -- at T: HTTP only -----------------------------------------------------------------------
     def _send_account(
-        self, orders: list[OrderItem], requests: list[OrderRequest | Exception], adapter: Any
+        self, orders: list[OrderRecord], requests: list[OrderRequest | Exception], adapter: Any
     ) -> list[Sent]:
         results: list[Sent] = []
         if not orders:
@@ -240,8 +240,8 @@ class Firer(fire_wire.WireFiring):
         return results
 
     def _hold_back_closing(
-        self, orders: list[OrderItem], requests: list[OrderRequest | Exception]
-    ) -> tuple[list[OrderItem], list[OrderRequest | Exception]]:
+        self, orders: list[OrderRecord], requests: list[OrderRequest | Exception]
+    ) -> tuple[list[OrderRecord], list[OrderRequest | Exception]]:
         """Fail closed when the hook that trims closing orders to what is held broke: unchecked,
         an exit could reverse a position a stop or a kill switch already closed. Closing orders
         stay claimed and unsent; the recovery sweep finds them absent at the broker and resends
@@ -256,7 +256,9 @@ class Firer(fire_wire.WireFiring):
         kept = [(o, r) for o, r in zip(orders, requests, strict=True) if o.phase == "ENTRY"]
         return [o for o, _ in kept], [r for _, r in kept]
 
-    def _send_one(self, order: OrderItem, request: OrderRequest | Exception, adapter: Any) -> Sent:
+    def _send_one(
+        self, order: OrderRecord, request: OrderRequest | Exception, adapter: Any
+    ) -> Sent:
         """One order's send; whatever it raises becomes this order's recorded outcome."""
         before = self.wall()
         if isinstance(adapter, Exception) or isinstance(request, Exception):
@@ -276,13 +278,13 @@ class Firer(fire_wire.WireFiring):
         left = outcome != lc.FAILED or not isinstance(error, Unavailable)
         return Sent(order, granted or before, acked if ack else None, ack, error, outcome, left)
 
-    def _allowed(self, order: OrderItem) -> timedelta | None:
+    def _allowed(self, order: OrderRecord) -> timedelta | None:
         """How long after T an entry may still leave (None: other phases, however late)."""
         if order.phase != "ENTRY":
             return None
         return timedelta(seconds=float(order.max_delay_seconds or DEFAULT_MAX_ENTRY_DELAY))
 
-    def _too_late(self, order: OrderItem, now: datetime) -> timedelta | None:
+    def _too_late(self, order: OrderRecord, now: datetime) -> timedelta | None:
         """How late an entry is beyond its allowed delay (None: send it). Other phases never are."""
         allowed = self._allowed(order)
         if allowed is None:
@@ -335,7 +337,7 @@ class Firer(fire_wire.WireFiring):
             extra={"order": order.order_id, "code": doc["kind"], "status": result.outcome},
         )
 
-    def _alarm(self, subject: str, order: OrderItem, message: str, code: str) -> None:
+    def _alarm(self, subject: str, order: OrderRecord, message: str, code: str) -> None:
         """The operator's alert, and an alert event on the execution so the trader is told too
         (urgent: an order nobody knows the fate of, or an entry that was not sent)."""
         details = {
@@ -360,14 +362,14 @@ class Firer(fire_wire.WireFiring):
                 log.exception("alert not delivered", extra=details)
 
 
-def _leg_name(order: OrderItem) -> str:
+def _leg_name(order: OrderRecord) -> str:
     """``SELL 65 NIFTY 24500 CE 2026-12-01``: what a trader recognises at the broker."""
     request = order.request or {}
     keys = ("side", "quantity", "underlying", "strike", "option_type", "expiry")
     return " ".join(str(request[k]) for k in keys if request.get(k) is not None) or order.tag
 
 
-def _hedges_first(orders: list[OrderItem]) -> list[OrderItem]:
+def _hedges_first(orders: list[OrderRecord]) -> list[OrderRecord]:
     return sorted(
         orders, key=lambda o: (o.request["side"] != "BUY", o.request["leg"], o.request["slice"])
     )

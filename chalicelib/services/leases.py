@@ -29,24 +29,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
 
+from chalicelib.ports.leases import LeaseStore
 from chalicelib.services.clock import Clock
 
 log = logging.getLogger(__name__)
 DEFAULT_TTL = 30.0
-
-
-class LeaseStore(Protocol):
-    """The storage port (``adapters.dynamo.lease_items.LeaseRepository``)."""
-
-    def take(
-        self, uid: str, strategy_id: str, account_id: str, owner: str, now: float, ttl: float
-    ) -> bool: ...
-
-    def drop(self, uid: str, strategy_id: str, account_id: str, owner: str) -> bool: ...
-
-    def holder(self, uid: str, strategy_id: str, account_id: str) -> Any: ...
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""One child order through one adapter, recorded: the OrderItem before, the ack or error after.
+"""One child order through one adapter, recorded: the order before, the ack or error after.
 
 Used by settlement (unwinds), exits and the kill switch (square-offs). The order item is written
 before the request leaves, so a crash between the two leaves a SENT order that settlement and the
@@ -8,16 +8,14 @@ recovery sweep resolve by tag instead of an order the platform does not know abo
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
-from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.domain import order_lifecycle as lc
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.market_model import MarketModel
+from chalicelib.domain.records import OrderRecord
 from chalicelib.ports.broker import (
     Broker,
     InvalidRequest,
@@ -27,52 +25,21 @@ from chalicelib.ports.broker import (
     Side,
 )
 from chalicelib.ports.broker_errors import BrokerError, InvalidOrder, Rejected, Unavailable
+from chalicelib.ports.firing import OrderOutcomes
 from chalicelib.services.clock import Clock
 from chalicelib.services.order_builder import ChildOrder
 
 log = logging.getLogger(__name__)
 #: (step, order) -> None at each lifecycle step; the fault-matrix tests raise here (a crash).
-Checkpoint = Callable[[str, OrderItem], None]
+Checkpoint = Callable[[str, OrderRecord], None]
 
 
-def _no_checkpoint(step: str, order: OrderItem) -> None:
+def _no_checkpoint(step: str, order: OrderRecord) -> None:
     return None
 
 
 def stamp(moment: datetime) -> str:
     return moment.astimezone(IST).isoformat(timespec="milliseconds")
-
-
-def order_item(
-    uid: str,
-    execution_sk: str,
-    strategy_id: str,
-    phase: str,
-    child: ChildOrder,
-    scheduled_at: datetime,
-    order_id: str | None = None,
-) -> OrderItem:
-    """A BUILT order item for ``child``, linked to its execution through GSI1."""
-    trade_date = scheduled_at.astimezone(IST).date().isoformat()
-    order_id = order_id or secrets.token_hex(8)
-    gsi1pk, gsi1sk = OrderItem.execution_index_key(uid, execution_sk, order_id)
-    return OrderItem(
-        *OrderItem.key(uid, trade_date, order_id),
-        gsi1pk=gsi1pk,
-        gsi1sk=gsi1sk,
-        uid=uid,
-        order_id=order_id,
-        execution=execution_sk,
-        strategy_id=strategy_id,
-        phase=phase,
-        account_id=child.account_id,
-        broker=child.broker,
-        tag=child.tag,
-        request=child.to_dict(),
-        status="BUILT",
-        scheduled_at=stamp(scheduled_at),
-        history=[],
-    )
 
 
 def error_doc(error: Exception) -> dict[str, Any]:
@@ -99,12 +66,12 @@ def order_request(child: ChildOrder, market: MarketModel) -> OrderRequest:
 
 def send(
     adapter: Broker,
-    item: OrderItem,
+    item: OrderRecord,
     market: MarketModel,
-    executions: ExecutionRepository,
+    executions: OrderOutcomes,
     clock: Clock,
     checkpoint: Checkpoint | None = None,
-) -> OrderItem:
+) -> OrderRecord:
     """Place ``item`` and record the outcome through the store's lifecycle operations; never
     raises for a broker refusal or an unexpected failure of one order.
 

@@ -27,6 +27,7 @@ from typing import Any
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
 from chalicelib.adapters.dynamo.metrics import count_requests
 from chalicelib.adapters.dynamo.models import ScheduleItem, SessionItem
+from chalicelib.adapters.dynamo.order_items import order_item
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain import day_limits
 from chalicelib.domain.calendar import IST, default_calendar
@@ -38,7 +39,6 @@ from chalicelib.errors import DependencyUnavailable, DomainError
 from chalicelib.ports.broker_errors import BrokerError
 from chalicelib.services.margin_check import PreEntry
 from chalicelib.services.order_builder import ChildOrder, OrderBuilder, market_error
-from chalicelib.services.order_sender import order_item
 from chalicelib.services.quotes import QuoteSource
 from chalicelib.services.tick_plan import PlannedExecution, TickPlan
 

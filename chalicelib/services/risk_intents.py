@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters.dynamo.models import OrderItem
+from chalicelib.adapters.dynamo.order_items import order_item
 from chalicelib.adapters.dynamo.risk_items import (
     RiskBookItem,
     abandon,
@@ -41,7 +42,7 @@ from chalicelib.ports.broker import Broker, InvalidRequest
 from chalicelib.ports.broker_errors import BrokerError, InvalidOrder, Rejected, Unavailable
 from chalicelib.services.clock import Clock
 from chalicelib.services.order_builder import ChildOrder
-from chalicelib.services.order_sender import error_doc, order_item, order_request, stamp
+from chalicelib.services.order_sender import error_doc, order_request, stamp
 from chalicelib.services.settlement import Settlement
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter
+from chalicelib.ports.order_rate import OrderRateLimiter
 
 log = logging.getLogger(__name__)
 

@@ -29,6 +29,7 @@ from typing import Any
 from chalicelib.domain import order_lifecycle as lc
 from chalicelib.domain.fills import add_fill, applied_so_far, keep_applied
 from chalicelib.errors import DependencyUnavailable, NotFound
+from tests.fakes.firing import FakeNewOrders
 from tests.fakes.records import Account, Execution, Order, Position, Strategy
 
 #: The adapter's attempts of a fill against concurrent writers of one position.
@@ -78,7 +79,7 @@ def _claimed_by(token: str) -> Check:
                       and o.broker_order_id is None and o.sent_at is None)  # fmt: skip
 
 
-class InMemoryExecutions:
+class InMemoryExecutions(FakeNewOrders):
     def __init__(self, stamp: Callable[[], str] = lambda: STAMP) -> None:
         self.executions_by_key: dict[tuple[str, str], Execution] = {}
         self.orders_by_key: dict[tuple[str, str], Order] = {}

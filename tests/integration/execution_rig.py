@@ -13,6 +13,7 @@ from typing import Any
 from chalice.test import Client
 
 from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem
+from chalicelib.adapters.dynamo.order_items import order_item
 from chalicelib.container import Container
 from chalicelib.domain.instrument import Instrument
 from chalicelib.domain.money import Rounding, snap_to_tick
@@ -21,7 +22,7 @@ from chalicelib.domain.underlying import Underlying
 from chalicelib.services.closing import BrokerLtp, unique_tag
 from chalicelib.services.exits import PositionCloser
 from chalicelib.services.order_builder import ChildOrder
-from chalicelib.services.order_sender import order_item, send
+from chalicelib.services.order_sender import send
 from chalicelib.services.settlement import Backoff, Settlement
 from tests.integration.conftest import Api, broker_login, sign_up
 

@@ -14,8 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.adapters.dynamo.models import OrderItem
+from chalicelib.adapters.dynamo.order_items import order_item
 from chalicelib.domain import order_lifecycle as lc
-from chalicelib.services.order_sender import order_item
 from chalicelib.services.settlement import Backoff
 from tests.integration.slot_rig import (  # noqa: F401  (fixtures)
     SLOT,

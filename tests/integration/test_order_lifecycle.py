@@ -12,9 +12,9 @@ from typing import Any
 
 from chalicelib.adapters.dynamo.event_items import events_of
 from chalicelib.adapters.dynamo.models import OrderItem
+from chalicelib.adapters.dynamo.order_items import order_item
 from chalicelib.domain import order_lifecycle as lc
 from chalicelib.services.order_builder import ChildOrder
-from chalicelib.services.order_sender import order_item
 from tests.integration.slot_rig import (  # noqa: F401  (fixtures)
     EXIT_SLOT,
     SLOT,

@@ -15,13 +15,13 @@ from urllib.parse import parse_qsl
 
 import pytest
 
+from chalicelib.adapters.dynamo.order_items import order_item
 from chalicelib.adapters.dynamo.risk_items import RiskRepository
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import Instrument
 from chalicelib.services.closing import canonical_symbol
 from chalicelib.services.exit_guard import ExitGuard
 from chalicelib.services.firer import Firer
-from chalicelib.services.order_sender import order_item
 from chalicelib.services.risk_engine import RiskEngine
 from tests.integration.execution_rig import FAST, Rig, make_rig
 
@@ -344,6 +344,7 @@ def test_exit_time_cancels_a_pending_stop_then_closes(rig: Rig):
     firer = Firer(
         adapter_for=c.broker_access.adapter,
         market=c.market,
+        executions=c.executions,
         before_send=ExitGuard(s.engine, c.leases, s.engine.settlement),
     )
     counts = firer.fire(items)

@@ -38,6 +38,7 @@ from collections.abc import Callable
 from chalicelib.adapters.dynamo.claim_transitions import ClaimTransitions
 from chalicelib.adapters.dynamo.conditional_writes import WRITE_ATTEMPTS
 from chalicelib.adapters.dynamo.execution_gate import ExecutionGate
+from chalicelib.adapters.dynamo.order_items import DynamoNewOrders
 from chalicelib.adapters.dynamo.order_queries import OrderQueries
 from chalicelib.adapters.dynamo.order_transitions import OrderTransitions
 from chalicelib.adapters.dynamo.position_fills import FILL_ATTEMPTS, PositionFills
@@ -48,7 +49,12 @@ __all__ = ["FILL_ATTEMPTS", "WRITE_ATTEMPTS", "ExecutionRepository", "applied_so
 
 
 class ExecutionRepository(
-    ExecutionGate, OrderQueries, OrderTransitions, PositionFills, ClaimTransitions
+    ExecutionGate,
+    OrderQueries,
+    OrderTransitions,
+    PositionFills,
+    ClaimTransitions,
+    DynamoNewOrders,
 ):
     """The execution store: its parts, each one module, over one repository and one sleep."""
 

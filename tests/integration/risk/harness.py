@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
+from chalicelib.adapters.dynamo.order_items import order_item
 from chalicelib.adapters.dynamo.risk_items import RiskBookItem, RiskRepository
 from chalicelib.container import Container
 from chalicelib.domain.calendar import IST
@@ -34,7 +35,7 @@ from chalicelib.services.broker_access import CachedAccess
 from chalicelib.services.closing import BrokerLtp, canonical_symbol, unique_tag
 from chalicelib.services.exits import PositionCloser
 from chalicelib.services.order_builder import ChildOrder
-from chalicelib.services.order_sender import order_item, send
+from chalicelib.services.order_sender import send
 from chalicelib.services.risk_engine import RiskEngine
 from chalicelib.services.settlement import Backoff, Settlement
 from sim.exchange import SimExchange
@@ -412,7 +413,7 @@ def fire_exit(s: Scenario, items: list[Any], engine: RiskEngine | None = None) -
     engine = engine or s.fresh_engine()
     firer = Firer(
         adapter_for=c.broker_access.adapter, market=c.market, wall=c.clock,
-        before_send=ExitGuard(engine, c.leases, engine.settlement),
+        executions=c.executions, before_send=ExitGuard(engine, c.leases, engine.settlement),
     )  # fmt: skip
     counts = firer.fire(items)
     engine.settlement.settle(s.sim.uid, s.exit_execution)

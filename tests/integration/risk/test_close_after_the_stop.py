@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from chalicelib.adapters.dynamo.order_items import order_item
 from chalicelib.domain.calendar import IST
 from chalicelib.jobs import risk as risk_jobs
 from chalicelib.services.closing import BrokerLtp
 from chalicelib.services.exit_guard import ExitGuard
 from chalicelib.services.exits import PositionCloser
 from chalicelib.services.firer import Firer
-from chalicelib.services.order_sender import order_item
 from tests.integration.risk.harness import (
     SHORT_SL30,
     Crash,
@@ -164,7 +164,7 @@ def exit_at_t(s: Scenario, settle_step: bool = False) -> dict[str, int]:
     c.executions.put_orders(items)
     firer = Firer(
         adapter_for=c.broker_access.adapter, market=c.market, wall=c.clock,
-        before_send=ExitGuard(s.engine, c.leases, s.engine.settlement),
+        executions=c.executions, before_send=ExitGuard(s.engine, c.leases, s.engine.settlement),
     )  # fmt: skip
     counts = firer.fire(items)
     s.engine.settlement.settle(s.sim.uid, execution.sk)

@@ -9,12 +9,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from chalicelib.adapters.dynamo.order_items import order_item
 from chalicelib.domain.instrument import ContractKey
 from chalicelib.domain.protection import protected_limit_price
 from chalicelib.domain.underlying import Underlying
 from chalicelib.ports.broker import OrderRequest, OrderType
 from chalicelib.services.closing import canonical_symbol
-from chalicelib.services.order_sender import order_item, send
+from chalicelib.services.order_sender import send
 from tests.integration.risk.harness import Crash, Scenario, Sim
 
 D = Decimal

@@ -1,0 +1,92 @@
+"""The in-memory fake of the firing store (``tests/fakes/firing.py``) answers every transition the
+firing path makes exactly as the DynamoDB execution store does: one script of claims and records
+runs on both, and both must give the expected answers and leave the expected states. The engine's
+unit tier (tests/unit/engine/test_firer*.py) is only as good as this parity."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib.adapters.dynamo.order_items import order_item
+from chalicelib.domain import order_lifecycle as lc
+from chalicelib.errors import DependencyUnavailable
+from tests.fakes.firing import FakeExecutions, FakeNewOrders
+from tests.unit.engine.firing_rig import T, child
+
+AT = T.isoformat()
+ERROR = {"kind": "unavailable", "code": None, "message": "read timeout"}
+
+
+@pytest.fixture(params=["fake", "dynamo"])
+def store(request: pytest.FixtureRequest) -> tuple[Any, Any]:
+    """(the store, a function making a BUILT order record of it)."""
+    if request.param == "fake":
+        return FakeExecutions(), FakeNewOrders().new_order
+    container = request.getfixturevalue("container")
+    return container.executions, order_item
+
+
+def built(store: tuple[Any, Any], tag: str) -> Any:
+    executions, new_order = store
+    uid = uuid.uuid4().hex
+    order = new_order(uid, "EXEC#x", "s1", "ENTRY", child("a1", 0, "BUY", tag), T)
+    executions.put_orders([order])
+    return order
+
+
+def test_a_claim_is_taken_once_and_recognised_by_its_own_token(store):
+    executions, _ = store
+    order = built(store, "C0")
+    assert executions.claim_order(order, "firer-1", AT)
+    assert executions.claim_order(order, "firer-1", AT)  # its own retried write
+    assert not executions.claim_order(order, "firer-2", AT)
+    assert order.status == lc.CLAIMED and order.claim_token == "firer-1"  # refreshed
+
+
+def test_records_start_only_from_their_states(store):
+    executions, _ = store
+    missed = built(store, "M0")
+    assert executions.claim_order(missed, "f", AT)
+    assert executions.record_missed(missed, "late", at=AT)
+    assert not executions.record_unknown(missed, ERROR, at=AT)
+    assert missed.status == lc.MISSED
+
+    unknown = built(store, "U0")
+    assert executions.claim_order(unknown, "f", AT)
+    assert executions.record_unknown(unknown, ERROR, at=AT, sent_at=AT)
+    assert not executions.record_missed(unknown, "late", at=AT)  # it may have left
+    assert executions.record_ack(unknown, "B9", sent_at=AT, acked_at=AT)
+    assert not executions.record_ack(unknown, "B10", sent_at=AT, acked_at=AT)  # another id
+    assert executions.record_ack(unknown, "B9", sent_at=AT, acked_at=AT)  # the same ack again
+    assert not executions.record_failed(unknown, lc.FAILED, ERROR, at=AT)
+    assert unknown.status == lc.OPEN and unknown.broker_order_id == "B9"
+
+
+def test_a_live_claim_is_never_failed_by_someone_else(store):
+    executions, _ = store
+    order = built(store, "L0")
+    assert executions.claim_order(order, "f", AT)
+    before_claim = (T - timedelta(seconds=60)).isoformat()
+    after_claim = (T + timedelta(seconds=60)).isoformat()
+    assert not executions.record_failed(order, lc.FAILED, ERROR, at=AT, claimed_before=before_claim)
+    assert order.status == lc.CLAIMED
+    assert executions.record_failed(order, lc.FAILED, ERROR, at=AT, claimed_before=after_claim)
+    assert executions.record_ack(order, "B1", sent_at=None, acked_at=AT)  # the broker's word wins
+    assert order.status == lc.OPEN and order.error is None
+
+
+def test_the_write_ahead_refuses_an_order_id_in_use(store):
+    executions, new_order = store
+    uid = uuid.uuid4().hex
+    first = new_order(uid, "EXEC#x", "s1", "UNWIND", child("a1", 0, "SELL", "W0"), T, "same")
+    executions.record_sent(first, AT)
+    again = new_order(uid, "EXEC#x", "s1", "UNWIND", child("a1", 0, "SELL", "W0"), T, "same")
+    executions.record_sent(again, AT)  # its own retried write: the same send
+    other = new_order(uid, "EXEC#x", "s1", "UNWIND", child("a1", 0, "SELL", "W1"), T, "same")
+    with pytest.raises(DependencyUnavailable):
+        executions.record_sent(other, (T + timedelta(seconds=1)).isoformat())
+    assert first.status == lc.SENT
