@@ -33,6 +33,7 @@ from chalicelib.adapters.dynamo.risk_items import RiskRepository
 from chalicelib.adapters.market.broker_quotes import KiteQuotes
 from chalicelib.adapters.market.synthetic_quotes import SyntheticQuotes
 from chalicelib.domain.brokers import KITE_DIALECT, PAPER
+from chalicelib.domain.kill_switch import blocking_reason
 from chalicelib.domain.market_model import MarketModel
 from chalicelib.errors import DomainError
 from chalicelib.paper_wiring import paper_books, quotes_indices
@@ -48,7 +49,7 @@ from chalicelib.services.exits import PositionCloser
 from chalicelib.services.firer import Firer, StampingLimiter
 from chalicelib.services.identity import IdentityService
 from chalicelib.services.instrument_refresh import InstrumentRefresh
-from chalicelib.services.kill_switch import KillSwitch, blocking_reason
+from chalicelib.services.kill_switch import KillSwitch
 from chalicelib.services.leases import Leases
 from chalicelib.services.margin_check import MarginCheck
 from chalicelib.services.order_builder import OrderBuilder
@@ -56,6 +57,7 @@ from chalicelib.services.planner import Planner
 from chalicelib.services.preview import PreviewService
 from chalicelib.services.quotes import QuoteSource
 from chalicelib.services.recovery import Recovery
+from chalicelib.services.reports import Reports
 from chalicelib.services.risk_engine import QUICK, RiskEngine
 from chalicelib.services.settlement import Settlement
 from chalicelib.services.strategies import StrategyService
@@ -320,7 +322,10 @@ class Container(NotificationParts):
         settlement = Settlement(
             self.executions, self.repo, self.closer, self.clock, backoff=QUICK, fail_closing=True
         )
-        return KillSwitch(switches, self.repo, settlement, self.clock, self.leases, risk=self.risk)
+        return KillSwitch(
+            switches, self.repo, self.executions, settlement, self.clock, self.leases,
+            risk=self.risk,
+        )  # fmt: skip
 
     @cached_property
     def margin_check(self) -> MarginCheck:
@@ -330,7 +335,14 @@ class Container(NotificationParts):
     @cached_property
     def day_limits(self) -> DayLimits:
         notify = self.notifications.publish
-        return DayLimits(self.repo, self.closer, self.kill_switch, self.clock, notify=notify)
+        return DayLimits(
+            self.repo, self.executions, self.closer, self.kill_switch, self.clock, notify=notify
+        )
+
+    @cached_property
+    def reports(self) -> Reports:
+        """Executions, orders, positions and P&L as the API shows them."""
+        return Reports(self.executions, self.risk.books, self.clock, self.quotes_of)
 
     # -- risk management -----------------------------------------------------------------------
     @cached_property

@@ -135,3 +135,14 @@ def paper_book_for(
         now=container.clock,
         no_feed_reason=reason,
     )
+
+
+def open_paper_orders() -> list[tuple[str, str, str]]:
+    """Every paper order of every user that can still fill: (uid, account_id, order_id)."""
+    return DynamoPaperBook().open_orders()
+
+
+def orphan_paper_book(container: Any, uid: str, account_id: str) -> PaperBookBroker:
+    """The book of a deleted paper account: no quote source, so its open orders can only be
+    cancelled (the paper sweep does, so they leave the open-order index)."""
+    return PaperBookBroker(DynamoPaperBook(), uid, account_id, None, now=container.clock)

@@ -8,24 +8,24 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
 from chalice import Blueprint, Response
 
-from chalicelib.adapters.dynamo.kill_switch_items import KillSwitchItem
-from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem, PositionItem
-from chalicelib.adapters.dynamo.risk_items import RiskBookItem
 from chalicelib.api import responses as R
 from chalicelib.api.routing import Request, json_response, route
 from chalicelib.api.schemas import Strict
 from chalicelib.domain import order_lifecycle
-from chalicelib.domain.calendar import IST, default_calendar
-from chalicelib.domain.market_errors import MarketRuleError
+from chalicelib.domain.records import (
+    ExecutionRecord,
+    KillSwitchRecord,
+    OrderRecord,
+    RiskBookRecord,
+)
 from chalicelib.errors import NotFound, ValidationFailed
-from chalicelib.services.closing import contract_key
-from chalicelib.services.quotes import QuoteSource
+from chalicelib.services.reports import PositionReport
 
 bp = Blueprint(__name__)
 #: Every state of the order lifecycle (docs/order-lifecycle.md), SENDING (claimed) included.
@@ -53,10 +53,11 @@ def execution_sk(value: str) -> str:
     return sk
 
 
-def trade_date(req: Request, now: datetime) -> str:
+def trade_date(req: Request, today: str) -> str:
+    """The ``date`` query parameter (YYYY-MM-DD), else ``today``."""
     raw = req.query.get("date")
     if not raw:
-        return now.astimezone(IST).date().isoformat()
+        return today
     try:
         return date.fromisoformat(raw).isoformat()
     except ValueError:
@@ -64,7 +65,7 @@ def trade_date(req: Request, now: datetime) -> str:
 
 
 # -- views -----------------------------------------------------------------------------------
-def execution_view(item: ExecutionItem, events: list[dict[str, Any]]) -> dict[str, Any]:
+def execution_view(item: ExecutionRecord, events: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "id": execution_id(item.sk),
         "strategy_id": item.strategy_id,
@@ -79,7 +80,7 @@ def execution_view(item: ExecutionItem, events: list[dict[str, Any]]) -> dict[st
     }
 
 
-def fills_view(item: OrderItem) -> list[dict[str, Any]]:
+def fills_view(item: OrderRecord) -> list[dict[str, Any]]:
     """Each fill as it reached the position (``apply_fill``: the quantity a broker status added
     and its average price); an order settled before fills were recorded one by one (or filled
     but not yet applied) shows its whole fill as one."""
@@ -105,7 +106,7 @@ def _price(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def order_view(item: OrderItem) -> dict[str, Any]:
+def order_view(item: OrderRecord) -> dict[str, Any]:
     request = item.request
     fills = fills_view(item)
     return {
@@ -134,38 +135,28 @@ def order_view(item: OrderItem) -> dict[str, Any]:
     }
 
 
-def position_view(item: PositionItem, ltp: Decimal | None = None) -> dict[str, Any]:
-    buy_q, sell_q = int(item.buy_quantity), int(item.sell_quantity)
-    buy_v, sell_v = Decimal(item.buy_value), Decimal(item.sell_value)
-    buy_avg = buy_v / buy_q if buy_q else None
-    sell_avg = sell_v / sell_q if sell_q else None
-    closed = min(buy_q, sell_q)
-    realised = (sell_avg - buy_avg) * closed if closed and buy_avg and sell_avg else Decimal(0)
-    net = int(item.net_quantity)
-    unrealised: Decimal | None = Decimal(0)
-    if net:
-        open_avg = buy_avg if net > 0 else sell_avg
-        unrealised = None if ltp is None or open_avg is None else (ltp - open_avg) * net
+def position_view(report: PositionReport) -> dict[str, Any]:
+    item = report.position
     return {
         "strategy_id": item.strategy_id,
         "account_id": item.account_id,
         "symbol": item.symbol,
         "contract": item.contract,
-        "net_quantity": net,
-        "buy_quantity": buy_q,
-        "sell_quantity": sell_q,
-        "buy_value": _money(buy_v),
-        "sell_value": _money(sell_v),
-        "buy_average": None if buy_avg is None else _money(buy_avg),
-        "sell_average": None if sell_avg is None else _money(sell_avg),
-        "ltp": None if ltp is None else str(ltp),
-        "realised": _money(realised),
-        "unrealised": None if unrealised is None else _money(unrealised),
+        "net_quantity": int(item.net_quantity),
+        "buy_quantity": int(item.buy_quantity),
+        "sell_quantity": int(item.sell_quantity),
+        "buy_value": _money(Decimal(item.buy_value)),
+        "sell_value": _money(Decimal(item.sell_value)),
+        "buy_average": None if report.buy_average is None else _money(report.buy_average),
+        "sell_average": None if report.sell_average is None else _money(report.sell_average),
+        "ltp": None if report.ltp is None else str(report.ltp),
+        "realised": _money(report.realised),
+        "unrealised": None if report.unrealised is None else _money(report.unrealised),
         "updated_at": item.updated_at,
     }
 
 
-def kill_switch_view(item: KillSwitchItem) -> dict[str, Any]:
+def kill_switch_view(item: KillSwitchRecord) -> dict[str, Any]:
     """The switch and its square-off operation: ENGAGING until a pass found the scope flat."""
     return {
         "operation_id": item.operation_id,
@@ -187,44 +178,26 @@ def _money(value: Decimal) -> str:
     return str(value.quantize(Decimal("0.01")))
 
 
-def _ltp(quotes: QuoteSource, item: PositionItem, at: datetime) -> Decimal | None:
-    """The contract's price from the container's quote source (labelled in the response)."""
-    try:
-        key = contract_key(item.contract)
-        close = default_calendar().fo_session_bounds(key.expiry)[1]
-        expiry_time = datetime.combine(key.expiry, close, tzinfo=IST)
-        if expiry_time <= at:
-            return None
-        chain = quotes.chain(key.underlying, (key.strike,), at, expiry_time)
-        return chain.premium(key.strike, key.option_type)
-    except (MarketRuleError, KeyError, ValueError):
-        return None
-
-
 # -- executions and orders -------------------------------------------------------------------
 @route(bp, "/executions", "GET", query=("date",), response=R.EXECUTIONS)
 def list_executions(req: Request) -> dict[str, Any]:
     """The caller's executions on a trading date (default today, IST)."""
-    day = trade_date(req, req.container.clock())
-    items = req.container.executions.executions_on(req.uid, day)
-    books = req.container.risk.books
-    return {"date": day, "items": [execution_view(i, books.events(i)) for i in items]}
+    reports = req.container.reports
+    day = trade_date(req, reports.today())
+    found = reports.executions(req.uid, day)
+    return {"date": day, "items": [execution_view(i, events) for i, events in found]}
 
 
 @route(bp, "/executions/{execution}", "GET", response=R.EXECUTION_DETAIL)
 def get_execution(req: Request, execution: str) -> dict[str, Any]:
     """One execution with its orders: timings, broker ids, state history, fills."""
-    sk = execution_sk(execution)
-    item = req.container.executions.get_execution(req.uid, sk)
-    orders = req.container.executions.orders_of_execution(req.uid, sk)
-    orders.sort(key=lambda o: (o.scheduled_at, o.sent_at or "", o.order_id))
+    report = req.container.reports.execution(req.uid, execution_sk(execution))
     view = {
-        **execution_view(item, req.container.risk.books.events(item)),
-        "orders": [order_view(o) for o in orders],
+        **execution_view(report.execution, report.events),
+        "orders": [order_view(o) for o in report.orders],
     }
-    if item.phase == "ENTRY":
-        book = req.container.risk.books.get(req.uid, item.trade_date, item.strategy_id)
-        view["risk"] = None if book is None else risk_view(book)
+    if report.has_risk:
+        view["risk"] = None if report.risk_book is None else risk_view(report.risk_book)
     return view
 
 
@@ -232,33 +205,16 @@ def get_execution(req: Request, execution: str) -> dict[str, Any]:
 def list_risk(req: Request) -> dict[str, Any]:
     """The day's risk books: every guarded leg's stop, target, state and exit reason, and the
     risk events (triggers, modifications, exits, re-entries) with the prices that caused them."""
-    day = trade_date(req, req.container.clock())
-    books = req.container.risk.books.of_user(req.uid, day)
-    items = []
-    for book in books:
-        execution = req.container.executions.get_execution(req.uid, book.execution)
-        events = [
-            e
-            for e in req.container.risk.books.events(execution)
-            if e.get("kind") in RISK_EVENT_KINDS
-        ]
-        items.append({**risk_view(book), "execution_id": execution_id(book.execution),
-                      "events": events})  # fmt: skip
+    reports = req.container.reports
+    day = trade_date(req, reports.today())
+    items = [
+        {**risk_view(r.book), "execution_id": execution_id(r.execution_sk), "events": r.events}
+        for r in reports.risk(req.uid, day)
+    ]
     return {"date": day, "items": items}
 
 
-RISK_EVENT_KINDS = frozenset({
-    "risk_armed", "stop_placed", "stop_loss", "target", "trail", "move_to_cost", "closed",
-    "stop_order_lost", "alert", "mtm_exit", "re_entry_waiting", "re_entered", "re_entry_expired",
-    "re_entry_refused", "re_entry_not_sent", "underlying_reference", "underlying_exit",
-    "wait_and_trade_reference", "wait_and_trade_reached", "wait_and_trade_entered",
-    "wait_and_trade_skipped", "wait_and_trade_refused", "wait_and_trade_unwind",
-    "wait_and_trade_withdrawn",
-    "exit_time", "exit_time_takeover",
-})  # fmt: skip
-
-
-def risk_view(book: RiskBookItem) -> dict[str, Any]:
+def risk_view(book: RiskBookRecord) -> dict[str, Any]:
     return {
         "strategy_id": book.strategy_id,
         "trade_date": book.trade_date,
@@ -276,13 +232,12 @@ def risk_view(book: RiskBookItem) -> dict[str, Any]:
 @route(bp, "/orders", "GET", query=("date", "status"), response=R.ORDERS)
 def list_orders(req: Request) -> dict[str, Any]:
     """The caller's orders on a date (default today), optionally of one status."""
-    day = trade_date(req, req.container.clock())
+    reports = req.container.reports
+    day = trade_date(req, reports.today())
     status = req.query.get("status")
     if status and status.upper() not in ORDER_STATUSES:
         raise ValidationFailed(f"status must be one of {', '.join(ORDER_STATUSES)}", field="status")
-    items = req.container.executions.orders_on(req.uid, day)
-    if status:
-        items = [o for o in items if o.status == status.upper()]
+    items = reports.orders(req.uid, day, status.upper() if status else None)
     return {"date": day, "items": [order_view(o) for o in items]}
 
 
@@ -290,33 +245,24 @@ def list_orders(req: Request) -> dict[str, Any]:
 @route(bp, "/positions", "GET", query=("strategy_id",), response=R.POSITIONS)
 def list_positions(req: Request) -> dict[str, Any]:
     """The caller's positions (optionally of one strategy), from settled fills."""
-    items = req.container.executions.positions(req.uid, req.query.get("strategy_id") or None)
-    return {"items": [position_view(p) for p in items]}
+    found = req.container.reports.positions(req.uid, req.query.get("strategy_id") or None)
+    return {"items": [position_view(p) for p in found]}
 
 
 @route(bp, "/pnl", "GET", query=("date",), response=R.PNL)
 def pnl(req: Request) -> dict[str, Any]:
     """Realised and unrealised P&L of the positions traded on a date (default today)."""
-    now = req.container.clock()
-    day = trade_date(req, now)
-    quotes = req.container.quotes_of(req.uid)
-    items = [
-        p
-        for p in req.container.executions.positions(req.uid)
-        if (p.updated_at or "").startswith(day)
-    ]
-    views = [position_view(p, _ltp(quotes, p, now) if p.net_quantity else None) for p in items]
-    realised = sum((Decimal(v["realised"]) for v in views), Decimal(0))
-    priced = [v["unrealised"] for v in views if v["unrealised"] is not None]
-    unrealised = sum((Decimal(u) for u in priced), Decimal(0))
+    reports = req.container.reports
+    report = reports.pnl(req.uid, trade_date(req, reports.today()))
+    source = report.source
     return {
-        "date": day,
-        "realised": _money(realised),
-        "unrealised": _money(unrealised),
-        "total": _money(realised + unrealised),
-        "unpriced": [v["symbol"] for v in views if v["unrealised"] is None],
-        "prices": {"source": quotes.name, "live": quotes.live, "note": quotes.note},
-        "positions": views,
+        "date": report.date,
+        "realised": _money(report.realised),
+        "unrealised": _money(report.unrealised),
+        "total": _money(report.total),
+        "unpriced": report.unpriced,
+        "prices": {"source": source.name, "live": source.live, "note": source.note},
+        "positions": [position_view(p) for p in report.positions],
     }
 
 

@@ -1,11 +1,11 @@
-"""JSON views of stored items: what the API returns. Secrets never appear here."""
+"""JSON views of stored records: what the API returns. Secrets never appear here."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.adapters.dynamo.models import AccountItem, BasketItem, StrategyItem
 from chalicelib.domain.profile import Profile
+from chalicelib.domain.records import AccountRecord, BasketRecord, StrategyRecord
 
 
 def profile_view(profile: Profile) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def day_limit_view(mark: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: mark.get(k) for k in ("date", "kind", "limit", "pnl", "at", "message")}
 
 
-def account_view(item: AccountItem, session: dict[str, Any] | None = None) -> dict[str, Any]:
+def account_view(item: AccountRecord, session: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "id": item.account_id,
         "broker": item.broker,
@@ -45,7 +45,7 @@ def account_view(item: AccountItem, session: dict[str, Any] | None = None) -> di
     }
 
 
-def basket_view(item: BasketItem) -> dict[str, Any]:
+def basket_view(item: BasketRecord) -> dict[str, Any]:
     return {
         "id": item.basket_id,
         "name": item.name,
@@ -56,7 +56,7 @@ def basket_view(item: BasketItem) -> dict[str, Any]:
     }
 
 
-def strategy_view(item: StrategyItem) -> dict[str, Any]:
+def strategy_view(item: StrategyRecord) -> dict[str, Any]:
     return {
         "id": item.strategy_id,
         **item.spec,

@@ -19,8 +19,8 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.adapters.dynamo.kill_switch_items import ENGAGING
 from chalicelib.container import Container
+from chalicelib.domain.kill_switch import ENGAGING
 from chalicelib.jobs import alerts
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def loop(
         try:
             drive(container)
             cycles += 1
-            if while_engaging and not container.kill_switch.store.engaging():
+            if while_engaging and not container.kill_switch.engaging():
                 break
         except Exception:
             failed += 1

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from chalicelib.adapters.brokers.paper_book import PaperBookBroker
-from chalicelib.adapters.dynamo.paper_items import DynamoPaperBook
 from chalicelib.container import Container
 from chalicelib.errors import NotFound
+from chalicelib.paper_wiring import open_paper_orders, orphan_paper_book
+from chalicelib.ports.broker import Broker
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +25,13 @@ def sweep(container: Container) -> dict[str, Any]:
         return {"looked": 0, "failed": 0}
     adapters: dict[tuple[str, str], Any] = {}
     looked = failed = 0
-    store = DynamoPaperBook()
-    for uid, account_id, order_id in store.open_orders():
+    for uid, account_id, order_id in open_paper_orders():
         try:
             if (uid, account_id) not in adapters:
                 try:
                     adapters[(uid, account_id)] = container.broker_access.adapter(uid, account_id)
                 except NotFound:  # the paper account was deleted: its open orders end here
-                    orphan = PaperBookBroker(store, uid, account_id, None, now=container.clock)
+                    orphan = orphan_paper_book(container, uid, account_id)
                     adapters[(uid, account_id)] = _Orphan(orphan)
             adapters[(uid, account_id)].status(order_id)
             looked += 1
@@ -50,7 +49,7 @@ class _Orphan:
     """The open orders of a deleted paper account: cancelled on the sweep's look, so they leave
     the open-order index instead of being looked at (and failing) forever."""
 
-    def __init__(self, book: PaperBookBroker) -> None:
+    def __init__(self, book: Broker) -> None:
         self.book = book
 
     def status(self, order_id: str) -> Any:

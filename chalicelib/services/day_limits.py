@@ -23,15 +23,12 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from chalicelib.adapters.dynamo.kill_switch_items import FLAT
-from chalicelib.adapters.dynamo.models import AccountItem, PositionItem
-from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.day_limits import (
     DAY_LIMIT_ACTOR,
@@ -41,11 +38,14 @@ from chalicelib.domain.day_limits import (
     leg_pnl,
     reached_on,
 )
+from chalicelib.domain.instrument import ContractKey
+from chalicelib.domain.kill_switch import FLAT
 from chalicelib.domain.notifications import EventKind, NotificationEvent, idempotency_key
+from chalicelib.domain.records import AccountRecord, PositionRecord
 from chalicelib.errors import ConcurrentChange, NotFound
+from chalicelib.ports.day_limits import DayLimitAccounts, PositionSource
 from chalicelib.services.clock import Clock
-from chalicelib.services.closing import holding_of_position, still_held
-from chalicelib.services.exits import PositionCloser
+from chalicelib.services.closing import Holding, holding_of_position, still_held
 from chalicelib.services.kill_switch import KillSwitch
 
 log = logging.getLogger(__name__)
@@ -56,14 +56,24 @@ def _money(value: str | None) -> Decimal | None:
     return None if value in (None, "") else Decimal(str(value))
 
 
-def has_limits(account: AccountItem) -> bool:
+def has_limits(account: AccountRecord) -> bool:
     return bool(account.daily_loss_limit or account.daily_profit_target)
+
+
+class Pricing(Protocol):
+    """Last prices of held contracts per (account, contract), and what could not be priced
+    (``services.exits.PositionCloser``: each account's broker, else another of the user's)."""
+
+    def prices(
+        self, uid: str, holdings: Iterable[Holding]
+    ) -> tuple[dict[tuple[str, ContractKey], Decimal], list[dict[str, Any]]]: ...
 
 
 @dataclass
 class DayLimits:
-    repo: Repository
-    closer: PositionCloser
+    accounts: DayLimitAccounts
+    positions: PositionSource
+    closer: Pricing
     kill_switch: KillSwitch
     clock: Clock
     notify: Callable[[NotificationEvent], None] | None = None
@@ -73,13 +83,13 @@ class DayLimits:
         """Why the account's entries are refused today (a day limit was reached), or None."""
         day = day or self.clock().astimezone(IST).date().isoformat()
         try:
-            account = self.repo.get_account(uid, account_id)
+            account = self.accounts.get_account(uid, account_id)
         except NotFound:
             return None
         return reached_on(account.day_limit, day)
 
     def day_pnl(
-        self, uid: str, account_id: str, positions: Sequence[PositionItem], now: datetime
+        self, uid: str, account_id: str, positions: Sequence[PositionRecord], now: datetime
     ) -> Decimal | None:
         """The account's P&L for the day from this platform's positions (as ``GET /pnl``
         counts it), or None when an open position has no price."""
@@ -118,8 +128,8 @@ class DayLimits:
         moment = (now or self.clock()).astimezone(IST)
         day = moment.date().isoformat()
         figures = {"accounts": 0, "reached": 0, "released": 0, "failed": 0}
-        by_user: dict[str, list[AccountItem]] = defaultdict(list)
-        for account in self.repo.all_accounts():
+        by_user: dict[str, list[AccountRecord]] = defaultdict(list)
+        for account in self.accounts.all_accounts():
             if uids is not None and account.uid not in uids:
                 continue
             if has_limits(account) or reached_on(account.day_limit, day):
@@ -132,7 +142,7 @@ class DayLimits:
                 ]
                 if not watched:
                     continue
-                positions = self.closer.executions.positions(uid, consistent=True)
+                positions = self.positions.positions(uid, consistent=True)
                 for account in watched:
                     figures["accounts"] += 1
                     pnl = self.day_pnl(uid, account.account_id, positions, moment)
@@ -150,7 +160,7 @@ class DayLimits:
         return figures
 
     def reach(
-        self, account: AccountItem, kind: str, limit: Decimal, pnl: Decimal, now: datetime
+        self, account: AccountRecord, kind: str, limit: Decimal, pnl: Decimal, now: datetime
     ) -> dict[str, Any]:
         """Square the account off (its kill switch), mark it for the day and tell the trader."""
         uid, account_id = account.uid, account.account_id
@@ -182,18 +192,18 @@ class DayLimits:
     # -- helpers -------------------------------------------------------------------------------
     def _mark(self, uid: str, account_id: str, mark: dict[str, Any]) -> None:
         for _attempt in range(5):  # a PATCH racing the mark: read again and retry
-            fresh = self.repo.get_account(uid, account_id)
+            fresh = self.accounts.get_account(uid, account_id)
             if reached_on(fresh.day_limit, mark["date"]):
                 return
             fresh.day_limit = mark
             try:
-                self.repo.save_account(fresh)
+                self.accounts.save_account(fresh)
                 return
             except ConcurrentChange:
                 continue
         log.error("day limit mark not saved", extra={"user": uid, "account": account_id})
 
-    def _release_flat(self, uid: str, accounts: Sequence[AccountItem], day: str) -> int:
+    def _release_flat(self, uid: str, accounts: Sequence[AccountRecord], day: str) -> int:
         """Release this service's switches that found their account flat, once the account's
         mark (which keeps its entries refused for the day) is stored."""
         marked = {a.account_id for a in accounts if reached_on(a.day_limit, day)}
@@ -209,7 +219,7 @@ class DayLimits:
         return released
 
     @staticmethod
-    def _event(account: AccountItem, mark: dict[str, Any], now: datetime) -> NotificationEvent:
+    def _event(account: AccountRecord, mark: dict[str, Any], now: datetime) -> NotificationEvent:
         fields = {
             "account": f"{account.label} ({account.broker})",
             "reason": mark["message"],

@@ -18,11 +18,10 @@ from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from chalicelib.adapters.dynamo.models import BaseItem, user_pk
 from chalicelib.adapters.dynamo.repository import _lost_race, guarded, now_iso
+from chalicelib.domain.kill_switch import ALL, ENGAGING, FLAT, PassState, empty_summary
 from chalicelib.errors import DependencyUnavailable
 
-ALL = "ALL"
-ENGAGING = "ENGAGING"
-FLAT = "FLAT"
+__all__ = ["ALL", "ENGAGING", "FLAT", "KillSwitchItem", "KillSwitchRepository"]
 DUE_INDEX = "KILLOPS"
 
 
@@ -57,7 +56,51 @@ class KillSwitchItem(BaseItem, discriminator="KILL"):
 
 
 class KillSwitchRepository:
-    """One method per access pattern of kill-switch items."""
+    """One method per access pattern of kill-switch items (the ``KillSwitchStore`` port)."""
+
+    def open(
+        self,
+        uid: str,
+        scope: str,
+        target: str,
+        *,
+        reason: str,
+        engaged_by: str,
+        engaged_at: str,
+        operation_id: str,
+    ) -> KillSwitchItem | None:
+        """Engage: the new operation, in the driver's index at ``engaged_at``; None when the
+        scope already has one. Goes through ``create`` (which listeners wrap)."""
+        item = KillSwitchItem(
+            *KillSwitchItem.key(uid, scope, target),
+            uid=uid,
+            scope=scope,
+            target=target,
+            reason=reason,
+            engaged_by=engaged_by,
+            engaged_at=engaged_at,
+            operation_id=operation_id,
+            status=ENGAGING,
+            attempts=0,
+            pass_until=0,
+            summary=empty_summary(),
+            events=[],
+        )
+        item.schedule(engaged_at)
+        return item if self.create(item) else None
+
+    def record_pass(self, item: KillSwitchItem, state: PassState) -> bool:
+        """Write a pass's outcome on ``item`` and clear its pass claim; the driver's index
+        follows ``next_attempt_at``. Goes through ``save`` (which listeners wrap)."""
+        item.attempts = state.attempts
+        item.status = state.status
+        item.flat_at = state.flat_at
+        item.alerted = state.alerted
+        item.summary = state.summary
+        item.events = state.events
+        item.pass_until = 0
+        item.schedule(state.next_attempt_at)
+        return self.save(item)
 
     def create(self, item: KillSwitchItem) -> bool:
         """Engage: True when this call created the operation, False when one already exists."""

@@ -4,7 +4,7 @@ how long the driver waits between passes."""
 from __future__ import annotations
 
 from chalicelib.adapters.dynamo.kill_switch_items import KillSwitchItem
-from chalicelib.services.kill_switch import PassOutcome, blocking_reason, retry_delay
+from chalicelib.domain.kill_switch import PassOutcome, blocking_reason, retry_delay
 
 
 def _switch(scope: str, target: str) -> KillSwitchItem:

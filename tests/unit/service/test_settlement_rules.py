@@ -9,10 +9,10 @@ from chalicelib.adapters.dynamo.kill_switch_items import KillSwitchItem
 from chalicelib.adapters.dynamo.models import OrderItem
 from chalicelib.api.executions import execution_id, execution_sk
 from chalicelib.domain.instrument import ContractKey
+from chalicelib.domain.kill_switch import blocking_reason
 from chalicelib.domain.market_model import MarketModel
 from chalicelib.domain.underlying import OptionType, Underlying
 from chalicelib.services.closing import Holding, canonical_symbol, closing_orders, unique_tag
-from chalicelib.services.kill_switch import blocking_reason
 from chalicelib.services.settlement_rules import entry_holdings, leg_failed_after_fill, outcome
 
 KEY = ContractKey(Underlying.NIFTY, date(2026, 12, 1), Decimal("26000.00"), OptionType.CE)
