@@ -18,7 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.adapters.brokers.base import HttpBroker, PreparedPlace
+from chalicelib.adapters.brokers.base import HttpBroker
+from chalicelib.adapters.brokers.placement import PreparedPlace
 from chalicelib.adapters.brokers.wire import Connection, Job, Lane, Loop, response_of
 from chalicelib.ports.broker import OrderRequest
 from chalicelib.ports.broker_errors import Unavailable
