@@ -268,7 +268,13 @@ class Container(NotificationParts):
             market=self.market,
             wall=self.clock,
             stamps=self.limiter,
-            before_send=ExitGuard(self.risk, self.leases, self.risk.settlement, alert=self.alert),
+            before_send=ExitGuard(
+                self.risk,
+                self.leases,
+                self.risk.settlement,
+                alert=self.alert,
+                store=self.executions,
+            ),
             executions=self.executions,
             alert=self.alert,
         )
