@@ -3,7 +3,7 @@
 An acknowledgement is not a fill. Settlement polls each order's broker status with a bounded
 exponential backoff, stores every transition (status, filled quantity, average price, the
 broker's message) in the order's ``history``, and applies each new fill to the strategy's
-position exactly once (``ExecutionRepository.apply_fill``: a fill is the broker's cumulative
+position exactly once (the store's ``apply_fill``: a fill is the broker's cumulative
 filled quantity of one order id, applied in one transaction with the order's applied level). A
 partial fill is applied when it is seen, the rest when a later poll or sweep sees it, so the
 platform holds what the broker holds even while an order rests.

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from chalicelib.domain.instrument import ContractKey, Instrument
+from chalicelib.errors import NotFound
 from chalicelib.ports.broker import (
     Broker,
     Modification,
@@ -160,4 +161,6 @@ class Accounts:
     brokers: dict[str, ScriptedBroker]
 
     def adapter(self, uid: str, account_id: str) -> Broker:
+        if account_id not in self.brokers:
+            raise NotFound("broker account not found")
         return self.brokers[account_id]

@@ -27,7 +27,7 @@ def _imported(path: Path) -> set[str]:
 @pytest.mark.parametrize(
     "path", [SERVICES / f"{m}.py" for m in MODULES]
     + [PORTS / f"{m}.py" for m in ("settlement", "closing", "recovery")],
-    ids=lambda p: p.stem,
+    ids=lambda p: f"{p.parent.name}.{p.stem}",
 )  # fmt: skip
 def test_no_adapter_or_pynamodb_import(path: Path):
     offending = {n for n in _imported(path)
