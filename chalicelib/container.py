@@ -58,6 +58,7 @@ from chalicelib.services.quotes import QuoteSource
 from chalicelib.services.recovery import Recovery
 from chalicelib.services.reports import Reports
 from chalicelib.services.risk_engine import QUICK, RiskEngine
+from chalicelib.services.schedule_view import ScheduleView
 from chalicelib.services.settlement import Settlement
 from chalicelib.services.strategies import StrategyService
 from chalicelib.settings import Settings
@@ -142,6 +143,10 @@ class Container(NotificationParts):
     @cached_property
     def strategies(self) -> StrategyService:
         return StrategyService(self.repo, self.clock)
+
+    @cached_property
+    def schedule_view(self) -> ScheduleView:
+        return ScheduleView(self.repo)
 
     @cached_property
     def market(self) -> MarketModel:

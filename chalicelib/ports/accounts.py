@@ -26,6 +26,7 @@ from chalicelib.domain.records import (
     BasketRecord,
     OAuthStateRecord,
     ProfileRecord,
+    ScheduleRecord,
     SessionRecord,
     StrategyRecord,
 )
@@ -89,6 +90,10 @@ class AccountStore(Protocol):
     def list_strategies(self, uid: str) -> Sequence[StrategyRecord]:
         """The user's strategies (an account some strategy trades on cannot be deleted)."""
         ...
+
+    def get_session(self, uid: str, account_id: str) -> SessionRecord | None: ...
+
+    def sessions_of(self, uid: str) -> dict[str, SessionRecord]: ...
 
 
 class SessionStore(Protocol):
@@ -190,6 +195,16 @@ class BasketStore(Protocol):
 
     def delete_basket(self, item: Any) -> None:
         """Delete on condition of the version read (a strategy joining bumps it)."""
+        ...
+
+
+class ScheduleReader(Protocol):
+    """The schedule index as the planner reads it, for the trader's own view of it."""
+
+    def user_schedule(self, uid: str) -> Sequence[ScheduleRecord]: ...
+
+    def due(self, weekday: str, hhmm: str) -> Sequence[ScheduleRecord]:
+        """Everything due at one IST weekday and minute, every user's (the planner's read)."""
         ...
 
 

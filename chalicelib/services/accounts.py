@@ -67,6 +67,14 @@ class AccountService:
     def get(self, uid: str, account_id: str) -> AccountRecord:
         return self.repo.get_account(uid, account_id)
 
+    def session(self, uid: str, account_id: str) -> SessionRecord | None:
+        """The account's broker session, if it has one (a paper account's opens at creation)."""
+        return self.repo.get_session(uid, account_id)
+
+    def sessions(self, uid: str) -> dict[str, SessionRecord]:
+        """The user's broker sessions by account id."""
+        return self.repo.sessions_of(uid)
+
     def update(
         self,
         uid: str,

@@ -377,6 +377,24 @@ class MemoryAccounts:
         stored = self.schedules.get((uid, strategy_id), {})
         return [self._out(s) for _, s in sorted(stored.items())]
 
+    # -- the schedule index (ScheduleReader) ------------------------------------------------------
+    def user_schedule(self, uid: str) -> list[Schedule]:
+        return [
+            self._out(s)
+            for (owner, _), entries in sorted(self.schedules.items())
+            if owner == uid
+            for _, s in sorted(entries.items())
+        ]
+
+    def due(self, weekday: str, hhmm: str) -> list[Schedule]:
+        """Every user's entries at one IST weekday and minute (the GSI2 slot, all shards)."""
+        return [
+            self._out(s)
+            for _, entries in sorted(self.schedules.items())
+            for (_, day), s in sorted(entries.items())
+            if day == weekday and s.fire_time[:2] + s.fire_time[3:5] == hhmm
+        ]
+
 
 class FakeCipher:
     """Seals as a readable envelope bound to its owner; opening another user's blob fails, as

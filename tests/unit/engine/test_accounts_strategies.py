@@ -221,3 +221,21 @@ def test_another_users_strategy_is_not_found(store, strategies, baskets):
     with pytest.raises(Exception) as error:
         strategies.get("u2", item.strategy_id)
     assert type(error.value).__name__ == "NotFound"
+
+
+def test_the_schedule_view_answers_the_callers_share_only(store, strategies, baskets):
+    from chalicelib.services.schedule_view import ScheduleView
+
+    basket = baskets.create(UID, "weekly", enabled=True)
+    mine = strategies.create(UID, spec(basket.basket_id))
+    store.create_account("u2", "A1", broker="zerodha", client_id="C", label="A1",
+                         static_ip_note=None, secret_blob=None, quote_account_id=None)  # fmt: skip
+    store.create_account("u2", "A2", broker="zerodha", client_id="D", label="A2",
+                         static_ip_note=None, secret_blob=None, quote_account_id=None)  # fmt: skip
+    theirs_basket = BasketService(store).create("u2", "theirs", enabled=True)
+    StrategyService(store, lambda: NOW).create("u2", spec(theirs_basket.basket_id))
+    view = ScheduleView(store)
+    assert len(store.due("WED", "0920")) == 2  # the slot holds both users
+    assert [s.strategy_id for s in view.in_slot(UID, "WED", "0920")] == [mine.strategy_id]
+    assert sorted(s.phase for s in view.of_weekday(UID, "WED")) == ["ENTRY", "EXIT"]
+    assert view.of_weekday(UID, "SAT") == []
