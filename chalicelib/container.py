@@ -238,8 +238,9 @@ class Container(NotificationParts):
     def quote_choice(self) -> QuoteChoice:
         """Which live quotes the planner, the preview and the P&L use (services/quote_choice.py)."""
         return QuoteChoice(
-            self.repo, self.broker_access.adapter_for, self.market, self.quotes, quotes_indices
-        )
+            self.repo, self.broker_access.adapter_for, lambda: self.market, self.quotes,
+            quotes_indices,
+        )  # fmt: skip
 
     def quotes_of(self, uid: str) -> QuoteSource:
         """The prices a user's P&L is marked at (``QuoteChoice.quotes_of``)."""

@@ -33,7 +33,9 @@ class QuoteChoice:
     accounts: AccountReader
     #: ``BrokerAccess.adapter_for``: an account's adapter from the records already read.
     adapter_for: Callable[[AccountRecord, SessionRecord | None], Any]
-    market: MarketModel
+    #: The market model, asked for only when live quotes are built (the container's warms its
+    #: instrument masters on first use).
+    market: Callable[[], MarketModel]
     #: The quotes of last resort (``quotes_of``): labelled synthetic ones by default.
     fallback: QuoteSource
     #: Whether an adapter can quote index levels and chains (a paper book only through a quote
@@ -46,7 +48,7 @@ class QuoteChoice:
             if account.broker in KITE_DIALECT:
                 adapter = self.adapter_for(account, session)
                 if self.quotes_indices(adapter):  # not a paper book without a Kite source
-                    return KiteQuotes(adapter, self.market, name=account.broker)
+                    return KiteQuotes(adapter, self.market(), name=account.broker)
         return None
 
     def live_quotes(self, uid: str, account_ids: Sequence[str]) -> QuoteSource | None:

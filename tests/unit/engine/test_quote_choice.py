@@ -43,7 +43,7 @@ def choice(store, *, expired=(), no_indices=()) -> QuoteChoice:
             raise SessionUnavailable("expired", account_id=account.account_id)
         return Adapter(account.account_id, indices=account.account_id not in no_indices)
 
-    return QuoteChoice(store, adapter_for, None, Fallback(),  # market: unused by the choice
+    return QuoteChoice(store, adapter_for, lambda: None, Fallback(),  # no market: unused by the choice
                        quotes_indices=lambda adapter: adapter.indices)  # fmt: skip
 
 
