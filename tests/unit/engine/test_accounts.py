@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from chalicelib.api.schemas import StrategyIn
+from chalicelib.api.strategy_schemas import StrategyIn
 from chalicelib.domain.calendar import IST
 from chalicelib.errors import ConcurrentChange, Conflict, DependencyUnavailable, ValidationFailed
 from chalicelib.services.accounts import AccountService

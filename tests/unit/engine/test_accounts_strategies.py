@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from chalicelib.api.schemas import StrategyIn
+from chalicelib.api.strategy_schemas import StrategyIn
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.strategy import StrategyStatus
 from chalicelib.errors import ConcurrentChange, Conflict, ValidationFailed
