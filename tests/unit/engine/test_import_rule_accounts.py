@@ -19,6 +19,7 @@ MODULES = [
     "chalicelib/services/broker_access.py",
     "chalicelib/services/broker_quotes.py",
     "chalicelib/services/quote_choice.py",
+    "chalicelib/services/schedule_view.py",
     "chalicelib/services/preview.py",
     "chalicelib/services/margin_check.py",
     "chalicelib/services/quotes.py",
