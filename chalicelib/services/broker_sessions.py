@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +24,7 @@ from chalicelib.errors import DependencyUnavailable, Unprocessable, ValidationFa
 from chalicelib.ports.accounts import SessionStore
 from chalicelib.ports.broker import Credentials, Session
 from chalicelib.ports.broker_errors import BrokerError, RateLimited, Unavailable
+from chalicelib.ports.broker_factory import BrokerFactory
 from chalicelib.ports.secrets import Cipher
 from chalicelib.services.clock import Clock
 
@@ -35,8 +36,6 @@ BOOK_SESSION = timedelta(days=3650)
 # The query parameter that carries the one-time code on each broker's redirect.
 CODE_PARAM: Mapping[str, str] = {e.name: e.code_param for e in CATALOGUE}
 
-BrokerFactory = Callable[..., Any]
-
 
 @dataclass
 class BrokerSessionService:
@@ -45,6 +44,7 @@ class BrokerSessionService:
     clock: Clock
     public_api_url: str
     hosts: Mapping[str, Mapping[str, str]]
+    #: Builds the broker's adapter for a login (the container's: short timeouts, two tries).
     build_broker: BrokerFactory
     paper_engine: str = "book"
 
