@@ -10,7 +10,7 @@ import functools
 import json
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
@@ -19,6 +19,7 @@ from chalicelib.adapters.aws.cognito import CognitoIdentity
 from chalicelib.adapters.aws.jwt_verifier import JwtVerifier
 from chalicelib.adapters.aws.secrets import EnvelopeCipher
 from chalicelib.adapters.brokers.dynamo_rate_limit import DynamoRateLimiter
+from chalicelib.adapters.brokers.pooled import PooledBrokers
 from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter, SlidingWindowLimiter
 from chalicelib.adapters.brokers.wire_lanes import HttpWireSender
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
@@ -30,12 +31,9 @@ from chalicelib.adapters.dynamo.notifying import (
 )
 from chalicelib.adapters.dynamo.repository import Repository, bind_clock
 from chalicelib.adapters.dynamo.risk_items import RiskRepository
-from chalicelib.adapters.market.broker_quotes import KiteQuotes
 from chalicelib.adapters.market.synthetic_quotes import SyntheticQuotes
-from chalicelib.domain.brokers import KITE_DIALECT, PAPER
 from chalicelib.domain.kill_switch import blocking_reason
 from chalicelib.domain.market_model import MarketModel
-from chalicelib.errors import DomainError
 from chalicelib.paper_wiring import paper_books, quotes_indices
 from chalicelib.services.accounts import AccountService
 from chalicelib.services.baskets import BasketService
@@ -55,10 +53,12 @@ from chalicelib.services.margin_check import MarginCheck
 from chalicelib.services.order_builder import OrderBuilder
 from chalicelib.services.planner import Planner
 from chalicelib.services.preview import PreviewService
+from chalicelib.services.quote_choice import QuoteChoice
 from chalicelib.services.quotes import QuoteSource
 from chalicelib.services.recovery import Recovery
 from chalicelib.services.reports import Reports
 from chalicelib.services.risk_engine import QUICK, RiskEngine
+from chalicelib.services.schedule_view import ScheduleView
 from chalicelib.services.settlement import Settlement
 from chalicelib.services.strategies import StrategyService
 from chalicelib.settings import Settings
@@ -145,6 +145,10 @@ class Container(NotificationParts):
         return StrategyService(self.repo, self.clock)
 
     @cached_property
+    def schedule_view(self) -> ScheduleView:
+        return ScheduleView(self.repo)
+
+    @cached_property
     def market(self) -> MarketModel:
         # Computed rules plus the broker masters: today's cached files now, the rest when the
         # morning refresh runs or an adapter that needs a token is built (instrument_refresh.py).
@@ -168,7 +172,9 @@ class Container(NotificationParts):
 
     @cached_property
     def preview(self) -> PreviewService:
-        return PreviewService(self.repo, self.market, self.quotes, live_quotes=self.live_quotes)
+        return PreviewService(
+            self.repo, self.market, self.quotes, live_quotes=self.quote_choice.live_quotes
+        )
 
     # -- execution ---------------------------------------------------------------------------
     @cached_property
@@ -190,9 +196,9 @@ class Container(NotificationParts):
             repo=self.repo,
             cipher=self.cipher,
             hosts=self.settings.broker_hosts,
-            limiter=self.limiter,
             clock=self.clock,
-            build=self.instruments.build_broker,  # loads a token dialect's master first
+            # one client per broker and the process's limiter; loads a token dialect's master first
+            build=PooledBrokers(self.limiter, self.instruments.build_broker),
             paper=paper_books(self) if self.settings.paper_engine == "book" else None,
         )
 
@@ -210,7 +216,7 @@ class Container(NotificationParts):
             executions=self.executions,
             builder=OrderBuilder(self.market, self.quotes),
             owner=f"{self.settings.stage}:{os.getpid()}",
-            quotes_for=self._quotes_for,
+            quotes_for=self.quote_choice.first_live,
             kill_switch=self._kill_switch_check,
             pre_entry=self.margin_check,
             exit_builder=lambda uid, strategy_id, brokers, at: self.closer.exit_orders(
@@ -228,42 +234,17 @@ class Container(NotificationParts):
     def _kill_switch_check(self, uid: str) -> Callable[[str, str], str | None]:
         return functools.partial(blocking_reason, self.kill_switch.active(uid))
 
-    def _quotes_for(self, usable: list[tuple[Any, Any]]) -> QuoteSource | None:
-        """Live quotes through the user's first Kite-dialect account (Zerodha or paper)."""
-        for account, session in usable:
-            if account.broker in KITE_DIALECT:
-                adapter = self.broker_access.adapter_for(account, session)
-                if quotes_indices(adapter):  # not a paper book without a Kite quote source
-                    return KiteQuotes(adapter, self.market, name=account.broker)
-        return None
-
-    def live_quotes(self, uid: str, account_ids: Sequence[str]) -> QuoteSource | None:
-        """The quotes the planner would pick strikes on for these accounts of the user."""
-        sessions = self.repo.sessions_of(uid)
-        usable = [
-            (a, sessions[a.account_id])
-            for a in self.repo.list_accounts(uid)
-            if a.account_id in account_ids and a.account_id in sessions
-        ]
-        return self._quotes_for(usable)
+    @cached_property
+    def quote_choice(self) -> QuoteChoice:
+        """Which live quotes the planner, the preview and the P&L use (services/quote_choice.py)."""
+        return QuoteChoice(
+            self.repo, self.broker_access.adapter_for, lambda: self.market, self.quotes,
+            quotes_indices,
+        )  # fmt: skip
 
     def quotes_of(self, uid: str) -> QuoteSource:
-        """The prices a user's P&L is marked at: the simulated exchange's through their first
-        paper account with a session (the prices it fills at), else ``quotes``."""
-        sessions = self.repo.sessions_of(uid)
-        usable = [
-            (a, sessions[a.account_id])
-            for a in self.repo.list_accounts(uid)
-            if a.broker == PAPER.name and a.account_id in sessions
-        ]
-        for pair in usable:
-            try:
-                found = self._quotes_for([pair])
-            except DomainError:
-                continue  # expired session: try the next account
-            if found is not None:
-                return found
-        return self.quotes
+        """The prices a user's P&L is marked at (``QuoteChoice.quotes_of``)."""
+        return self.quote_choice.quotes_of(uid)
 
     @cached_property
     def firer(self) -> Firer:

@@ -5,7 +5,7 @@ Every call is ``POST <base>/bot<token>/<method>`` with a JSON body; every answer
 "parameters": {"retry_after": S}}``. The base URL is a setting (the fake on loopback locally,
 ``https://api.telegram.org`` on AWS), so the same code talks to both.
 
-Errors (this module's own tree; callers never see httpx's)::
+Errors (the tree of ``chalicelib/ports/telegram_errors.py``; callers never see httpx's)::
 
     TelegramError
      ├── TelegramRateLimited     429: wait ``retry_after`` seconds, then retry
@@ -25,36 +25,24 @@ from typing import Any
 
 import httpx
 
+from chalicelib.ports.telegram_errors import (
+    TelegramChatUnavailable,
+    TelegramError,
+    TelegramRateLimited,
+    TelegramUnauthorized,
+    TelegramUnavailable,
+)
+
 TIMEOUT = httpx.Timeout(connect=3.0, read=10.0, write=5.0, pool=3.0)
 _BOT_PATH = re.compile(r"/bot[^/\s\"']+/")
-
-
-class TelegramError(Exception):
-    retryable = False
-
-    def __init__(self, message: str, *, code: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class TelegramRateLimited(TelegramError):
-    retryable = True
-
-    def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message, code=429)
-        self.retry_after = retry_after
-
-
-class TelegramUnauthorized(TelegramError):
-    pass
-
-
-class TelegramChatUnavailable(TelegramError):
-    pass
-
-
-class TelegramUnavailable(TelegramError):
-    retryable = True
+__all__ = [
+    "TelegramBot",
+    "TelegramChatUnavailable",
+    "TelegramError",
+    "TelegramRateLimited",
+    "TelegramUnauthorized",
+    "TelegramUnavailable",
+]
 
 
 class _RedactBotToken(logging.Filter):

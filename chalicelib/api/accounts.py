@@ -31,14 +31,14 @@ def create_account(req: Request) -> dict[str, Any]:
         static_ip_note=body.static_ip_note,
         quote_account_id=body.quote_account_id,
     )
-    session = req.container.repo.get_session(req.uid, item.account_id)  # paper: open at once
+    session = req.container.accounts.session(req.uid, item.account_id)  # paper: open at once
     return account_view(item, session_view(session, req.container.clock()))
 
 
 @route(bp, "/accounts", "GET", response=R.items_of(R.ACCOUNT))
 def list_accounts(req: Request) -> dict[str, Any]:
     """The caller's broker accounts with their session status."""
-    sessions = req.container.repo.sessions_of(req.uid)
+    sessions = req.container.accounts.sessions(req.uid)
     now = req.container.clock()
     return {
         "items": [
@@ -58,7 +58,7 @@ def readiness(req: Request) -> dict[str, Any]:
 def get_account(req: Request, account_id: str) -> dict[str, Any]:
     """One broker account."""
     item = req.container.accounts.get(req.uid, account_id)
-    session = req.container.repo.get_session(req.uid, account_id)
+    session = req.container.accounts.session(req.uid, account_id)
     return account_view(item, session_view(session, req.container.clock()))
 
 

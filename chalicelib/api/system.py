@@ -54,8 +54,7 @@ def day_schedule(req: Request) -> dict[str, Any]:
             "accounts": sorted(s.payload["accounts"]),
             "underlying": s.payload["underlying"],
         }
-        for s in req.container.repo.user_schedule(req.uid)
-        if s.sk.endswith(f"#{weekday}")
+        for s in req.container.schedule_view.of_weekday(req.uid, weekday)
     ]
     items.sort(key=lambda i: (i["time"], i["phase"] == "ENTRY", i["strategy_id"]))
     return {"date": day, "trading_day": True, "items": items}
@@ -68,7 +67,7 @@ def slot(req: Request, weekday: str, hhmm: str) -> dict[str, Any]:
         raise ValidationFailed("weekday must be MON..FRI", field="weekday")
     if len(hhmm) != 4 or not hhmm.isdigit():
         raise ValidationFailed("hhmm must be four digits, e.g. 0920", field="hhmm")
-    due = req.container.repo.due(weekday, hhmm)
+    due = req.container.schedule_view.in_slot(req.uid, weekday, hhmm)
     return {
         "slot": f"{weekday}#{hhmm}",
         "items": [
@@ -79,7 +78,6 @@ def slot(req: Request, weekday: str, hhmm: str) -> dict[str, Any]:
                 "accounts": s.payload["accounts"],
             }
             for s in due
-            if s.uid == req.uid
         ],
     }
 

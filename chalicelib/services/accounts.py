@@ -5,25 +5,25 @@ from the simulated exchange when it is created (no credentials, no daily login).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from chalicelib.adapters.aws.secrets import EnvelopeCipher
-from chalicelib.adapters.dynamo.models import AccountItem, SessionItem
-from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain.brokers import PAPER
+from chalicelib.domain.records import AccountRecord, SessionRecord
 from chalicelib.domain.strategy_documents import from_document
 from chalicelib.errors import Conflict, DomainError, NotFound, ValidationFailed
+from chalicelib.ports.accounts import AccountStore
+from chalicelib.ports.secrets import Cipher
 from chalicelib.services.strategies import _check_version, new_id
 
 
 @dataclass
 class AccountService:
-    repo: Repository
-    cipher: EnvelopeCipher
+    repo: AccountStore
+    cipher: Cipher
     # Opens a paper account at the simulated exchange with its session (broker_sessions).
-    open_paper: Callable[[AccountItem], SessionItem | None] | None = None
+    open_paper: Callable[[AccountRecord], SessionRecord | None] | None = None
 
     def create(
         self,
@@ -35,23 +35,16 @@ class AccountService:
         secrets: dict[str, str],
         static_ip_note: str | None,
         quote_account_id: str | None = None,
-    ) -> AccountItem:
+    ) -> AccountRecord:
         if quote_account_id is not None:
             self._check_quote_source(uid, broker, quote_account_id, own_id=None)
         if any(a.broker == broker and a.client_id == client_id for a in self.list(uid)):
             raise Conflict(
                 f"{broker} account {client_id} is already connected", code="duplicate_account"
             )
-        account_id = new_id()
-        pk, sk = AccountItem.key(uid, account_id)
-        gsi1pk, gsi1sk = AccountItem.all_accounts_key(uid, account_id)
-        item = AccountItem(
-            pk,
-            sk,
-            gsi1pk=gsi1pk,
-            gsi1sk=gsi1sk,
-            uid=uid,
-            account_id=account_id,
+        item = self.repo.create_account(
+            uid,
+            new_id(),
             broker=broker,
             client_id=client_id,
             label=label,
@@ -59,7 +52,6 @@ class AccountService:
             secret_blob=self.cipher.seal(secrets, owner=uid) if secrets else None,
             quote_account_id=quote_account_id,
         )
-        self.repo.put_account(item)
         if broker == PAPER.name and not secrets and self.open_paper is not None:
             try:
                 self.open_paper(item)
@@ -69,11 +61,19 @@ class AccountService:
                 raise
         return item
 
-    def list(self, uid: str) -> list[AccountItem]:
+    def list(self, uid: str) -> Sequence[AccountRecord]:
         return self.repo.list_accounts(uid)
 
-    def get(self, uid: str, account_id: str) -> AccountItem:
+    def get(self, uid: str, account_id: str) -> AccountRecord:
         return self.repo.get_account(uid, account_id)
+
+    def session(self, uid: str, account_id: str) -> SessionRecord | None:
+        """The account's broker session, if it has one (a paper account's opens at creation)."""
+        return self.repo.get_session(uid, account_id)
+
+    def sessions(self, uid: str) -> dict[str, SessionRecord]:
+        """The user's broker sessions by account id."""
+        return self.repo.sessions_of(uid)
 
     def update(
         self,
@@ -86,7 +86,7 @@ class AccountService:
         version: int | None,
         quote_account_id: str | None = None,
         day_limits: Mapping[str, Decimal | None] | None = None,
-    ) -> AccountItem:
+    ) -> AccountRecord:
         item = self.repo.get_account(uid, account_id)
         _check_version(item.version, version)
         if quote_account_id is not None:

@@ -4,30 +4,27 @@ again at plan time."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chalicelib.adapters.dynamo.models import BasketItem
-from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.domain.records import BasketRecord
 from chalicelib.errors import Conflict
+from chalicelib.ports.accounts import BasketStore
 from chalicelib.services.races import retry_races
 from chalicelib.services.strategies import _check_version, new_id, scheduled_entries
 
 
 @dataclass
 class BasketService:
-    repo: Repository
+    repo: BasketStore
 
-    def create(self, uid: str, name: str, enabled: bool) -> BasketItem:
-        basket_id = new_id()
-        pk, sk = BasketItem.key(uid, basket_id)
-        item = BasketItem(pk, sk, uid=uid, basket_id=basket_id, name=name, enabled=int(enabled))
-        self.repo.put_basket(item)
-        return item
+    def create(self, uid: str, name: str, enabled: bool) -> BasketRecord:
+        return self.repo.create_basket(uid, new_id(), name=name, enabled=enabled)
 
-    def get(self, uid: str, basket_id: str) -> BasketItem:
+    def get(self, uid: str, basket_id: str) -> BasketRecord:
         return self.repo.get_basket(uid, basket_id)
 
-    def list(self, uid: str) -> list[BasketItem]:
+    def list(self, uid: str) -> Sequence[BasketRecord]:
         return self.repo.list_baskets(uid)
 
     def update(
@@ -38,7 +35,7 @@ class BasketService:
         name: str | None,
         enabled: bool | None,
         version: int | None,
-    ) -> BasketItem:
+    ) -> BasketRecord:
         """Rename, enable or disable; the strategies' schedules follow in the same writes.
 
         The strategies are read after the basket, consistently; the basket is saved on the
@@ -46,7 +43,7 @@ class BasketService:
         thus either is seen and unscheduled here, or sees the disabled flag itself.
         """
 
-        def attempt() -> BasketItem:
+        def attempt() -> BasketRecord:
             basket = self.repo.get_basket(uid, basket_id)
             _check_version(basket.version, version)
             strategies = self.repo.strategies_of_basket(uid, basket_id)

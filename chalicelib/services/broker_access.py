@@ -1,36 +1,28 @@
 """A ready broker adapter for one (user, account): credentials and session opened, paced, bound.
 
 Everything that sends or reads orders (planner, firer, settlement, kill switch) goes through here,
-so every adapter of a process shares one per-account order-rate limiter (the broker caps order
-requests per account, whatever strategy sends them) and one HTTP client per broker (keep-alive
-connections matter at 09:20:00). A missing or expired session is a clear ``DomainError`` naming
+so every adapter of a process comes from one factory, which shares the per-account order-rate
+limiter and one HTTP client per broker between them (``adapters/brokers/pooled.py``). A missing or expired session is a clear ``DomainError`` naming
 the account, never an adapter failing later at the first order.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import httpx
-
-from chalicelib.adapters.aws.secrets import EnvelopeCipher
-from chalicelib.adapters.brokers.base import HttpBroker
-from chalicelib.adapters.brokers.http_client import make_client
-from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter
-from chalicelib.adapters.dynamo.models import AccountItem, SessionItem
-from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain.brokers import PAPER
 from chalicelib.domain.calendar import IST
+from chalicelib.domain.records import AccountRecord, SessionRecord
 from chalicelib.errors import Unprocessable
-from chalicelib.ports.broker import Credentials, Session
+from chalicelib.ports.accounts import AccountReader
+from chalicelib.ports.broker import Broker, Credentials, Session
+from chalicelib.ports.broker_factory import BrokerFactory
+from chalicelib.ports.secrets import Cipher
 from chalicelib.services.clock import Clock
-
-BrokerFactory = Callable[..., HttpBroker]
 
 
 class SessionUnavailable(Unprocessable):
@@ -50,49 +42,38 @@ class BrokerNotConfigured(SessionUnavailable):
     code = "broker_not_configured"
 
 
-def _default_factory() -> BrokerFactory:
-    # Imported on first use: the registry pulls in every dialect, which a route may not need.
-    from chalicelib.adapters.brokers.registry import build_broker
-
-    return build_broker
-
-
 @dataclass
 class BrokerAccess:
     """Builds adapters for stored accounts; one instance per process (see ``container.py``)."""
 
-    repo: Repository
-    cipher: EnvelopeCipher
+    repo: AccountReader
+    cipher: Cipher
     hosts: Mapping[str, Mapping[str, str]]
-    limiter: OrderRateLimiter
     clock: Clock
-    build: BrokerFactory | None = None
+    #: Builds the dialect's adapter with the process's shared HTTP client and order-rate
+    #: limiter (``adapters/brokers/pooled.py``).
+    build: BrokerFactory
     #: Builds a paper account's broker on the platform's own book (None: paper is a dialect
     #: pointed at the simulator, ``PAPER_ENGINE=sim``). Given the account and its opened session.
-    paper: Callable[[AccountItem, Session], Any] | None = None
-    _clients: dict[str, httpx.Client] = field(default_factory=dict, init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    paper: Callable[[AccountRecord, Session], Any] | None = None
 
-    def adapter(self, uid: str, account_id: str) -> HttpBroker:
+    def adapter(self, uid: str, account_id: str) -> Broker:
         """The caller's account, logged in. ``NotFound`` for another user's account."""
         account = self.repo.get_account(uid, account_id)
         return self.adapter_for(account, self.repo.get_session(uid, account_id))
 
-    def adapter_for(self, account: AccountItem, session: SessionItem | None) -> HttpBroker:
+    def adapter_for(self, account: AccountRecord, session: SessionRecord | None) -> Broker:
         """An adapter from items already read (the planner batch-reads sessions per tick)."""
         opened = self.session_of(account, session)
         if account.broker == PAPER.name and self.paper is not None:
-            adapter: HttpBroker = self.paper(account, opened)
+            adapter: Any = self.paper(account, opened)
             return adapter
-        factory = self.build or _default_factory()
         try:
-            adapter = factory(
+            adapter = self.build(
                 account.broker,
                 self.credentials(account),
                 account=account.account_id,
                 hosts=self.hosts.get(account.broker),
-                client=self._client(account.broker),
-                limiter=self.limiter,
                 now=self.clock,
             )
         except ValueError as error:  # e.g. paper without the simulator's URL configured
@@ -103,7 +84,7 @@ class BrokerAccess:
             ) from error
         return adapter.with_session(opened)
 
-    def session_of(self, account: AccountItem, item: SessionItem | None) -> Session:
+    def session_of(self, account: AccountRecord, item: SessionRecord | None) -> Session:
         """The opened session, refused when absent or past the broker's expiry."""
         if item is None:
             raise SessionUnavailable(
@@ -129,7 +110,7 @@ class BrokerAccess:
             extra=extra,
         )
 
-    def credentials(self, account: AccountItem) -> Credentials:
+    def credentials(self, account: AccountRecord) -> Credentials:
         """The account's API app credentials (order calls need the key; logins the secret too)."""
         sealed: dict[str, Any] = (
             self.cipher.open(account.secret_blob, owner=account.uid) if account.secret_blob else {}
@@ -141,13 +122,6 @@ class BrokerAccess:
             client_id=account.client_id,
             extra=extra,
         )
-
-    def _client(self, broker: str) -> httpx.Client:
-        """One keep-alive client per broker and process, created on first use."""
-        with self._lock:
-            if broker not in self._clients:
-                self._clients[broker] = make_client()
-            return self._clients[broker]
 
 
 @dataclass
@@ -165,7 +139,7 @@ class CachedAccess:
     monotonic: Callable[[], float] = time.monotonic
     _cache: dict[tuple[str, str], tuple[float, Any]] = field(default_factory=dict, repr=False)
 
-    def adapter(self, uid: str, account_id: str) -> HttpBroker:
+    def adapter(self, uid: str, account_id: str) -> Broker:
         key = (uid, account_id)
         hit = self._cache.get(key)
         if hit is not None and self.monotonic() - hit[0] < self.ttl:

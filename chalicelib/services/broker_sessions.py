@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.adapters.aws.secrets import EnvelopeCipher
-from chalicelib.adapters.dynamo.models import AccountItem, OAuthStateItem, SessionItem
-from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain.brokers import CATALOGUE, PAPER
 from chalicelib.domain.calendar import IST, default_calendar
+from chalicelib.domain.records import AccountRecord, SessionRecord
 from chalicelib.errors import DependencyUnavailable, Unprocessable, ValidationFailed
+from chalicelib.ports.accounts import SessionStore
 from chalicelib.ports.broker import Credentials, Session
 from chalicelib.ports.broker_errors import BrokerError, RateLimited, Unavailable
+from chalicelib.ports.broker_factory import BrokerFactory
+from chalicelib.ports.secrets import Cipher
 from chalicelib.services.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -35,23 +36,22 @@ BOOK_SESSION = timedelta(days=3650)
 # The query parameter that carries the one-time code on each broker's redirect.
 CODE_PARAM: Mapping[str, str] = {e.name: e.code_param for e in CATALOGUE}
 
-BrokerFactory = Callable[..., Any]
-
 
 @dataclass
 class BrokerSessionService:
-    repo: Repository
-    cipher: EnvelopeCipher
+    repo: SessionStore
+    cipher: Cipher
     clock: Clock
     public_api_url: str
     hosts: Mapping[str, Mapping[str, str]]
+    #: Builds the broker's adapter for a login (the container's: short timeouts, two tries).
     build_broker: BrokerFactory
     paper_engine: str = "book"
 
     def callback_url(self, broker: str) -> str:
         return f"{self.public_api_url.rstrip('/')}/brokers/{broker}/callback"
 
-    def _adapter(self, account: AccountItem) -> Any:
+    def _adapter(self, account: AccountRecord) -> Any:
         sealed = (
             self.cipher.open(account.secret_blob, owner=account.uid) if account.secret_blob else {}
         )
@@ -82,21 +82,15 @@ class BrokerSessionService:
         adapter = self._adapter(account)
         state = secrets.token_urlsafe(32)
         expires = self.clock() + STATE_LIFETIME
-        item = OAuthStateItem(
-            *OAuthStateItem.key(state),
-            uid=uid,
-            account_id=account_id,
-            broker=account.broker,
-            expires_at=expires.isoformat(),
-            ttl=expires,
+        self.repo.create_oauth_state(
+            state, uid=uid, account_id=account_id, broker=account.broker, expires=expires
         )
-        self.repo.put_oauth_state(item)
         with _broker_errors():
             return str(adapter.login_url(state))
 
     def complete_callback(
         self, broker: str, params: Mapping[str, str]
-    ) -> tuple[AccountItem, SessionItem]:
+    ) -> tuple[AccountRecord, SessionRecord]:
         """Finish a browser login from the broker's redirect."""
         if broker not in CODE_PARAM:
             raise ValidationFailed(f"unknown broker {broker!r}", field="broker")
@@ -123,18 +117,18 @@ class BrokerSessionService:
 
     def complete_with_code(
         self, uid: str, account_id: str, code: str
-    ) -> tuple[AccountItem, SessionItem]:
+    ) -> tuple[AccountRecord, SessionRecord]:
         """Finish a login with a code the trader enters (Angel's TOTP, a pasted request token)."""
         return self._store(uid, account_id, code)
 
-    def _store(self, uid: str, account_id: str, code: str) -> tuple[AccountItem, SessionItem]:
+    def _store(self, uid: str, account_id: str, code: str) -> tuple[AccountRecord, SessionRecord]:
         account = self.repo.get_account(uid, account_id)
         adapter = self._adapter(account)
         with _broker_errors():
             session: Session = adapter.exchange_code(code)
         return account, self._keep(uid, account, session)
 
-    def open_paper(self, account: AccountItem) -> SessionItem | None:
+    def open_paper(self, account: AccountRecord) -> SessionRecord | None:
         """A paper account trades at once: the simulator opens its exchange account and a
         session; there is no broker app, no credentials and no daily login. On the platform's
         own book (``paper_engine == "book"``) without a simulator (AWS), there is nothing to
@@ -168,22 +162,15 @@ class BrokerSessionService:
             session: Session = adapter.open_account(account.account_id)
         return self._keep(account.uid, account, session)
 
-    def _keep(self, uid: str, account: AccountItem, session: Session) -> SessionItem:
+    def _keep(self, uid: str, account: AccountRecord, session: Session) -> SessionRecord:
         account_id = account.account_id
         sealed = self.cipher.seal(
             {"access_token": session.access_token, "user_id": session.user_id, **session.extra},
             owner=uid,
         )
-        item = SessionItem(
-            *SessionItem.key(uid, account_id),
-            uid=uid,
-            account_id=account_id,
-            broker=account.broker,
-            sealed=sealed,
-            expires_at=session.expires_at.isoformat(),
-            ttl=session.expires_at + timedelta(days=7),
+        item = self.repo.store_session(
+            uid, account_id, broker=account.broker, sealed=sealed, expires=session.expires_at
         )
-        self.repo.put_session(item)
         log.info("broker session stored", extra={"account": account_id, "broker": account.broker})
         return item
 
@@ -194,7 +181,7 @@ class BrokerSessionService:
         return [readiness_of(a, sessions.get(a.account_id), now) for a in accounts]
 
 
-def session_view(item: SessionItem | None, now: datetime) -> dict[str, Any]:
+def session_view(item: SessionRecord | None, now: datetime) -> dict[str, Any]:
     if item is None:
         return {"status": "NONE", "expires_at": None}
     expires = datetime.fromisoformat(item.expires_at)
@@ -202,7 +189,7 @@ def session_view(item: SessionItem | None, now: datetime) -> dict[str, Any]:
 
 
 def readiness_of(
-    account: AccountItem, session: SessionItem | None, now: datetime
+    account: AccountRecord, session: SessionRecord | None, now: datetime
 ) -> dict[str, Any]:
     """Usable today = a session valid now that outlives today's F&O close."""
     view = session_view(session, now)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chalicelib.adapters.aws.cognito import CognitoIdentity, Tokens
-from chalicelib.adapters.dynamo.models import ProfileItem
-from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain.profile import Profile, normalise_name, normalise_phone, normalise_state
+from chalicelib.ports.accounts import ProfileStore
+from chalicelib.ports.identity import IdentityProvider, Tokens
 
 
 @dataclass
 class IdentityService:
-    identity: CognitoIdentity
-    repo: Repository
+    identity: IdentityProvider
+    repo: ProfileStore
     auto_confirm: bool
 
     def sign_up(
@@ -30,17 +29,8 @@ class IdentityService:
         uid = self.identity.sign_up(profile.email, password)
         if self.auto_confirm:
             self.identity.admin_confirm(profile.email)
-        pk, sk = ProfileItem.key(uid)
-        self.repo.put_profile(
-            ProfileItem(
-                pk,
-                sk,
-                uid=uid,
-                email=profile.email,
-                name=profile.name,
-                phone=profile.phone,
-                state=profile.state,
-            )
+        self.repo.create_profile(
+            uid, email=profile.email, name=profile.name, phone=profile.phone, state=profile.state
         )
         return Profile(uid, profile.email, profile.name, profile.phone, profile.state), (
             self.auto_confirm

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
-from chalicelib.adapters.market.broker_quotes import KiteQuotes
 from chalicelib.domain.market_errors import MarketRuleError
 from chalicelib.domain.market_model import MarketModel
 from chalicelib.domain.strategy import Strategy
 from chalicelib.ports.broker import Broker
 from chalicelib.ports.broker_errors import BrokerError
+from chalicelib.services.broker_quotes import KiteQuotes
 
 log = logging.getLogger(__name__)
 

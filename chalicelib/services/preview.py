@@ -15,7 +15,6 @@ from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain.brokers import CATALOGUE
 from chalicelib.domain.calendar import IST, default_calendar
 from chalicelib.domain.instrument import Broker, ContractKey
@@ -26,6 +25,7 @@ from chalicelib.domain.strategy import Leg, Strategy
 from chalicelib.domain.strategy_documents import from_document
 from chalicelib.domain.symbols import angel_symbol
 from chalicelib.errors import DomainError
+from chalicelib.ports.accounts import StrategyReader
 from chalicelib.ports.broker_errors import BrokerError
 from chalicelib.services.order_builder import OrderBuilder, ResolvedLeg, market_error, order_tag
 from chalicelib.services.quotes import QuoteSource
@@ -42,7 +42,7 @@ LiveQuotes = Callable[[str, Sequence[str]], QuoteSource | None]
 
 @dataclass
 class PreviewService:
-    repo: Repository
+    repo: StrategyReader
     market: MarketModel
     quotes: QuoteSource
     # The planner picks strikes on the live quotes of the strategy's own accounts (Zerodha, or a

@@ -4,15 +4,16 @@ strategy and its schedule entries together."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chalicelib.adapters.dynamo.models import BasketItem, StrategyItem
-from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.domain.records import BasketRecord, StrategyRecord
 from chalicelib.domain.schedule import ScheduleEntry, schedule_entries
 from chalicelib.domain.strategy import Phase, Strategy, StrategyStatus
 from chalicelib.domain.strategy_checks import check_strategy
 from chalicelib.domain.strategy_documents import from_document, to_document
 from chalicelib.errors import Conflict, ValidationFailed
+from chalicelib.ports.accounts import StrategyStore
 from chalicelib.services.clock import Clock
 from chalicelib.services.races import retry_races
 
@@ -21,7 +22,7 @@ def new_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
-def scheduled_entries(item: StrategyItem, basket: BasketItem | None) -> list[ScheduleEntry]:
+def scheduled_entries(item: StrategyRecord, basket: BasketRecord | None) -> list[ScheduleEntry]:
     """The entries a strategy should have in GSI2.
 
     Pausing a strategy or disabling its basket stops new *entries* only: its exits stay
@@ -42,7 +43,7 @@ class StrategyService:
     """Every write re-reads the basket and is conditioned on it (repository.save_strategy), and
     is retried after a lost race, so a strategy never ends scheduled in a disabled basket."""
 
-    repo: Repository
+    repo: StrategyStore
     clock: Clock
 
     def _validated(self, uid: str, strategy: Strategy) -> None:
@@ -51,34 +52,28 @@ class StrategyService:
         brokers = {a.account_id: a.broker for a in self.repo.list_accounts(uid)}
         check_strategy(strategy, brokers, self.clock().date(), brokers)
 
-    def _target_basket(self, uid: str, basket_id: str) -> BasketItem:
+    def _target_basket(self, uid: str, basket_id: str) -> BasketRecord:
         basket = self.repo.find_basket(uid, basket_id)
         if basket is None:  # deleted since validation
             raise ValidationFailed("unknown basket", field="basket_id")
         return basket
 
-    def create(self, uid: str, strategy: Strategy) -> StrategyItem:
+    def create(self, uid: str, strategy: Strategy) -> StrategyRecord:
         self._validated(uid, strategy)
         strategy_id = new_id()
-        pk, sk = StrategyItem.key(uid, strategy_id)
-        gsi1pk, gsi1sk = StrategyItem.basket_index_key(uid, strategy.basket_id, strategy_id)
 
         tried: list[bool] = []
 
-        def attempt() -> StrategyItem:
+        def attempt() -> StrategyRecord:
             if tried:  # a write that timed out may have committed: never create twice
                 mine = self.repo.find_strategy(uid, strategy_id)
                 if mine is not None:
                     return mine
             tried.append(True)
             basket = self._target_basket(uid, strategy.basket_id)
-            item = StrategyItem(
-                pk,
-                sk,
-                gsi1pk=gsi1pk,
-                gsi1sk=gsi1sk,
-                uid=uid,
-                strategy_id=strategy_id,
+            item = self.repo.new_strategy(
+                uid,
+                strategy_id,
                 basket_id=strategy.basket_id,
                 status=StrategyStatus.ACTIVE.value,
                 spec=to_document(strategy),
@@ -89,30 +84,27 @@ class StrategyService:
 
         return retry_races(attempt)
 
-    def get(self, uid: str, strategy_id: str) -> StrategyItem:
+    def get(self, uid: str, strategy_id: str) -> StrategyRecord:
         return self.repo.get_strategy(uid, strategy_id)
 
-    def list(self, uid: str, basket_id: str | None = None) -> list[StrategyItem]:
+    def list(self, uid: str, basket_id: str | None = None) -> Sequence[StrategyRecord]:
         if basket_id:
             return self.repo.strategies_of_basket(uid, basket_id)
         return self.repo.list_strategies(uid)
 
     def replace(
         self, uid: str, strategy_id: str, strategy: Strategy, version: int | None
-    ) -> StrategyItem:
+    ) -> StrategyRecord:
         self.repo.get_strategy(uid, strategy_id)  # another user's id is a 404, not a 400
         self._validated(uid, strategy)
 
-        def attempt() -> StrategyItem:
+        def attempt() -> StrategyRecord:
             item = self.repo.get_strategy(uid, strategy_id)
             _check_version(item.version, version)
             basket = self._target_basket(uid, strategy.basket_id)
             joins = item.basket_id != strategy.basket_id
             item.spec = to_document(strategy)
-            item.basket_id = strategy.basket_id
-            item.gsi1pk, item.gsi1sk = StrategyItem.basket_index_key(
-                uid, strategy.basket_id, strategy_id
-            )
+            item.basket_id = strategy.basket_id  # the store re-keys its basket index
             entries = scheduled_entries(item, basket)
             self.repo.save_strategy(item, basket, entries, create=False, joins=joins)
             return item
@@ -121,10 +113,10 @@ class StrategyService:
 
     def set_status(
         self, uid: str, strategy_id: str, status: StrategyStatus, version: int | None = None
-    ) -> StrategyItem:
+    ) -> StrategyRecord:
         """Pause or resume; works on a strategy whose basket is gone (it stays unscheduled)."""
 
-        def attempt() -> StrategyItem:
+        def attempt() -> StrategyRecord:
             item = self.repo.get_strategy(uid, strategy_id)
             _check_version(item.version, version)
             basket = self.repo.find_basket(uid, item.basket_id)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.dynamo.models import BasketItem, ScheduleItem
+from chalicelib.adapters.dynamo.models import BaseItem, BasketItem, ScheduleItem, StrategyItem
 from chalicelib.api.strategy_schemas import StrategyIn
 from chalicelib.domain.calendar import IST
 from chalicelib.errors import Conflict, DomainError
@@ -108,6 +108,24 @@ def test_delete_racing_creates_leaves_no_orphan(setup, container):
         assert len(strategies) == sum(1 for r in results if hasattr(r, "strategy_id"))
     refused = [r for r in results if isinstance(r, DomainError)]
     assert all(r.status in (400, 409) for r in refused)
+
+
+def test_a_strategy_is_indexed_under_the_basket_it_is_in(setup, container):
+    """GSI1 lists a basket's strategies: the store keys it from the strategy's basket on every
+    write, so a moved strategy leaves the old basket's listing."""
+    uid, first = _uid(setup["api"]), setup["basket"]
+    second = setup["api"].call("POST", "/baskets", {"name": "Other", "enabled": True}).data["id"]
+    item = container.strategies.create(uid, _strategy(setup))
+
+    def listed(basket_id: str) -> set[str]:
+        key = StrategyItem.basket_index_key(uid, basket_id)[0]
+        return {i.strategy_id for i in BaseItem.gsi1.query(key) if isinstance(i, StrategyItem)}
+
+    assert item.strategy_id in listed(first)
+    container.strategies.replace(
+        uid, item.strategy_id, _strategy(setup, basket_id=second), version=None
+    )
+    assert item.strategy_id in listed(second) and item.strategy_id not in listed(first)
 
 
 # ----- the plan-time check -----------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -15,6 +14,7 @@ from chalicelib.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from chalicelib.ports.identity import Tokens
 
 _ERRORS: dict[str, tuple[type[DomainError], str, str | None]] = {
     "UsernameExistsException": (Conflict, "an account with this email already exists", "email"),
@@ -59,14 +59,6 @@ _REFRESH_ERRORS: dict[str, tuple[type[DomainError], str, str | None]] = {
         None,
     ),
 }
-
-
-@dataclass(frozen=True)
-class Tokens:
-    id_token: str
-    access_token: str
-    refresh_token: str
-    expires_in: int
 
 
 class CognitoIdentity:

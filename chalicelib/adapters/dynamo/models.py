@@ -341,6 +341,22 @@ def bind_table(
 
     PynamoDB's defaults (15 s connect, 30 s read, 4 attempts) let a stalled table hang an API
     call for minutes; the container passes Settings' short timeouts instead.
+
+    Why this is process-wide, not per container (issue #14, item 5), as of PynamoDB 6.1: a
+    model reads its table, host and timeouts from its class ``Meta`` when it opens its cached
+    per-class connection (``Model._get_connection``), and no call (get, query, save, batch,
+    TransactWrite's operation kwargs) takes a table or connection of its own. A per-container
+    binding therefore needs per-container model classes, and a subclass of the entities per
+    binding does not work: query results are built from the ``type`` discriminator, whose
+    registry lives on ``BaseItem.type`` and maps each value to one class (registering
+    ``ACCOUNT`` again raises ValueError; an unregistered subclass gets results back as the
+    unbound ``AccountItem``). What it would take: a function building the whole family (a base
+    with its own discriminator attribute and indexes, and every entity of this module and of
+    the ``*_items.py`` modules) for one binding, held by the container, and every store taking
+    its classes (and the conditions built from their attributes) from that family instead of
+    importing them: a rewrite of each item module and each store of ``adapters/dynamo/``.
+    Until then one process serves one table, which is what Lambda and the clock process do;
+    tests restore the binding after each test (``tests/conftest.py``).
     """
     meta: Any = BaseItem.Meta
     meta.table_name = table_name

@@ -23,9 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from chalicelib.adapters.telegram import TelegramError, TelegramRateLimited
 from chalicelib.domain.notification_text import burst, render
 from chalicelib.domain.notifications import Channel, NotificationEvent, StoredNotification
+from chalicelib.ports.telegram_errors import TelegramError, TelegramRateLimited
 from chalicelib.services.notifications.ports import (
     DeliveryQueue,
     EmailError,

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from chalicelib.adapters.telegram import TelegramError
 from chalicelib.errors import Unprocessable
+from chalicelib.ports.telegram_errors import TelegramError
 from chalicelib.services.clock import Clock
 from chalicelib.services.notifications.ports import NotificationStore, TelegramPort
 

@@ -22,8 +22,12 @@ def test_a_paper_account_without_the_simulators_url_is_a_domain_error_not_a_cras
         raise ValueError("paper needs hosts ['api', 'login'] (the paper server's URL)")
 
     access = BrokerAccess(
-        repo=None, cipher=Cipher(), hosts={}, limiter=None, clock=lambda: NOW, build=build
-    )  # type: ignore[arg-type]
+        repo=None,  # type: ignore[arg-type]
+        cipher=Cipher(),
+        hosts={},
+        clock=lambda: NOW,
+        build=build,
+    )
     account = SimpleNamespace(account_id="A1", broker="paper", uid="u1", secret_blob=None,
                               client_id="P1")  # fmt: skip
     session = SimpleNamespace(expires_at=(NOW + timedelta(days=30)).isoformat(), sealed=b"x")

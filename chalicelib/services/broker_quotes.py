@@ -3,6 +3,9 @@
 One request for the spot and one for the whole chain of a series (Kite takes up to 1,000
 instruments per LTP call), so a tick costs two quote calls per underlying whatever the number of
 legs or accounts.
+
+A use case over the broker port (it only asks an adapter for prices), so it lives with the
+services; the adapter is whatever ``BrokerAccess`` built for the account.
 """
 
 from __future__ import annotations
