@@ -19,6 +19,7 @@ from chalicelib.adapters.aws.cognito import CognitoIdentity
 from chalicelib.adapters.aws.jwt_verifier import JwtVerifier
 from chalicelib.adapters.aws.secrets import EnvelopeCipher
 from chalicelib.adapters.brokers.dynamo_rate_limit import DynamoRateLimiter
+from chalicelib.adapters.brokers.masters import AdapterMasters
 from chalicelib.adapters.brokers.pooled import PooledBrokers
 from chalicelib.adapters.brokers.rate_limit import OrderRateLimiter, SlidingWindowLimiter
 from chalicelib.adapters.brokers.wire_lanes import HttpWireSender
@@ -163,6 +164,7 @@ class Container(NotificationParts):
             clock=self.clock,
             cache_dir=s.instrument_cache_dir,
             allow_default_hosts=s.stage not in LOCAL_STAGES,  # never the real brokers locally
+            sources=AdapterMasters(),
         )
 
     @cached_property

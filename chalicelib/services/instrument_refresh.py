@@ -63,6 +63,7 @@ from chalicelib.domain.masters import (
 from chalicelib.domain.masters.holder import Parser
 from chalicelib.domain.masters.merge import merge_masters
 from chalicelib.domain.underlying import Underlying
+from chalicelib.ports.masters import MasterSources
 from chalicelib.services.clock import Clock
 from chalicelib.services.master_cache import MasterCache
 from chalicelib.services.preview import DIALECT
@@ -121,6 +122,7 @@ class InstrumentRefresh:
         cache_dir: str | Path = "",
         allow_default_hosts: bool = False,
         download: Download | None = None,
+        sources: MasterSources | None = None,
         market: MarketModel | None = None,
         retry_after: timedelta = timedelta(minutes=5),
         keep_days: int = 7,
@@ -131,6 +133,7 @@ class InstrumentRefresh:
         self._clock = clock
         self._cache = MasterCache(Path(cache_dir) if cache_dir else None, keep_days)
         self._allow_default_hosts = allow_default_hosts
+        self._sources = sources
         self._download = download or self._adapter_download
         self._retry_after = retry_after
         self._holders = {
@@ -204,10 +207,10 @@ class InstrumentRefresh:
         Given to ``BrokerAccess`` as its factory: every adapter that will send orders is built
         through here, before any request is built from the market model.
         """
-        from chalicelib.adapters.brokers.registry import build_broker
-
+        if self._sources is None:
+            raise RuntimeError("InstrumentRefresh was built without master sources")
         self.ensure(broker)
-        return build_broker(broker, *args, **kwargs)
+        return self._sources.build(broker, *args, **kwargs)
 
     # ------------------------------------------------------------------ loading
     def _guarded(
@@ -336,11 +339,9 @@ class InstrumentRefresh:
         configured = self._hosts.get(broker, {}).get("master")
         if configured:
             return configured
-        if not self._allow_default_hosts:
+        if not self._allow_default_hosts or self._sources is None:
             return None
-        from chalicelib.adapters.brokers.registry import default_hosts
-
-        return default_hosts(broker).get("master")
+        return self._sources.default_host(broker)
 
     def _path(self, broker: str, day: date) -> Path | None:
         """This source's cache file of ``day`` (None without a master host)."""
@@ -348,19 +349,9 @@ class InstrumentRefresh:
 
     def _adapter_download(self, broker: str) -> bytes:
         """The raw master through the dialect's adapter (no session: the files are public)."""
-        from chalicelib.adapters.brokers.http_client import make_client
-        from chalicelib.adapters.brokers.registry import build_broker
-        from chalicelib.ports.broker import Credentials
-
-        with make_client() as client:
-            adapter = build_broker(
-                broker,
-                Credentials(api_key=""),
-                account=f"{broker}-master",
-                hosts=self._hosts.get(broker),
-                client=client,
-            )
-            return adapter.instruments()
+        if self._sources is None:
+            raise RuntimeError("InstrumentRefresh was built without master sources")
+        return self._sources.download(broker, self._hosts.get(broker))
 
     def _today(self) -> date:
         return self._clock().astimezone(IST).date()
