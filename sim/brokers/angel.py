@@ -46,7 +46,7 @@ from sim.brokers.common import (
     money,
     required,
 )
-from sim.exchange import OrderRefused, UnknownOrder
+from sim.errors import OrderRefused, UnknownOrder
 from sim.orderbook import STOP_TYPES, Order, OrderRequest, OrderType, Status, broker_reason
 
 P = "/rest/secure/angelbroking"

@@ -40,7 +40,8 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from chalicelib.domain.calendar import IST
-from sim.exchange import OrderRefused, SimExchange
+from sim.errors import OrderRefused
+from sim.exchange import SimExchange
 from sim.faults import ORDER_FAULTS, Fault, FaultBook
 from sim.persistence import read_json, write_json_atomic
 

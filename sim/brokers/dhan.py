@@ -36,7 +36,7 @@ from sim.brokers.common import (
     money,
     required,
 )
-from sim.exchange import OrderRefused, UnknownOrder
+from sim.errors import OrderRefused, UnknownOrder
 from sim.orderbook import Order, OrderRequest, OrderType, Status, broker_reason
 
 ORDER_TYPES = {

@@ -56,7 +56,7 @@ from sim.brokers.common import (
     money,
     required,
 )
-from sim.exchange import OrderRefused, UnknownOrder
+from sim.errors import OrderRefused, UnknownOrder
 from sim.orderbook import Order, OrderRequest, OrderType, Status, Trade
 
 API = "/api/v3"

@@ -32,7 +32,7 @@ from sim.brokers.base import (
     route,
 )
 from sim.brokers.common import BadInput, decimal_field, int_field, ist_text, money, required
-from sim.exchange import OrderRefused, UnknownOrder
+from sim.errors import OrderRefused, UnknownOrder
 from sim.orderbook import Order, OrderRequest, OrderType, Status, prices_at
 
 STATUS = {

@@ -47,7 +47,7 @@ from sim.brokers.base import (
     route,
 )
 from sim.brokers.common import BadInput, decimal_field, int_field, required
-from sim.exchange import OrderRefused, UnknownOrder
+from sim.errors import OrderRefused, UnknownOrder
 from sim.orderbook import (
     Order,
     OrderRequest,

@@ -58,7 +58,7 @@ from sim.brokers.common import (
     money,
     required,
 )
-from sim.exchange import OrderRefused, UnknownOrder
+from sim.errors import OrderRefused, UnknownOrder
 from sim.orderbook import Order, OrderRequest, OrderType, Status, Trade, prices_at
 
 STATUS = {
