@@ -8,10 +8,11 @@ trigger or a limit fill. A scenario test can also pin one contract's premium wit
 releases it. With a ``state_dir`` every change (pins included) is written atomically to
 ``exchange.json`` and reloaded on start, so paper trading survives restarts.
 
-Refusals come in two kinds, as at a real broker: ``OrderRefused`` is raised for requests that
-never become orders (bad quantity, freeze limit, off-tick price, unprotected MARKET, duplicate
-tag), while RMS and exchange checks (price band, margin, injected RMS rejection) acknowledge an
-order id and then show it REJECTED in the order book.
+The exchange is a facade over its parts: prices and pins (``sim.prices``), the checks on a
+request before and after the ack (``sim.admission``, whose ``OrderRefused`` and ``UnknownOrder``
+are in ``sim.errors``), the order and matching rules (``sim.orderbook``), accounts
+(``sim.accounts``), positions (``sim.positions``) and margin (``sim.margin``). It holds the
+state, the lock and the state file.
 """
 
 from __future__ import annotations
@@ -20,94 +21,36 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import ContractKey, Instrument
-from chalicelib.domain.money import TICK, is_on_tick
-from chalicelib.domain.protection import default_protection_policies
-from chalicelib.domain.reference_data import in_force
 from chalicelib.domain.underlying import Underlying
+from sim.accounts import DEFAULT_FUNDS, Account
+from sim.admission import check_modification, check_request, rest, rms_rejection
 from sim.clock import Clock, ist_now
+from sim.errors import OrderRefused, UnknownOrder
 from sim.faults import Fault, FaultBook
 from sim.margin import MarginLeg, Requirement, open_legs, requirement
-from sim.market import Listing, instrument_for, listing_for, option_price, spot_at
+from sim.market import Listing, instrument_for
 from sim.orderbook import (
     ACTIVE,
-    STOP_TYPES,
     USER_CANCEL,
     Order,
     OrderRequest,
     OrderType,
     Status,
     Trade,
-    apply_fill,
-    crosses,
-    fill_quantity,
-    key_from_json,
-    key_to_json,
-    triggered,
+    match,
 )
 from sim.persistence import read_json, write_json_atomic
+from sim.positions import Position, positions_of
+from sim.prices import PriceBoard
 
 log = logging.getLogger(__name__)
-
-#: Index names brokers use for spot quotes, besides the underlying's own name.
-SPOT_ALIASES = {
-    "NIFTY 50": Underlying.NIFTY,
-    "NIFTY BANK": Underlying.BANKNIFTY,
-    "NIFTY FIN SERVICE": Underlying.FINNIFTY,
-    "NIFTY MID SELECT": Underlying.MIDCPNIFTY,
-}
-_PREFIXES = ("NFO:", "BFO:", "NSE:", "BSE:", "NSE_INDEX|", "BSE_INDEX|")
-#: Margin a short option blocks, as a fraction of the notional (a rough SPAN + exposure figure).
-SHORT_MARGIN_RATE = Decimal("0.12")
-#: A paper account starts with one crore.
-DEFAULT_FUNDS = Decimal("10000000")
-
-
-class OrderRefused(Exception):
-    """A request that never became an order; ``code`` says why, ``message`` as a broker words it."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class UnknownOrder(KeyError):
-    """No such order on this account."""
-
-
-@dataclass(slots=True)
-class Account:
-    """A trading account at the exchange."""
-
-    account_id: str
-    funds: Decimal = DEFAULT_FUNDS
-
-
-@dataclass(frozen=True, slots=True)
-class Position:
-    """Net position of one account in one contract and product."""
-
-    account: str
-    key: ContractKey
-    product: str
-    quantity: int
-    buy_quantity: int
-    sell_quantity: int
-    buy_value: Decimal
-    sell_value: Decimal
-    average_price: Decimal
-    last_price: Decimal
-    pnl: Decimal
-    realised: Decimal
-    unrealised: Decimal
 
 
 class SimExchange:
@@ -130,12 +73,11 @@ class SimExchange:
         self.check_margin = check_margin
         self.partial_fill_lots = partial_fill_lots
         self.faults = FaultBook()
+        self.board = PriceBoard(seed, self.now)
         self._lock = threading.RLock()
         self._accounts: dict[str, Account] = {}
         self._orders: dict[str, Order] = {}
         self._trades: list[Trade] = []
-        self._pins: dict[ContractKey, Decimal] = {}
-        self._spot_pins: dict[Underlying, Decimal] = {}
         self._sequence = itertools.count(1)
         self._trade_sequence = itertools.count(1)
         self._load()
@@ -147,7 +89,7 @@ class SimExchange:
 
     def listing(self, day: date | None = None) -> Listing:
         """What is listed on ``day`` (default: today by the clock)."""
-        return listing_for(self.seed, day or self.now().date())
+        return self.board.listing(day)
 
     def instruments(self, day: date | None = None) -> tuple[Instrument, ...]:
         """The listed contracts."""
@@ -155,19 +97,7 @@ class SimExchange:
 
     def resolve(self, name: str | ContractKey) -> Instrument:
         """The listed contract for a key or any broker symbol / token; ``OrderRefused`` if none."""
-        listing = self.listing()
-        if isinstance(name, ContractKey):
-            found = next((i for i in listing.instruments if i.key == name), None)
-        else:
-            found = listing.find(name)
-            if found is None:
-                for prefix in _PREFIXES:
-                    if name.upper().startswith(prefix):
-                        found = listing.find(name[len(prefix) :])
-                        break
-        if found is None:
-            raise OrderRefused("instrument", f"Invalid instrument: {name}")
-        return found
+        return self.board.resolve(name)
 
     def resolve_key(self, key: ContractKey) -> Instrument:
         """The contract of ``key`` with its broker references, listed today or not."""
@@ -175,10 +105,7 @@ class SimExchange:
 
     def spot(self, underlying: str | Underlying) -> Decimal:
         """Index level now (a pinned index answers its pin)."""
-        pinned = self._spot_pins.get(Underlying(underlying))
-        if pinned is not None:
-            return pinned
-        return spot_at(self.seed, Underlying(underlying), self.now())
+        return self.board.spot(underlying)
 
     def set_spot(self, underlying: str | Underlying, level: Decimal | str | None) -> Decimal:
         """Pin an index level (``None`` releases it): the index quotes every fake server gives
@@ -186,23 +113,13 @@ class SimExchange:
         the model's (or their own pins): pin those a scenario depends on too."""
         name = Underlying(underlying)
         with self._lock:
-            if level is None:
-                self._spot_pins.pop(name, None)
-            else:
-                value = Decimal(str(level))
-                if not value.is_finite() or value <= 0:
-                    raise ValueError(f"index level {level} must be positive")
-                self._spot_pins[name] = value
+            self.board.pin_spot(name, level)
             self._save()
             return self.spot(name)
 
     def price(self, key: ContractKey, at: datetime | None = None) -> Decimal:
         """Option premium of ``key`` at ``at`` (default now); a pinned contract answers its pin."""
-        pinned = self._pins.get(key)
-        if pinned is not None:
-            return pinned
-        moment = at or self.now()
-        return option_price(key, spot_at(self.seed, key.underlying, moment), moment)
+        return self.board.price(key, at)
 
     def set_price(self, key: ContractKey, price: Decimal | None) -> Decimal:
         """Pin the LTP of one option contract (``None`` releases it back to the model price).
@@ -215,43 +132,21 @@ class SimExchange:
         """
         if not isinstance(key, ContractKey):
             raise TypeError(f"set_price takes a ContractKey, not {type(key).__name__}")
-        value = None if price is None else self._pin_value(key, price)
+        value = None if price is None else self.board.pin_value(key, price)
         with self._lock:
-            if value is None:
-                self._pins.pop(key, None)
-            else:
-                self._pins[key] = value
+            self.board.pin_price(key, value)
             self._sweep()
             self._save()
             return self.price(key)
 
-    def _pin_value(self, key: ContractKey, price: Decimal | int | str) -> Decimal:
-        try:
-            value = Decimal(str(price))
-        except ArithmeticError:
-            raise ValueError(f"price {price!r} is not a number") from None
-        tick = self.resolve_key(key).tick_size or TICK
-        if not value.is_finite() or value <= 0 or not is_on_tick(value, tick):
-            raise ValueError(f"price {price} must be positive and on the {tick} tick")
-        return value
-
     def pins(self) -> dict[ContractKey, Decimal]:
         """The pinned contracts and their prices."""
         with self._lock:
-            return dict(self._pins)
+            return dict(self.board.pins)
 
     def ltp(self, instrument: str | ContractKey) -> Decimal:
         """Last price of an option (by key, symbol or token) or of an index (by name)."""
-        if isinstance(instrument, ContractKey):
-            return self.price(instrument)
-        name = instrument.strip().upper()
-        for prefix in _PREFIXES:
-            name = name.removeprefix(prefix)
-        if name in SPOT_ALIASES:
-            return self.spot(SPOT_ALIASES[name])
-        if name in Underlying.__members__:
-            return self.spot(name)
-        return self.price(self.resolve(instrument).key)
+        return self.board.ltp(instrument)
 
     # ----------------------------------------------------------------- accounts
     def open_account(self, account_id: str, funds: Decimal | None = None) -> Account:
@@ -303,7 +198,13 @@ class SimExchange:
             self._require_account(account)
             self._sweep()
             instrument = self.resolve(request.instrument)
-            self._refuse(account, request, instrument)
+            check_request(
+                account,
+                request,
+                instrument,
+                self.faults,
+                require_market_protection=self.require_market_protection,
+            )
             now = self.now()
             order = Order(
                 order_id=self._next_order_id(now),
@@ -329,96 +230,18 @@ class SimExchange:
             self._save()
             return order
 
-    def _refuse(self, account: str, request: OrderRequest, instrument: Instrument) -> None:
-        if self.faults.take(account, Fault.DUPLICATE_TAG) is not None:
-            raise OrderRefused("duplicate_tag", f"Duplicate order tag: {request.tag}")
-        if request.side not in ("BUY", "SELL"):
-            raise OrderRefused("input", f"Invalid transaction type: {request.side}")
-        if request.quantity <= 0:
-            raise OrderRefused("input", "Quantity must be positive")
-        freeze = instrument.freeze_qty or 0
-        if self.faults.take(account, Fault.FREEZE_QTY) is not None or (
-            freeze and request.quantity > freeze
-        ):
-            raise OrderRefused(
-                "freeze_qty", f"Quantity {request.quantity} exceeds the freeze limit of {freeze}"
-            )
-        if (
-            self.faults.take(account, Fault.LOT_SIZE) is not None
-            or request.quantity % instrument.lot_size
-        ):
-            raise OrderRefused(
-                "lot_size",
-                f"Quantity should be a multiple of the lot size {instrument.lot_size}",
-            )
-        for name in ("price", "trigger_price"):
-            value = getattr(request, name)
-            if value < 0 or not is_on_tick(value, instrument.tick_size):
-                raise OrderRefused(
-                    "tick", f"{name} {value} is not a multiple of tick {instrument.tick_size}"
-                )
-        if request.order_type in (OrderType.LIMIT, OrderType.SL) and request.price <= 0:
-            raise OrderRefused("input", "Price must be positive for a limit order")
-        if request.order_type in STOP_TYPES and request.trigger_price <= 0:
-            raise OrderRefused("input", "Trigger price must be positive for a stop order")
-        market = request.order_type in (OrderType.MARKET, OrderType.SL_M)
-        unprotected = request.market_protection is None or request.market_protection == 0
-        if market and (
-            self.faults.take(account, Fault.MARKET_REFUSED) is not None
-            or (self.require_market_protection and unprotected)
-        ):
-            raise OrderRefused(
-                "market_refused", "Market orders without market protection are not allowed"
-            )
-
     def _admit(self, order: Order) -> None:
         """RMS and exchange checks after the ack, then the first match."""
         now = order.placed_at
         ltp = self.price(order.key, now)
-        if self.faults.take(order.account, Fault.RMS_REJECT) is not None:
-            self._reject(order, "rms", "RMS:Rule: Check circuit limit including square off order")
+        funds = self._accounts[order.account].funds if self.check_margin else None
+        rejection = rms_rejection(order, ltp, self.faults, funds=funds, spot=self.spot)
+        if rejection is not None:
+            order.reject_code, message = rejection
+            order.transition(Status.REJECTED, now, message)
             return
-        if order.order_type in (OrderType.LIMIT, OrderType.SL) and not self._in_band(
-            order.price, ltp, now.date()
-        ):
-            self._reject(
-                order, "price_band", f"Price {order.price} is outside the price band around {ltp}"
-            )
-            return
-        if self.check_margin and not self._margin_ok(order, ltp):
-            self._reject(order, "margin", "RMS:Margin Exceeds, Required margin is insufficient")
-            return
-        partial = self.faults.take(order.account, Fault.PARTIAL_FILL)
-        if partial is not None:
-            ratio = Decimal(str(partial.get("ratio", "0.5")))
-            lots = order.quantity // order.lot_size
-            order.max_fill_lots = max(1, int(lots * ratio))
-            order.hold_until = now + timedelta(seconds=float(partial.get("hold", 60)))
-        if order.order_type in STOP_TYPES:
-            if self.faults.take(order.account, Fault.SL_CANCELLED) is not None:
-                order.cancel_on_trigger = True
-            order.transition(Status.TRIGGER_PENDING, now)
-        else:
-            order.transition(Status.OPEN, now)
+        rest(order, self.faults, now)
         self._match(order, ltp, now)
-
-    def _reject(self, order: Order, code: str, message: str) -> None:
-        order.reject_code = code
-        order.transition(Status.REJECTED, order.placed_at, message)
-
-    def _in_band(self, price: Decimal, ltp: Decimal, on: date) -> bool:
-        low, high = in_force(default_protection_policies(), on, "protection policy").band.limits(
-            ltp
-        )
-        return low <= price <= high
-
-    def _margin_ok(self, order: Order, ltp: Decimal) -> bool:
-        funds = self._accounts[order.account].funds
-        if order.side == "BUY":
-            needed = (order.price or ltp) * order.quantity
-        else:
-            needed = self.spot(order.key.underlying) * order.quantity * SHORT_MARGIN_RATE
-        return needed <= funds
 
     def modify(
         self,
@@ -434,35 +257,17 @@ class SimExchange:
         with self._lock:
             self._sweep()
             order = self.order(account, order_id)
-            if order.status not in ACTIVE:
-                raise OrderRefused(
-                    "state", f"Order cannot be modified as it is {order.status.lower()}"
-                )
-            if quantity is not None and (
-                quantity <= 0 or quantity % order.lot_size or quantity < order.filled_quantity
-            ):
-                raise OrderRefused("lot_size", "Invalid quantity for modification")
-            for name, value in (("price", price), ("trigger_price", trigger_price)):
-                if value is not None and (value < 0 or not is_on_tick(value)):
-                    raise OrderRefused("tick", f"{name} {value} is not on the tick")
-            new_type = order.order_type if order_type is None else order_type
-            new_price = order.price if price is None else price
-            new_trigger = order.trigger_price if trigger_price is None else trigger_price
-            if new_type in (OrderType.LIMIT, OrderType.SL) and new_price <= 0:
-                raise OrderRefused("input", "Price must be positive for a limit order")
-            if new_type in STOP_TYPES and new_trigger <= 0:
-                raise OrderRefused("input", "Trigger price must be positive for a stop order")
-            status = order.status
-            if new_type is not order.order_type:
-                if new_type not in STOP_TYPES:
-                    status = Status.OPEN  # a stop turned limit / market rests as one
-                elif order.order_type not in STOP_TYPES and not order.filled_quantity:
-                    status = Status.TRIGGER_PENDING  # an untouched limit turned stop waits
-            if quantity is not None:
-                order.quantity = quantity
-            order.price, order.trigger_price, order.order_type = new_price, new_trigger, new_type
+            change = check_modification(
+                order,
+                quantity=quantity,
+                price=price,
+                trigger_price=trigger_price,
+                order_type=order_type,
+            )
+            order.quantity, order.order_type = change.quantity, change.order_type
+            order.price, order.trigger_price = change.price, change.trigger_price
             now = self.now()
-            order.transition(status, now, "modified")
+            order.transition(change.status, now, "modified")
             self._match(order, self.price(order.key, now), now)
             self._save()
             return order
@@ -508,33 +313,7 @@ class SimExchange:
     def positions(self, account: str) -> list[Position]:
         """Net positions with P&L marked at the current price."""
         with self._lock:
-            grouped: dict[tuple[ContractKey, str], list[Trade]] = {}
-            for trade in self.trades(account):
-                grouped.setdefault((trade.key, trade.product), []).append(trade)
-            return [self._position(account, k, p, ts) for (k, p), ts in grouped.items()]
-
-    def _position(
-        self, account: str, key: ContractKey, product: str, trades: list[Trade]
-    ) -> Position:
-        buy_q = sum(t.quantity for t in trades if t.side == "BUY")
-        sell_q = sum(t.quantity for t in trades if t.side == "SELL")
-        buy_v = sum((t.price * t.quantity for t in trades if t.side == "BUY"), Decimal(0))
-        sell_v = sum((t.price * t.quantity for t in trades if t.side == "SELL"), Decimal(0))
-        net = buy_q - sell_q
-        ltp = self.price(key)
-        pnl = sell_v - buy_v + net * ltp
-        if net > 0:
-            average = buy_v / buy_q
-        elif net < 0:
-            average = sell_v / sell_q
-        else:
-            average = Decimal(0)
-        average = average.quantize(Decimal("0.01"))
-        unrealised = (ltp - average) * net if net else Decimal(0)
-        return Position(
-            account, key, product, net, buy_q, sell_q, buy_v, sell_v, average, ltp, pnl,
-            pnl - unrealised, unrealised,
-        )  # fmt: skip
+            return positions_of(account, self.trades(account), self.price)
 
     # ----------------------------------------------------------------- matching
     def tick(self) -> None:
@@ -554,27 +333,15 @@ class SimExchange:
             self._save()
 
     def _match(self, order: Order, ltp: Decimal, now: datetime) -> None:
-        if order.status is Status.TRIGGER_PENDING:
-            if not triggered(order, ltp):
-                return
-            if order.cancel_on_trigger:
-                order.transition(Status.CANCELLED, now, "SL order cancelled by the broker (RMS)")
-                return
-            order.transition(Status.OPEN, now, "triggered")
-        if order.status is not Status.OPEN or not crosses(order, ltp):
-            return
-        if order.hold_until is not None and order.filled_quantity and now < order.hold_until:
-            return
-        cap = order.max_fill_lots if order.max_fill_lots is not None else self.partial_fill_lots
-        quantity = fill_quantity(order, cap)
-        order.max_fill_lots = None
-        self._trades.append(
-            Trade(
-                f"{next(self._trade_sequence):08d}", order.order_id, order.account, order.key,
-                order.side, quantity, ltp, order.product, now,
-            )
-        )  # fmt: skip
-        apply_fill(order, quantity, ltp, now)
+        trade = match(
+            order,
+            ltp,
+            now,
+            cap_lots=self.partial_fill_lots,
+            trade_id=lambda: f"{next(self._trade_sequence):08d}",
+        )
+        if trade is not None:
+            self._trades.append(trade)
 
     # ----------------------------------------------------------------- state
     def _require_account(self, account: str) -> None:
@@ -600,8 +367,7 @@ class SimExchange:
                 "orders": [o.to_json() for o in self._orders.values()],
                 "trades": [t.to_json() for t in self._trades],
                 "sequence": sequence,
-                "pins": [{"key": key_to_json(k), "price": str(p)} for k, p in self._pins.items()],
-                "spot_pins": {u.value: str(p) for u, p in self._spot_pins.items()},
+                **self.board.to_json(),
             },
         )
 
@@ -616,9 +382,6 @@ class SimExchange:
         self._accounts = {a: Account(a, Decimal(f)) for a, f in doc["accounts"].items()}
         self._orders = {o["order_id"]: Order.from_json(o) for o in doc["orders"]}
         self._trades = [Trade.from_json(t) for t in doc["trades"]]
-        self._pins = {key_from_json(p["key"]): Decimal(p["price"]) for p in doc.get("pins", [])}
-        self._spot_pins = {
-            Underlying(u): Decimal(p) for u, p in (doc.get("spot_pins") or {}).items()
-        }
+        self.board.load_json(doc)
         self._sequence = itertools.count(int(doc["sequence"]) + 1)
         self._trade_sequence = itertools.count(len(self._trades) + 1)

@@ -83,7 +83,7 @@ def requirement(legs: Sequence[MarginLeg], spot_of: Callable[[Underlying], Decim
 
 
 def open_legs(positions: Iterable[object]) -> list[MarginLeg]:
-    """Open positions (``sim.exchange.Position``) as the legs that block margin now."""
+    """Open positions (``sim.positions.Position``) as the legs that block margin now."""
     legs = []
     for p in positions:
         quantity = int(p.quantity)  # type: ignore[attr-defined]

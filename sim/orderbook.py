@@ -10,6 +10,7 @@ match to simulate thin books (partial fills); the remainder keeps resting, IOC r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -276,3 +277,37 @@ def apply_fill(order: Order, quantity: int, price: Decimal, at: datetime) -> Non
         order.transition(Status.CANCELLED, at, "IOC remainder cancelled")
     else:
         order.transition(Status.OPEN, at, "partially filled")
+
+
+def match(
+    order: Order,
+    ltp: Decimal,
+    now: datetime,
+    *,
+    cap_lots: int | None,
+    trade_id: Callable[[], str],
+) -> Trade | None:
+    """One look at a resting order at ``ltp``: trigger a stop (or cancel it, if the broker's
+    RMS is to), then fill what crosses, at most ``cap_lots`` lots unless the order carries its
+    own cap; a held partial fill waits out its hold. Returns the fill made, if any."""
+    if order.status is Status.TRIGGER_PENDING:
+        if not triggered(order, ltp):
+            return None
+        if order.cancel_on_trigger:
+            order.transition(Status.CANCELLED, now, "SL order cancelled by the broker (RMS)")
+            return None
+        order.transition(Status.OPEN, now, "triggered")
+    if order.status is not Status.OPEN or not crosses(order, ltp):
+        return None
+    if order.hold_until is not None and order.filled_quantity and now < order.hold_until:
+        return None
+    quantity = fill_quantity(
+        order, order.max_fill_lots if order.max_fill_lots is not None else cap_lots
+    )
+    order.max_fill_lots = None
+    trade = Trade(
+        trade_id(), order.order_id, order.account, order.key, order.side, quantity, ltp,
+        order.product, now,
+    )  # fmt: skip
+    apply_fill(order, quantity, ltp, now)
+    return trade

@@ -27,54 +27,34 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from chalicelib.domain.instrument import Broker
-from chalicelib.domain.symbols import MONTHS
-from sim.brokers.base import (
-    FakeBrokerServer,
-    Route,
-    Session,
-    json_response,
-    next_at,
-    redirect,
-    route,
+from sim.brokers.angel_wire import (
+    ORDER_TYPE_NAMES,
+    ORDER_TYPES,
+    envelope,
+    error_body,
+    master_row,
+    order_row,
+    position_row,
+    trade_row,
 )
+from sim.brokers.base import FakeBrokerServer
 from sim.brokers.common import (
     BadInput,
     basket_requirement,
     decimal_field,
     int_field,
-    ist_text,
     money,
     required,
 )
-from sim.exchange import OrderRefused, UnknownOrder
-from sim.orderbook import STOP_TYPES, Order, OrderRequest, OrderType, Status, broker_reason
+from sim.brokers.refusals import Refusals, refusals
+from sim.brokers.sessions import Session, next_at
+from sim.brokers.wsgi import Route, json_response, redirect, route
+from sim.errors import UnknownOrder
+from sim.orderbook import STOP_TYPES, Order, OrderRequest, OrderType
 
 P = "/rest/secure/angelbroking"
-ORDER_TYPES = {
-    "MARKET": OrderType.MARKET,
-    "LIMIT": OrderType.LIMIT,
-    "STOPLOSS_LIMIT": OrderType.SL,
-    "STOPLOSS_MARKET": OrderType.SL_M,
-}
-ORDER_TYPE_NAMES = {v: k for k, v in ORDER_TYPES.items()}
 VARIETIES = frozenset({"NORMAL", "STOPLOSS", "AMO", "ROBO"})
 QUOTE_MODES = frozenset({"LTP", "OHLC", "FULL"})
-STATUS = {
-    Status.OPEN: "open",
-    Status.TRIGGER_PENDING: "trigger pending",
-    Status.COMPLETE: "complete",
-    Status.CANCELLED: "cancelled",
-    Status.REJECTED: "rejected",
-}
-ERRORS = {
-    "token": "AG8001",
-    "ip": "AB1050",
-    "rate": "AB1019",
-    "server": "AB1004",
-    "input": "AB1008",
-    "order": "AB4008",
-    "not_found": "AB1000",
-}
 
 
 def totp(secret: str, moment: datetime, step_offset: int = 0) -> str:
@@ -85,11 +65,6 @@ def totp(secret: str, moment: datetime, step_offset: int = 0) -> str:
     offset = digest[-1] & 0x0F
     code = (struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF) % 1_000_000
     return f"{code:06d}"
-
-
-def envelope(data: Any, message: str = "SUCCESS") -> Response:
-    """Angel's success envelope."""
-    return json_response({"status": True, "message": message, "errorcode": "", "data": data})
 
 
 def _variety_for(variety: str, order_type: OrderType) -> str:
@@ -108,8 +83,6 @@ class AngelServer(FakeBrokerServer):
     """Fake Angel One SmartAPI."""
 
     dialect = "angel"
-    token_message = "Invalid Token"
-    token_status = 401
 
     def expiry_for(self, issued: datetime) -> datetime:
         return next_at(issued, 5, 0)
@@ -138,12 +111,13 @@ class AngelServer(FakeBrokerServer):
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         return self.session_for(token) if scheme == "Bearer" else None
 
-    def error(self, kind: str, message: str, status: int) -> Response:
-        body = {"status": False, "message": message, "errorcode": ERRORS.get(kind, "AB1000")}
-        return json_response({**body, "data": None}, status)
-
-    def ip_error(self, request: Request) -> Response:
-        return self.error("ip", f"Request from IP {request.remote_addr} is not whitelisted", 403)
+    def declare_refusals(self) -> Refusals:
+        return refusals(
+            error_body,
+            token=(401, "Invalid Token"),
+            ip="Request from IP {ip} is not whitelisted",
+            unknown_order=("input", "Invalid orderid", 400),
+        )
 
     # ------------------------------------------------------------- login
     def _tokens(self, session: Session) -> dict[str, str]:
@@ -204,16 +178,11 @@ class AngelServer(FakeBrokerServer):
     def margin_batch(self, request: Request, session: Session | None, _a: dict) -> Response:
         """``margin/v1/batch``: ``totalMarginRequired`` and its components."""
         assert session is not None
-        try:
-            need = basket_requirement(
-                self.exchange, self._body(request).get("positions"),
-                lambda r: str(required(r, "token")), lambda r: str(required(r, "tradeType")),
-                "qty", "price",
-            )  # fmt: skip
-        except BadInput as exc:
-            return self.error("input", str(exc), 400)
-        except OrderRefused as exc:
-            return self.error("input", exc.message, 400)
+        need = basket_requirement(
+            self.exchange, self._body(request).get("positions"),
+            lambda r: str(required(r, "token")), lambda r: str(required(r, "tradeType")),
+            "qty", "price",
+        )  # fmt: skip
         components = {"netPremium": money(need.premium), "spanMargin": money(need.span),
                       "marginBenefit": money(need.benefit), "deliveryMargin": 0,
                       "nonNFOMargin": 0, "totOptionsPremium": money(need.premium)}  # fmt: skip
@@ -231,40 +200,35 @@ class AngelServer(FakeBrokerServer):
 
     def place(self, request: Request, session: Session | None, _a: dict) -> Response:
         assert session is not None
-        try:
-            body = self._body(request)
-            token = required(body, "symboltoken")
-            instrument = self.exchange.resolve(token)
-            if body.get("tradingsymbol") != instrument.refs[Broker.ANGEL].symbol:
-                raise BadInput("Invalid tradingsymbol for symboltoken")
-            order_type = ORDER_TYPES.get(str(body.get("ordertype")))
-            if order_type is None:
-                raise BadInput("Invalid ordertype")
-            variety = _variety_for(str(body.get("variety") or ""), order_type)
-            market = order_type in (OrderType.MARKET, OrderType.SL_M)
-            tag = str(body.get("ordertag") or "")
-            if len(tag) > 20:
-                raise BadInput("ordertag too long")
-            order = self.exchange.place(
-                session.client_id,
-                OrderRequest(
-                    instrument=token,
-                    side=required(body, "transactiontype"),
-                    quantity=int_field(body, "quantity"),
-                    order_type=order_type,
-                    price=Decimal(0) if market else decimal_field(body, "price"),
-                    trigger_price=decimal_field(body, "triggerprice"),
-                    product=required(body, "producttype"),
-                    validity=body.get("duration", "DAY"),
-                    tag=tag,
-                    market_protection=Decimal(-1) if market else None,
-                    variety=variety,
-                ),
-            )
-        except BadInput as exc:
-            return self.error("input", str(exc), 400)
-        except OrderRefused as exc:
-            return self.error("order", exc.message, 400)
+        body = self._body(request)
+        token = required(body, "symboltoken")
+        instrument = self.exchange.resolve(token)
+        if body.get("tradingsymbol") != instrument.refs[Broker.ANGEL].symbol:
+            raise BadInput("Invalid tradingsymbol for symboltoken")
+        order_type = ORDER_TYPES.get(str(body.get("ordertype")))
+        if order_type is None:
+            raise BadInput("Invalid ordertype")
+        variety = _variety_for(str(body.get("variety") or ""), order_type)
+        market = order_type in (OrderType.MARKET, OrderType.SL_M)
+        tag = str(body.get("ordertag") or "")
+        if len(tag) > 20:
+            raise BadInput("ordertag too long")
+        order = self.exchange.place(
+            session.client_id,
+            OrderRequest(
+                instrument=token,
+                side=required(body, "transactiontype"),
+                quantity=int_field(body, "quantity"),
+                order_type=order_type,
+                price=Decimal(0) if market else decimal_field(body, "price"),
+                trigger_price=decimal_field(body, "triggerprice"),
+                product=required(body, "producttype"),
+                validity=body.get("duration", "DAY"),
+                tag=tag,
+                market_protection=Decimal(-1) if market else None,
+                variety=variety,
+            ),
+        )
         return envelope(
             {
                 "script": body["tradingsymbol"],
@@ -283,83 +247,34 @@ class AngelServer(FakeBrokerServer):
 
     def modify(self, request: Request, session: Session | None, _a: dict) -> Response:
         assert session is not None
-        try:
-            body = self._body(request)
-            order = self._named_order(body, session)
-            order_type = None
-            if body.get("ordertype"):
-                order_type = ORDER_TYPES.get(str(body["ordertype"]))
-                if order_type is None:
-                    raise BadInput("Invalid ordertype")
-            order = self.exchange.modify(
-                session.client_id,
-                order.order_id,
-                quantity=int_field(body, "quantity") if body.get("quantity") else None,
-                price=decimal_field(body, "price") if body.get("price") else None,
-                trigger_price=(
-                    decimal_field(body, "triggerprice") if body.get("triggerprice") else None
-                ),
-                order_type=order_type,
-            )
-        except UnknownOrder:
-            return self.error("input", "Invalid orderid", 400)
-        except BadInput as exc:
-            return self.error("input", str(exc), 400)
-        except OrderRefused as exc:
-            return self.error("order", exc.message, 400)
+        body = self._body(request)
+        order = self._named_order(body, session)
+        order_type = None
+        if body.get("ordertype"):
+            order_type = ORDER_TYPES.get(str(body["ordertype"]))
+            if order_type is None:
+                raise BadInput("Invalid ordertype")
+        order = self.exchange.modify(
+            session.client_id,
+            order.order_id,
+            quantity=int_field(body, "quantity") if body.get("quantity") else None,
+            price=decimal_field(body, "price") if body.get("price") else None,
+            trigger_price=(
+                decimal_field(body, "triggerprice") if body.get("triggerprice") else None
+            ),
+            order_type=order_type,
+        )
         return envelope({"orderid": order.order_id, "uniqueorderid": f"u{order.order_id}"})
 
     def cancel(self, request: Request, session: Session | None, _a: dict) -> Response:
         assert session is not None
-        try:
-            order = self._named_order(self._body(request), session)
-            order = self.exchange.cancel(session.client_id, order.order_id)
-        except UnknownOrder:
-            return self.error("input", "Invalid orderid", 400)
-        except BadInput as exc:
-            return self.error("input", str(exc), 400)
-        except OrderRefused as exc:
-            return self.error("order", exc.message, 400)
+        order = self._named_order(self._body(request), session)
+        order = self.exchange.cancel(session.client_id, order.order_id)
         return envelope({"orderid": order.order_id, "uniqueorderid": f"u{order.order_id}"})
 
     def order_json(self, order: Order) -> dict[str, Any]:
         """An order as Angel lists it."""
-        instrument = self.exchange.resolve_key(order.key)
-        ref = instrument.refs[Broker.ANGEL]
-        e = order.key.expiry
-        return {
-            "variety": order.variety,
-            "ordertype": ORDER_TYPE_NAMES[order.order_type],
-            "producttype": order.product,
-            "duration": order.validity,
-            "price": money(order.price),
-            "triggerprice": money(order.trigger_price),
-            "quantity": str(order.quantity),
-            "disclosedquantity": "0",
-            "tradingsymbol": ref.symbol,
-            "transactiontype": order.side,
-            "exchange": str(instrument.exchange),
-            "symboltoken": ref.token,
-            "ordertag": order.tag,
-            "instrumenttype": "OPTIDX",
-            "strikeprice": money(order.key.strike),
-            "optiontype": str(order.key.option_type),
-            "expirydate": f"{e.day:02d}{MONTHS[e.month - 1]}{e.year}",
-            "lotsize": str(order.lot_size),
-            "cancelsize": str(order.cancelled_quantity),
-            "averageprice": money(order.average_price),
-            "filledshares": str(order.filled_quantity),
-            "unfilledshares": str(order.quantity - order.filled_quantity),
-            "orderid": order.order_id,
-            "text": broker_reason(order.status, order.status_message),
-            "status": STATUS[order.status],
-            "orderstatus": STATUS[order.status],
-            "updatetime": order.updated_at.strftime("%d-%b-%Y %H:%M:%S"),
-            "exchtime": order.updated_at.strftime("%d-%b-%Y %H:%M:%S"),
-            "exchorderupdatetime": ist_text(order.updated_at),
-            "parentorderid": "",
-            "uniqueorderid": f"u{order.order_id}",
-        }
+        return order_row(order, self.exchange.resolve_key(order.key))
 
     def order_book(self, _r: Request, session: Session | None, _a: dict) -> Response:
         assert session is not None
@@ -375,58 +290,18 @@ class AngelServer(FakeBrokerServer):
 
     def trade_book(self, _r: Request, session: Session | None, _a: dict) -> Response:
         assert session is not None
-        rows = []
-        for t in self.exchange.trades(session.client_id):
-            ref = self.exchange.resolve_key(t.key).refs[Broker.ANGEL]
-            rows.append(
-                {
-                    "exchange": str(t.key.underlying.exchange),
-                    "producttype": t.product,
-                    "tradingsymbol": ref.symbol,
-                    "symboltoken": ref.token,
-                    "transactiontype": t.side,
-                    "fillprice": money(t.price),
-                    "fillsize": str(t.quantity),
-                    "orderid": t.order_id,
-                    "fillid": t.trade_id,
-                    "filltime": t.at.strftime("%H:%M:%S"),
-                }
-            )
-        return envelope(rows)
+        trades = self.exchange.trades(session.client_id)
+        return envelope([trade_row(t, self.exchange.resolve_key(t.key)) for t in trades])
 
     def positions(self, _r: Request, session: Session | None, _a: dict) -> Response:
         assert session is not None
-        rows = []
-        for p in self.exchange.positions(session.client_id):
-            ref = self.exchange.resolve_key(p.key).refs[Broker.ANGEL]
-            rows.append(
-                {
-                    "exchange": str(p.key.underlying.exchange),
-                    "symboltoken": ref.token,
-                    "producttype": p.product,
-                    "tradingsymbol": ref.symbol,
-                    "netqty": str(p.quantity),
-                    "buyqty": str(p.buy_quantity),
-                    "sellqty": str(p.sell_quantity),
-                    "buyamount": str(p.buy_value),
-                    "sellamount": str(p.sell_value),
-                    "netprice": str(p.average_price),
-                    "ltp": str(p.last_price),
-                    "pnl": str(p.pnl),
-                    "realised": str(p.realised),
-                    "unrealised": str(p.unrealised),
-                    "lotsize": str(self.exchange.resolve_key(p.key).lot_size),
-                }
-            )
-        return envelope(rows)
+        positions = self.exchange.positions(session.client_id)
+        return envelope([position_row(p, self.exchange.resolve_key(p.key)) for p in positions])
 
     def ltp(self, request: Request, session: Session | None, _a: dict) -> Response:
         assert session is not None
         body = self._body(request)
-        try:
-            price = self.exchange.ltp(str(body.get("symboltoken", "")))
-        except OrderRefused as exc:
-            return self.error("input", exc.message, 400)
+        price = self.exchange.ltp(str(body.get("symboltoken", "")))
         return envelope(
             {
                 "exchange": body.get("exchange"),
@@ -439,15 +314,12 @@ class AngelServer(FakeBrokerServer):
     def market_quote(self, request: Request, session: Session | None, _a: dict) -> Response:
         """Batch quotes: ``fetched`` rows (LTP mode fields) and ``unfetched`` tokens."""
         assert session is not None
-        try:
-            body = self._body(request)
-            if str(body.get("mode")) not in QUOTE_MODES:
-                raise BadInput("Invalid mode")
-            wanted = body.get("exchangeTokens")
-            if not isinstance(wanted, dict) or not wanted:
-                raise BadInput("Invalid exchangeTokens")
-        except BadInput as exc:
-            return self.error("input", str(exc), 400)
+        body = self._body(request)
+        if str(body.get("mode")) not in QUOTE_MODES:
+            raise BadInput("Invalid mode")
+        wanted = body.get("exchangeTokens")
+        if not isinstance(wanted, dict) or not wanted:
+            raise BadInput("Invalid exchangeTokens")
         fetched, unfetched = [], []
         for exchange, tokens in wanted.items():
             for token in tokens if isinstance(tokens, list) else []:
@@ -473,21 +345,4 @@ class AngelServer(FakeBrokerServer):
         return envelope({"fetched": fetched, "unfetched": unfetched})
 
     def master(self, _r: Request, _s: Session | None, _a: dict) -> Response:
-        rows = []
-        for i in self.exchange.instruments():
-            ref = i.refs[Broker.ANGEL]
-            e = i.expiry
-            rows.append(
-                {
-                    "token": ref.token,
-                    "symbol": ref.symbol,
-                    "name": str(i.underlying),
-                    "expiry": f"{e.day:02d}{MONTHS[e.month - 1]}{e.year}",
-                    "strike": f"{i.strike * 100:.6f}",
-                    "lotsize": str(i.lot_size),
-                    "instrumenttype": "OPTIDX",
-                    "exch_seg": str(i.exchange),
-                    "tick_size": "5.000000",
-                }
-            )
-        return json_response(rows)
+        return json_response([master_row(i) for i in self.exchange.instruments()])

@@ -24,29 +24,15 @@ headerless CSVs that ``chalicelib.domain.masters.fyers`` parses.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
-import io
-from datetime import datetime, time
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from chalicelib.domain.calendar import IST
-from chalicelib.domain.instrument import Broker, Instrument
-from chalicelib.domain.symbols import format_strike
-from sim.brokers.base import (
-    App,
-    FakeBrokerServer,
-    Route,
-    Session,
-    json_response,
-    next_at,
-    redirect,
-    route,
-)
+from sim.brokers.base import FakeBrokerServer
 from sim.brokers.common import (
     BadInput,
     basket_requirement,
@@ -56,34 +42,24 @@ from sim.brokers.common import (
     money,
     required,
 )
-from sim.exchange import OrderRefused, UnknownOrder
-from sim.orderbook import Order, OrderRequest, OrderType, Status, Trade
+from sim.brokers.fyers_wire import (
+    ORDER_TYPES,
+    SIDES,
+    error_body,
+    master_csv,
+    ok,
+    order_row,
+    position_row,
+    trade_row,
+)
+from sim.brokers.refusals import Refusals, refusals
+from sim.brokers.sessions import App, Session, next_at
+from sim.brokers.wsgi import Route, redirect, route
+from sim.errors import OrderRefused
+from sim.orderbook import Order, OrderRequest, OrderType, Trade
 
 API = "/api/v3"
-ORDER_TYPES = {1: OrderType.LIMIT, 2: OrderType.MARKET, 3: OrderType.SL_M, 4: OrderType.SL}
-ORDER_TYPE_CODES = {v: k for k, v in ORDER_TYPES.items()}
-SIDES = {1: "BUY", -1: "SELL"}
-SIDE_CODES = {v: k for k, v in SIDES.items()}
 PRODUCTS = frozenset({"INTRADAY", "MARGIN"})
-STATUS_CODES = {
-    Status.CANCELLED: 1,
-    Status.COMPLETE: 2,
-    Status.REJECTED: 5,
-    Status.OPEN: 6,
-    Status.TRIGGER_PENDING: 6,
-}
-ERROR_CODES = {
-    "token": -16,
-    "ip": -363,
-    "rate": -429,
-    "server": -500,
-    "input": -50,
-    "order": -99,
-    "not_found": -51,
-}
-EXCHANGE_CODES = {"NFO": 10, "BFO": 12}
-EXCHANGE_PREFIX = {"NFO": "NSE", "BFO": "BSE"}
-DERIVATIVES_SEGMENT, INDEX_OPTION = 11, 14
 INDEX_SYMBOLS = {
     "NSE:NIFTY50-INDEX": "NIFTY",
     "NSE:NIFTYBANK-INDEX": "BANKNIFTY",
@@ -91,8 +67,6 @@ INDEX_SYMBOLS = {
     "NSE:MIDCPNIFTY-INDEX": "MIDCPNIFTY",
     "BSE:SENSEX-INDEX": "SENSEX",
 }
-#: Fyers stamps a contract's expiry at the close of trading on its expiry day.
-EXPIRY_TIME = time(15, 30)
 
 
 def app_id_hash(app_id: str, secret: str) -> str:
@@ -100,28 +74,11 @@ def app_id_hash(app_id: str, secret: str) -> str:
     return hashlib.sha256(f"{app_id}:{secret}".encode()).hexdigest()
 
 
-def fyers_time(moment: datetime) -> str:
-    """``10-Mar-2026 10:00:00`` in IST (orderDateTime)."""
-    return moment.astimezone(IST).strftime("%d-%b-%Y %H:%M:%S")
-
-
-def ok(code: int = 200, message: str = "", **payload: Any) -> Response:
-    """Fyers's success envelope."""
-    return json_response({"s": "ok", "code": code, "message": message, **payload})
-
-
-def status_code(order: Order) -> int:
-    """Fyers's numeric order status."""
-    return STATUS_CODES[order.status]
-
-
 class FyersServer(FakeBrokerServer):
     """Fake Fyers v3 (``base_url`` = host + ``/api/v3``; data under ``/data``)."""
 
     dialect = "fyers"
     api_prefix = API
-    token_status = 401
-    token_message = "Could not authenticate the user: the token is invalid or has expired"
 
     def expiry_for(self, issued: datetime) -> datetime:
         return next_at(issued, 0, 0)
@@ -162,16 +119,13 @@ class FyersServer(FakeBrokerServer):
         session = self.session_for(token.strip())
         return session if session is not None and session.api_key == app_id.strip() else None
 
-    def error(self, kind: str, message: str, status: int) -> Response:
-        code = ERROR_CODES.get(kind, ERROR_CODES["input"])
-        return json_response({"s": "error", "code": code, "message": message}, status)
-
-    def ip_error(self, request: Request) -> Response:
-        return self.error(
-            "ip",
-            f"Request from IP {request.remote_addr} is not whitelisted. Orders are accepted only "
-            "from the static IP registered for this app.",
-            403,
+    def declare_refusals(self) -> Refusals:
+        return refusals(
+            error_body,
+            token=(401, "Could not authenticate the user: the token is invalid or has expired"),
+            ip="Request from IP {ip} is not whitelisted. Orders are accepted only from the "
+            "static IP registered for this app.",
+            unknown_order=("not_found", "Invalid order id", 400),
         )
 
     # ------------------------------------------------------------- login
@@ -196,11 +150,8 @@ class FyersServer(FakeBrokerServer):
     def validate_authcode(
         self, request: Request, _s: Session | None, _a: dict[str, str]
     ) -> Response:
-        try:
-            body = json_body(request)
-            digest, code = required(body, "appIdHash"), required(body, "code")
-        except BadInput as exc:
-            return self.error("input", str(exc), 400)
+        body = json_body(request)
+        digest, code = required(body, "appIdHash"), required(body, "code")
         if body.get("grant_type") != "authorization_code":
             return self.error("input", "Invalid grant_type", 400)
         app = self._app_for_hash(digest)
@@ -249,16 +200,11 @@ class FyersServer(FakeBrokerServer):
     def margin(self, request: Request, session: Session | None, _a: dict[str, str]) -> Response:
         """``POST /multiorder/margin``: ``margin_new_order`` and what is available."""
         assert session is not None
-        try:
-            need = basket_requirement(
-                self.exchange, json_body(request).get("data"),
-                lambda r: str(required(r, "symbol")),
-                lambda r: "BUY" if int_field(r, "side") == 1 else "SELL", "qty", "limitPrice",
-            )  # fmt: skip
-        except BadInput as exc:
-            return self.error("input", str(exc), 400)
-        except OrderRefused as exc:
-            return self.error("input", exc.message, 400)
+        need = basket_requirement(
+            self.exchange, json_body(request).get("data"),
+            lambda r: str(required(r, "symbol")),
+            lambda r: "BUY" if int_field(r, "side") == 1 else "SELL", "qty", "limitPrice",
+        )  # fmt: skip
         available = self.exchange.available_funds(session.client_id)
         return ok(data={"margin_avail": money(available), "margin_total": money(need.total),
                         "margin_new_order": money(need.total)})  # fmt: skip
@@ -275,13 +221,8 @@ class FyersServer(FakeBrokerServer):
 
     def place(self, request: Request, session: Session | None, _a: dict[str, str]) -> Response:
         assert session is not None
-        try:
-            order_request = self._order_request(json_body(request))
-            order = self.exchange.place(session.client_id, order_request)
-        except BadInput as exc:
-            return self.error("input", str(exc), 400)
-        except OrderRefused as exc:
-            return self.error("order", exc.message, 400)
+        order_request = self._order_request(json_body(request))
+        order = self.exchange.place(session.client_id, order_request)
         return ok(
             1101,
             f"Order Submitted Successfully. Your Order Ref. No.{order.order_id}",
@@ -290,80 +231,27 @@ class FyersServer(FakeBrokerServer):
 
     def modify(self, request: Request, session: Session | None, _a: dict[str, str]) -> Response:
         assert session is not None
-        try:
-            body = json_body(request)
-            kind = ORDER_TYPES.get(int_field(body, "type")) if body.get("type") else None
-            order = self.exchange.modify(
-                session.client_id,
-                required(body, "id"),
-                quantity=int_field(body, "qty") if body.get("qty") else None,
-                price=decimal_field(body, "limitPrice") if body.get("limitPrice") else None,
-                trigger_price=(decimal_field(body, "stopPrice") if body.get("stopPrice") else None),
-                order_type=kind,
-            )
-        except UnknownOrder:
-            return self.error("not_found", "Invalid order id", 400)
-        except BadInput as exc:
-            return self.error("input", str(exc), 400)
-        except OrderRefused as exc:
-            return self.error("order", exc.message, 400)
+        body = json_body(request)
+        kind = ORDER_TYPES.get(int_field(body, "type")) if body.get("type") else None
+        order = self.exchange.modify(
+            session.client_id,
+            required(body, "id"),
+            quantity=int_field(body, "qty") if body.get("qty") else None,
+            price=decimal_field(body, "limitPrice") if body.get("limitPrice") else None,
+            trigger_price=(decimal_field(body, "stopPrice") if body.get("stopPrice") else None),
+            order_type=kind,
+        )
         return ok(1102, "Successfully modified order", id=order.order_id)
 
     def cancel(self, request: Request, session: Session | None, _a: dict[str, str]) -> Response:
         assert session is not None
-        try:
-            order = self.exchange.cancel(session.client_id, required(json_body(request), "id"))
-        except UnknownOrder:
-            return self.error("not_found", "Invalid order id", 400)
-        except BadInput as exc:
-            return self.error("input", str(exc), 400)
-        except OrderRefused as exc:
-            return self.error("order", exc.message, 400)
+        order = self.exchange.cancel(session.client_id, required(json_body(request), "id"))
         return ok(1103, "Successfully cancelled order", id=order.order_id)
-
-    def _contract(self, instrument: Instrument) -> dict[str, Any]:
-        ref = instrument.refs[Broker.FYERS]
-        exchange = str(instrument.exchange)
-        return {
-            "symbol": ref.symbol,
-            "fyToken": ref.token,
-            "exchange": EXCHANGE_CODES[exchange],
-            "segment": DERIVATIVES_SEGMENT,
-            "ex_sym": str(instrument.underlying),
-        }
 
     def order_json(self, order: Order) -> dict[str, Any]:
         """An orderBook row."""
         instrument = self.exchange.resolve_key(order.key)
-        code = status_code(order)
-        return {
-            "clientId": order.account,
-            "id": order.order_id,
-            "exchOrdId": "" if order.status is Status.REJECTED else f"1{order.order_id}",
-            **self._contract(instrument),
-            "instrument": INDEX_OPTION,
-            "qty": order.quantity,
-            "filledQty": order.filled_quantity,
-            "remainingQuantity": order.quantity - order.filled_quantity,
-            "discloseQty": 0,
-            "limitPrice": money(order.price),
-            "stopPrice": money(order.trigger_price),
-            "tradedPrice": money(order.average_price),
-            "type": ORDER_TYPE_CODES[order.order_type],
-            "side": SIDE_CODES[order.side],
-            "productType": order.product,
-            "orderValidity": order.validity,
-            "status": code,
-            "orderNumStatus": f"{order.order_id}:{code}",
-            "message": order.status_message,
-            "offlineOrder": False,
-            "orderDateTime": fyers_time(order.placed_at),
-            "orderTag": order.tag,
-            "source": "API",
-            "pan": "",
-            "description": instrument.refs[Broker.FYERS].symbol,
-            "lp": money(self.exchange.price(order.key)),
-        }
+        return order_row(order, instrument, self.exchange.price(order.key))
 
     def order_book(self, request: Request, session: Session | None, _a: dict) -> Response:
         assert session is not None
@@ -374,22 +262,7 @@ class FyersServer(FakeBrokerServer):
 
     def _trade_json(self, trade: Trade) -> dict[str, Any]:
         order = self.exchange.order(trade.account, trade.order_id)
-        return {
-            "clientId": trade.account,
-            "orderNumber": trade.order_id,
-            "exchangeOrderNo": f"1{trade.order_id}",
-            **self._contract(self.exchange.resolve_key(trade.key)),
-            "side": SIDE_CODES[trade.side],
-            "orderType": ORDER_TYPE_CODES[order.order_type],
-            "productType": trade.product,
-            "tradedQty": trade.quantity,
-            "tradePrice": money(trade.price),
-            "tradeValue": money(trade.price * trade.quantity),
-            "tradeNumber": trade.trade_id,
-            "orderDateTime": fyers_time(trade.at),
-            "orderTag": order.tag,
-            "row": int(trade.trade_id),
-        }
+        return trade_row(trade, order, self.exchange.resolve_key(trade.key))
 
     def trade_book(self, _r: Request, session: Session | None, _a: dict) -> Response:
         assert session is not None
@@ -397,35 +270,10 @@ class FyersServer(FakeBrokerServer):
 
     def positions(self, _r: Request, session: Session | None, _a: dict) -> Response:
         assert session is not None
-        rows = []
-        for p in self.exchange.positions(session.client_id):
-            contract = self._contract(self.exchange.resolve_key(p.key))
-            buy_avg = p.buy_value / p.buy_quantity if p.buy_quantity else Decimal(0)
-            sell_avg = p.sell_value / p.sell_quantity if p.sell_quantity else Decimal(0)
-            rows.append(
-                {
-                    **contract,
-                    "id": f"{contract['symbol']}-{p.product}",
-                    "productType": p.product,
-                    "netQty": p.quantity,
-                    "qty": abs(p.quantity),
-                    "side": 1 if p.quantity > 0 else -1 if p.quantity < 0 else 0,
-                    "avgPrice": money(p.average_price),
-                    "netAvg": money(p.average_price),
-                    "buyQty": p.buy_quantity,
-                    "buyAvg": money(buy_avg),
-                    "buyVal": money(p.buy_value),
-                    "sellQty": p.sell_quantity,
-                    "sellAvg": money(sell_avg),
-                    "sellVal": money(p.sell_value),
-                    "realized_profit": money(p.realised),
-                    "unrealized_profit": money(p.unrealised),
-                    "pl": money(p.pnl),
-                    "ltp": money(p.last_price),
-                    "qtyMulti_com": 1,
-                    "crossCurrency": "N",
-                }
-            )
+        rows = [
+            position_row(p, self.exchange.resolve_key(p.key))
+            for p in self.exchange.positions(session.client_id)
+        ]
         total = sum((p.pnl for p in self.exchange.positions(session.client_id)), Decimal(0))
         overall = {"count_total": len(rows), "count_open": sum(1 for r in rows if r["netQty"])}
         return ok(netPositions=rows, overall={**overall, "pl_total": money(total)})
@@ -448,22 +296,6 @@ class FyersServer(FakeBrokerServer):
     # ------------------------------------------------------------- master
     def master(self, request: Request, _s: Session | None, _a: dict[str, str]) -> Response:
         exchange = "NFO" if request.path.endswith("NSE_FO.csv") else "BFO"
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
         updated = self.exchange.now().date().isoformat()
-        for i in self.exchange.instruments():
-            if str(i.exchange) != exchange:
-                continue
-            ref = i.refs[Broker.FYERS]
-            expiry = datetime.combine(i.key.expiry, EXPIRY_TIME, IST)
-            strike = format_strike(i.strike)
-            details = f"{i.underlying} {i.key.expiry:%d %b %y} {strike} {i.option_type}"
-            writer.writerow(
-                [
-                    ref.token, details, INDEX_OPTION, i.lot_size, str(i.tick_size), "",
-                    "0915-1530|1815-1915:", updated, int(expiry.timestamp()), ref.symbol,
-                    EXCHANGE_CODES[exchange], DERIVATIVES_SEGMENT, ref.token[-6:],
-                    str(i.underlying), "-1", strike, str(i.option_type), "", "None", 0, 0.0,
-                ]
-            )  # fmt: skip
-        return Response(out.getvalue(), mimetype="text/csv")
+        text = master_csv(self.exchange.instruments(), exchange, updated)
+        return Response(text, mimetype="text/csv")

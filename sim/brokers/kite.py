@@ -10,10 +10,8 @@ are ``{"status": "success", "data": ...}`` or ``{"status": "error", "error_type"
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
-import io
 import re
 from decimal import Decimal
 from typing import Any
@@ -22,46 +20,33 @@ from urllib.parse import parse_qsl
 from werkzeug.wrappers import Request, Response
 
 from chalicelib.domain.instrument import Broker
-from chalicelib.domain.symbols import format_strike
-from sim.brokers.base import (
-    FakeBrokerServer,
-    Route,
-    Session,
-    json_response,
-    redirect,
-    route,
-)
+from sim.brokers.base import FakeBrokerServer
 from sim.brokers.common import BadInput, decimal_field, int_field, ist_text, money, required
-from sim.exchange import OrderRefused, UnknownOrder
-from sim.orderbook import Order, OrderRequest, OrderType, Status, prices_at
+from sim.brokers.kite_wire import (
+    depth,
+    error_body,
+    master_csv,
+    ok,
+    order_row,
+    position_row,
+    trade_row,
+)
+from sim.brokers.refusals import Refusals, refusals
+from sim.brokers.sessions import Session
+from sim.brokers.wsgi import Route, redirect, route
+from sim.errors import OrderRefused
+from sim.orderbook import Order, OrderRequest, OrderType, Trade
 
-STATUS = {
-    Status.OPEN: "OPEN",
-    Status.TRIGGER_PENDING: "TRIGGER PENDING",
-    Status.COMPLETE: "COMPLETE",
-    Status.CANCELLED: "CANCELLED",
-    Status.REJECTED: "REJECTED",
-}
-ERROR_TYPES = {
-    "token": "TokenException",
-    "ip": "PermissionException",
-    "rate": "NetworkException",
-    "server": "NetworkException",
-    "input": "InputException",
-    "order": "OrderException",
-    "not_found": "GeneralException",
-}
 VARIETIES = frozenset({"regular", "amo", "co", "iceberg", "auction"})
 _TAG = re.compile(r"^[A-Za-z0-9]{1,20}$")
-MASTER_COLUMNS = (
-    "instrument_token", "exchange_token", "tradingsymbol", "name", "last_price", "expiry",
-    "strike", "tick_size", "lot_size", "instrument_type", "segment", "exchange",
-)  # fmt: skip
 
 
-def ok(data: Any) -> Response:
-    """Kite's success envelope."""
-    return json_response({"status": "success", "data": data})
+def order_type_field(raw: str) -> OrderType:
+    """A canonical order type by Kite's name (``BadInput`` for another)."""
+    try:
+        return OrderType(raw)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
 
 
 class KiteServer(FakeBrokerServer):
@@ -101,21 +86,14 @@ class KiteServer(FakeBrokerServer):
         session = self.session_for(token)
         return session if session is not None and session.api_key == api_key else None
 
-    def error(self, kind: str, message: str, status: int) -> Response:
-        body = {
-            "status": "error",
-            "message": message,
-            "data": None,
-            "error_type": ERROR_TYPES.get(kind, "GeneralException"),
-        }
-        return json_response(body, status)
-
-    def ip_error(self, request: Request) -> Response:
-        return self.error(
-            "ip",
-            "Order placement is not allowed from this IP. Register your static IP in the Kite "
-            f"Connect developer console. IP: {request.remote_addr}",
-            403,
+    def declare_refusals(self) -> Refusals:
+        return refusals(
+            error_body,
+            token=(403, "Incorrect `api_key` or `access_token`."),
+            ip="Order placement is not allowed from this IP. Register your static IP in the Kite "
+            "Connect developer console. IP: {ip}",
+            unknown_order=("input", "Invalid `order_id`.", 400),
+            order_refused="input",
         )
 
     # ------------------------------------------------------------- login
@@ -226,13 +204,8 @@ class KiteServer(FakeBrokerServer):
     # ------------------------------------------------------------- orders
     def place(self, request: Request, session: Session | None, args: dict[str, str]) -> Response:
         assert session is not None
-        try:
-            order_request = self._order_request(request.form, args["variety"])
-            order = self.exchange.place(session.client_id, order_request)
-        except BadInput as exc:
-            return self.error("input", str(exc), 400)
-        except OrderRefused as exc:
-            return self.error("input", exc.message, 400)
+        order_request = self._order_request(request.form, args["variety"])
+        order = self.exchange.place(session.client_id, order_request)
         return ok({"order_id": order.order_id})
 
     def _order_request(self, form: Any, variety: str) -> OrderRequest:
@@ -268,91 +241,30 @@ class KiteServer(FakeBrokerServer):
     def modify(self, request: Request, session: Session | None, args: dict[str, str]) -> Response:
         assert session is not None
         form = request.form
-        try:
-            if args["variety"] not in VARIETIES:
-                raise BadInput("Invalid `variety`.")
-            order = self.exchange.modify(
-                session.client_id,
-                args["order_id"],
-                quantity=int_field(form, "quantity") if form.get("quantity") else None,
-                price=decimal_field(form, "price") if form.get("price") else None,
-                trigger_price=(
-                    decimal_field(form, "trigger_price") if form.get("trigger_price") else None
-                ),
-                order_type=OrderType(form["order_type"]) if form.get("order_type") else None,
-            )
-        except UnknownOrder:
-            return self.error("input", "Invalid `order_id`.", 400)
-        except (BadInput, ValueError) as exc:
-            return self.error("input", str(exc), 400)
-        except OrderRefused as exc:
-            return self.error("input", exc.message, 400)
+        if args["variety"] not in VARIETIES:
+            raise BadInput("Invalid `variety`.")
+        order = self.exchange.modify(
+            session.client_id,
+            args["order_id"],
+            quantity=int_field(form, "quantity") if form.get("quantity") else None,
+            price=decimal_field(form, "price") if form.get("price") else None,
+            trigger_price=(
+                decimal_field(form, "trigger_price") if form.get("trigger_price") else None
+            ),
+            order_type=order_type_field(form["order_type"]) if form.get("order_type") else None,
+        )
         return ok({"order_id": order.order_id})
 
     def cancel(self, _r: Request, session: Session | None, args: dict[str, str]) -> Response:
         assert session is not None
         if args["variety"] not in VARIETIES:
-            return self.error("input", "Invalid `variety`.", 400)
-        try:
-            order = self.exchange.cancel(session.client_id, args["order_id"])
-        except UnknownOrder:
-            return self.error("input", "Invalid `order_id`.", 400)
-        except OrderRefused as exc:
-            return self.error("input", exc.message, 400)
+            raise BadInput("Invalid `variety`.")
+        order = self.exchange.cancel(session.client_id, args["order_id"])
         return ok({"order_id": order.order_id})
 
     def order_json(self, order: Order, state: dict[str, Any] | None = None) -> dict[str, Any]:
         """An order as Kite lists it (``state``: one history entry instead of the latest)."""
-        instrument = self.exchange.resolve_key(order.key)
-        ref = instrument.refs[Broker.KITE]
-        status = Status(state["status"]) if state else order.status
-        filled = state["filled_quantity"] if state else order.filled_quantity
-        quantity = state["quantity"] if state else order.quantity
-        pending = quantity - filled if status in (Status.OPEN, Status.TRIGGER_PENDING) else 0
-        cancelled = quantity - filled if status in (Status.CANCELLED, Status.REJECTED) else 0
-        message = (state["message"] if state else order.status_message) or None
-        price, trigger = prices_at(order, state)
-        stamp = ist_text(order.placed_at)
-        return {
-            "account_id": order.account,
-            "placed_by": order.account,
-            "order_id": order.order_id,
-            "exchange_order_id": None if status is Status.REJECTED else f"1{order.order_id}",
-            "parent_order_id": None,
-            "status": STATUS[status],
-            "status_message": message,
-            "status_message_raw": message,
-            "order_timestamp": ist_text(order.updated_at)
-            if not state
-            else state["at"][:19].replace("T", " "),
-            "exchange_update_timestamp": stamp,
-            "exchange_timestamp": stamp,
-            "variety": order.variety,
-            "modified": len(order.history) > 2,
-            "exchange": str(order.key.underlying.exchange),
-            "tradingsymbol": ref.symbol,
-            "instrument_token": int(ref.token),
-            "order_type": str(order.order_type),
-            "transaction_type": order.side,
-            "validity": order.validity,
-            "validity_ttl": 0,
-            "product": order.product,
-            "quantity": quantity,
-            "disclosed_quantity": 0,
-            "price": money(price),
-            "trigger_price": money(trigger),
-            "average_price": money(
-                order.average_price if not state else Decimal(state["average_price"])
-            ),
-            "filled_quantity": filled,
-            "pending_quantity": pending,
-            "cancelled_quantity": cancelled,
-            "market_protection": money(order.market_protection or 0),
-            "meta": {},
-            "tag": order.tag or None,
-            "tags": [order.tag] if order.tag else [],
-            "guid": f"sim{order.order_id}",
-        }
+        return order_row(order, self.exchange.resolve_key(order.key), state)
 
     def orders(self, _r: Request, session: Session | None, _a: dict[str, str]) -> Response:
         assert session is not None
@@ -360,30 +272,11 @@ class KiteServer(FakeBrokerServer):
 
     def order_history(self, _r: Request, session: Session | None, args: dict[str, str]) -> Response:
         assert session is not None
-        try:
-            order = self.exchange.order(session.client_id, args["order_id"])
-        except UnknownOrder:
-            return self.error("input", "Invalid `order_id`.", 400)
+        order = self.exchange.order(session.client_id, args["order_id"])
         return ok([self.order_json(order, state) for state in order.history])
 
-    def _trade_json(self, trade: Any) -> dict[str, Any]:
-        instrument = self.exchange.resolve_key(trade.key)
-        ref = instrument.refs[Broker.KITE]
-        return {
-            "trade_id": trade.trade_id,
-            "order_id": trade.order_id,
-            "exchange": str(trade.key.underlying.exchange),
-            "tradingsymbol": ref.symbol,
-            "instrument_token": int(ref.token),
-            "product": trade.product,
-            "average_price": money(trade.price),
-            "quantity": trade.quantity,
-            "exchange_order_id": f"1{trade.order_id}",
-            "transaction_type": trade.side,
-            "fill_timestamp": ist_text(trade.at),
-            "order_timestamp": ist_text(trade.at)[11:],
-            "exchange_timestamp": ist_text(trade.at),
-        }
+    def _trade_json(self, trade: Trade) -> dict[str, Any]:
+        return trade_row(trade, self.exchange.resolve_key(trade.key))
 
     def trades(self, _r: Request, session: Session | None, _a: dict[str, str]) -> Response:
         assert session is not None
@@ -398,37 +291,10 @@ class KiteServer(FakeBrokerServer):
 
     def positions(self, _r: Request, session: Session | None, _a: dict[str, str]) -> Response:
         assert session is not None
-        rows = []
-        for p in self.exchange.positions(session.client_id):
-            instrument = self.exchange.resolve_key(p.key)
-            ref = instrument.refs[Broker.KITE]
-            rows.append(
-                {
-                    "tradingsymbol": ref.symbol,
-                    "exchange": str(p.key.underlying.exchange),
-                    "instrument_token": int(ref.token),
-                    "product": p.product,
-                    "quantity": p.quantity,
-                    "overnight_quantity": 0,
-                    "multiplier": 1,
-                    "average_price": money(p.average_price),
-                    "close_price": 0,
-                    "last_price": money(p.last_price),
-                    "value": money(p.sell_value - p.buy_value),
-                    "pnl": money(p.pnl),
-                    "m2m": money(p.pnl),
-                    "unrealised": money(p.unrealised),
-                    "realised": money(p.realised),
-                    "buy_quantity": p.buy_quantity,
-                    "buy_price": money(p.buy_value / p.buy_quantity) if p.buy_quantity else 0,
-                    "buy_value": money(p.buy_value),
-                    "sell_quantity": p.sell_quantity,
-                    "sell_price": money(p.sell_value / p.sell_quantity) if p.sell_quantity else 0,
-                    "sell_value": money(p.sell_value),
-                    "day_buy_quantity": p.buy_quantity,
-                    "day_sell_quantity": p.sell_quantity,
-                }
-            )
+        rows = [
+            position_row(p, self.exchange.resolve_key(p.key))
+            for p in self.exchange.positions(session.client_id)
+        ]
         return ok({"net": rows, "day": rows})
 
     def quote(self, request: Request, _s: Session | None, _a: dict[str, str]) -> Response:
@@ -445,34 +311,9 @@ class KiteServer(FakeBrokerServer):
                 token = int(instrument.refs[Broker.KITE].token)
             data[name] = {"instrument_token": token, "last_price": money(price)}
             if request.path == "/quote":  # the full quote carries Kite's five-level depth
-                data[name]["depth"] = self._depth(price, instrument)
+                data[name]["depth"] = depth(price, instrument, self.exchange.partial_fill_lots)
         return ok(data)
 
-    def _depth(self, price: Decimal, instrument: Any) -> dict[str, list[dict[str, Any]]]:
-        """The exchange matches at the last price, at most ``partial_fill_lots`` per look: its
-        depth says exactly that (one level each side); without a cap, only empty levels (Kite
-        pads a side with no orders with zeros)."""
-        empty = {"price": 0, "quantity": 0, "orders": 0}
-        cap = self.exchange.partial_fill_lots
-        if cap is None or instrument is None:
-            return {"buy": [empty] * 5, "sell": [empty] * 5}
-        level = {"price": money(price), "quantity": cap * instrument.lot_size, "orders": 1}
-        return {"buy": [level] + [empty] * 4, "sell": [level] + [empty] * 4}
-
     def instruments(self, _r: Request, _s: Session | None, args: dict[str, str]) -> Response:
-        wanted = args.get("exchange")
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(MASTER_COLUMNS)
-        for i in self.exchange.instruments():
-            if wanted and str(i.exchange) != wanted:
-                continue
-            ref = i.refs[Broker.KITE]
-            writer.writerow(
-                [
-                    ref.token, ref.token[-6:], ref.symbol, str(i.underlying), "0",
-                    i.expiry.isoformat(), format_strike(i.strike), str(i.tick_size), i.lot_size,
-                    str(i.option_type), f"{i.exchange}-OPT", str(i.exchange),
-                ]
-            )  # fmt: skip
-        return Response(out.getvalue(), mimetype="text/csv")
+        text = master_csv(self.exchange.instruments(), args.get("exchange"))
+        return Response(text, mimetype="text/csv")

@@ -29,88 +29,55 @@ import hmac
 import json
 import time
 from datetime import datetime
-from datetime import time as clock_time
 from decimal import Decimal
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from chalicelib.domain.calendar import IST
-from chalicelib.domain.expiry import default_expiry_rules
-from chalicelib.domain.instrument import Broker, Instrument
-from chalicelib.domain.symbols import format_strike
-from sim.brokers.base import (
-    FakeBrokerServer,
-    Route,
-    Session,
-    json_response,
-    next_at,
-    redirect,
-    route,
-)
+from chalicelib.domain.instrument import Broker
+from sim.brokers.base import FakeBrokerServer
 from sim.brokers.common import (
     BadInput,
     basket_requirement,
     decimal_field,
     int_field,
-    ist_text,
     json_body,
     money,
     required,
 )
-from sim.exchange import OrderRefused, UnknownOrder
-from sim.orderbook import Order, OrderRequest, OrderType, Status, Trade, prices_at
+from sim.brokers.refusals import Refusals, refusals
+from sim.brokers.sessions import Session, next_at
+from sim.brokers.upstox_wire import (
+    ERRORS,
+    error_body,
+    history_rows,
+    master_rows,
+    order_row,
+    position_row,
+    success,
+    trade_row,
+)
+from sim.brokers.wsgi import Route, json_response, redirect, route
+from sim.errors import OrderRefused, UnknownOrder
+from sim.orderbook import Order, OrderRequest, OrderType, Trade
 
-STATUS = {
-    Status.OPEN: "open",
-    Status.TRIGGER_PENDING: "trigger pending",
-    Status.COMPLETE: "complete",
-    Status.CANCELLED: "cancelled",
-    Status.REJECTED: "rejected",
-}
-#: What Upstox's order history shows before the order reaches the exchange.
-ENTRY_STATES = ("put order req received", "validation pending", "open pending")
-ERRORS = {
-    "token": "UDAPI100050",
-    "ip": "UDAPI1154",
-    "rate": "UDAPI10005",
-    "server": "UDAPI100500",
-    "input": "UDAPI1004",
-    "order": "UDAPI100049",
-    "not_found": "UDAPI100010",
-    "login": "UDAPI100016",
-    "code": "UDAPI100057",
-}
 PRODUCTS = frozenset({"I", "D"})
-SEGMENTS = {"NFO": "NSE_FO", "BFO": "BSE_FO"}
-INDEX_KEYS = {
-    "NIFTY": "NSE_INDEX|Nifty 50",
-    "BANKNIFTY": "NSE_INDEX|Nifty Bank",
-    "FINNIFTY": "NSE_INDEX|Nifty Fin Service",
-    "MIDCPNIFTY": "NSE_INDEX|NIFTY MID SELECT",
-    "SENSEX": "BSE_INDEX|SENSEX",
-}
-#: Upstox stamps a contract's expiry at the end of its expiry day (epoch milliseconds).
-EXPIRY_TIME = clock_time(23, 59, 59)
 #: Where assets.upstox.com publishes the BOD master (served here on the API host).
 MASTER_PATH = "/market-quote/instruments/exchange/complete.json"
 
 
-def success(data: Any, *, v3: bool = False, started: float | None = None) -> Response:
-    """Upstox's success envelope (v3 replies carry the server latency in ms)."""
-    body: dict[str, Any] = {"status": "success", "data": data}
-    if v3:
-        elapsed = 0 if started is None else int((time.perf_counter() - started) * 1000)
-        body["metadata"] = {"latency": elapsed}
-    return json_response(body)
+def order_type_field(raw: str) -> OrderType:
+    """A canonical order type by Upstox's name (``BadInput`` for another)."""
+    try:
+        return OrderType(raw)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
 
 
 class UpstoxServer(FakeBrokerServer):
     """Fake Upstox (v2 and v3 on one host: ``base_url`` stands for api and api-hft)."""
 
     dialect = "upstox"
-    token_status = 401
-    token_message = "Invalid token used to access API"
 
     def expiry_for(self, issued: datetime) -> datetime:
         return next_at(issued, 3, 30)
@@ -146,8 +113,14 @@ class UpstoxServer(FakeBrokerServer):
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         return self.session_for(token) if scheme.lower() == "bearer" and token else None
 
-    def error(self, kind: str, message: str, status: int) -> Response:
-        return self.upstox_error(kind, message, status)
+    def declare_refusals(self) -> Refusals:
+        return refusals(
+            error_body,
+            token=(401, "Invalid token used to access API"),
+            ip="Request from IP {ip} is not whitelisted. Orders are accepted only from the "
+            "static IP registered for this app.",
+            unknown_order=("not_found", "Order not found", 404),
+        )
 
     def upstox_error(
         self,
@@ -158,25 +131,7 @@ class UpstoxServer(FakeBrokerServer):
         invalid_value: Any = None,
     ) -> Response:
         """The error envelope, naming the offending field when there is one."""
-        code = ERRORS.get(kind, ERRORS["input"])
-        entry = {
-            "errorCode": code,
-            "message": message,
-            "propertyPath": property_path,
-            "invalidValue": invalid_value,
-            "error_code": code,
-            "property_path": property_path,
-            "invalid_value": invalid_value,
-        }
-        return json_response({"status": "error", "errors": [entry]}, status)
-
-    def ip_error(self, request: Request) -> Response:
-        return self.error(
-            "ip",
-            f"Request from IP {request.remote_addr} is not whitelisted. Orders are accepted only "
-            "from the static IP registered for this app.",
-            403,
-        )
+        return json_response(error_body(kind, message, property_path, invalid_value), status)
 
     # ------------------------------------------------------------- login
     def login_dialog(self, request: Request, _s: Session | None, _a: dict[str, str]) -> Response:
@@ -279,16 +234,11 @@ class UpstoxServer(FakeBrokerServer):
     def margin(self, request: Request, session: Session | None, _a: dict[str, str]) -> Response:
         """``POST /v2/charges/margin``: per-instrument margins and ``final_margin``."""
         assert session is not None
-        try:
-            need = basket_requirement(
-                self.exchange, json_body(request).get("instruments"),
-                lambda r: str(required(r, "instrument_key")),
-                lambda r: str(required(r, "transaction_type")), "quantity", "price",
-            )  # fmt: skip
-        except BadInput as exc:
-            return self.error("input", str(exc), 400)
-        except OrderRefused as exc:
-            return self.error("input", exc.message, 400)
+        need = basket_requirement(
+            self.exchange, json_body(request).get("instruments"),
+            lambda r: str(required(r, "instrument_key")),
+            lambda r: str(required(r, "transaction_type")), "quantity", "price",
+        )  # fmt: skip
         return success({"margins": [], "required_margin": money(need.span + need.premium),
                         "final_margin": money(need.total)})  # fmt: skip
 
@@ -305,12 +255,8 @@ class UpstoxServer(FakeBrokerServer):
     def place_v3(self, request: Request, session: Session | None, _a: dict[str, str]) -> Response:
         assert session is not None
         started = time.perf_counter()
-        try:
-            body = json_body(request)
-            slices = self._slices(body)
-            requests = [self._order_request(body, quantity) for quantity in slices]
-        except BadInput as exc:
-            return self.upstox_error("input", str(exc), 400)
+        body = json_body(request)
+        requests = [self._order_request(body, quantity) for quantity in self._slices(body)]
         order_ids: list[str] = []
         for order_request in requests:
             try:
@@ -330,20 +276,15 @@ class UpstoxServer(FakeBrokerServer):
 
     def place_v2(self, request: Request, session: Session | None, _a: dict[str, str]) -> Response:
         assert session is not None
-        try:
-            order = self.exchange.place(session.client_id, self._order_request(json_body(request)))
-        except BadInput as exc:
-            return self.upstox_error("input", str(exc), 400)
-        except OrderRefused as exc:
-            return self.upstox_error("order", exc.message, 400)
+        order = self.exchange.place(session.client_id, self._order_request(json_body(request)))
         return success({"order_id": order.order_id})
 
     def modify(self, request: Request, session: Session | None, _a: dict[str, str]) -> Response:
         assert session is not None
         started = time.perf_counter()
+        body = json_body(request)
+        order_type = body.get("order_type")
         try:
-            body = json_body(request)
-            order_type = body.get("order_type")
             order = self.exchange.modify(
                 session.client_id,
                 required(body, "order_id"),
@@ -352,14 +293,10 @@ class UpstoxServer(FakeBrokerServer):
                 trigger_price=(
                     decimal_field(body, "trigger_price") if body.get("trigger_price") else None
                 ),
-                order_type=OrderType(order_type) if order_type else None,
+                order_type=order_type_field(order_type) if order_type else None,
             )
         except UnknownOrder:
             return self.upstox_error("not_found", "Order not found", 404, "order_id")
-        except (BadInput, ValueError) as exc:
-            return self.upstox_error("input", str(exc), 400)
-        except OrderRefused as exc:
-            return self.upstox_error("order", exc.message, 400)
         v3 = request.path.startswith("/v3/")
         return success({"order_id": order.order_id}, v3=v3, started=started)
 
@@ -376,65 +313,9 @@ class UpstoxServer(FakeBrokerServer):
         v3 = request.path.startswith("/v3/")
         return success({"order_id": order.order_id}, v3=v3, started=started)
 
-    def _instrument_fields(self, instrument: Instrument) -> dict[str, Any]:
-        ref = instrument.refs[Broker.UPSTOX]
-        return {
-            "exchange": str(instrument.exchange),
-            "instrument_token": ref.token,
-            "trading_symbol": ref.symbol,
-            "tradingsymbol": ref.symbol,
-        }
-
     def order_json(self, order: Order, state: dict[str, Any] | None = None) -> dict[str, Any]:
         """An order as Upstox lists it (``state``: one history entry instead of the latest)."""
-        status = Status(state["status"]) if state else order.status
-        filled = state["filled_quantity"] if state else order.filled_quantity
-        quantity = state["quantity"] if state else order.quantity
-        average = Decimal(state["average_price"]) if state else order.average_price
-        message = (state["message"] if state else order.status_message) or ""
-        stamp = state["at"] if state else order.updated_at.isoformat()
-        price, trigger = prices_at(order, state)
-        return {
-            **self._instrument_fields(self.exchange.resolve_key(order.key)),
-            "product": order.product,
-            "price": money(price),
-            "quantity": quantity,
-            "status": STATUS[status],
-            "guid": f"sim{order.order_id}",
-            "tag": order.tag or None,
-            "placed_by": order.account,
-            "order_type": str(order.order_type),
-            "validity": order.validity,
-            "trigger_price": money(trigger),
-            "disclosed_quantity": 0,
-            "transaction_type": order.side,
-            "average_price": money(average),
-            "filled_quantity": filled,
-            "pending_quantity": quantity - filled
-            if status in (Status.OPEN, Status.TRIGGER_PENDING)
-            else 0,
-            "status_message": message or None,
-            "status_message_raw": message or None,
-            "exchange_order_id": None if status is Status.REJECTED else f"1{order.order_id}",
-            "parent_order_id": None,
-            "order_id": order.order_id,
-            "variety": "AMO" if order.variety == "amo" else "SIMPLE",
-            "order_timestamp": ist_text(datetime.fromisoformat(stamp)),
-            "exchange_timestamp": ist_text(order.placed_at),
-            "is_amo": order.variety == "amo",
-            "order_request_id": "1",
-            "order_ref_id": f"sim-{order.order_id}",
-        }
-
-    def _entry_rows(self, order: Order) -> list[dict[str, Any]]:
-        """The pre-exchange states Upstox shows at the head of an order's history."""
-        first = self.order_json(order, order.history[0])
-        return [
-            {**first, "status": name, "filled_quantity": 0, "average_price": 0,
-             "pending_quantity": order.quantity, "status_message": None,
-             "status_message_raw": None, "exchange_order_id": None}
-            for name in ENTRY_STATES
-        ]  # fmt: skip
+        return order_row(order, self.exchange.resolve_key(order.key), state)
 
     def order_book(self, _r: Request, session: Session | None, _a: dict[str, str]) -> Response:
         assert session is not None
@@ -463,24 +344,10 @@ class UpstoxServer(FakeBrokerServer):
             return self.upstox_error("input", str(exc), 400, "order_id")
         except UnknownOrder:
             return self.upstox_error("not_found", "Order not found", 404, "order_id")
-        rows = [self.order_json(order, state) for state in order.history]
-        return success(self._entry_rows(order) + rows)
+        return success(history_rows(order, self.exchange.resolve_key(order.key)))
 
     def _trade_json(self, trade: Trade) -> dict[str, Any]:
-        return {
-            **self._instrument_fields(self.exchange.resolve_key(trade.key)),
-            "product": trade.product,
-            "order_type": "LIMIT",
-            "transaction_type": trade.side,
-            "quantity": trade.quantity,
-            "exchange_order_id": f"1{trade.order_id}",
-            "order_id": trade.order_id,
-            "exchange_timestamp": ist_text(trade.at),
-            "average_price": money(trade.price),
-            "trade_id": trade.trade_id,
-            "order_ref_id": f"sim-{trade.order_id}",
-            "order_timestamp": ist_text(trade.at),
-        }
+        return trade_row(trade, self.exchange.resolve_key(trade.key))
 
     def trades(self, request: Request, session: Session | None, _a: dict[str, str]) -> Response:
         assert session is not None
@@ -495,41 +362,8 @@ class UpstoxServer(FakeBrokerServer):
 
     def positions(self, _r: Request, session: Session | None, _a: dict[str, str]) -> Response:
         assert session is not None
-        rows = []
-        for p in self.exchange.positions(session.client_id):
-            buy_price = p.buy_value / p.buy_quantity if p.buy_quantity else Decimal(0)
-            sell_price = p.sell_value / p.sell_quantity if p.sell_quantity else Decimal(0)
-            rows.append(
-                {
-                    **self._instrument_fields(self.exchange.resolve_key(p.key)),
-                    "multiplier": 1.0,
-                    "value": money(p.sell_value - p.buy_value),
-                    "pnl": money(p.pnl),
-                    "product": p.product,
-                    "average_price": money(p.average_price),
-                    "buy_value": money(p.buy_value),
-                    "sell_value": money(p.sell_value),
-                    "buy_price": money(buy_price),
-                    "sell_price": money(sell_price),
-                    "day_buy_quantity": p.buy_quantity,
-                    "day_buy_value": money(p.buy_value),
-                    "day_buy_price": money(buy_price),
-                    "day_sell_quantity": p.sell_quantity,
-                    "day_sell_value": money(p.sell_value),
-                    "day_sell_price": money(sell_price),
-                    "overnight_quantity": 0,
-                    "overnight_buy_quantity": 0,
-                    "overnight_buy_amount": 0.0,
-                    "overnight_sell_quantity": 0,
-                    "overnight_sell_amount": 0.0,
-                    "quantity": p.quantity,
-                    "last_price": money(p.last_price),
-                    "close_price": 0.0,
-                    "unrealised": money(p.unrealised),
-                    "realised": money(p.realised),
-                }
-            )
-        return success(rows)
+        positions = self.exchange.positions(session.client_id)
+        return success([position_row(p, self.exchange.resolve_key(p.key)) for p in positions])
 
     def ltp(self, request: Request, session: Session | None, _a: dict[str, str]) -> Response:
         """Keys of ``data`` are ``SEGMENT:trading symbol``; each row names its instrument key."""
@@ -551,36 +385,7 @@ class UpstoxServer(FakeBrokerServer):
 
     # ------------------------------------------------------------- master
     def _master_rows(self) -> list[dict[str, Any]]:
-        rows = []
-        for i in self.exchange.instruments():
-            ref = i.refs[Broker.UPSTOX]
-            expiry = datetime.combine(i.key.expiry, EXPIRY_TIME, IST)
-            underlying = str(i.underlying)
-            rows.append(
-                {
-                    "name": underlying,
-                    "segment": SEGMENTS[str(i.exchange)],
-                    "exchange": SEGMENTS[str(i.exchange)].split("_")[0],
-                    "expiry": int(expiry.timestamp() * 1000),
-                    "weekly": not default_expiry_rules().is_monthly(i.underlying, i.key.expiry),
-                    "instrument_key": ref.token,
-                    "exchange_token": ref.token.partition("|")[2],
-                    "trading_symbol": ref.symbol,
-                    "tick_size": float(i.tick_size * 100),
-                    "lot_size": i.lot_size,
-                    "instrument_type": str(i.option_type),
-                    "freeze_quantity": float(i.freeze_qty or 0),
-                    "underlying_key": INDEX_KEYS[underlying],
-                    "underlying_type": "INDEX",
-                    "underlying_symbol": underlying,
-                    "strike_price": float(format_strike(i.strike)),
-                    "minimum_lot": i.lot_size,
-                    "asset_symbol": underlying,
-                    "asset_type": "INDEX",
-                    "asset_key": INDEX_KEYS[underlying],
-                }
-            )
-        return rows
+        return master_rows(self.exchange.instruments())
 
     def master(self, _r: Request, _s: Session | None, _a: dict[str, str]) -> Response:
         return Response(json.dumps(self._master_rows()), mimetype="application/json")

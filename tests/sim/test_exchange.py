@@ -11,7 +11,8 @@ from chalicelib.domain.instrument import Broker
 from chalicelib.domain.money import TICK, Rounding, is_on_tick, snap_to_tick
 from chalicelib.domain.underlying import Exchange, OptionType, Underlying
 from sim.clock import ManualClock
-from sim.exchange import OrderRefused, SimExchange
+from sim.errors import OrderRefused
+from sim.exchange import SimExchange
 from sim.orderbook import OrderRequest, OrderType, Status
 from tests.sim.conftest import MORNING
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from chalicelib.domain.masters import parse_fyers_master
-from sim.brokers.base import RATE_LIMIT
+from sim.brokers.rate_window import RATE_LIMIT
 
 APP, SECRET, CLIENT = "XY1234AB-100", "fyers-secret", "XA00001"
 REDIRECT = "http://127.0.0.1:1/callback"

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from chalicelib.domain.masters import parse_kite_master
-from sim.brokers.base import RATE_LIMIT
+from sim.brokers.rate_window import RATE_LIMIT
 
 KEY, SECRET, CLIENT = "kitekey", "kitesecret", "AB1234"
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from chalicelib.domain.masters import parse_noren_master
-from sim.brokers.base import RATE_LIMIT
+from sim.brokers.rate_window import RATE_LIMIT
 
 KEY, SECRET, CLIENT = "FA12345_U", "noren-secret", "FA12345"
 REDIRECT = "http://127.0.0.1:1/callback"

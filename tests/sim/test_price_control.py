@@ -11,7 +11,8 @@ import pytest
 from chalicelib.domain.instrument import Broker
 from chalicelib.domain.underlying import OptionType
 from sim.clock import ManualClock
-from sim.exchange import OrderRefused, SimExchange
+from sim.errors import OrderRefused
+from sim.exchange import SimExchange
 from sim.orderbook import OrderRequest, OrderType, Status
 from tests.sim.conftest import MORNING
 from tests.sim.test_exchange import limit, nifty_atm

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from chalicelib.domain.masters import parse_upstox_master
-from sim.brokers.base import RATE_LIMIT
+from sim.brokers.rate_window import RATE_LIMIT
 
 KEY, SECRET, CLIENT = "upstox-app", "upstox-secret", "AB1234"
 REDIRECT = "http://127.0.0.1:1/callback"

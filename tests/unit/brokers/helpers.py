@@ -69,6 +69,15 @@ def order(
     )
 
 
+#: A stop-loss SELL leg (SL-LIMIT at 90.05, trigger 90.00) for the dialects' order mapping.
+SL_SELL = {
+    "side": Side.SELL,
+    "order_type": OrderType.SL_LIMIT,
+    "price": "90.05",
+    "trigger": "90.00",
+}
+
+
 Reply = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
 
 
