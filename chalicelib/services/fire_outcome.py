@@ -6,9 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chalicelib.domain import order_lifecycle as lc
+from chalicelib.domain.calendar import IST
 from chalicelib.domain.records import OrderRecord
 from chalicelib.ports.broker import InvalidRequest, OrderAck
 from chalicelib.ports.broker_errors import BrokerError, InvalidOrder, Rejected, Unavailable
+
+#: Default for entries whose order carries no max_entry_delay_seconds (the API's default).
+DEFAULT_MAX_ENTRY_DELAY = 30
 
 
 @dataclass
@@ -33,3 +37,8 @@ def outcome_of(error: Exception | None) -> str:
     if isinstance(error, BrokerError):
         return lc.FAILED  # refused before placement: session, static IP, rate
     return lc.UNKNOWN  # unexpected: the request may have left
+
+
+def iso_stamp(moment: datetime) -> str:
+    """The firer's stamps (claimed, sent, acknowledged): IST, to the microsecond."""
+    return moment.astimezone(IST).isoformat(timespec="microseconds")

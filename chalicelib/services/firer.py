@@ -11,7 +11,7 @@ account's budget for its orders is reserved before T with one conditional write,
 on the table at T. Where a wire sender is wired and the adapter allows it (``fire_wire.py``), each
 account's requests are serialised before T and its connection opened, and at T one event loop
 writes them (one request in flight per account): a fraction of a thread-and-httpx send's CPU.
-Results are written after the sends.
+Results are written after the sends (``fire_record.py``).
 `sent_at` is the moment the limiter granted the request, on the same clock as `scheduled_at`.
 
 Isolation: every order's outcome is recorded whatever another order, account or user raises. An
@@ -52,10 +52,10 @@ from chalicelib.ports.broker_errors import Unavailable
 from chalicelib.ports.firing import FireStore
 from chalicelib.ports.wire import WireSender
 from chalicelib.services import fire_wire
-from chalicelib.services.fire_outcome import Sent
+from chalicelib.services.fire_outcome import DEFAULT_MAX_ENTRY_DELAY, Sent, iso_stamp
 from chalicelib.services.fire_outcome import outcome_of as _outcome_of
+from chalicelib.services.fire_record import Alert, FireRecorder
 from chalicelib.services.order_builder import ChildOrder
-from chalicelib.services.order_sender import error_doc
 from chalicelib.services.stamping_limiter import StampingLimiter
 
 log = logging.getLogger(__name__)
@@ -65,11 +65,7 @@ MAX_WORKERS = 256  # one per account: 250 accounts send in one wave, not in wave
 #: for DynamoDB, not a thread per account (a local emulator times out under 256 writers).
 TABLE_WORKERS = 32
 
-#: Default for entries whose order carries no max_entry_delay_seconds (the API's default).
-DEFAULT_MAX_ENTRY_DELAY = 30
 AdapterFor = Callable[[str, str], Any]  # (uid, account_id) -> a Broker with a session
-#: (subject, details) -> an operator alert (SNS on AWS, the log locally).
-Alert = Callable[[str, dict[str, Any]], None]
 #: (step, order) -> None; the fault-matrix tests raise here to simulate a crash at that step.
 Checkpoint = Callable[[str, OrderRecord], None]
 BeforeSend = Callable[
@@ -185,7 +181,7 @@ class Firer(fire_wire.WireFiring):
         """claim, once per order; a storage failure leaves the order unsent for recovery."""
         self._at("before_claim", order)
         try:
-            claimed = self.executions.claim_order(order, token, _iso(self.wall()))
+            claimed = self.executions.claim_order(order, token, iso_stamp(self.wall()))
         except Exception:
             log.exception("claim failed", extra={"order": order.order_id})
             return False
@@ -293,73 +289,14 @@ class Firer(fire_wire.WireFiring):
         return late if late > allowed else None
 
     # -- after the account's sends -------------------------------------------------------------
-    def _record_all(self, results: list[Sent]) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for result in results:
-            name = {lc.OPEN: "sent", lc.UNKNOWN: "unknown", lc.MISSED: "missed"}.get(
-                result.outcome, "failed"
-            )
-            counts[name] = counts.get(name, 0) + 1
-            try:
-                self._record(result)
-            except Exception:  # the order stays claimed: the recovery sweep resolves it by tag
-                log.exception("order outcome not recorded", extra={"order": result.order.order_id})
-        return counts
+    def _recorder(self) -> FireRecorder:
+        return FireRecorder(self.executions, self.alert, self._at)
 
-    def _record(self, result: Sent) -> None:
-        order, stamp = result.order, _iso(result.sent_at)
-        store = self.executions
-        if result.ack is not None and result.acked_at is not None:
-            store.record_ack(order, result.ack.order_id, sent_at=stamp,
-                             acked_at=_iso(result.acked_at), recovered=result.ack.recovered)  # fmt: skip
-            self._at("after_ack", order)
-            return
-        if result.outcome == lc.MISSED:
-            reason = (
-                f"not sent: more than {order.max_delay_seconds or DEFAULT_MAX_ENTRY_DELAY} s "
-                f"after {order.scheduled_at} when its turn came"
-            )
-            if store.record_missed(order, reason, at=stamp):
-                self._alarm("entry missed", order, reason, code="entry_missed")
-            return
-        error = result.error or RuntimeError("no acknowledgement")
-        doc = error_doc(error)
-        sent_at = stamp if result.left else None
-        if result.outcome == lc.UNKNOWN:
-            store.record_unknown(order, doc, at=stamp, sent_at=sent_at)
-            self._alarm(
-                "order outcome unknown", order, doc["message"], code="order_outcome_unknown"
-            )
-        else:
-            store.record_failed(order, result.outcome, doc, at=stamp, sent_at=sent_at)
-        log.warning(
-            "order not acknowledged",
-            extra={"order": order.order_id, "code": doc["kind"], "status": result.outcome},
-        )
+    def _record_all(self, results: list[Sent]) -> dict[str, int]:
+        return self._recorder().record_all(results)
 
     def _alarm(self, subject: str, order: OrderRecord, message: str, code: str) -> None:
-        """The operator's alert, and an alert event on the execution so the trader is told too
-        (urgent: an order nobody knows the fate of, or an entry that was not sent)."""
-        details = {
-            "user": order.uid, "strategy": order.strategy_id, "account": order.account_id,
-            "order": order.order_id, "tag": order.tag, "message": message,
-        }  # fmt: skip
-        fields = {k: v for k, v in details.items() if k != "message"}  # a reserved log key
-        log.warning("%s: %s", subject, message, extra=fields)
-        try:
-            execution = self.executions.get_execution(order.uid, order.execution)
-            self.executions.add_event(
-                execution,
-                {"kind": "alert", "code": code, "account_id": order.account_id,
-                 "order": order.order_id, "symbol": _leg_name(order), "message": message},
-            )  # fmt: skip
-        except Exception:  # the operator alert below still goes out
-            log.exception("alert event not recorded", extra=fields)
-        if self.alert is not None:
-            try:
-                self.alert(subject, details)
-            except Exception:
-                log.exception("alert not delivered", extra=details)
+        self._recorder().alarm(subject, order, message, code)
 
 
 def _leg_name(order: OrderRecord) -> str:
@@ -373,7 +310,3 @@ def _hedges_first(orders: list[OrderRecord]) -> list[OrderRecord]:
     return sorted(
         orders, key=lambda o: (o.request["side"] != "BUY", o.request["leg"], o.request["slice"])
     )
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(IST).isoformat(timespec="microseconds")

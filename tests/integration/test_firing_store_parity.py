@@ -22,11 +22,12 @@ ERROR = {"kind": "unavailable", "code": None, "message": "read timeout"}
 
 
 @pytest.fixture(params=["fake", "dynamo"])
-def store(request: pytest.FixtureRequest) -> tuple[Any, Any]:
-    """(the store, a function making a BUILT order record of it)."""
+def store(request: pytest.FixtureRequest, container: Any) -> tuple[Any, Any]:
+    """(the store, a function making a BUILT order record of it). ``container`` is requested
+    here, not looked up inside: built first, it binds the table before the per-test guard of the
+    platform's globals records what to put back."""
     if request.param == "fake":
         return FakeExecutions(), FakeNewOrders().new_order
-    container = request.getfixturevalue("container")
     return container.executions, order_item
 
 

@@ -37,7 +37,8 @@ class HttpWireLane:
     lane: Lane
 
     def outcomes(self, now: Callable[[], float]) -> list[WireOutcome]:
-        return [_outcome(self.adapter, job, p, now) for job, p in zip(self.lane.jobs, self.prepared, strict=True)]  # fmt: skip
+        jobs = zip(self.lane.jobs, self.prepared, strict=True)
+        return [_outcome(self.adapter, job, prepared, now) for job, prepared in jobs]
 
 
 class HttpWireSender:
