@@ -1,17 +1,11 @@
 """In-memory fakes of the firing path's ports (``chalicelib/ports/firing.py``, ``ports/wire.py``)
-and a scripted broker, for the engine's unit tests.
-
-``FakeExecutions`` keeps the DynamoDB store's semantics, not just its names: every transition is
-conditioned on the states the lifecycle allows it from (``domain/order_lifecycle.py``), a refused
-one returns False with the caller's record refreshed from the store, and it returns True when the
-stored order already is where the write was taking it (its own retried write), exactly as
-``ExecutionRepository._transition`` does. Storage outages are injected per operation (``fail``).
-The caller's record and the stored one are distinct objects, as a PynamoDB item and its row are.
+and a scripted broker, for the engine's unit tests. The execution store itself is
+``tests/fakes/firing_store.FiringExecutions`` (the shared in-memory store, made atomic per
+operation for the firer's threads).
 """
 
 from __future__ import annotations
 
-import copy
 import itertools
 import secrets
 import threading
@@ -22,198 +16,11 @@ from typing import Any
 
 from chalicelib.domain import order_lifecycle as lc
 from chalicelib.domain.calendar import IST
-from chalicelib.errors import DependencyUnavailable, NotFound
 from chalicelib.ports.broker import OrderAck, OrderRequest
 from chalicelib.ports.broker_errors import Unavailable
 from chalicelib.ports.firing import ChildSpec
 from chalicelib.ports.wire import WireOutcome
-from tests.fakes.records import Execution, Order
-
-Key = tuple[str, str]
-
-
-class FakeExecutions:
-    """The execution store's order transitions (``FireStore``) over dataclass records."""
-
-    def __init__(self) -> None:
-        self._orders: dict[Key, Order] = {}
-        self._executions: dict[Key, Execution] = {}
-        self.events: dict[Key, list[dict[str, Any]]] = {}
-        self._faults: dict[str, list[Exception]] = {}
-        self._lock = threading.RLock()
-
-    # -- set-up and inspection (not part of the port) -------------------------------------------
-    def put_orders(self, orders: Sequence[Order]) -> None:
-        with self._lock:
-            for order in orders:
-                self._orders[(order.uid, order.sk)] = copy.deepcopy(order)
-
-    def put_execution(self, execution: Execution) -> None:
-        with self._lock:
-            self._executions[(execution.uid, execution.sk)] = copy.deepcopy(execution)
-
-    def stored(self, order: Order) -> Order:
-        """A copy of what the store holds for ``order``."""
-        with self._lock:
-            return copy.deepcopy(self._orders[(order.uid, order.sk)])
-
-    def fail(self, operation: str, error: Exception, times: int = 1) -> None:
-        """The next ``times`` calls of ``operation`` raise ``error`` before writing anything."""
-        self._faults.setdefault(operation, []).extend([error] * times)
-
-    # -- the port ---------------------------------------------------------------------------------
-    def claim_order(self, order: Order, token: str, at: str) -> bool:
-        return self._transition(
-            "claim_order",
-            order,
-            {"status": lc.CLAIMED, "claim_token": token, "claimed_at": at},
-            lambda o: (
-                o.status in lc.CLAIM_FROM or (o.status == lc.CLAIMED and o.claim_token == token)
-            ),
-            lambda o: o.status == lc.CLAIMED and o.claim_token == token,
-        )
-
-    def record_sent(self, order: Order, sent_at: str) -> None:
-        with self._lock:
-            self._fault("record_sent")
-            key = (order.uid, order.sk)
-            if key in self._orders:
-                _refresh(order, self._orders[key])
-                if order.status != lc.SENT or order.sent_at != sent_at:
-                    raise DependencyUnavailable("order id already in use")
-                return
-            order.status, order.sent_at = lc.SENT, sent_at
-            self._orders[key] = copy.deepcopy(order)
-
-    def record_ack(
-        self,
-        order: Order,
-        broker_order_id: str,
-        *,
-        sent_at: str | None,
-        acked_at: str,
-        recovered: bool = False,
-        message: str = "acknowledged",
-    ) -> bool:
-        entry = _entry(acked_at, lc.OPEN, message, recovered=recovered)
-        changes: dict[str, Any] = {
-            "status": lc.OPEN,
-            "broker_order_id": broker_order_id,
-            "acked_at": acked_at,
-            "history": [*(order.history or []), entry],
-        }
-        if sent_at is not None and not order.sent_at:
-            changes["sent_at"] = sent_at
-        if order.status == lc.FAILED:
-            changes["error"] = None
-        return self._transition(
-            "record_ack",
-            order,
-            changes,
-            lambda o: o.status in lc.ACK_FROM and o.broker_order_id in (None, broker_order_id),
-            lambda o: o.broker_order_id == broker_order_id,
-        )
-
-    def record_unknown(
-        self, order: Order, error: dict[str, Any], *, at: str, sent_at: str | None = None
-    ) -> bool:
-        changes: dict[str, Any] = {
-            "status": lc.UNKNOWN,
-            "error": error,
-            "history": [*(order.history or []), _entry(at, lc.UNKNOWN, error.get("message", ""))],
-        }
-        if sent_at is not None:
-            changes["sent_at"] = sent_at
-        return self._transition(
-            "record_unknown",
-            order,
-            changes,
-            lambda o: o.status in lc.UNKNOWN_FROM,
-            lambda o: o.status == lc.UNKNOWN,
-        )
-
-    def record_failed(
-        self,
-        order: Order,
-        status: str,
-        error: dict[str, Any],
-        *,
-        at: str,
-        sent_at: str | None = None,
-        claimed_before: str | None = None,
-    ) -> bool:
-        if status not in (lc.REJECTED, lc.FAILED):
-            raise ValueError(f"record_failed cannot record {status}")
-        changes: dict[str, Any] = {
-            "status": status,
-            "error": error,
-            "history": [*(order.history or []), _entry(at, status, error.get("message", ""))],
-        }
-        if sent_at is not None:
-            changes["sent_at"] = sent_at
-        return self._transition(
-            "record_failed",
-            order,
-            changes,
-            lambda o: (
-                o.status in lc.NEVER_SENT_FROM
-                and o.broker_order_id is None
-                and _claim_is_stale(o, claimed_before)
-            ),
-            lambda o: o.status == status,
-        )
-
-    def record_missed(self, order: Order, reason: str, *, at: str) -> bool:
-        return self._transition(
-            "record_missed",
-            order,
-            {
-                "status": lc.MISSED,
-                "error": {"kind": "missed", "code": "missed", "message": reason},
-                "history": [*(order.history or []), _entry(at, lc.MISSED, reason)],
-            },
-            lambda o: o.status in lc.MISSED_FROM and o.sent_at is None,
-            lambda o: o.status == lc.MISSED,
-        )
-
-    def get_execution(self, uid: str, sk: str) -> Execution:
-        with self._lock:
-            self._fault("get_execution")
-            if (uid, sk) not in self._executions:
-                raise NotFound("execution not found")
-            return copy.deepcopy(self._executions[(uid, sk)])
-
-    def add_event(self, item: Execution, event: dict[str, Any]) -> None:
-        with self._lock:
-            self._fault("add_event")
-            self.events.setdefault((item.uid, item.sk), []).append(dict(event))
-
-    # -- plumbing ---------------------------------------------------------------------------------
-    def _transition(
-        self,
-        operation: str,
-        order: Order,
-        changes: dict[str, Any],
-        allowed: Callable[[Order], bool],
-        reached: Callable[[Order], bool],
-    ) -> bool:
-        with self._lock:
-            self._fault(operation)
-            stored = self._orders.get((order.uid, order.sk))
-            if stored is None:
-                raise NotFound("order not found")
-            if allowed(stored):
-                for name, value in changes.items():
-                    setattr(stored, name, copy.deepcopy(value))
-                _refresh(order, stored)
-                return True
-            _refresh(order, stored)
-            return reached(order)
-
-    def _fault(self, operation: str) -> None:
-        pending = self._faults.get(operation)
-        if pending:
-            raise pending.pop(0)
+from tests.fakes.records import Order
 
 
 class FakeNewOrders:
@@ -317,24 +124,3 @@ class FakeWireSender:
                         lane.results.append(WireOutcome(None, error, now, None))
                     else:
                         lane.results.append(WireOutcome(ack, None, now, monotonic()))
-
-
-def _refresh(order: Order, stored: Order) -> None:
-    order.__dict__.update(copy.deepcopy(stored.__dict__))
-
-
-def _claim_is_stale(order: Order, before: str | None) -> bool:
-    if before is None or order.claim_token is None:
-        return True
-    return order.claimed_at is not None and order.claimed_at < before
-
-
-def _entry(at: str, status: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "at": at,
-        "status": status,
-        "filled_quantity": 0,
-        "average_price": None,
-        "message": message,
-        **extra,
-    }

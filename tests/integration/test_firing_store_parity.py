@@ -14,7 +14,8 @@ import pytest
 from chalicelib.adapters.dynamo.order_items import order_item
 from chalicelib.domain import order_lifecycle as lc
 from chalicelib.errors import DependencyUnavailable
-from tests.fakes.firing import FakeExecutions, FakeNewOrders
+from tests.fakes.firing import FakeNewOrders
+from tests.fakes.firing_store import FiringExecutions
 from tests.unit.engine.firing_rig import T, child
 
 AT = T.isoformat()
@@ -27,7 +28,7 @@ def store(request: pytest.FixtureRequest, container: Any) -> tuple[Any, Any]:
     here, not looked up inside: built first, it binds the table before the per-test guard of the
     platform's globals records what to put back."""
     if request.param == "fake":
-        return FakeExecutions(), FakeNewOrders().new_order
+        return FiringExecutions(), FakeNewOrders().new_order
     return container.executions, order_item
 
 

@@ -14,7 +14,8 @@ from chalicelib.domain.market_model import MarketModel
 from chalicelib.domain.underlying import OptionType, Underlying
 from chalicelib.services.firer import Firer
 from chalicelib.services.order_builder import ChildOrder
-from tests.fakes.firing import FakeExecutions, FakeNewOrders, ScriptedBroker
+from tests.fakes.firing import FakeNewOrders, ScriptedBroker
+from tests.fakes.firing_store import FiringExecutions
 from tests.fakes.records import Execution, Order
 
 T = datetime(2026, 11, 25, 9, 20, tzinfo=IST)  # a Wednesday's entry slot
@@ -69,7 +70,7 @@ class Rig:
 
     phase: str = "ENTRY"
     start: datetime = T - timedelta(seconds=2)
-    store: FakeExecutions = field(default_factory=FakeExecutions)
+    store: FiringExecutions = field(default_factory=FiringExecutions)
     brokers: dict[str, ScriptedBroker] = field(default_factory=dict)
     alerts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     broken_accounts: set[str] = field(default_factory=set)
@@ -81,7 +82,7 @@ class Rig:
             phase=self.phase, trade_date=T.date().isoformat(), slot=T.isoformat(),
             status="PLANNED", owner="test",
         )  # fmt: skip
-        self.store.put_execution(self.execution)
+        self.store.add_execution(self.execution)
 
     def orders(self, *legs: tuple[str, int, str, str], max_delay: int | None = None) -> list[Order]:
         """(account, leg, side, tag) each: stored BUILT, scheduled at T."""

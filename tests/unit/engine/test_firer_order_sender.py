@@ -10,7 +10,8 @@ from chalicelib.domain.market_model import MarketModel
 from chalicelib.errors import DependencyUnavailable
 from chalicelib.ports.broker_errors import IpNotAllowed, Rejected, Unavailable
 from chalicelib.services.order_sender import send
-from tests.fakes.firing import FakeExecutions, FakeNewOrders, ScriptedBroker
+from tests.fakes.firing import FakeNewOrders, ScriptedBroker
+from tests.fakes.firing_store import FiringExecutions
 from tests.unit.engine.firing_rig import UID, T, child
 
 
@@ -20,13 +21,13 @@ def order(tag: str, order_id: str | None = None):
     )
 
 
-def sent(tag: str, broker: ScriptedBroker, store: FakeExecutions, **kw):
+def sent(tag: str, broker: ScriptedBroker, store: FiringExecutions, **kw):
     item = order(tag)
     return item, send(broker, item, MarketModel(), store, lambda: T, **kw)
 
 
 def test_an_acknowledged_order_is_written_ahead_then_open():
-    store, broker = FakeExecutions(), ScriptedBroker()
+    store, broker = FiringExecutions(), ScriptedBroker()
     item, result = sent("U0", broker, store)
     assert result is item and broker.placed == ["U0"]
     stored = store.stored(item)
@@ -45,13 +46,13 @@ def test_an_acknowledged_order_is_written_ahead_then_open():
     ],
 )
 def test_a_refusal_or_a_failure_is_recorded_never_raised(error, status):
-    store, broker = FakeExecutions(), ScriptedBroker(errors={"U0": error})
+    store, broker = FiringExecutions(), ScriptedBroker(errors={"U0": error})
     item, _ = sent("U0", broker, store)
     assert store.stored(item).status == status and broker.placed == ["U0"]
 
 
 def test_a_crash_after_the_send_leaves_a_sent_order_for_recovery():
-    store, broker = FakeExecutions(), ScriptedBroker()
+    store, broker = FiringExecutions(), ScriptedBroker()
 
     def crash(step, _order):
         if step == "after_send":
@@ -64,7 +65,7 @@ def test_a_crash_after_the_send_leaves_a_sent_order_for_recovery():
 
 
 def test_an_order_id_already_in_use_is_never_sent():
-    store, broker = FakeExecutions(), ScriptedBroker()
+    store, broker = FiringExecutions(), ScriptedBroker()
     first = order("U0", order_id="same")
     send(broker, first, MarketModel(), store, lambda: T)
     with pytest.raises(DependencyUnavailable):
@@ -73,7 +74,7 @@ def test_an_order_id_already_in_use_is_never_sent():
 
 
 def test_a_storage_outage_before_the_write_ahead_sends_nothing():
-    store, broker = FakeExecutions(), ScriptedBroker()
+    store, broker = FiringExecutions(), ScriptedBroker()
     store.fail("record_sent", DependencyUnavailable("table unavailable"))
     with pytest.raises(DependencyUnavailable):
         sent("U0", broker, store)
