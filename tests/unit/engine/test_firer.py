@@ -217,3 +217,19 @@ def test_an_unusable_stored_request_fails_that_order_only():
     counts = rig.firer().fire([bad, good])
     assert counts == {"sent": 1, "failed": 1, "skipped": 0}
     assert rig.placed() == ["E1"] and rig.status(bad) == lc.FAILED
+
+
+def test_a_crash_after_the_send_before_the_record_leaves_it_claimed_for_the_tag_lookup():
+    """The broker has it and the store does not know: a retried fire must not send it again."""
+    rig = Rig()
+    [order] = rig.orders(("a1", 0, "BUY", "E0"))
+
+    def crash(step: str, _order: object) -> None:
+        if step == "after_send":
+            raise SystemExit("killed")
+
+    with pytest.raises(SystemExit):
+        rig.firer(checkpoint=crash).fire([order])
+    assert rig.placed() == ["E0"] and rig.status(order) == lc.CLAIMED
+    assert rig.firer().fire([rig.store.stored(order)])["skipped"] == 1
+    assert rig.placed() == ["E0"]
