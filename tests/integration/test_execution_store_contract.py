@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
+from chalicelib.adapters.dynamo.order_items import order_item
 from chalicelib.domain import order_lifecycle as lc
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import ContractKey
 from chalicelib.domain.underlying import OptionType, Underlying
 from chalicelib.services.order_builder import ChildOrder
-from chalicelib.services.order_sender import order_item, stamp
+from chalicelib.services.order_sender import stamp
 from tests.fakes.executions import InMemoryExecutions
 from tests.unit.engine.settling import SLOT
 
