@@ -5,6 +5,7 @@ without orders is closed; a lost race with the live firer leaves the firer's tru
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -241,3 +242,25 @@ def test_a_resend_whose_claim_is_renewed_meanwhile_stays_with_its_firer():
     report = s.at(400)
 
     assert report.never_sent == 0 and s.world.stored(order).status == lc.CLAIMED
+
+
+def test_a_sweep_over_budget_leaves_the_rest_and_the_next_one_starts_with_them():
+    s = Sweep()
+    s.recovery.budget = 0.5
+    s.world.execution()
+    s.world.order("o1", status=lc.SENT, sent_at=CLAIMED_AT)  # absent: its lookups take 1 s
+    theirs = dataclasses.replace(s.world.order("o2", status=lc.SENT, sent_at=CLAIMED_AT), uid="u2")
+    s.world.store.add_order(theirs)
+    s.world.store.add_execution(
+        dataclasses.replace(s.world.store.get_execution(UID, theirs.execution), uid="u2")
+    )
+    s.world.brokers["A1"].add(theirs.tag, LOT, status=OrderStatus.COMPLETE, filled=LOT,
+                              price="100", order_id="B2")  # fmt: skip
+    s.world.clock.advance(20)
+
+    first = s.recovery.sweep(users=[UID, "u2"])
+    assert first.deferred == 1 and s.world.store.stored_order("u2", theirs.sk).status == lc.SENT
+
+    second = s.recovery.sweep(users=[UID, "u2"])
+    assert second.found == 1 and second.deferred == 0
+    assert s.world.store.stored_order("u2", theirs.sk).broker_order_id == "B2"
