@@ -113,6 +113,32 @@ class InMemoryExecutions(FakeNewOrders):
         return self.events.get((uid, execution_sk), [])
 
     # -- executions ------------------------------------------------------------------------------
+    def open_execution(
+        self,
+        uid: str,
+        trade_date: str,
+        strategy_id: str,
+        phase: str,
+        slot: str,
+        owner: str,
+        token: str | None = None,
+    ) -> Execution | None:
+        """The gate: the first attempt creates the execution; a retry with the same token
+        continues with it; anyone else gets None."""
+        token = token or f"gate-{len(self.executions_by_key)}"
+        sk = execution_sk(trade_date, strategy_id, phase)
+        self._hook("open_execution", None)
+        stored = self.executions_by_key.get((uid, sk))
+        if stored is not None:
+            return copy.deepcopy(stored) if stored.gate_token == token else None
+        item = Execution(sk=sk, uid=uid, strategy_id=strategy_id, phase=phase,
+                         trade_date=trade_date, slot=slot, status="PLANNED", owner=owner,
+                         gate_token=token, events=[])  # fmt: skip
+        item.created_at = item.updated_at = self._stamp()
+        self.executions_by_key[(uid, sk)] = item
+        self.writes.append("open_execution")
+        return copy.deepcopy(item)
+
     def get_execution(self, uid: str, sk: str) -> Execution:
         found = self.executions_by_key.get((uid, sk))
         if found is None:
