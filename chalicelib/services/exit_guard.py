@@ -44,19 +44,19 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.records import OrderRecord, RiskBookRecord
 from chalicelib.domain.strategy import ExitReason
 from chalicelib.ports.broker import OrderRequest
 from chalicelib.ports.closing import ExitGuardStore
+from chalicelib.services.clock import Clock
 from chalicelib.services.closing import canonical_symbol, closing_orders, holding_of_position
 from chalicelib.services.guards import CLOSED, EXITING, ORDER_FIELDS, Guard
 from chalicelib.services.leases import Leases
 from chalicelib.services.order_builder import ChildOrder
 from chalicelib.services.order_sender import order_request, stamp
-from chalicelib.services.risk_engine import RiskEngine
 from chalicelib.services.settlement import TERMINAL, Settlement
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,25 @@ def exit_lease_owner(strategy_id: str, on: date) -> str:
     return f"exit:{strategy_id}:{on.isoformat()}"
 
 
+class RiskFreeze(Protocol):
+    """What the guard needs of the risk engine (``RiskEngine``): its clock, and freezing a
+    strategy's book on the account (the monitor stops acting) with the units the monitor still
+    finishes itself."""
+
+    clock: Clock
+
+    def freeze(
+        self,
+        uid: str,
+        trade_date: str,
+        strategy_id: str,
+        reason: ExitReason,
+        account_id: str | None,
+    ) -> RiskBookRecord | None: ...
+
+    def held_back(self, book: RiskBookRecord, account_id: str | None) -> dict[str, int]: ...
+
+
 @dataclasses.dataclass(frozen=True)
 class NotSent:
     """Why a strategy's exit orders on this account cannot be sent now."""
@@ -81,7 +100,7 @@ class NotSent:
 
 @dataclasses.dataclass
 class ExitGuard:
-    engine: RiskEngine
+    engine: RiskFreeze
     leases: Leases
     settlement: Settlement
     patience: float = PATIENCE

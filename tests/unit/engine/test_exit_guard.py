@@ -51,7 +51,8 @@ class NoRiskBook:
 
     clock: Any
 
-    def freeze(self, *args: Any) -> None:
+    def freeze(self, uid: str, trade_date: str, strategy_id: str, reason: Any,
+               account_id: str | None) -> None:  # fmt: skip
         return None
 
     def held_back(self, book: Any, account_id: str | None) -> dict[str, int]:
@@ -68,7 +69,7 @@ class Guarded:
         w.execution(phase="EXIT", status="SENT")
         self.leases = LeaseTable()
         self.guard = ExitGuard(
-            NoRiskBook(w.clock),  # type: ignore[arg-type]
+            NoRiskBook(w.clock),
             Leases(self.leases, w.clock, sleep=w.ticker.sleep, monotonic=w.ticker),
             w.settlement(),
             patience=0.5,
