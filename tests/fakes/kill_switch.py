@@ -161,31 +161,3 @@ class FakeTargets:
             return copy.deepcopy(self.strategies[(uid, strategy_id)])
         except KeyError:
             raise NotFound("strategy not found") from None
-
-
-class FakeLeaseStore:
-    """``services.leases.LeaseStore``: one holder per (user, strategy, account) until it drops
-    the lease or its ttl passes; taking a lease you hold renews it."""
-
-    def __init__(self) -> None:
-        self.leases: dict[tuple[str, str, str], tuple[str, float]] = {}
-
-    def take(
-        self, uid: str, strategy_id: str, account_id: str, owner: str, now: float, ttl: float
-    ) -> bool:
-        held = self.leases.get((uid, strategy_id, account_id))
-        if held is not None and held[0] != owner and held[1] > now:
-            return False
-        self.leases[(uid, strategy_id, account_id)] = (owner, now + ttl)
-        return True
-
-    def drop(self, uid: str, strategy_id: str, account_id: str, owner: str) -> bool:
-        held = self.leases.get((uid, strategy_id, account_id))
-        if held is None or held[0] != owner:
-            return False
-        del self.leases[(uid, strategy_id, account_id)]
-        return True
-
-    def holder(self, uid: str, strategy_id: str, account_id: str) -> object:
-        held = self.leases.get((uid, strategy_id, account_id))
-        return None if held is None else {"owner": held[0], "until": held[1]}

@@ -13,7 +13,7 @@ from chalicelib.domain.instrument import ContractKey
 from chalicelib.domain.underlying import OptionType, Underlying
 from chalicelib.services.kill_switch import KillSwitch
 from chalicelib.services.leases import Leases
-from tests.fakes.kill_switch import FakeKillSwitchStore, FakeLeaseStore, FakeTargets
+from tests.fakes.kill_switch import FakeKillSwitchStore, FakeTargets
 from tests.fakes.kill_switch_orders import (
     FakeAccess,
     FakeBroker,
@@ -21,6 +21,7 @@ from tests.fakes.kill_switch_orders import (
     FakeOrderStore,
     FakeSettlement,
 )
+from tests.fakes.leases import FakeLeaseStore
 from tests.fakes.records import Order, Position
 
 UID = "u1"
