@@ -43,6 +43,7 @@ from chalicelib.services.broker_sessions import BrokerSessionService
 from chalicelib.services.clock import Clock, system_clock
 from chalicelib.services.closing import BrokerLtp
 from chalicelib.services.day_limits import DayLimits
+from chalicelib.services.entry_blocks import EntryBlocks
 from chalicelib.services.exit_guard import ExitGuard
 from chalicelib.services.exits import PositionCloser
 from chalicelib.services.firer import Firer, StampingLimiter
@@ -346,10 +347,10 @@ class Container(NotificationParts):
         return RiskEngine(
             RiskRepository(self.settings.schedule_shards), self.repo, settlement, self.clock,
             leases=self.leases,
-            entry_block=lambda uid, strategy_id, account_id: self.kill_switch.blocks(
-                uid, strategy_id, account_id
-            )
-            or (self.day_limits.blocks(uid, account_id) if account_id else None),
+            entry_block=EntryBlocks(
+                lambda uid, strategy_id, account: self.kill_switch.blocks(uid, strategy_id, account),
+                lambda uid, account: self.day_limits.blocks(uid, account),
+            ),
         )  # fmt: skip
 
 

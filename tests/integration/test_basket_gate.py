@@ -123,7 +123,7 @@ def test_a_strategy_is_indexed_under_the_basket_it_is_in(setup, container):
 
     assert item.strategy_id in listed(first)
     container.strategies.replace(
-        uid, item.strategy_id, _strategy(setup, basket_id=second), version=None
+        uid, item.strategy_id, _strategy({**setup, "basket": second}), version=None
     )
     assert item.strategy_id in listed(second) and item.strategy_id not in listed(first)
 
