@@ -30,6 +30,7 @@ from chalicelib.adapters.dynamo.notifying import (
 )
 from chalicelib.adapters.dynamo.repository import Repository, bind_clock
 from chalicelib.adapters.dynamo.risk_items import RiskRepository
+from chalicelib.adapters.dynamo.risk_orders import RiskOrders
 from chalicelib.adapters.market.broker_quotes import KiteQuotes
 from chalicelib.adapters.market.synthetic_quotes import SyntheticQuotes
 from chalicelib.domain.brokers import KITE_DIALECT, PAPER
@@ -356,7 +357,7 @@ class Container(NotificationParts):
         settlement = Settlement(self.executions, self.repo, closer, self.clock, backoff=QUICK)
         return RiskEngine(
             RiskRepository(self.settings.schedule_shards), self.repo, settlement, self.clock,
-            leases=self.leases,
+            RiskOrders(self.executions), leases=self.leases,
             entry_block=lambda uid, strategy_id, account_id: self.kill_switch.blocks(
                 uid, strategy_id, account_id
             )
