@@ -19,7 +19,7 @@ from chalicelib.services.closing import canonical_symbol, contract_doc, contract
 from chalicelib.services.order_builder import ChildOrder
 from chalicelib.services.order_sender import order_request
 from chalicelib.services.risk_engine import RiskEngine
-from tests.fakes.records import Execution, Order, Strategy
+from tests.fakes.records import Account, Execution, Order, Strategy
 from tests.fakes.risk import (
     BrokerOrder,
     FakeAccess,
@@ -76,10 +76,11 @@ class World:
         *,
         fills: list[tuple[str, int]] | None = None,
         lots: int = 1,
+        waiting: frozenset[int] = frozenset(),
         **risk: Any,
     ) -> None:
         """``fills``: (average price, filled units) per leg's entry order of ``lots`` lots
-        (default: all of it at 100)."""
+        (default: all of it at 100). ``waiting`` legs (wait and trade) have no entry order."""
         self.now = TEN_AM
         self.books = FakeRiskBooks()
         self.store = FakeRiskOrders()
@@ -98,7 +99,13 @@ class World:
             sk=ENTRY_SK, uid=UID, strategy_id=STRATEGY, phase="ENTRY", trade_date=DAY,
             slot="09:20", status="COMPLETE", owner="clock",
         ))  # fmt: skip
+        self.config.accounts[(UID, ACCOUNT)] = Account(
+            sk=f"ACCOUNT#{ACCOUNT}", uid=UID, account_id=ACCOUNT, broker="zerodha",
+            client_id="ZX1", label="main", status="ACTIVE",
+        )  # fmt: skip
         for index, lg in enumerate(legs):
+            if index in waiting:
+                continue
             ordered = lots * LOT
             price, units = fills[index] if fills else ("100", ordered)
             entry_request = request(index, lg, price, f"E{index}", ordered)
