@@ -15,7 +15,11 @@ what the stop did not: a position is never closed twice.
 
 Freezing. At the exit time (the firer's hook) and on a kill switch, the book is frozen before
 anything else: the monitor stops acting, the risk orders still open are cancelled and settled, and
-the caller closes what the positions then say is held.
+the caller closes what the positions then say is held (``risk_freeze``).
+
+Ports: the books (``ports.risk.RiskBookStore``), the risk orders (``RiskOrderStore``), the
+strategy and account reads (``StrategyReader``) and settlement as the order desk
+(``risk_desk.OrderDesk``); ``container.py`` wires the DynamoDB adapters and ``Settlement``.
 
 Every decision is an event on the entry execution, with the price that triggered it.
 """
