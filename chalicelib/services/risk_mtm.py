@@ -13,12 +13,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from chalicelib.domain.records import PositionRecord
-from chalicelib.domain.risk import (
-    Book,
-    locked_profit,
-    mtm,
-    mtm_exit,
-)
+from chalicelib.domain.risk import Book, locked_profit, mtm, mtm_exit
 from chalicelib.domain.strategy import ExitReason, MtmScope
 from chalicelib.services.closing import holding_of_position
 from chalicelib.services.guards import (

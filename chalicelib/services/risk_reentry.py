@@ -9,9 +9,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
-from chalicelib.domain.risk import (
-    re_entry_ready,
-)
+from chalicelib.domain.risk import re_entry_ready
 from chalicelib.domain.risk_book import LIVE, never_sent
 from chalicelib.domain.strategy import ExitReason, ReEntryMode
 from chalicelib.ports.broker import Broker

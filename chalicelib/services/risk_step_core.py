@@ -24,10 +24,7 @@ from chalicelib.domain.risk_book import LIVE
 from chalicelib.domain.strategy import Strategy
 from chalicelib.errors import DependencyUnavailable
 from chalicelib.ports.broker import Broker
-from chalicelib.services.guards import (
-    DONE,
-    Guard,
-)
+from chalicelib.services.guards import DONE, Guard
 from chalicelib.services.order_builder import ChildOrder
 from chalicelib.services.order_sender import stamp
 
