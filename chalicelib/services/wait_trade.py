@@ -37,6 +37,7 @@ from chalicelib.domain.wait_and_trade import BEFORE_EXIT, WaitAndTrade, reached,
 from chalicelib.errors import DomainError
 from chalicelib.services.guards import DONE, Guard
 from chalicelib.services.re_execute import re_executed
+from chalicelib.services.risk_step_core import as_text
 
 if TYPE_CHECKING:
     from chalicelib.services.risk_step import BookStep
@@ -142,7 +143,7 @@ def _take_reference(step: BookStep, guard: Guard, rule: WaitAndTrade) -> None:
                      reference=str(ltp), wait_trigger=None if trigger is None else str(trigger),
                      entry_price=str(ltp), best=str(ltp))  # fmt: skip
     step.dirty = True
-    step.event("wait_and_trade_reference", guard, price=str(ltp), trigger=_s(trigger),
+    step.event("wait_and_trade_reference", guard, price=str(ltp), trigger=as_text(trigger),
                direction=rule.direction.value, type=rule.unit.value, value=str(rule.value),
                until=rule.until.isoformat())  # fmt: skip
 
@@ -192,7 +193,3 @@ def expire(step: BookStep, guard: Guard, why: str) -> None:
         return
     step.event("wait_and_trade_unwind", guard, policy=policy.value, reason=ExitReason.LEG_SKIPPED.value,
                why=f"a waiting leg was skipped ({why}): the strategy's legs are closed")  # fmt: skip
-
-
-def _s(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
