@@ -18,7 +18,7 @@ in-memory fakes of ``tests/fakes/risk.py``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -30,6 +30,7 @@ from chalicelib.domain.records import (
     RiskBookRecord,
     StrategyRecord,
 )
+from chalicelib.ports.firing import ChildSpec
 
 
 class RiskBookStore(Protocol):
@@ -91,11 +92,10 @@ class RiskOrderStore(Protocol):
         execution_sk: str,
         strategy_id: str,
         phase: str,
-        requests: Sequence[Mapping[str, Any]],
+        children: Sequence[ChildSpec],
         scheduled_at: datetime,
     ) -> list[OrderRecord]:
-        """Store one BUILT order per request document (``ChildOrder.to_dict()``: it names the
-        account, broker and tag), attached to the execution."""
+        """Store one BUILT order per planned child, attached to the execution."""
         ...
 
     def reprice_order(self, order: OrderRecord, trigger: str, limit_price: str) -> None:

@@ -65,8 +65,7 @@ class Intents:
         now: datetime,
     ) -> list[OrderRecord]:
         """Store the orders BUILT (step 1); the caller writes their ids into the book next."""
-        requests = [child.to_dict() for child in children]
-        return self.orders.put_intents(uid, execution_sk, strategy_id, phase, requests, now)
+        return self.orders.put_intents(uid, execution_sk, strategy_id, phase, children, now)
 
     def dispatch(self, adapter: Broker, items: Iterable[OrderRecord]) -> None:
         """Send each BUILT item this actor wins (step 3); never raises for a broker refusal."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
@@ -38,6 +38,7 @@ from chalicelib.ports.broker import (
     Position,
 )
 from chalicelib.ports.broker_errors import BrokerError, OrderNotFound, Rejected
+from chalicelib.ports.firing import ChildSpec
 from chalicelib.services.closing import Holding, canonical_symbol, contract_doc, contract_key
 from chalicelib.services.settlement import ITEM_STATUS, TERMINAL
 from tests.fakes.records import Account, Execution, Order, RiskBook, Strategy
@@ -178,12 +179,13 @@ class FakeRiskOrders:
         execution_sk: str,
         strategy_id: str,
         phase: str,
-        requests: Sequence[Mapping[str, Any]],
+        children: Sequence[ChildSpec],
         scheduled_at: datetime,
     ) -> list[Order]:
         local = scheduled_at.astimezone(IST)
         made = []
-        for request in requests:
+        for child in children:
+            request = child.to_dict()
             order_id = secrets.token_hex(8)
             order = Order(
                 sk=f"ORDER#{local.date().isoformat()}#{order_id}", uid=uid, order_id=order_id,

@@ -2,20 +2,20 @@
 
 Reads, events and the intents' conditional transitions are ``ExecutionRepository``'s own (one
 place writes order state: ``claim_transitions``); this module adds the two writes the monitor
-used to make itself: the BUILT intent items it stores before a claim, and a stop's new request
-after a modification at the broker.
+used to make itself: the BUILT intent items it stores before a claim (``order_items``), and a
+stop's new request after a modification at the broker.
 """
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
 from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem, PositionItem
-from chalicelib.domain.calendar import IST
+from chalicelib.adapters.dynamo.order_items import order_item
+from chalicelib.ports.firing import ChildSpec
 
 
 class RiskOrders:
@@ -49,12 +49,12 @@ class RiskOrders:
         execution_sk: str,
         strategy_id: str,
         phase: str,
-        requests: Sequence[Mapping[str, Any]],
+        children: Sequence[ChildSpec],
         scheduled_at: datetime,
     ) -> list[OrderItem]:
         items = [
-            intent_item(uid, execution_sk, strategy_id, phase, request, scheduled_at)
-            for request in requests
+            order_item(uid, execution_sk, strategy_id, phase, child, scheduled_at)
+            for child in children
         ]
         if items:
             self.executions.put_orders(items)
@@ -78,34 +78,3 @@ class RiskOrders:
         self, order: OrderItem, status: str, entry: dict[str, Any], **fields: Any
     ) -> bool:
         return self.executions.record_intent_outcome(order, status, entry, **fields)
-
-
-def intent_item(
-    uid: str,
-    execution_sk: str,
-    strategy_id: str,
-    phase: str,
-    request: Mapping[str, Any],
-    scheduled_at: datetime,
-) -> OrderItem:
-    """A BUILT risk order for one request document, linked to its execution through GSI1."""
-    local = scheduled_at.astimezone(IST)
-    order_id = secrets.token_hex(8)
-    gsi1pk, gsi1sk = OrderItem.execution_index_key(uid, execution_sk, order_id)
-    return OrderItem(
-        *OrderItem.key(uid, local.date().isoformat(), order_id),
-        gsi1pk=gsi1pk,
-        gsi1sk=gsi1sk,
-        uid=uid,
-        order_id=order_id,
-        execution=execution_sk,
-        strategy_id=strategy_id,
-        phase=phase,
-        account_id=str(request["account_id"]),
-        broker=str(request["broker"]),
-        tag=str(request["tag"]),
-        request=dict(request),
-        status="BUILT",
-        scheduled_at=local.isoformat(timespec="milliseconds"),
-        history=[],
-    )

@@ -13,7 +13,7 @@ from typing import Any
 
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import ContractKey
-from chalicelib.domain.strategy import from_document, to_document
+from chalicelib.domain.strategy_documents import from_document, to_document
 from chalicelib.ports.broker import OrderStatus, OrderType
 from chalicelib.services.closing import canonical_symbol, contract_doc, contract_key
 from chalicelib.services.order_builder import ChildOrder
