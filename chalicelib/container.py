@@ -32,6 +32,7 @@ from chalicelib.adapters.dynamo.notifying import (
 )
 from chalicelib.adapters.dynamo.repository import Repository, bind_clock
 from chalicelib.adapters.dynamo.risk_items import RiskRepository
+from chalicelib.adapters.dynamo.risk_orders import RiskOrders
 from chalicelib.adapters.market.synthetic_quotes import SyntheticQuotes
 from chalicelib.domain.kill_switch import blocking_reason
 from chalicelib.domain.market_model import MarketModel
@@ -346,7 +347,7 @@ class Container(NotificationParts):
         settlement = Settlement(self.executions, self.repo, closer, self.clock, backoff=QUICK)
         return RiskEngine(
             RiskRepository(self.settings.schedule_shards), self.repo, settlement, self.clock,
-            leases=self.leases,
+            RiskOrders(self.executions), leases=self.leases,
             entry_block=EntryBlocks(
                 lambda uid, strategy_id, account: self.kill_switch.blocks(uid, strategy_id, account),
                 lambda uid, account: self.day_limits.blocks(uid, account),

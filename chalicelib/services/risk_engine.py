@@ -15,7 +15,11 @@ what the stop did not: a position is never closed twice.
 
 Freezing. At the exit time (the firer's hook) and on a kill switch, the book is frozen before
 anything else: the monitor stops acting, the risk orders still open are cancelled and settled, and
-the caller closes what the positions then say is held.
+the caller closes what the positions then say is held (``risk_freeze``).
+
+Ports: the books (``ports.risk.RiskBookStore``), the risk orders (``RiskOrderStore``), the
+strategy and account reads (``StrategyReader``) and settlement as the order desk
+(``risk_desk.OrderDesk``); ``container.py`` wires the DynamoDB adapters and ``Settlement``.
 
 Every decision is an event on the entry execution, with the price that triggered it.
 """
@@ -23,36 +27,30 @@ Every decision is an event on the entry execution, with the price that triggered
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import datetime, time
 from decimal import Decimal
 from time import monotonic as _monotonic
 from typing import Any
 
-from chalicelib.adapters.dynamo.models import ExecutionItem, OrderItem, PositionItem
-from chalicelib.adapters.dynamo.repository import Repository
-from chalicelib.adapters.dynamo.risk_items import DONE as BOOK_DONE
-from chalicelib.adapters.dynamo.risk_items import LIVE, RiskBookItem, RiskRepository, abandon
 from chalicelib.domain.broker_support import BrokerSupport, broker_capabilities
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import ContractKey
-from chalicelib.domain.strategy import ExitReason, Strategy
+from chalicelib.domain.records import ExecutionRecord, OrderRecord, PositionRecord, RiskBookRecord
+from chalicelib.domain.risk_book import LIVE
+from chalicelib.domain.strategy import Strategy
 from chalicelib.domain.strategy_documents import from_document, to_document
 from chalicelib.errors import DomainError, NotFound
 from chalicelib.ports.broker import Broker
 from chalicelib.ports.broker_errors import BrokerError
+from chalicelib.ports.risk import RiskBookStore, RiskOrderStore, StrategyReader
 from chalicelib.services import risk_orphans
 from chalicelib.services.closing import Holding, holding_of_position
 from chalicelib.services.guards import (
-    CLOSED,
-    DONE,
     ENDING_STATES,
-    EXITING,
     LIVE_STATES,
     ORDER_FIELDS,
-    REENTERING,
-    RISK_PHASES,
     Guard,
     entry_fills,
     new_guard,
@@ -60,9 +58,11 @@ from chalicelib.services.guards import (
 from chalicelib.services.index_quotes import index_level
 from chalicelib.services.leases import Leases
 from chalicelib.services.order_sender import stamp
+from chalicelib.services.risk_desk import OrderDesk
+from chalicelib.services.risk_freeze import Freezing
 from chalicelib.services.risk_intents import Intents, in_flight
 from chalicelib.services.risk_step import BookStep, past_takeover
-from chalicelib.services.settlement import TERMINAL, Backoff, Settlement
+from chalicelib.services.settlement import TERMINAL, Backoff
 from chalicelib.services.underlying_watch import reference as underlying_mark
 from chalicelib.services.underlying_watch import watch_underlying
 from chalicelib.services.wait_trade import pending_guards, resolved, watch_pending
@@ -72,11 +72,14 @@ QUICK = Backoff(first=0.05, factor=2.0, cap=0.5, deadline=5.0)
 
 
 @dataclass
-class RiskEngine:
-    books: RiskRepository
-    repo: Repository
-    settlement: Settlement
+class RiskEngine(Freezing):
+    books: RiskBookStore
+    repo: StrategyReader
+    #: Settlement as the monitor's order desk (``risk_desk.OrderDesk``): polls, cancels, prices.
+    settlement: OrderDesk
     clock: Callable[[], datetime]
+    #: The risk orders' store: intents, their transitions, reads, events.
+    orders: RiskOrderStore
     #: The close lease every closer of a (user, strategy, account) takes (``services.leases``):
     #: the monitor's closes, stop placements and moves, and re-entries never run beside a kill
     #: switch's square-off or the exit at T. None only in rigs that test the engine alone.
@@ -89,27 +92,27 @@ class RiskEngine:
     capabilities: Callable[[str], BrokerSupport] = broker_capabilities
     #: (step, order) -> None at each step of a risk order's send (``before_claim``,
     #: ``after_claim``, ``after_send``, ``after_ack``): the fault-matrix tests die here.
-    checkpoint: Callable[[str, OrderItem], None] | None = None
+    checkpoint: Callable[[str, OrderRecord], None] | None = None
     #: Risk orders by id, kept across cycles: the broker's order book refreshes the open ones,
     #: so the table is read for an order once, not every second.
-    _order_cache: dict[str, OrderItem] = field(default_factory=dict)
+    _order_cache: dict[str, OrderRecord] = field(default_factory=dict)
     #: Index levels read this cycle: (user, underlying, moment) -> level (``index_level``).
     _index_levels: dict[tuple[str, str, str], Decimal | None] = field(default_factory=dict)
     #: Books whose orphaned intents this engine has swept (``resolve_orphans``): once each.
     _swept: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.intents = Intents(self.settlement, self.clock, self.at)
+        self.intents = Intents(self.orders, self.settlement, self.clock, self.at)
 
-    def at(self, step: str, order: OrderItem) -> None:
+    def at(self, step: str, order: OrderRecord) -> None:
         """A named step of a risk order's send (see ``checkpoint``)."""
         if self.checkpoint is not None:
             self.checkpoint(step, order)
 
     # -- arming ---------------------------------------------------------------------------------
-    def arm(self, uid: str, execution_sk: str) -> RiskBookItem | None:
+    def arm(self, uid: str, execution_sk: str) -> RiskBookRecord | None:
         """Create the day's risk book from a settled entry and place its stops (idempotent)."""
-        executions = self.settlement.executions
+        executions = self.orders
         execution = executions.get_execution(uid, execution_sk)
         if execution.phase != "ENTRY" or execution.status in ("UNWOUND", "FAILED", "SKIPPED"):
             return None
@@ -135,19 +138,17 @@ class RiskEngine:
             if strategy.risk.watches_underlying and started
             else None
         )
-        book = RiskBookItem(
-            *RiskBookItem.key(uid, execution.trade_date, execution.strategy_id),
-            uid=uid,
-            strategy_id=execution.strategy_id,
-            trade_date=execution.trade_date,
+        book = self.books.create_book(
+            uid,
+            execution.trade_date,
+            execution.strategy_id,
             execution=execution_sk,
-            status=LIVE,
             exit_time=strategy.exit_time.isoformat(),
             rules=to_document(strategy),
             guards=guards,
             mtm={"peak": {}, "exited": {}, **underlying_mark(spot, stamp(now))},
         )
-        if not self.books.create(book):
+        if book is None:
             return self.books.get(uid, execution.trade_date, execution.strategy_id)
         self._event(execution, {"kind": "risk_armed", "guards": [g["id"] for g in guards],
                                 **({} if spot is None else {"spot": str(spot)})})  # fmt: skip
@@ -169,7 +170,7 @@ class RiskEngine:
                 log.exception("risk step failed", extra={"user": book.uid, "book": book.sk})
         return figures
 
-    def step(self, book: RiskBookItem, now: datetime) -> None:
+    def step(self, book: RiskBookRecord, now: datetime) -> None:
         """Decide and act on one book, claiming each transition before any broker call. After
         the exit time only exits still in progress are carried on (nothing new starts)."""
         if book.status != LIVE:
@@ -193,7 +194,7 @@ class RiskEngine:
             and now.time() >= strategy.entry_time  # a book armed at planning waits for T
         )
         positions = (
-            self.settlement.executions.positions(book.uid, book.strategy_id, consistent=True)
+            self.orders.positions(book.uid, book.strategy_id, consistent=True)
             if watches_mtm or watches_index
             else []
         )
@@ -227,162 +228,11 @@ class RiskEngine:
 
     # -- orphaned intents (a sender that died between storing and claiming) -------------------
     def resolve_orphans(
-        self, uid: str, orders: Sequence[OrderItem], now: datetime | None = None
+        self, uid: str, orders: Sequence[OrderRecord], now: datetime | None = None
     ) -> dict[str, int]:
         """Risk intents no guard names, resolved by tag (``services.risk_orphans``); the
         recovery sweep calls it with the day's BUILT orders."""
         return risk_orphans.resolve(self, uid, orders, now or self.clock())
-
-    # -- freezing (exit time, kill switch) --------------------------------------------------------
-    def freeze(
-        self,
-        uid: str,
-        trade_date: str,
-        strategy_id: str,
-        reason: ExitReason,
-        account_id: str | None,
-    ) -> RiskBookItem | None:
-        """Stop the monitor acting on a book (or one account's guards) and cancel its risk
-        orders; returns the book (None when the strategy has none today)."""
-        for _attempt in range(5):
-            book = self.books.get(uid, trade_date, strategy_id)
-            if book is None:
-                return None
-            changed = False
-            for doc in book.guards:
-                if doc["state"] != DONE and account_id in (None, doc["account_id"]):
-                    doc["frozen_from"] = doc["state"]
-                    doc["state"], doc["reason"] = DONE, doc.get("reason") or reason.value
-                    changed = True
-            if account_id is None and book.status != BOOK_DONE:
-                book.status, changed = BOOK_DONE, True
-            if not changed or self.books.save(book):
-                break
-        else:
-            log.warning("could not freeze a risk book", extra={"user": uid, "book": strategy_id})
-            return None
-        unconfirmed = self.cancel_risk_orders(uid, book.execution, account_id, book)
-        if unconfirmed:  # a failed cancel (a 500) is asked again before anything is closed
-            self._cancel_and_poll(uid, unconfirmed)
-            unconfirmed = [o for o in unconfirmed if o.status not in TERMINAL]
-        if unconfirmed and reason is ExitReason.EXIT_TIME:
-            # The exit (freeze_for_exit) closes around what the monitor keeps. A kill switch
-            # squares off every position itself, so there the stop's cancel is only retried.
-            self._hand_back(book, unconfirmed, reason)
-        return book
-
-    def _hand_back(
-        self, book: RiskBookItem, unconfirmed: Sequence[OrderItem], reason: ExitReason
-    ) -> None:
-        """Risk orders the broker has not confirmed ended may still fill: their guards stay
-        with the monitor (EXITING: it waits for the cancel, then closes only what is left), and
-        whoever closes for the freeze leaves those units alone (``held_back``)."""
-        ids = {o.order_id for o in unconfirmed}
-        for _attempt in range(5):
-            for doc in book.guards:
-                if ids & {i for name in ORDER_FIELDS for i in doc.get(name) or []}:
-                    doc["reason"] = reason.value
-                    reentering = doc.get("frozen_from") == REENTERING
-                    doc["state"] = REENTERING if reentering else EXITING
-            book.status = LIVE
-            if self.books.save(book):
-                log.warning("risk orders not confirmed cancelled; the monitor finishes them",
-                            extra={"user": book.uid, "book": book.sk, "orders": sorted(ids)})  # fmt: skip
-                return
-            fresh = self.books.get(book.uid, book.trade_date, book.strategy_id)
-            if fresh is None:
-                return
-            book = fresh
-        log.error("could not hand risk orders back to the monitor", extra={"book": book.sk})
-
-    def held_back(self, book: RiskBookItem, account_id: str | None) -> dict[str, int]:
-        """Signed units per symbol that guards still being finished by the monitor hold, as
-        the positions show them (fills of orders that ended are in the positions already)."""
-        guards = [
-            Guard(doc)
-            for doc in book.guards
-            if doc["state"] in (EXITING, CLOSED) and account_id in (None, doc["account_id"])
-        ]
-        ids = [i for g in guards for name in ("stop_orders", "exit_orders") for i in g.ids(name)]
-        orders = {o.order_id: o for o in self.settlement.executions.orders(
-            book.uid, book.trade_date, ids)}  # fmt: skip
-        held: dict[str, int] = {}
-        for guard in guards:
-            ended = [orders[i] for name in ("stop_orders", "exit_orders")
-                     for i in guard.ids(name) if i in orders and orders[i].status in TERMINAL]  # fmt: skip
-            units = guard.quantity - sum(int(o.filled_quantity or 0) for o in ended)
-            sign = -1 if guard.side == "SELL" else 1
-            held[guard.symbol] = held.get(guard.symbol, 0) + sign * max(units, 0)
-        return held
-
-    def cancel_risk_orders(
-        self,
-        uid: str,
-        execution_sk: str,
-        account_id: str | None,
-        book: RiskBookItem | None = None,
-    ) -> list[OrderItem]:
-        """Cancel and settle every open stop, risk-exit and re-entry order of the entry; returns
-        those the broker has not confirmed ended. Intents nobody sent yet are abandoned (so no
-        live actor sends them after the freeze); sent ones without an ack are found by tag."""
-        executions = self.settlement.executions
-        found = {o.order_id: o for o in executions.orders_of_execution(uid, execution_sk)}
-        if book is not None:  # the book names its orders; read them consistently
-            ids = [i for doc in book.guards for name in ORDER_FIELDS for i in doc.get(name) or []]
-            found.update({o.order_id: o for o in executions.orders(uid, book.trade_date, ids)})
-        entries = set() if book is None else {
-            i for doc in book.guards for i in doc.get("entry_orders") or []
-        }  # fmt: skip
-        open_ = [
-            o
-            for o in found.values()
-            if (o.phase in RISK_PHASES or o.order_id in entries)  # an entry's resting remainder
-            and o.status not in TERMINAL
-            and account_id in (None, o.account_id)
-        ]
-        now = self.clock()
-        for order in open_:
-            if order.status == "BUILT":
-                abandon(order, "not sent: the risk book was frozen", stamp(now))
-            if in_flight(order):
-                adapter = self.adapter(uid, order.account_id)
-                if adapter is not None:
-                    self.settlement.poll(adapter, order)
-        open_ = [o for o in open_ if o.status not in TERMINAL]
-        if open_:
-            self._cancel_and_poll(uid, open_)
-        return [o for o in open_ if o.status not in TERMINAL]
-
-    def _cancel_and_poll(self, uid: str, orders: Sequence[OrderItem]) -> None:
-        """Ask for the cancels and wait (briefly) for those asked; the others are read once (a
-        cancel refused because the order just filled must see the fill)."""
-        asked = self.settlement.cancel_open(uid, orders)
-        if asked:
-            self._reconcile(uid, asked)
-        for order in orders:
-            if order not in asked and order.status not in TERMINAL and order.broker_order_id:
-                adapter = self.adapter(uid, order.account_id)
-                if adapter is not None:
-                    self.settlement.poll(adapter, order)
-
-    def freeze_for_exit(
-        self, uid: str, account_id: str, strategy_ids: Iterable[str], on: date
-    ) -> dict[str, dict[str, int]]:
-        """The firer's hook at an exit: freeze each strategy's book for the account, then what
-        it still holds per symbol. Strategies without a risk book today are left out: nothing
-        can have closed behind the plan's back."""
-        held: dict[str, dict[str, int]] = {}
-        for strategy_id in strategy_ids:
-            book = self.freeze(uid, on.isoformat(), strategy_id, ExitReason.EXIT_TIME, account_id)
-            if book is None:
-                continue
-            kept = self.held_back(book, account_id)
-            held[strategy_id] = {
-                p.symbol: int(p.net_quantity) - kept.get(p.symbol, 0)
-                for p in self.settlement.executions.positions(uid, strategy_id, consistent=True)
-                if p.account_id == account_id
-            }
-        return held
 
     # -- plumbing ---------------------------------------------------------------------------------
     def index_level(self, uid: str, strategy: Strategy, now: datetime) -> Decimal | None:
@@ -407,7 +257,7 @@ class RiskEngine:
             return None
 
     def _prices(
-        self, uid: str, guards: Sequence[Guard], positions: Sequence[PositionItem]
+        self, uid: str, guards: Sequence[Guard], positions: Sequence[PositionRecord]
     ) -> dict[tuple[str, ContractKey], Decimal]:
         holdings: dict[tuple[str, ContractKey], Holding] = {}
         for guard in guards:
@@ -424,18 +274,18 @@ class RiskEngine:
         return prices
 
     def _refresh_orders(
-        self, book: RiskBookItem, guards: Sequence[Guard], now: datetime
-    ) -> dict[str, OrderItem]:
+        self, book: RiskBookRecord, guards: Sequence[Guard], now: datetime
+    ) -> dict[str, OrderRecord]:
         """One order-book read per account with open risk orders; records transitions (fills
         reach the positions exactly once, through settlement). Orders in flight (an intent not
         yet acknowledged, maybe another actor's) are read again from the table each time and
         resolved by tag, never sent again."""
         ids = [i for g in guards for name in ORDER_FIELDS for i in g.ids(name)]
         stale = [i for i in ids if i not in self._order_cache or in_flight(self._order_cache[i])]
-        for order in self.settlement.executions.orders(book.uid, book.trade_date, stale):
+        for order in self.orders.orders(book.uid, book.trade_date, stale):
             self._order_cache[order.order_id] = order
         known = {i: self._order_cache[i] for i in ids if i in self._order_cache}
-        by_account: dict[str, list[OrderItem]] = {}
+        by_account: dict[str, list[OrderRecord]] = {}
         for order in known.values():
             if order.status not in TERMINAL:
                 by_account.setdefault(order.account_id, []).append(order)
@@ -459,13 +309,13 @@ class RiskEngine:
                     self.settlement.poll(adapter, order)
         return known
 
-    def _reconcile(self, uid: str, orders: Sequence[OrderItem]) -> bool:
+    def _reconcile(self, uid: str, orders: Sequence[OrderRecord]) -> bool:
         """Settle orders with the engine's own (short) backoff: the monitor must not stall."""
         return self.settlement.reconcile(uid, orders)
 
-    def _event(self, execution: ExecutionItem, event: dict[str, Any]) -> None:
+    def _event(self, execution: ExecutionRecord, event: dict[str, Any]) -> None:
         log.info("risk event", extra={"execution": execution.sk, "kind": event.get("kind")})
-        self.settlement.executions.add_event(execution, event)  # its own item; notifications hook
+        self.orders.add_event(execution, event)  # its own item; notifications hook
 
     def record_event(self, uid: str, execution_sk: str, event: dict[str, Any]) -> None:
         self.record_events(uid, execution_sk, [event])
@@ -475,17 +325,17 @@ class RiskEngine:
         item per event)."""
         if not events:
             return
-        execution = self.settlement.executions.get_execution(uid, execution_sk)
+        execution = self.orders.get_execution(uid, execution_sk)
         for event in events:
             self._event(execution, event)
 
 
-def entry_guards(strategy: Strategy, orders: Sequence[OrderItem]) -> list[dict[str, Any]]:
+def entry_guards(strategy: Strategy, orders: Sequence[OrderRecord]) -> list[dict[str, Any]]:
     """One guard per guarded (account, leg) of the entry, sized by what has filled so far; an
     order still resting (settlement's deadline passed) is kept in ``entry_orders`` and its later
     fills grow the guard (``BookStep.follow_fills``): every filled unit is guarded as it fills."""
     fills = entry_fills(orders)
-    slots: dict[tuple[str, int], list[OrderItem]] = {}
+    slots: dict[tuple[str, int], list[OrderRecord]] = {}
     for order in orders:
         if order.filled_quantity or order.status not in TERMINAL:
             slots.setdefault((order.account_id, int(order.request["leg"])), []).append(order)

@@ -29,21 +29,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.adapters.dynamo.models import OrderItem
-from chalicelib.adapters.dynamo.order_items import order_item
-from chalicelib.adapters.dynamo.risk_items import (
-    RiskBookItem,
-    abandon,
-    claim_send,
-    never_reached,
-    record_sent_outcome,
-)
+from chalicelib.domain.records import OrderRecord, RiskBookRecord
 from chalicelib.ports.broker import Broker, InvalidRequest
 from chalicelib.ports.broker_errors import BrokerError, InvalidOrder, Rejected, Unavailable
+from chalicelib.ports.risk import RiskOrderStore
 from chalicelib.services.clock import Clock
 from chalicelib.services.order_builder import ChildOrder
 from chalicelib.services.order_sender import error_doc, order_request, stamp
-from chalicelib.services.settlement import Settlement
+from chalicelib.services.risk_desk import OrderDesk
 
 log = logging.getLogger(__name__)
 #: A BUILT intent younger than this belongs to an actor that is about to send it.
@@ -56,10 +49,11 @@ FIELD_OF_PHASE = {"STOP": "stop_orders", "RISKX": "exit_orders", "REENTRY": "ree
 
 @dataclass
 class Intents:
-    settlement: Settlement
+    orders: RiskOrderStore
+    desk: OrderDesk
     clock: Clock
     #: (step, order) -> None: the engine's fault-matrix checkpoint (``after_send``).
-    at: Callable[[str, OrderItem], None] = lambda step, order: None
+    at: Callable[[str, OrderRecord], None] = lambda step, order: None
 
     def build(
         self,
@@ -69,24 +63,21 @@ class Intents:
         phase: str,
         children: Sequence[ChildOrder],
         now: datetime,
-    ) -> list[OrderItem]:
+    ) -> list[OrderRecord]:
         """Store the orders BUILT (step 1); the caller writes their ids into the book next."""
-        items = [order_item(uid, execution_sk, strategy_id, phase, c, now) for c in children]
-        if items:
-            self.settlement.executions.put_orders(items)
-        return items
+        return self.orders.put_intents(uid, execution_sk, strategy_id, phase, children, now)
 
-    def dispatch(self, adapter: Broker, items: Iterable[OrderItem]) -> None:
+    def dispatch(self, adapter: Broker, items: Iterable[OrderRecord]) -> None:
         """Send each BUILT item this actor wins (step 3); never raises for a broker refusal."""
         for item in items:
-            if item.status != "BUILT" or not claim_send(item, stamp(self.clock())):
+            if item.status != "BUILT" or not self.orders.claim_intent(item, stamp(self.clock())):
                 continue
             self._place(adapter, item)
 
-    def _place(self, adapter: Broker, item: OrderItem) -> None:
-        """Place and record the answer on condition (``record_sent_outcome``): while the broker
+    def _place(self, adapter: Broker, item: OrderRecord) -> None:
+        """Place and record the answer on condition (``record_intent_outcome``): while the broker
         is slow to answer, another actor may resolve the order by tag and apply its fill."""
-        request = order_request(ChildOrder.from_dict(item.request), self.settlement.closer.market)
+        request = order_request(ChildOrder.from_dict(item.request), self.desk.closer.market)
         try:
             ack = adapter.place(request)
         except (Rejected, InvalidOrder, InvalidRequest) as error:
@@ -103,18 +94,18 @@ class Intents:
         log.info("risk order sent", extra={"account": item.account_id, "tag": item.tag,
                                            "status": item.status})  # fmt: skip
 
-    def _answer(self, item: OrderItem, status: str, message: str, **fields: Any) -> None:
+    def _answer(self, item: OrderRecord, status: str, message: str, **fields: Any) -> None:
         entry = {"at": stamp(self.clock()), "status": status, "filled_quantity": 0,
                  "average_price": None, "message": message}  # fmt: skip
-        record_sent_outcome(item, status, entry, **fields)
+        self.orders.record_intent_outcome(item, status, entry, **fields)
 
-    def drop(self, items: Iterable[OrderItem], why: str) -> None:
+    def drop(self, items: Iterable[OrderRecord], why: str) -> None:
         """The claim was lost: the intents must never leave."""
         for item in items:
             if item.status == "BUILT":
-                abandon(item, why, stamp(self.clock()))
+                self.orders.abandon_intent(item, why, stamp(self.clock()))
 
-    def settle_orphan(self, adapter: Broker | None, order: OrderItem, now: datetime) -> str:
+    def settle_orphan(self, adapter: Broker | None, order: OrderRecord, now: datetime) -> str:
         """An intent no guard names (its actor died before the claim): ``young`` (its actor
         may still claim it), ``unknown`` (the broker cannot be asked now), ``abandoned`` (not
         at the broker: FAILED ``never_sent``, never to be sent) or ``found`` (at the broker
@@ -132,35 +123,39 @@ class Intents:
             return "unknown"
         if not found:
             message = "not sent: its sender stopped before writing it into the risk book"
-            return "abandoned" if abandon(order, message, stamp(now)) else "settled"
-        if not claim_send(order, stamp(now)):
+            return (
+                "abandoned" if self.orders.abandon_intent(order, message, stamp(now)) else "settled"
+            )
+        if not self.orders.claim_intent(order, stamp(now)):
             return "settled"  # another actor moved it on meanwhile
         log.error("risk order at the broker that no guard named", extra={"tag": order.tag})
-        self.settlement.poll(adapter, order)
+        self.desk.poll(adapter, order)
         return "found"
 
-    def resolve(self, adapter: Broker | None, order: OrderItem, now: datetime) -> None:
+    def resolve(self, adapter: Broker | None, order: OrderRecord, now: datetime) -> None:
         """An intent whose fate is unknown to this actor: settle it from the broker's truth."""
         if order.status == "BUILT":
             if now - datetime.fromisoformat(order.scheduled_at) >= GRACE:
-                abandon(order, "not sent: its sender stopped before sending", stamp(now))
+                self.orders.abandon_intent(
+                    order, "not sent: its sender stopped before sending", stamp(now)
+                )
             return
         if order.status != "SENT" or order.broker_order_id or adapter is None:
             return
-        self.settlement.poll(adapter, order)  # looks the tag up at the broker
+        self.desk.poll(adapter, order)  # looks the tag up at the broker
         sent = datetime.fromisoformat(order.sent_at or order.scheduled_at)
         if not order.broker_order_id and now - sent >= LAG:
             message = "no order with this tag at the broker: it never arrived"
-            if never_reached(order, message, stamp(now)):
+            if self.orders.intent_never_reached(order, message, stamp(now)):
                 log.warning("risk order never reached the broker", extra={"tag": order.tag})
 
 
-def in_flight(order: OrderItem) -> bool:
+def in_flight(order: OrderRecord) -> bool:
     """Sent or about to be, with no broker id yet: nobody may act as if it did not exist."""
     return order.status in ("BUILT", "SENT") and not order.broker_order_id
 
 
-def orphans(book: RiskBookItem, orders: Iterable[OrderItem]) -> list[OrderItem]:
+def orphans(book: RiskBookRecord, orders: Iterable[OrderRecord]) -> list[OrderRecord]:
     """The book's intents stored BUILT that no guard names (their claim was never written)."""
     named = {i for doc in book.guards for name in FIELD_OF_PHASE.values()
              for i in doc.get(name) or []}  # fmt: skip

@@ -14,9 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from chalicelib.adapters.dynamo.models import OrderItem
-from chalicelib.adapters.dynamo.risk_items import RiskBookItem
 from chalicelib.domain.calendar import IST
+from chalicelib.domain.records import OrderRecord, RiskBookRecord
 from chalicelib.domain.strategy import ExitReason
 from chalicelib.services.guards import ARMED, CLOSED, DONE, EXITING, REENTERING, WAITING
 from chalicelib.services.risk_intents import FIELD_OF_PHASE, orphans
@@ -25,10 +24,10 @@ if TYPE_CHECKING:
     from chalicelib.services.risk_engine import RiskEngine
 
 
-def sweep_book(engine: RiskEngine, book: RiskBookItem, now: datetime) -> bool:
+def sweep_book(engine: RiskEngine, book: RiskBookRecord, now: datetime) -> bool:
     """A book's orphans, the first time this engine (a restarted monitor) sees it; young ones
     keep the book unswept (looked at again next cycle). True: one was adopted."""
-    listed = engine.settlement.executions.orders_of_execution(book.uid, book.execution)
+    listed = engine.orders.orders_of_execution(book.uid, book.execution)
     found = [o for o in listed if o.status == "BUILT" and o.phase in FIELD_OF_PHASE]
     outcomes = resolve(engine, book.uid, found, now) if found else {}
     if not outcomes.get("young") and not outcomes.get("unknown"):
@@ -37,13 +36,13 @@ def sweep_book(engine: RiskEngine, book: RiskBookItem, now: datetime) -> bool:
 
 
 def resolve(
-    engine: RiskEngine, uid: str, orders: Sequence[OrderItem], now: datetime
+    engine: RiskEngine, uid: str, orders: Sequence[OrderRecord], now: datetime
 ) -> dict[str, int]:
     """Risk intents stored BUILT and named by no guard of their book (read consistently):
     abandoned when the broker has no order with their tag, adopted when it has. Returns the
     count per outcome (``Intents.settle_orphan``)."""
     outcomes: dict[str, int] = {}
-    groups: dict[tuple[str, str], list[OrderItem]] = {}
+    groups: dict[tuple[str, str], list[OrderRecord]] = {}
     for order in orders:
         day = datetime.fromisoformat(order.scheduled_at).astimezone(IST).date().isoformat()
         groups.setdefault((day, order.strategy_id), []).append(order)
@@ -58,7 +57,7 @@ def resolve(
     return outcomes
 
 
-def adopt(engine: RiskEngine, book: RiskBookItem, order: OrderItem) -> RiskBookItem | None:
+def adopt(engine: RiskEngine, book: RiskBookRecord, order: OrderRecord) -> RiskBookRecord | None:
     """An orphan found at the broker (it cannot happen while every send follows its claim)
     joins its (account, leg)'s latest guard. A stop or close nobody decided on exits the leg:
     an ARMED guard goes EXITING, so its stops (this one too) are cancelled and only what they

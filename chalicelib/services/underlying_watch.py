@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from chalicelib.adapters.dynamo.models import PositionItem
+from chalicelib.domain.records import PositionRecord
 from chalicelib.domain.underlying_exit import underlying_exit
 from chalicelib.services.order_sender import stamp
 
@@ -30,7 +30,7 @@ def reference(spot: Decimal | None, at: str) -> dict[str, dict[str, str]]:
 
 
 def watch_underlying(
-    step: BookStep, positions: Sequence[PositionItem], spot: Decimal | None
+    step: BookStep, positions: Sequence[PositionRecord], spot: Decimal | None
 ) -> None:
     book = step.book
     marks = book.mtm or {"peak": {}, "exited": {}}

@@ -29,14 +29,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters.dynamo.risk_items import LIVE
 from chalicelib.domain.market_errors import MarketRuleError
+from chalicelib.domain.risk_book import LIVE
 from chalicelib.domain.sizing import units_for
 from chalicelib.domain.strategy import ExitReason, OnLegFailure, Strategy
 from chalicelib.domain.wait_and_trade import BEFORE_EXIT, WaitAndTrade, reached, trigger_price
 from chalicelib.errors import DomainError
-from chalicelib.services.guards import DONE, REENTERING, REENTRY, Guard, reentry_children
+from chalicelib.services.guards import DONE, Guard
 from chalicelib.services.re_execute import re_executed
+from chalicelib.services.risk_step_core import as_text
 
 if TYPE_CHECKING:
     from chalicelib.services.risk_step import BookStep
@@ -142,7 +143,7 @@ def _take_reference(step: BookStep, guard: Guard, rule: WaitAndTrade) -> None:
                      reference=str(ltp), wait_trigger=None if trigger is None else str(trigger),
                      entry_price=str(ltp), best=str(ltp))  # fmt: skip
     step.dirty = True
-    step.event("wait_and_trade_reference", guard, price=str(ltp), trigger=_s(trigger),
+    step.event("wait_and_trade_reference", guard, price=str(ltp), trigger=as_text(trigger),
                direction=rule.direction.value, type=rule.unit.value, value=str(rule.value),
                until=rule.until.isoformat())  # fmt: skip
 
@@ -163,18 +164,10 @@ def _enter(step: BookStep, guard: Guard, ltp: Decimal) -> None:
         return
     if not step.may_act(guard.account_id):
         return  # a kill switch or the exit is closing this pair: decide again next pass
-    children = reentry_children(guard, book.strategy_id, ltp, step.freeze_qty(guard),
-                                step.now.date(), step._seq(guard))  # fmt: skip
-    guard.state = REENTERING
-    guard.set_price("reentry_price", ltp)
-    items = step.send(guard, adapter, children, REENTRY, "reentry_orders")
-    if items is None:
-        guard.state = PENDING
-        return
-    step.event("wait_and_trade_reached", guard, price=str(ltp), reference=guard.doc["reference"],
-               trigger=guard.doc["wait_trigger"], orders=[o.order_id for o in items])  # fmt: skip
-    engine._reconcile(book.uid, items)
-    step.reentering(guard)
+    step.enter_leg(guard, guard, adapter, ltp, back_to=PENDING, announce=lambda orders: step.event(
+        "wait_and_trade_reached", guard, price=str(ltp), reference=guard.doc["reference"],
+        trigger=guard.doc["wait_trigger"], orders=orders,
+    ))  # fmt: skip
 
 
 def expire(step: BookStep, guard: Guard, why: str) -> None:
@@ -190,9 +183,7 @@ def expire(step: BookStep, guard: Guard, why: str) -> None:
     marks = step.book.mtm or {"peak": {}, "exited": {}}
     if "ALL" in marks["exited"]:
         return
-    positions = step.engine.settlement.executions.positions(
-        step.book.uid, step.book.strategy_id, consistent=True
-    )
+    positions = step.engine.orders.positions(step.book.uid, step.book.strategy_id, consistent=True)
     marks["exited"]["ALL"] = {"reason": ExitReason.LEG_SKIPPED.value, "leg": guard.leg,
                               "at": step.now.isoformat()}  # fmt: skip
     step.exit_scope(None, ExitReason.LEG_SKIPPED, positions)
@@ -202,7 +193,3 @@ def expire(step: BookStep, guard: Guard, why: str) -> None:
         return
     step.event("wait_and_trade_unwind", guard, policy=policy.value, reason=ExitReason.LEG_SKIPPED.value,
                why=f"a waiting leg was skipped ({why}): the strategy's legs are closed")  # fmt: skip
-
-
-def _s(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)

@@ -16,6 +16,7 @@ import pytest
 from chalicelib.adapters.brokers.paper_book import contract_text
 from chalicelib.adapters.dynamo.paper_items import DynamoPaperBook
 from chalicelib.adapters.dynamo.risk_items import RiskRepository
+from chalicelib.adapters.dynamo.risk_orders import RiskOrders
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.protection import protected_limit_price
 from chalicelib.jobs import paper as paper_job
@@ -95,7 +96,11 @@ def test_a_paper_strategy_enters_and_its_stop_triggers_on_live_prices(rig: Rig, 
 
     now = TEN_AM
     engine = RiskEngine(
-        RiskRepository(c.settings.schedule_shards), c.repo, rig.settlement(FAST), lambda: now
+        RiskRepository(c.settings.schedule_shards),
+        c.repo,
+        rig.settlement(FAST),
+        lambda: now,
+        RiskOrders(c.executions),
     )
     assert engine.arm(rig.uid, execution.sk) is not None
     stops = [

@@ -17,6 +17,7 @@ import pytest
 
 from chalicelib.adapters.dynamo.order_items import order_item
 from chalicelib.adapters.dynamo.risk_items import RiskRepository
+from chalicelib.adapters.dynamo.risk_orders import RiskOrders
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import Instrument
 from chalicelib.services.closing import canonical_symbol
@@ -70,7 +71,11 @@ class Scenario:
         c = rig.container
         settlement = rig.settlement(FAST)
         self.engine = RiskEngine(
-            RiskRepository(c.settings.schedule_shards), c.repo, settlement, lambda: self.now
+            RiskRepository(c.settings.schedule_shards),
+            c.repo,
+            settlement,
+            lambda: self.now,
+            RiskOrders(c.executions),
         )
         self.client_id = rig.zerodha["client_id"]
 

@@ -13,20 +13,19 @@ the key and leaves the index.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.exceptions import PutError
 
 from chalicelib.adapters.dynamo.event_items import execution_events
-from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
-from chalicelib.adapters.dynamo.models import BaseItem, ExecutionItem, OrderItem, user_pk
-from chalicelib.adapters.dynamo.repository import Repository, _lost_race, guarded, now_iso
+from chalicelib.adapters.dynamo.models import BaseItem, ExecutionItem, user_pk
+from chalicelib.adapters.dynamo.repository import _lost_race, guarded, now_iso
+from chalicelib.domain.risk_book import DONE, FROZEN, LIVE
 from chalicelib.domain.schedule import shard_of
 from chalicelib.errors import Conflict, DependencyUnavailable
 
-LIVE, FROZEN, DONE = "LIVE", "FROZEN", "DONE"
+__all__ = ["DONE", "FROZEN", "LIVE", "RiskBookItem", "RiskRepository"]
 
 
 class RiskBookItem(BaseItem, discriminator="RISKBOOK"):
@@ -53,6 +52,33 @@ class RiskBookItem(BaseItem, discriminator="RISKBOOK"):
 class RiskRepository:
     def __init__(self, shards: int) -> None:
         self.shards = shards
+
+    def create_book(
+        self,
+        uid: str,
+        trade_date: str,
+        strategy_id: str,
+        *,
+        execution: str,
+        exit_time: str,
+        rules: dict[str, Any],
+        guards: list[dict[str, Any]],
+        mtm: dict[str, Any],
+    ) -> RiskBookItem | None:
+        """A new LIVE book (``ports.risk.RiskBookStore``); None when one exists already."""
+        item = RiskBookItem(
+            *RiskBookItem.key(uid, trade_date, strategy_id),
+            uid=uid,
+            strategy_id=strategy_id,
+            trade_date=trade_date,
+            execution=execution,
+            status=LIVE,
+            exit_time=exit_time,
+            rules=rules,
+            guards=guards,
+            mtm=mtm,
+        )
+        return item if self.create(item) else None
 
     def create(self, item: RiskBookItem) -> bool:
         """Store a new book; False when one exists already (armed by someone else)."""
@@ -119,42 +145,3 @@ class RiskRepository:
                 if isinstance(item, RiskBookItem)
             ]
         return found
-
-
-# The intents' transitions are the execution store's (``claim_transitions``): nothing outside it
-# writes order state. These names stay for the monitor's callers.
-def claim_send(order: OrderItem, sent_at: str) -> bool:
-    """BUILT -> SENT, on condition (``ExecutionRepository.claim_intent``)."""
-    return _store().claim_intent(order, sent_at)
-
-
-def abandon(order: OrderItem, message: str, at: str) -> bool:
-    """BUILT -> FAILED never sent (``ExecutionRepository.abandon_intent``)."""
-    return _store().abandon_intent(order, message, at)
-
-
-def never_reached(order: OrderItem, message: str, at: str) -> bool:
-    """SENT without a broker id -> FAILED (``ExecutionRepository.intent_never_reached``)."""
-    return _store().intent_never_reached(order, message, at)
-
-
-def record_sent_outcome(
-    order: OrderItem, status: str, entry: dict[str, Any], **fields: Any
-) -> bool:
-    """The broker's answer while still SENT (``ExecutionRepository.record_intent_outcome``)."""
-    return _store().record_intent_outcome(order, status, entry, **fields)
-
-
-@cache
-def _store() -> ExecutionRepository:
-    return ExecutionRepository(Repository(1))
-
-
-def never_sent(order: OrderItem) -> bool:
-    """An intent that provably never reached the broker (nothing to settle or count)."""
-    return order.status == "FAILED" and (order.error or {}).get("code") == "never_sent"
-
-
-def guard_view(guard: dict[str, Any]) -> dict[str, Any]:
-    """What the API shows of a guard (everything; it holds no secret)."""
-    return dict(guard)

@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl
 
 from chalicelib.adapters.dynamo.order_items import order_item
 from chalicelib.adapters.dynamo.risk_items import RiskBookItem, RiskRepository
+from chalicelib.adapters.dynamo.risk_orders import RiskOrders
 from chalicelib.container import Container
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import Instrument
@@ -215,6 +216,7 @@ class Scenario:
         settlement = Settlement(c.executions, c.repo, closer, c.clock, backoff=FAST)
         return RiskEngine(
             RiskRepository(c.settings.schedule_shards), c.repo, settlement, c.clock,
+            RiskOrders(c.executions),
             leases=c.leases, entry_block=c.kill_switch.blocks,
         )  # fmt: skip
 

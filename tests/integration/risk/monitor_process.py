@@ -17,6 +17,7 @@ import time
 from datetime import datetime
 
 from chalicelib.adapters.dynamo.risk_items import RiskRepository
+from chalicelib.adapters.dynamo.risk_orders import RiskOrders
 from chalicelib.container import Container
 from chalicelib.services.broker_access import CachedAccess
 from chalicelib.services.clock import ShiftedClock
@@ -41,6 +42,7 @@ def main() -> None:
     settlement = Settlement(c.executions, c.repo, closer, clock, backoff=FAST)
     engine = RiskEngine(
         RiskRepository(c.settings.schedule_shards), c.repo, settlement, clock,
+        RiskOrders(c.executions),
         leases=c.leases, entry_block=c.kill_switch.blocks,
     )  # fmt: skip
     print("ready", flush=True)
