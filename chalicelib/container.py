@@ -29,6 +29,7 @@ from chalicelib.adapters.dynamo.notifying import (
 )
 from chalicelib.adapters.dynamo.repository import Repository, bind_clock
 from chalicelib.adapters.dynamo.risk_items import RiskRepository
+from chalicelib.adapters.dynamo.schedule_parts import due_in_part
 from chalicelib.adapters.market.broker_quotes import KiteQuotes
 from chalicelib.adapters.market.synthetic_quotes import SyntheticQuotes
 from chalicelib.domain.brokers import KITE_DIALECT, PAPER
@@ -214,6 +215,7 @@ class Container(NotificationParts):
             ),
             clock=self.clock,
             on_waiting=self._arm_waiting,
+            due_in_part=functools.partial(due_in_part, self.settings.schedule_shards),
         )
 
     def _arm_waiting(self, uid: str, execution_sk: str) -> Any:
