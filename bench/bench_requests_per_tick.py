@@ -27,9 +27,12 @@ Writes bench/results/requests_per_tick.json.
 from __future__ import annotations
 
 import argparse
+import functools
+import hashlib
 import math
 import sys
 import time
+import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -52,14 +55,17 @@ from chalicelib.adapters.dynamo.models import (
     bind_table,
 )
 from chalicelib.adapters.dynamo.repository import Repository
+from chalicelib.adapters.dynamo.schedule_parts import due_in_part
 from chalicelib.adapters.market.synthetic_quotes import SyntheticQuotes
 from chalicelib.api.strategy_schemas import StrategyIn
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.market_model import MarketModel
+from chalicelib.domain.plan_parts import all_parts
 from chalicelib.domain.schedule import schedule_entries
 from chalicelib.domain.strategy_documents import to_document
 from chalicelib.services.order_builder import OrderBuilder
 from chalicelib.services.planner import Planner
+from chalicelib.services.tick_plan import TickPlan
 from tests.factories import four_leg_strategy
 
 SHARDS = 4
@@ -69,6 +75,12 @@ PER_USER = 3
 AWS_LATENCY_S = 0.010
 #: The plan Lambda starts 60 s before T; the fire Lambdas take over 5 s before T (jobs/tick.py).
 PLAN_BUDGET_S = 50
+#: The gather step after the parts: one warm invocation of the plan Lambda (no table request),
+#: taken at Step Functions' and Lambda's worst usual overhead.
+GATHER_S = 0.2
+#: The busiest of 4 parts over random uids holds up to ~3% more than a quarter at 10,000 users
+#: (tests/unit/domain/test_plan_parts.py bounds it at 15% for 4,000): the model takes 5%.
+PART_SKEW = 1.05
 
 
 # -- item sizes and units (DynamoDB's published sizing rules, approximated) ----------------------
@@ -103,6 +115,12 @@ def read_units(sizes: list[int], consistent: bool) -> float:
 
 
 # -- data -----------------------------------------------------------------------------------------
+def cognito_uid(n: int) -> str:
+    """A uid shaped like a Cognito sub (a random UUID): the plan parts split users by its first
+    hex digit, so the bench spreads its users the way production does."""
+    return str(uuid.UUID(bytes=hashlib.blake2b(f"user-{n}".encode(), digest_size=16).digest()))
+
+
 def populate(repo: Repository, size: int, minute: str) -> dict[str, Any]:
     users = math.ceil(size / PER_USER)
     expires = (DAY + timedelta(hours=20)).isoformat()
@@ -110,7 +128,7 @@ def populate(repo: Repository, size: int, minute: str) -> dict[str, Any]:
     with BaseItem.batch_write() as batch:
         made = 0
         for u in range(users):
-            uid = f"user-{u:05d}"
+            uid = cognito_uid(u)
             accounts = [f"acct{u:05d}a", f"acct{u:05d}b"]
             for account_id, broker in zip(accounts, ("zerodha", "fyers"), strict=True):
                 gsi1pk, gsi1sk = AccountItem.all_accounts_key(uid, account_id)
@@ -212,20 +230,25 @@ def original_pages(measured: dict[str, Any]) -> int:
     return 0  # every Query fits one page at the measured sizes
 
 
-def aws_model(plan: dict[str, Any], size: int, workers: int) -> dict[str, Any]:
+def aws_model(plan: dict[str, Any], size: int, workers: int, parts: int) -> dict[str, Any]:
     """The plan on AWS: this machine's CPU per strategy (the planner plus botocore, which runs
     there too) against the requests at AWS_LATENCY_S each, ``workers`` users at a time; the
-    larger of the two is the wall time (threads overlap waiting with the other's CPU)."""
+    larger of the two is a part's wall time (threads overlap waiting with the other's CPU). The
+    ``parts`` plan Lambdas run concurrently, each with a share of the users (even: uids are
+    random), so the plan takes the slowest part plus the gather (one more warm invocation)."""
     per = plan["per_strategy"]
-    cpu = per["cpu_ms"] / 1000 * size
-    io = per["requests"] * size * AWS_LATENCY_S / workers
-    return {"latency_per_request_s": AWS_LATENCY_S, "cpu_s": round(cpu, 1), "io_s": round(io, 1),
-            "wall_s": round(max(cpu, io), 1), "fits_lead_s": PLAN_BUDGET_S,
-            "fits": max(cpu, io) < PLAN_BUDGET_S}  # fmt: skip
+    share = size / parts * PART_SKEW if parts > 1 else size
+    cpu = per["cpu_ms"] / 1000 * share
+    io = per["requests"] * share * AWS_LATENCY_S / workers
+    wall = max(cpu, io) + (GATHER_S if parts > 1 else 0)
+    return {"latency_per_request_s": AWS_LATENCY_S, "parts": parts,
+            "strategies_per_part": round(share), "cpu_s": round(cpu, 1), "io_s": round(io, 1),
+            "wall_s": round(wall, 1), "fits_lead_s": PLAN_BUDGET_S,
+            "fits": wall < PLAN_BUDGET_S}  # fmt: skip
 
 
 def measure(size: int, url: str, run_plan: bool, run_original: bool,
-            workers: int = 16) -> dict[str, Any]:  # fmt: skip
+            workers: int = 16, parts: int = 1) -> dict[str, Any]:  # fmt: skip
     table = f"bench-rpt-{size}"
     bind_table(table, REGION, url)
     BaseItem.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
@@ -283,11 +306,25 @@ def measure(size: int, url: str, run_plan: bool, run_original: bool,
     if run_plan:
         planner = Planner(repo, ExecutionRepository(repo),
                           OrderBuilder(MarketModel(), SyntheticQuotes()), owner="bench",
-                          workers=workers)  # fmt: skip
+                          workers=workers, due_in_part=functools.partial(due_in_part, SHARDS))  # fmt: skip
+        part_rows: list[dict[str, Any]] = []
+        planned_parts: list[TickPlan] = []
         with count_all_requests() as requests:
-            started, cpu0 = time.perf_counter(), time.process_time()
-            plan = planner.plan(slot)
-            plan_s, plan_cpu = time.perf_counter() - started, time.process_time() - cpu0
+            # Each part as its plan Lambda runs it, one after another here so that each part's
+            # CPU is its own (on AWS they run at the same time, one Lambda each).
+            for part in all_parts(parts):
+                before = sum(requests.values())
+                started, cpu0 = time.perf_counter(), time.process_time()
+                planned_parts.append(planner.plan(slot, part))
+                part_rows.append({
+                    "part": part.index, "due": planned_parts[-1].stats["due"],
+                    "requests": sum(requests.values()) - before,
+                    "wall_s": round(time.perf_counter() - started, 3),
+                    "cpu_s": round(time.process_time() - cpu0, 3),
+                })  # fmt: skip
+        plan = TickPlan.merged(slot, planned_parts)
+        plan_s = sum(r["wall_s"] for r in part_rows)
+        plan_cpu = sum(r["cpu_s"] for r in part_rows)
         orders = plan.orders
         assert plan.stats["due"] == size and len(plan.executions) == size, plan.stats
         order_sizes = [size_of(o) for o in orders[:200]]
@@ -302,6 +339,7 @@ def measure(size: int, url: str, run_plan: bool, run_original: bool,
             "orders": len(orders),
             "wall_s": round(plan_s, 3),
             "workers": workers,
+            "parts": part_rows,
             "cpu_s": round(plan_cpu, 3),
             "per_strategy": {
                 "requests": round(sum(requests.values()) / size, 2),
@@ -325,6 +363,8 @@ def main() -> None:
     parser.add_argument("--original-max", type=int, default=1000)
     parser.add_argument("--plan-workers", type=int, default=16,
                         help="users planned at once")  # fmt: skip
+    parser.add_argument("--parts", type=int, default=4,
+                        help="plan parts (plan Lambdas of one tick); 1: the whole slot at once")  # fmt: skip
     parser.add_argument("--out", default="requests_per_tick.json")
     args = parser.parse_args()
     plan_sizes = {int(s) for s in args.plan_sizes.split(",") if s}
@@ -332,11 +372,18 @@ def main() -> None:
     with emulator_table("bench-rpt-boot") as url:
         for size in (int(s) for s in args.sizes.split(",")):
             row = measure(size, url, size in plan_sizes, size <= args.original_max,
-                          args.plan_workers)  # fmt: skip
+                          args.plan_workers, args.parts)  # fmt: skip
             if "plan" in row:
-                row["plan"]["aws_model"] = aws_model(row["plan"], size, args.plan_workers)
+                workers, parts = args.plan_workers, args.parts
+                row["plan"]["aws_model"] = aws_model(row["plan"], size, workers, parts)
+                slowest = max(row["plan"]["parts"], key=lambda r: r["cpu_s"])
+                row["plan"]["aws_model_measured_parts"] = {
+                    "slowest_part": slowest,
+                    "wall_s": round(max(slowest["cpu_s"], slowest["requests"] * AWS_LATENCY_S
+                                        / workers) + (GATHER_S if parts > 1 else 0), 1),
+                }  # fmt: skip
                 for n in (100, 1000, 10000):
-                    row["plan"][f"aws_model_at_{n}"] = aws_model(row["plan"], n, args.plan_workers)
+                    row["plan"][f"aws_model_at_{n}"] = aws_model(row["plan"], n, workers, parts)
             rows.append(row)
             d, o = row["discovery"], row["original"]
             print(f"{size:>6} due strategies, {row['users']} users, {row['accounts']} accounts "
@@ -352,9 +399,12 @@ def main() -> None:
                 print(f"   full Planner.plan: {p['requests']:>6} requests {p['by_operation']}, "
                       f"{p['orders']} orders, ~{p['write_units']} WRU, {p['wall_s']} s (emulator)")  # fmt: skip
                 print(f"   per due strategy {p['per_strategy']}; workers {p['workers']}")
+                for part in p["parts"]:
+                    print(f"   part {part}")
+                print(f"   AWS, parts as measured: {p['aws_model_measured_parts']}")
                 for n in (100, 1000, 10000):
                     print(f"   AWS model at {n}: {p[f'aws_model_at_{n}']}")
-    path = write_result(args.out, {"shards": SHARDS, "rows": rows})
+    path = write_result(args.out, {"shards": SHARDS, "parts": args.parts, "rows": rows})
     print(f"written to {path}")
 
 

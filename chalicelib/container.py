@@ -33,6 +33,7 @@ from chalicelib.adapters.dynamo.notifying import (
 from chalicelib.adapters.dynamo.repository import Repository, bind_clock
 from chalicelib.adapters.dynamo.risk_items import RiskRepository
 from chalicelib.adapters.dynamo.risk_orders import RiskOrders
+from chalicelib.adapters.dynamo.schedule_parts import due_in_part
 from chalicelib.adapters.market.synthetic_quotes import SyntheticQuotes
 from chalicelib.domain.kill_switch import blocking_reason
 from chalicelib.domain.market_model import MarketModel
@@ -228,6 +229,7 @@ class Container(NotificationParts):
             ),
             clock=self.clock,
             on_waiting=self._arm_waiting,
+            due_in_part=functools.partial(due_in_part, self.settings.schedule_shards),
         )
 
     def _arm_waiting(self, uid: str, execution_sk: str) -> Any:

@@ -9,6 +9,8 @@ resource "aws_sfn_state_machine" "tick" {
   type     = "STANDARD"
   definition = templatefile("${path.module}/tick.asl.json.tftpl", {
     plan_function_arn      = local.function_arns.plan
+    plan_parts             = jsonencode(range(var.plan_parts))
+    plan_part_count        = var.plan_parts
     fire_function_arn      = local.function_arns.fire
     settle_function_arn    = local.function_arns.settle
     fire_map_concurrency   = var.fire_map_concurrency

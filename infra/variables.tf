@@ -40,6 +40,16 @@ variable "tick_schedule_enabled" {
   default     = true
 }
 
+variable "plan_parts" {
+  description = "How many plan Lambdas plan one tick concurrently, each the users of one key range (chalicelib/domain/plan_parts.py); each part makes at most 40 / plan_parts fire batches."
+  type        = number
+  default     = 4
+  validation {
+    condition     = var.plan_parts >= 1 && var.plan_parts <= 16
+    error_message = "plan_parts must be between 1 and 16 (parts split the first hex digit of the uids)."
+  }
+}
+
 variable "fire_map_concurrency" {
   description = "How many fire Lambdas one tick runs in parallel (Map MaxConcurrency; 40 at most for an inline Map). The planner makes at most 40 fire batches (jobs/tick.py MAX_FIRE_BATCHES): keep 40 so that every batch starts at once."
   type        = number

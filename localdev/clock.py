@@ -35,9 +35,12 @@ from chalicelib.jobs import (
     telegram,
 )
 from chalicelib.services.clock import system_clock
+from chalicelib.services.parallel_plan import plan_in_parts
 
 log = logging.getLogger("clock")
 QUIET_LOGGERS = ("httpx", "botocore", "urllib3", "chalicelib.services.planner")
+#: Parts of a slot planned at once (threads), like the plan Lambdas of the tick state machine.
+LOCAL_PLAN_PARTS = 4
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 DAILY_JOBS: dict[time, str] = {
     time(8, 30): "pre_market",
@@ -55,6 +58,8 @@ class Clock:
     ticks: list[dict[str, Any]] = field(default_factory=list)
     # (weekday, HHMM) of every scheduled entry and exit, for "next work" in the tick line
     slots: Callable[[], set[tuple[str, str]]] = field(default=lambda: scheduled_slots())
+    #: The slot is planned in this many parts (threads), as the tick state machine does.
+    plan_parts: int = LOCAL_PLAN_PARTS
 
     def next_slot(self, now: datetime) -> datetime:
         """The first minute whose planning time (T - lead) is still ahead."""
@@ -73,7 +78,7 @@ class Clock:
         figures: dict[str, Any] = {"slot": slot.isoformat()}
         problems: list[str] = []
         try:
-            plan = self.container.planner.plan(slot)
+            plan = plan_in_parts(self.container.planner, slot, self.plan_parts)
             figures.update(plan.stats, skipped=plan.skipped, orders=len(plan.orders))
             problems.extend(plan_problems(plan))
             if plan.orders:

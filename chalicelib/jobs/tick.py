@@ -12,6 +12,7 @@ another's broker polls) and arms their stops. Locally, `localdev.clock` drives t
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from chalicelib.adapters.dynamo.models import BaseItem, OrderItem
 from chalicelib.adapters.dynamo.repository import guarded
 from chalicelib.container import Container
 from chalicelib.domain.calendar import IST
+from chalicelib.domain.plan_parts import PlanPart
 from chalicelib.errors import ValidationFailed
 from chalicelib.jobs import recovery, risk
 from chalicelib.services.planner import TickPlan
@@ -41,6 +43,8 @@ MAX_FIRE_BATCHES = 40
 #: Executions per settle Lambda, settled concurrently (one thread each): with a 30 s poll
 #: deadline each, a settle batch fits the settle function's timeout (.chalice/config.json).
 SETTLE_PER_BATCH = 10
+#: Settle batch indexes of part p start at p x SETTLE_STRIDE (100,000 executions a part).
+SETTLE_STRIDE = 10_000
 
 
 def slot_of(event: dict[str, Any], now: datetime) -> datetime:
@@ -61,19 +65,61 @@ def utc_z(moment: datetime) -> str:
 
 
 def plan(container: Container, event: dict[str, Any]) -> dict[str, Any]:
+    """Plan slot T: the whole slot, one part of it (``part`` of ``parts``: the users of a key
+    range, one plan Lambda each, so that N parts plan concurrently), or, with ``planned``,
+    gather the parts' answers into the tick's plan."""
     slot = slot_of(event, container.clock())
-    planned = container.planner.plan(slot)
-    result = dispatch(planned, slot, container.clock())
+    if "planned" in event:
+        return gather(slot, event)
+    part = part_of(event)
+    planned = container.planner.plan(slot, part)
+    run = run_of(slot, event) if part is not None else None
+    result = dispatch(planned, slot, container.clock(), run=run, part=part)
     if planned.skipped:
         result["skipped"] = planned.skipped
     return result
 
 
-def dispatch(planned: TickPlan, slot: datetime, now: datetime) -> dict[str, Any]:
+def part_of(event: dict[str, Any]) -> PlanPart | None:
+    """The part this call plans (None: the whole slot)."""
+    if "part" not in event:
+        return None
+    index, count = event.get("part"), event.get("parts")
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (index, count)):
+        raise ValidationFailed("part and parts must be integers", field="part")
+    try:
+        return PlanPart(int(index), int(count))  # type: ignore[arg-type]
+    except ValueError as error:
+        raise ValidationFailed(str(error), field="part") from error
+
+
+def run_of(slot: datetime, event: dict[str, Any]) -> str:
+    """The run id every part of one tick shares: the slot and a digest of the Step Functions
+    execution (a second execution of the same slot gets its own run, never the first's)."""
+    execution = event.get("execution")
+    if not isinstance(execution, str) or not execution:
+        raise ValidationFailed("a part needs the execution id its parts share", field="execution")
+    digest = hashlib.blake2b(execution.encode(), digest_size=4).hexdigest()
+    return f"{slot.isoformat()}#{digest}"
+
+
+def dispatch(
+    planned: TickPlan,
+    slot: datetime,
+    now: datetime,
+    run: str | None = None,
+    part: PlanPart | None = None,
+) -> dict[str, Any]:
     """Store the tick's fire and settle batches; the state machine's input is what this returns
-    (a run id and two lists of small integers, whatever the number of orders)."""
-    run = f"{slot.isoformat()}#{secrets.token_hex(4)}"
-    fire_batches = [b["orders"] for b in planned.batches(max_batches=MAX_FIRE_BATCHES)]
+    (a run id and two lists of small integers, whatever the number of orders).
+
+    A part numbers its batches in its own range of the shared run (fire batches from
+    ``index x MAX_FIRE_BATCHES // parts``, at most that many, so that the whole tick still
+    has at most MAX_FIRE_BATCHES), so the gathered lists need no renumbering."""
+    run = run or f"{slot.isoformat()}#{secrets.token_hex(4)}"
+    index, count = (part.index, part.count) if part is not None else (0, 1)
+    per_part = MAX_FIRE_BATCHES // count
+    fire_batches = [b["orders"] for b in planned.batches(max_batches=per_part)]
     refs = [{"uid": e.uid, "sk": e.execution_sk} for e in planned.executions if e.orders]
     settle_batches = [
         refs[start : start + SETTLE_PER_BATCH] for start in range(0, len(refs), SETTLE_PER_BATCH)
@@ -82,11 +128,37 @@ def dispatch(planned: TickPlan, slot: datetime, now: datetime) -> dict[str, Any]
         "slot": slot.isoformat(),
         "wake_at": utc_z(slot - WAKE_BEFORE),
         "run": run,
-        "fire": tick_items.store(run, tick_items.FIRE, fire_batches, now),
-        "settle": tick_items.store(run, tick_items.SETTLE, settle_batches, now),
+        "fire": tick_items.store(run, tick_items.FIRE, fire_batches, now, index * per_part),
+        "settle": tick_items.store(
+            run, tick_items.SETTLE, settle_batches, now, index * SETTLE_STRIDE
+        ),
         "orders": len(planned.orders),
         "executions": len(refs),
         **planned.stats,
+    }
+
+
+def gather(slot: datetime, event: dict[str, Any]) -> dict[str, Any]:
+    """The tick's plan from its parts' answers (``planned``: each part's fire and settle
+    indexes, or ``failed`` when its Lambda failed after its retries). The other parts still
+    fire and settle; the tick then fails as PlanFailed, which raises the alarm."""
+    parts = event.get("planned")
+    if not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
+        raise ValidationFailed("planned must be the list of the parts' answers", field="planned")
+    done = [p for p in parts if not p.get("failed")]
+    failed = len(parts) - len(done)
+    if failed:
+        log.error("plan parts failed", extra={"slot": slot.isoformat(), "failed": failed})
+    return {
+        "slot": slot.isoformat(),
+        "wake_at": utc_z(slot - WAKE_BEFORE),
+        "run": run_of(slot, event),
+        "fire": sorted(i for p in done for i in p.get("fire", [])),
+        "settle": sorted(i for p in done for i in p.get("settle", [])),
+        "orders": sum(p.get("orders", 0) for p in done),
+        "executions": sum(p.get("executions", 0) for p in done),
+        "parts": len(parts),
+        "plan_failed": failed,
     }
 
 

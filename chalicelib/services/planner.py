@@ -21,7 +21,7 @@ import time as timer
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
@@ -31,14 +31,15 @@ from chalicelib.adapters.dynamo.order_items import order_item
 from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain import day_limits
 from chalicelib.domain.calendar import IST, default_calendar
-from chalicelib.domain.expiry import ExpiryChoice, trading_days_to_expiry
 from chalicelib.domain.market_errors import MarketDataError, MarketRuleError
+from chalicelib.domain.plan_parts import PlanPart
 from chalicelib.domain.strategy import Weekday
-from chalicelib.domain.underlying import Underlying
 from chalicelib.errors import DependencyUnavailable, DomainError
 from chalicelib.ports.broker_errors import BrokerError
 from chalicelib.services.margin_check import PreEntry
 from chalicelib.services.order_builder import ChildOrder, OrderBuilder, market_error
+from chalicelib.services.plan_checks import not_a_dte_day, unusable
+from chalicelib.services.plan_writes import ORDERS_PER_WRITE, PlanWriter
 from chalicelib.services.quotes import QuoteSource
 from chalicelib.services.tick_plan import PlannedExecution, TickPlan
 
@@ -80,8 +81,12 @@ class Planner:
     on_waiting: Callable[[str, str], Any] | None = None
     #: Users planned at once.
     workers: int = PLAN_WORKERS
+    #: (weekday, HHMM, part) -> the part's due schedule items, read with a key condition
+    #: (None: the whole slot is read and filtered, fine for one process).
+    due_in_part: Callable[[str, str, PlanPart], list[ScheduleItem]] | None = None
 
-    def plan(self, slot: datetime) -> TickPlan:
+    def plan(self, slot: datetime, part: PlanPart | None = None) -> TickPlan:
+        """Plan slot T, or only the users of ``part`` (one of several planners of the slot)."""
         slot = slot.astimezone(IST).replace(second=0, microsecond=0)
         plan = TickPlan(slot)
         calendar = default_calendar()
@@ -93,7 +98,7 @@ class Planner:
             plan.skipped = "outside the F&O session"
             return plan
         with count_requests() as requests:
-            due = self.repo.due(Weekday.of(slot.date()).value, slot.strftime("%H%M"))
+            due = self._due(Weekday.of(slot.date()).value, slot.strftime("%H%M"), part)
             pairs = {(d.uid, a) for d in due for a in d.payload["accounts"]}
             accounts = self.repo.accounts_and_sessions(pairs) if pairs else {}
             closed = self.repo.closed_baskets(d for d in due if d.phase == "ENTRY")
@@ -110,12 +115,23 @@ class Planner:
         for index, item in enumerate(ordered):
             by_user.setdefault(item.uid, []).append((index, item))
         lock = threading.Lock()
+        writer = PlanWriter(self.executions, self.on_waiting)
 
         def plan_user(items: list[tuple[int, ScheduleItem]]) -> list[tuple[int, Any]]:
             """One user's due strategies in order (its builder and kill switch read once)."""
             done: list[tuple[int, Any]] = []
             builder: OrderBuilder | None = None
             block: Callable[[str, str], str | None] = _no_block
+            deferred: list[tuple[Any, Any]] = []  # built, written together (plan_writes.py)
+
+            def flush() -> None:
+                lost = {id(p) for p in writer.store_many(deferred)}
+                deferred.clear()
+                if lost:
+                    done[:] = [(i, p) for i, p in done if id(p) not in lost]
+                    with lock:
+                        plan.stats["failed"] += len(lost)
+
             for index, item in items:
                 try:
                     if builder is None:
@@ -123,7 +139,7 @@ class Planner:
                         block = self.kill_switch(item.uid) if self.kill_switch else _no_block
                     planned = self._plan_one(
                         item, slot, accounts, builder, block, retry,
-                        closed.get((item.uid, item.strategy_id)),
+                        closed.get((item.uid, item.strategy_id)), deferred,
                     )  # fmt: skip
                 except Exception:  # one strategy's failure never stops the tick for the others
                     log.exception(
@@ -138,6 +154,10 @@ class Planner:
                         plan.stats["duplicates"] += 1
                     continue
                 done.append((index, planned))
+                if sum(len(p.orders) for p, _ in deferred) >= ORDERS_PER_WRITE:
+                    flush()
+            if deferred:
+                flush()
             return done
 
         # Users in parallel: each strategy's gate and order writes are a few sequential requests,
@@ -154,6 +174,13 @@ class Planner:
         self._retry_quotes(retry, slot)
         log.info("tick planned", extra={"slot": slot.isoformat(), **plan.stats})
         return plan
+
+    def _due(self, weekday: str, hhmm: str, part: PlanPart | None) -> list[ScheduleItem]:
+        if part is None or part.whole:
+            return self.repo.due(weekday, hhmm)
+        if self.due_in_part is not None:
+            return self.due_in_part(weekday, hhmm, part)
+        return [item for item in self.repo.due(weekday, hhmm) if part.holds(item.uid)]
 
     def _retry_quotes(self, pending: list[_Pending], slot: datetime) -> None:
         """Second pass: entries whose quotes failed transiently, retried until the deadline."""
@@ -194,7 +221,7 @@ class Planner:
         usable = [
             (a, s)
             for (owner, _), (a, s) in sorted(accounts.items())
-            if owner == uid and s is not None and _unusable((a, s), slot) is None
+            if owner == uid and s is not None and unusable((a, s), slot) is None
         ]
         try:
             source = self.quotes_for(usable) if self.quotes_for else None
@@ -212,6 +239,7 @@ class Planner:
         blocked: Callable[[str, str], str | None],
         retry: list[_Pending],
         basket_closed: str | None = None,
+        deferred: list[tuple[Any, Any]] | None = None,
     ) -> PlannedExecution | None:
         scheduled_at = datetime.combine(slot.date(), time.fromisoformat(item.fire_time), tzinfo=IST)
         trade_date = slot.date().isoformat()
@@ -225,7 +253,11 @@ class Planner:
             planned.errors.append({"code": "basket_closed", "message": basket_closed})
             self._store(planned, gate)  # SKIPPED, with the reason
             return planned
-        off_day = self._not_a_dte_day(item, slot.date(), builder) if item.phase == "ENTRY" else None
+        off_day = (
+            not_a_dte_day(item.payload, slot.date(), builder.market)
+            if item.phase == "ENTRY"
+            else None
+        )
         if off_day:
             planned.errors.append({"code": "not_a_dte_day", "message": off_day})
             self._store(planned, gate)  # SKIPPED, with the reason
@@ -233,7 +265,7 @@ class Planner:
         brokers: dict[str, str] = {}
         for account_id in item.payload["accounts"]:
             found = accounts.get((item.uid, account_id))
-            code, reason = "account_unusable", _unusable(found, scheduled_at)
+            code, reason = "account_unusable", unusable(found, scheduled_at)
             if reason is None and item.phase == "ENTRY":
                 reason = blocked(item.strategy_id, account_id)
             if reason is None and item.phase == "ENTRY":  # a day limit was reached today
@@ -244,34 +276,14 @@ class Planner:
             else:
                 brokers[account_id] = found[0].broker  # type: ignore[index]
         attempt = _Pending(planned, gate, item, brokers, builder)
-        if self._build(attempt):
+        if self._build(attempt, deferred):
             return planned
         retry.append(attempt)  # quotes failed transiently: retried after everyone else
         return planned
 
-    @staticmethod
-    def _not_a_dte_day(item: ScheduleItem, day: date, builder: OrderBuilder) -> str | None:
-        """Why this entry does not run today under its days-to-expiry filter (None: it runs).
-        A label that does not resolve is left to the build, which records that reason."""
-        wanted = item.payload.get("dte")
-        if wanted is None:
-            return None
-        underlying = Underlying(item.payload["underlying"])
-        choice = ExpiryChoice(item.payload["expiry"])
-        try:
-            expiry = builder.market.resolve_expiry(underlying, choice, day)
-            away = trading_days_to_expiry(expiry, day)
-        except MarketRuleError:
-            return None
-        if away in wanted:
-            return None
-        return (
-            f"{away} trading days to the {expiry} expiry; this strategy enters only at "
-            f"days to expiry {', '.join(str(d) for d in wanted)}"
-        )
-
-    def _build(self, attempt: _Pending) -> bool:
-        """Build and store the orders; False on a transient quote failure (not stored yet)."""
+    def _build(self, attempt: _Pending, deferred: list[tuple[Any, Any]] | None = None) -> bool:
+        """Build and store the orders (or hand them to ``deferred``, the user's next write);
+        False on a transient quote failure (not stored yet)."""
         planned, item = attempt.planned, attempt.item
         errors = list(planned.errors)
         try:
@@ -302,35 +314,15 @@ class Planner:
         for order in planned.orders:
             if item.phase == "ENTRY" and max_delay is not None:
                 order.max_delay_seconds = int(max_delay)
-        self._store(planned, attempt.gate)
+        if deferred is None:
+            self._store(planned, attempt.gate)
+        else:
+            deferred.append((planned, attempt.gate))
         return True
 
     def _store(self, planned: PlannedExecution, gate: Any) -> None:
         """The orders (BUILT) and the execution's summary; a skip always says why."""
-        if planned.orders:
-            try:
-                self.executions.put_orders(planned.orders)
-            except DependencyUnavailable as error:
-                # Orders possibly half written: the execution says SKIPPED, so the recovery
-                # sweep never sends them (it only sends BUILT orders of a PLANNED execution).
-                planned.errors.append({"code": "storage_unavailable", "message": str(error)})
-                planned.orders = []
-        waits = planned.waiting and not planned.orders and planned.phase == "ENTRY"
-        if not planned.orders and not planned.errors and not waits:
-            planned.errors.append({"code": "nothing_to_send", "message": "no orders to send"})
-        status = "PLANNED" if planned.orders else "WAITING" if waits else "SKIPPED"
-        summary: dict[str, Any] = {"orders": len(planned.orders), "errors": planned.errors}
-        if status == "SKIPPED":
-            first = planned.errors[0]
-            summary["reason"] = f"{first.get('code')}: {first.get('message')}"
-        self.executions.update_execution(gate, status=status, summary=summary)
-        if waits and self.on_waiting is not None:
-            # No order goes out at T, so no settle step arms the book: the monitor's book (one
-            # PENDING guard per waiting leg) is created now and watches from the entry time.
-            try:
-                self.on_waiting(planned.uid, planned.execution_sk)
-            except Exception:
-                log.exception("waiting legs not armed", extra={"user": planned.uid})
+        PlanWriter(self.executions, self.on_waiting).store(planned, gate)
 
     def _orders(
         self,
@@ -379,15 +371,4 @@ class _Pending:
 
 
 def _no_block(strategy_id: str, account_id: str) -> str | None:
-    return None
-
-
-def _unusable(found: tuple[Any, SessionItem | None] | None, at: datetime) -> str | None:
-    if found is None:
-        return "the account no longer exists"
-    session = found[1]
-    if session is None:
-        return "no broker session: log in today"
-    if datetime.fromisoformat(session.expires_at) <= at:
-        return "the broker session has expired: log in again"
     return None

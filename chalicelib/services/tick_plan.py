@@ -30,6 +30,21 @@ class TickPlan:
     skipped: str | None = None
     stats: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def merged(cls, slot: datetime, parts: list[TickPlan]) -> TickPlan:
+        """The parts of one slot's plan as one plan: executions in the order one planner would
+        have made them (time, user, strategy), counts summed."""
+        whole = cls(slot)
+        whole.executions = sorted(
+            (e for part in parts for e in part.executions),
+            key=lambda e: (e.scheduled_at, e.uid, e.strategy_id),
+        )
+        whole.skipped = next((part.skipped for part in parts if part.skipped), None)
+        for part in parts:
+            for name, value in part.stats.items():
+                whole.stats[name] = whole.stats.get(name, 0) + value
+        return whole
+
     @property
     def orders(self) -> list[OrderItem]:
         return [o for e in self.executions for o in e.orders]

@@ -262,14 +262,31 @@ def _plan_answer(wake_at, fire, settle):
         "run": "2026-11-25T09:20:00+05:30#0a1b2c3d",
         "fire": list(range(fire)),
         "settle": list(range(settle)),
+        "plan_failed": 0,
     }
+
+
+PLAN_PARTS = 4  # infra/variables.tf plan_parts: the plan Lambda answers each part, then gathers
+
+
+def _planned(gathered):
+    """What the plan Lambda double answers: each part (its indexes, here all in part 0's
+    answer), then the gather (the tick's plan)."""
+    parts = [
+        {"fire": gathered["fire"] if n == 0 else [], "settle": gathered["settle"] if n == 0 else [],
+         "orders": 0, "executions": 0}
+        for n in range(PLAN_PARTS)
+    ]  # fmt: skip
+    return [*parts, gathered]
 
 
 def test_tick_plans_waits_and_fans_out_to_fire_then_settle(lambda_doubles, infra, settings):
     wake_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
     plan = _plan_answer(wake_at.strftime("%Y-%m-%dT%H:%M:%SZ"), fire=3, settle=2)
     settled = {"slot": plan["slot"], "statuses": {"EXEC#2026-11-25#s1#ENTRY": "COMPLETE"}}
-    _queue_lambda_answers(settings, [plan, {"sent": 4}, {"sent": 4}, {"sent": 3}, settled, settled])
+    _queue_lambda_answers(
+        settings, [*_planned(plan), {"sent": 4}, {"sent": 4}, {"sent": 3}, settled, settled]
+    )
     started = datetime.now(UTC)
     described, events = _run(settings, infra, {"scheduled_time": "2026-11-25T03:49:00Z"})
     assert described["status"] == "SUCCEEDED", described
@@ -297,10 +314,13 @@ def test_tick_plans_waits_and_fans_out_to_fire_then_settle(lambda_doubles, infra
 
 
 def test_tick_with_nothing_due_ends_quietly(lambda_doubles, infra, settings):
-    _queue_lambda_answers(settings, [_plan_answer("2026-11-25T03:49:59Z", 0, 0)])
+    _queue_lambda_answers(settings, _planned(_plan_answer("2026-11-25T03:49:59Z", 0, 0)))
     described, events = _run(settings, infra, {"scheduled_time": "2026-11-25T03:49:00Z"})
     assert described["status"] == "SUCCEEDED", [e.get("taskFailedEventDetails") for e in events]
-    assert "MapStateEntered" not in [e["type"] for e in events]
+    entered = [
+        e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e
+    ]
+    assert "Fire" not in entered and "Settle" not in entered
 
 
 # Service limits (facts, not timings): a Step Functions state's input or output, a DynamoDB item,
@@ -350,7 +370,9 @@ def test_the_largest_tick_stays_far_under_every_service_limit(
     }
     _queue_lambda_answers(
         settings,
-        [answer] + [fire_answer] * len(answer["fire"]) + [settle_answer] * len(answer["settle"]),
+        _planned({**answer, "plan_failed": 0})
+        + [fire_answer] * len(answer["fire"])
+        + [settle_answer] * len(answer["settle"]),
     )
     described, events = _run(settings, infra, {"scheduled_time": "2026-11-25T03:49:00Z"}, 180)
     assert described["status"] == "SUCCEEDED", described
@@ -374,7 +396,9 @@ def test_the_largest_tick_stays_far_under_every_service_limit(
     )
     for name, size in sorted(sizes.items(), key=lambda kv: -kv[1]):
         print(f"  {name:<22} largest payload {size:>7} B  ({size / STATE_PAYLOAD_LIMIT:.1%})")
-    assert {"Plan", "Fire", "FireBatch", "Settle", "SettleBatch", "Outcome"} <= set(sizes)
+    assert {"PlanPart", "Plan", "Fire", "FireBatch", "Settle", "SettleBatch", "Outcome"} <= set(
+        sizes
+    )
     # far under: a tenth of the limit leaves room for ten times the tick
     assert max(sizes.values()) < STATE_PAYLOAD_LIMIT / 10
     assert largest_item < ITEM_LIMIT / 4

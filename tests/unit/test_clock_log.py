@@ -69,7 +69,7 @@ def test_every_tick_logs_one_line_even_when_idle(caplog):
     class Idle:
         clock = staticmethod(lambda: SLOT)
         planner = SimpleNamespace(
-            plan=lambda slot: SimpleNamespace(
+            plan=lambda slot, part=None: SimpleNamespace(
                 stats={"due": 0}, skipped=None, orders=[], executions=[]
             )
         )

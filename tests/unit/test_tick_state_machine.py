@@ -19,6 +19,7 @@ INFRA = Path(__file__).resolve().parents[2] / "infra"
 def _definition() -> dict[str, Any]:
     text = (INFRA / "tick.asl.json.tftpl").read_text()
     text = re.sub(r"\$\{(\w+_concurrency)\}", "40", text)
+    text = text.replace("${plan_parts}", "[0, 1, 2, 3]").replace("${plan_part_count}", "4")
     text = re.sub(r"\$\{(\w+_arn)\}", r"arn:aws:lambda:ap-south-1:1:function:\1", text)
     return json.loads(text)
 
@@ -54,7 +55,16 @@ def test_only_references_travel_through_the_states():
     definition = _definition()
     states = definition["States"]
     selected = states["Plan"]["ResultSelector"]
-    assert set(selected) == {"slot.$", "wake_at.$", "run.$", "fire.$", "settle.$"}
+    assert set(selected) == {"slot.$", "wake_at.$", "run.$", "fire.$", "settle.$", "plan_failed.$"}
+    part = states["PlanParts"]["ItemProcessor"]["States"]["PlanPart"]
+    # a part answers its batch indexes and two counts: never its orders
+    assert set(part["ResultSelector"]) == {
+        "fire.$",
+        "settle.$",
+        "orders.$",
+        "executions.$",
+        "failed",
+    }
     for name in ("Fire", "Settle"):
         items = states[name]["ItemSelector"]
         assert items == {
@@ -68,3 +78,24 @@ def test_only_references_travel_through_the_states():
         assert task["ResultSelector"] == {"failed": 0} and task["OutputPath"] == "$.failed"
         assert states[name]["MaxConcurrency"] <= 40  # an inline Map's ceiling
     assert definition["TimeoutSeconds"] <= 3600
+
+
+def test_a_failed_plan_part_still_fires_the_other_parts_then_fails_the_tick():
+    states = _definition()["States"]
+    parts = states["PlanParts"]
+    assert parts["ItemsPath"] == "$.parts" and states["Parts"]["Result"] == [0, 1, 2, 3]
+    assert parts["ItemSelector"]["part.$"] == "$$.Map.Item.Value"
+    assert parts["ItemSelector"]["execution.$"] == "$$.Execution.Id"  # one run for all parts
+    inner = parts["ItemProcessor"]["States"]
+    assert inner[_catch_target(inner["PlanPart"])] == {
+        "Type": "Pass",
+        "Result": {"failed": 1},
+        "End": True,
+    }
+    assert parts["Next"] == "Plan"  # the gather runs whatever the parts answered
+    due = {c["Variable"]: c["Next"] for c in states["AnythingDue"]["Choices"]}
+    assert due["$.plan.fire[0]"] == "WaitUntilFire"  # the other parts' batches are fired
+    assert due["$.plan.plan_failed"] == "PlanFailed"  # nothing to fire: fail at once
+    routes = {c["Variable"]: c["Next"] for c in states["AnyFailed"]["Choices"]}
+    assert routes["$.plan.plan_failed"] == "PlanFailed"  # after the fire and settle
+    assert states["PlanFailed"]["Type"] == "Fail"

@@ -39,12 +39,15 @@ class TickBatchItem(BaseItem, discriminator="TICK_BATCH"):
         return f"TICK#{run}", f"{kind}#{index:04d}"
 
 
-def store(run: str, kind: str, batches: list[list[dict[str, Any]]], now: datetime) -> list[int]:
-    """Write every batch (one BatchWriteItem per 25); returns the indexes the Map state iterates."""
+def store(
+    run: str, kind: str, batches: list[list[dict[str, Any]]], now: datetime, first: int = 0
+) -> list[int]:
+    """Write every batch (one BatchWriteItem per 25); returns the indexes the Map state iterates,
+    from ``first`` on (each part of a plan numbers its batches in its own range of one run)."""
 
     def write() -> None:
         with TickBatchItem.batch_write() as writer:
-            for index, refs in enumerate(batches):
+            for index, refs in enumerate(batches, start=first):
                 pk, sk = TickBatchItem.key(run, kind, index)
                 item = TickBatchItem(pk, sk, run=run, kind=kind, refs=refs)
                 item.ttl = now + KEEP_FOR
@@ -53,7 +56,7 @@ def store(run: str, kind: str, batches: list[list[dict[str, Any]]], now: datetim
 
     if batches:
         guarded(write)
-    return list(range(len(batches)))
+    return list(range(first, first + len(batches)))
 
 
 def load(run: str, kind: str, index: int) -> list[dict[str, Any]]:
