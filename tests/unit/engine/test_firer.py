@@ -233,3 +233,23 @@ def test_a_crash_after_the_send_before_the_record_leaves_it_claimed_for_the_tag_
     assert rig.placed() == ["E0"] and rig.status(order) == lc.CLAIMED
     assert rig.firer().fire([rig.store.stored(order)])["skipped"] == 1
     assert rig.placed() == ["E0"]
+
+
+def test_the_brokers_ack_overrules_a_never_sent_recorded_during_the_send():
+    """A sweep that took the claim for dead and recorded the order never sent is wrong once the
+    broker acknowledges it: the firer's record takes it to OPEN with the broker's id."""
+    rig = Rig()
+    [order] = rig.orders(("a1", 0, "BUY", "E0"))
+    error = {"kind": "never_sent", "code": "never_sent", "message": "absent at the broker"}
+
+    def sweep_first(operation: str, record: object) -> None:
+        if operation == "record_ack":
+            rig.store.before_write = None
+            assert rig.store.record_failed(
+                rig.store.stored(order), lc.FAILED, error, at=T.isoformat()
+            )
+
+    rig.store.before_write = sweep_first
+    assert rig.firer().fire([order])["sent"] == 1
+    stored = rig.store.stored(order)
+    assert (stored.status, stored.broker_order_id) == (lc.OPEN, "B1")
