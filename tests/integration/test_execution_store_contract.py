@@ -43,7 +43,7 @@ def _order(store: Any, uid: str, order_id: str, *, status: str = lc.BUILT, quant
         exchange="NFO", lot_size=65, tick_size=Decimal("0.05"), quantity=quantity,
         limit_price=Decimal("100"), product="MIS", tag=f"T{order_id}",
     )  # fmt: skip
-    item = order_item(uid, EXEC, "S1", "ENTRY", child, SLOT, order_id=order_id)
+    item = store.new_order(uid, EXEC, "S1", "ENTRY", child, SLOT, order_id=order_id)
     item.status = status
     for name, value in fields.items():
         setattr(item, name, value)
@@ -177,7 +177,7 @@ def test_claimed_orders_are_stored_claimed_by_their_owner(store):
         exchange="NFO", lot_size=65, tick_size=Decimal("0.05"), quantity=65,
         limit_price=Decimal("100"), product="MIS", tag="Tx1",
     )  # fmt: skip
-    store.put_claimed([order_item(uid, EXEC, "S1", "EXIT", child, SLOT, order_id="x1")],
+    store.put_claimed([store.new_order(uid, EXEC, "S1", "EXIT", child, SLOT, order_id="x1")],
                       "exit-hook", at=AT)  # fmt: skip
     stored = read(store, uid, "x1")
     assert (stored.status, stored.claim_token, stored.claimed_at) == (
