@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.dynamo.order_items import order_item
 from chalicelib.domain import order_lifecycle as lc
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.instrument import ContractKey
