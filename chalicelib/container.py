@@ -30,14 +30,17 @@ from chalicelib.adapters.dynamo.notifying import (
     NotifyingExecutionRepository,
     NotifyingKillSwitchRepository,
 )
+from chalicelib.adapters.dynamo.plan_store import DynamoPlanStore
 from chalicelib.adapters.dynamo.repository import Repository, bind_clock
 from chalicelib.adapters.dynamo.risk_items import RiskRepository
 from chalicelib.adapters.dynamo.risk_orders import RiskOrders
-from chalicelib.adapters.dynamo.schedule_parts import due_in_part
+from chalicelib.adapters.dynamo.tick_store import DynamoTickBatches
 from chalicelib.adapters.market.synthetic_quotes import SyntheticQuotes
 from chalicelib.domain.kill_switch import blocking_reason
 from chalicelib.domain.market_model import MarketModel
 from chalicelib.paper_wiring import paper_books, quotes_indices
+from chalicelib.ports.planning import PlanStore
+from chalicelib.ports.tick_batches import TickBatches
 from chalicelib.services.accounts import AccountService
 from chalicelib.services.baskets import BasketService
 from chalicelib.services.broker_access import BrokerAccess, CachedAccess
@@ -215,10 +218,17 @@ class Container(NotificationParts):
         )
 
     @cached_property
+    def plan_store(self) -> PlanStore:
+        return DynamoPlanStore(self.repo, self.executions)
+
+    @cached_property
+    def tick_batches(self) -> TickBatches:
+        return DynamoTickBatches()
+
+    @cached_property
     def planner(self) -> Planner:
         return Planner(
-            repo=self.repo,
-            executions=self.executions,
+            store=self.plan_store,
             builder=OrderBuilder(self.market, self.quotes),
             owner=f"{self.settings.stage}:{os.getpid()}",
             quotes_for=self.quote_choice.first_live,
@@ -229,7 +239,6 @@ class Container(NotificationParts):
             ),
             clock=self.clock,
             on_waiting=self._arm_waiting,
-            due_in_part=functools.partial(due_in_part, self.settings.schedule_shards),
         )
 
     def _arm_waiting(self, uid: str, execution_sk: str) -> Any:

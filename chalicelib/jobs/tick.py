@@ -1,13 +1,17 @@
 """The tick's plan, fire and settle steps, as plain functions of (container, event).
 
-EventBridge Scheduler starts the tick state machine in the minute before slot T. `plan` takes the
-exactly-once gates and builds and stores every order due at T, then stores the fire batches (order
-keys, an account's orders together) and the settle batches (execution keys) in the table and
-returns only their indexes: a state's payload is capped at 256 KiB by Step Functions, so the order
-lists never travel through the state machine (``tick_items``). The fire Map hands each index to
-`fire`, which loads its batch, sleeps to T on its own monotonic clock and sends; the settle Map then
-hands each settle index to `settle`, which settles its executions concurrently (none waits behind
-another's broker polls) and arms their stops. Locally, `localdev.clock` drives the planner itself.
+EventBridge Scheduler starts the tick state machine in the minute before slot T. The slot is
+planned in parts, one plan Lambda each, concurrently (``part`` of ``parts``: the users of one key
+range, domain/plan_parts.py): each `plan` call takes the exactly-once gates and builds and stores
+its users' orders, then stores its fire batches (order references, an account's orders together)
+and settle batches (execution references) under the run all parts of the execution share, and
+returns only their indexes; a last `plan` call with the parts' answers (``planned``) gathers the
+indexes. A state's payload is capped at 256 KiB by Step Functions, so the order lists never
+travel through the state machine (``ports/tick_batches.py``). The fire Map hands each index to
+`fire`, which loads its batch, sleeps to T on its own monotonic clock and sends; the settle Map
+then hands each settle index to `settle`, which settles its executions concurrently (none waits
+behind another's broker polls) and arms their stops. Locally, `localdev.clock` plans the same
+parts on threads (services/parallel_plan.py).
 """
 
 from __future__ import annotations
@@ -19,14 +23,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.adapters.dynamo import tick_items
-from chalicelib.adapters.dynamo.models import BaseItem, OrderItem
-from chalicelib.adapters.dynamo.repository import guarded
 from chalicelib.container import Container
 from chalicelib.domain.calendar import IST
 from chalicelib.domain.plan_parts import PlanPart
 from chalicelib.errors import ValidationFailed
 from chalicelib.jobs import recovery, risk
+from chalicelib.ports.tick_batches import TickBatches
 from chalicelib.services.planner import TickPlan
 
 log = logging.getLogger(__name__)
@@ -74,7 +76,7 @@ def plan(container: Container, event: dict[str, Any]) -> dict[str, Any]:
     part = part_of(event)
     planned = container.planner.plan(slot, part)
     run = run_of(slot, event) if part is not None else None
-    result = dispatch(planned, slot, container.clock(), run=run, part=part)
+    result = dispatch(container.tick_batches, planned, slot, container.clock(), run=run, part=part)
     if planned.skipped:
         result["skipped"] = planned.skipped
     return result
@@ -104,6 +106,7 @@ def run_of(slot: datetime, event: dict[str, Any]) -> str:
 
 
 def dispatch(
+    batches: TickBatches,
     planned: TickPlan,
     slot: datetime,
     now: datetime,
@@ -128,10 +131,8 @@ def dispatch(
         "slot": slot.isoformat(),
         "wake_at": utc_z(slot - WAKE_BEFORE),
         "run": run,
-        "fire": tick_items.store(run, tick_items.FIRE, fire_batches, now, index * per_part),
-        "settle": tick_items.store(
-            run, tick_items.SETTLE, settle_batches, now, index * SETTLE_STRIDE
-        ),
+        "fire": batches.store_fire(run, fire_batches, now, index * per_part),
+        "settle": batches.store_settle(run, settle_batches, now, index * SETTLE_STRIDE),
         "orders": len(planned.orders),
         "executions": len(refs),
         **planned.stats,
@@ -164,13 +165,8 @@ def gather(slot: datetime, event: dict[str, Any]) -> dict[str, Any]:
 
 def fire(container: Container, event: dict[str, Any]) -> dict[str, Any]:
     """Send one batch: load its orders, wait for their time, send each once."""
-    refs = tick_items.load(_run(event), tick_items.FIRE, _index(event))
-    keys = [(ref["pk"], ref["sk"]) for ref in refs]
-    orders = [
-        o
-        for o in guarded(lambda: list(BaseItem.batch_get(keys, consistent_read=True)))
-        if isinstance(o, OrderItem)
-    ]
+    refs = container.tick_batches.fire_refs(_run(event), _index(event))
+    orders = container.tick_batches.orders(refs)
     outcome = container.firer.fire(orders)
     log.info("batch fired", extra={"slot": event.get("slot"), **outcome})
     return {"orders": len(refs), **outcome}
@@ -181,7 +177,7 @@ def settle(container: Container, event: dict[str, Any]) -> dict[str, Any]:
     positions, the leg-failure policy) and arm their stops, each execution on its own thread so
     that none waits behind another's polls; each is bounded by the settlement's own deadline."""
     slot = event.get("slot", "")
-    executions = tick_items.load(_run(event), tick_items.SETTLE, _index(event))
+    executions = container.tick_batches.settle_refs(_run(event), _index(event))
     statuses: dict[str, str] = {}
     if executions:
         _ = (container.settlement, container.risk)  # built once, before the threads share them

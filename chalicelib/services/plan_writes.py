@@ -10,7 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.domain.records import ExecutionRecord
 from chalicelib.errors import DependencyUnavailable
+from chalicelib.ports.planning import PlanStore
 from chalicelib.services.tick_plan import PlannedExecution
 
 log = logging.getLogger("chalicelib.services.planner")
@@ -20,16 +22,18 @@ ORDERS_PER_WRITE = 25
 
 @dataclass
 class PlanWriter:
-    executions: Any
+    executions: PlanStore
     #: (uid, execution sk) -> None, for an entry whose every leg waits (wait and trade).
     on_waiting: Callable[[str, str], Any] | None = None
 
-    def store(self, planned: PlannedExecution, gate: Any) -> None:
+    def store(self, planned: PlannedExecution, gate: ExecutionRecord) -> None:
         """One execution's orders (BUILT) and summary; a skip always says why."""
         self._put_orders([planned])
         self._summarise(planned, gate)
 
-    def store_many(self, stores: list[tuple[PlannedExecution, Any]]) -> list[PlannedExecution]:
+    def store_many(
+        self, stores: list[tuple[PlannedExecution, ExecutionRecord]]
+    ) -> list[PlannedExecution]:
         """Several executions' orders in one write, then each summary. Returns the executions
         not recorded (logged): an error in one summary never stops the others'."""
         failed: dict[int, PlannedExecution] = {}
@@ -63,7 +67,7 @@ class PlanWriter:
                 p.errors.append({"code": "storage_unavailable", "message": str(error)})
                 p.orders = []
 
-    def _summarise(self, planned: PlannedExecution, gate: Any) -> None:
+    def _summarise(self, planned: PlannedExecution, gate: ExecutionRecord) -> None:
         waits = planned.waiting and not planned.orders and planned.phase == "ENTRY"
         if not planned.orders and not planned.errors and not waits:
             planned.errors.append({"code": "nothing_to_send", "message": "no orders to send"})

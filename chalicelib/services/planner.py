@@ -24,18 +24,15 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from chalicelib.adapters.dynamo.execution_repository import ExecutionRepository
-from chalicelib.adapters.dynamo.metrics import count_requests
-from chalicelib.adapters.dynamo.models import ScheduleItem, SessionItem
-from chalicelib.adapters.dynamo.order_items import order_item
-from chalicelib.adapters.dynamo.repository import Repository
 from chalicelib.domain import day_limits
 from chalicelib.domain.calendar import IST, default_calendar
 from chalicelib.domain.market_errors import MarketDataError, MarketRuleError
 from chalicelib.domain.plan_parts import PlanPart
+from chalicelib.domain.records import ExecutionRecord, ScheduleRecord, SessionRecord
 from chalicelib.domain.strategy import Weekday
 from chalicelib.errors import DependencyUnavailable, DomainError
 from chalicelib.ports.broker_errors import BrokerError
+from chalicelib.ports.planning import Accounts, PlanStore
 from chalicelib.services.margin_check import PreEntry
 from chalicelib.services.order_builder import ChildOrder, OrderBuilder, market_error
 from chalicelib.services.plan_checks import not_a_dte_day, unusable
@@ -57,13 +54,12 @@ ExitBuilder = Callable[
 ]
 # A user's usable (account, session) pairs -> the quote source for that user's strategies, or None
 # for the default (quotes are fetched once per user, underlying and expiry in a tick).
-QuotesFor = Callable[[list[tuple[Any, SessionItem]]], QuoteSource | None]
+QuotesFor = Callable[[list[tuple[Any, SessionRecord]]], QuoteSource | None]
 
 
 @dataclass
 class Planner:
-    repo: Repository
-    executions: ExecutionRepository
+    store: PlanStore
     builder: OrderBuilder
     owner: str
     kill_switch: KillSwitchCheck | None = None
@@ -81,9 +77,6 @@ class Planner:
     on_waiting: Callable[[str, str], Any] | None = None
     #: Users planned at once.
     workers: int = PLAN_WORKERS
-    #: (weekday, HHMM, part) -> the part's due schedule items, read with a key condition
-    #: (None: the whole slot is read and filtered, fine for one process).
-    due_in_part: Callable[[str, str, PlanPart], list[ScheduleItem]] | None = None
 
     def plan(self, slot: datetime, part: PlanPart | None = None) -> TickPlan:
         """Plan slot T, or only the users of ``part`` (one of several planners of the slot)."""
@@ -97,32 +90,31 @@ class Planner:
         if not session.open <= slot.time() < session.close:
             plan.skipped = "outside the F&O session"
             return plan
-        with count_requests() as requests:
-            due = self._due(Weekday.of(slot.date()).value, slot.strftime("%H%M"), part)
-            pairs = {(d.uid, a) for d in due for a in d.payload["accounts"]}
-            accounts = self.repo.accounts_and_sessions(pairs) if pairs else {}
-            closed = self.repo.closed_baskets(d for d in due if d.phase == "ENTRY")
+        reads = self.store.read_slot(Weekday.of(slot.date()).value, slot.strftime("%H%M"), part)
+        due, accounts, closed = reads.due, reads.accounts, reads.closed
         plan.stats = {
             "due": len(due),
-            "accounts": len(pairs),
-            "dynamodb_requests_to_plan": sum(requests.values()),
+            "accounts": len({(d.uid, a) for d in due for a in d.payload["accounts"]}),
+            "dynamodb_requests_to_plan": reads.requests,
             "duplicates": 0,
         }
         retry: list[_Pending] = []
         plan.stats["failed"] = 0
         ordered = sorted(due, key=lambda d: (d.fire_time, d.uid, d.strategy_id))
-        by_user: dict[str, list[tuple[int, ScheduleItem]]] = {}
+        by_user: dict[str, list[tuple[int, ScheduleRecord]]] = {}
         for index, item in enumerate(ordered):
             by_user.setdefault(item.uid, []).append((index, item))
         lock = threading.Lock()
-        writer = PlanWriter(self.executions, self.on_waiting)
+        writer = PlanWriter(self.store, self.on_waiting)
 
-        def plan_user(items: list[tuple[int, ScheduleItem]]) -> list[tuple[int, Any]]:
+        def plan_user(items: list[tuple[int, ScheduleRecord]]) -> list[tuple[int, Any]]:
             """One user's due strategies in order (its builder and kill switch read once)."""
             done: list[tuple[int, Any]] = []
             builder: OrderBuilder | None = None
             block: Callable[[str, str], str | None] = _no_block
-            deferred: list[tuple[Any, Any]] = []  # built, written together (plan_writes.py)
+            deferred: list[
+                tuple[PlannedExecution, ExecutionRecord]
+            ] = []  # built, written together (plan_writes.py)
 
             def flush() -> None:
                 lost = {id(p) for p in writer.store_many(deferred)}
@@ -175,13 +167,6 @@ class Planner:
         log.info("tick planned", extra={"slot": slot.isoformat(), **plan.stats})
         return plan
 
-    def _due(self, weekday: str, hhmm: str, part: PlanPart | None) -> list[ScheduleItem]:
-        if part is None or part.whole:
-            return self.repo.due(weekday, hhmm)
-        if self.due_in_part is not None:
-            return self.due_in_part(weekday, hhmm, part)
-        return [item for item in self.repo.due(weekday, hhmm) if part.holds(item.uid)]
-
     def _retry_quotes(self, pending: list[_Pending], slot: datetime) -> None:
         """Second pass: entries whose quotes failed transiently, retried until the deadline."""
         for delay in self.quote_backoff if self.clock is not None else ():
@@ -214,7 +199,7 @@ class Planner:
     def _builder_for(
         self,
         uid: str,
-        accounts: dict[tuple[str, str], tuple[Any, SessionItem | None]],
+        accounts: Accounts,
         slot: datetime,
     ) -> OrderBuilder:
         """A per-tick builder for one user: its own quote source, series cached for the tick."""
@@ -232,18 +217,18 @@ class Planner:
 
     def _plan_one(
         self,
-        item: ScheduleItem,
+        item: ScheduleRecord,
         slot: datetime,
-        accounts: dict[tuple[str, str], tuple[Any, SessionItem | None]],
+        accounts: Accounts,
         builder: OrderBuilder,
         blocked: Callable[[str, str], str | None],
         retry: list[_Pending],
         basket_closed: str | None = None,
-        deferred: list[tuple[Any, Any]] | None = None,
+        deferred: list[tuple[PlannedExecution, ExecutionRecord]] | None = None,
     ) -> PlannedExecution | None:
         scheduled_at = datetime.combine(slot.date(), time.fromisoformat(item.fire_time), tzinfo=IST)
         trade_date = slot.date().isoformat()
-        gate = self.executions.open_execution(
+        gate = self.store.open_execution(
             item.uid, trade_date, item.strategy_id, item.phase, scheduled_at.isoformat(), self.owner
         )
         if gate is None:
@@ -281,7 +266,11 @@ class Planner:
         retry.append(attempt)  # quotes failed transiently: retried after everyone else
         return planned
 
-    def _build(self, attempt: _Pending, deferred: list[tuple[Any, Any]] | None = None) -> bool:
+    def _build(
+        self,
+        attempt: _Pending,
+        deferred: list[tuple[PlannedExecution, ExecutionRecord]] | None = None,
+    ) -> bool:
         """Build and store the orders (or hand them to ``deferred``, the user's next write);
         False on a transient quote failure (not stored yet)."""
         planned, item = attempt.planned, attempt.item
@@ -307,11 +296,11 @@ class Planner:
             planned.errors.append({"code": "quotes_unavailable", "message": str(error)})
         max_delay = item.payload.get("max_entry_delay_seconds")
         planned.orders = [  # one deterministic id per order and day: tag and account
-            order_item(item.uid, attempt.gate.sk, item.strategy_id, item.phase, o,
-                       planned.scheduled_at, order_id=f"{o.tag}-{o.account_id}")
+            self.store.new_order(item.uid, attempt.gate.sk, item.strategy_id, item.phase, o,
+                                 planned.scheduled_at, order_id=f"{o.tag}-{o.account_id}")
             for o in orders
         ]  # fmt: skip
-        for order in planned.orders:
+        for order in planned.orders:  # built here, not stored yet
             if item.phase == "ENTRY" and max_delay is not None:
                 order.max_delay_seconds = int(max_delay)
         if deferred is None:
@@ -320,13 +309,13 @@ class Planner:
             deferred.append((planned, attempt.gate))
         return True
 
-    def _store(self, planned: PlannedExecution, gate: Any) -> None:
+    def _store(self, planned: PlannedExecution, gate: ExecutionRecord) -> None:
         """The orders (BUILT) and the execution's summary; a skip always says why."""
-        PlanWriter(self.executions, self.on_waiting).store(planned, gate)
+        PlanWriter(self.store, self.on_waiting).store(planned, gate)
 
     def _orders(
         self,
-        item: ScheduleItem,
+        item: ScheduleRecord,
         brokers: dict[str, str],
         at: datetime,
         planned: PlannedExecution,
@@ -362,8 +351,8 @@ class _Pending:
     """An execution whose orders are not built yet (its quotes failed transiently)."""
 
     planned: PlannedExecution
-    gate: Any
-    item: ScheduleItem
+    gate: ExecutionRecord
+    item: ScheduleRecord
     brokers: dict[str, str]
     builder: OrderBuilder
     failures: int = 0

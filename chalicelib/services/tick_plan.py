@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from chalicelib.adapters.dynamo.models import OrderItem
+from chalicelib.domain.records import OrderRecord
 
 
 @dataclass
@@ -16,7 +16,7 @@ class PlannedExecution:
     phase: str
     execution_sk: str
     scheduled_at: datetime
-    orders: list[OrderItem] = field(default_factory=list)
+    orders: list[OrderRecord] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     #: Every leg of the usable accounts waits for its premium to move (wait and trade): the
     #: risk monitor enters them, so the entry is WAITING, not SKIPPED.
@@ -46,7 +46,7 @@ class TickPlan:
         return whole
 
     @property
-    def orders(self) -> list[OrderItem]:
+    def orders(self) -> list[OrderRecord]:
         return [o for e in self.executions for o in e.orders]
 
     def batches(
@@ -56,7 +56,7 @@ class TickPlan:
         BUY-before-SELL and the rate limiter hold), a few accounts per fire Lambda; with
         ``max_batches`` a busy tick spreads its accounts evenly over that many batches instead
         (the fire Map's concurrency: a batch beyond it would start only after another ended)."""
-        by_account: dict[tuple[str, str], list[OrderItem]] = {}
+        by_account: dict[tuple[str, str], list[OrderRecord]] = {}
         for order in self.orders:
             by_account.setdefault((order.uid, order.account_id), []).append(order)
         groups = list(by_account.items())
@@ -73,7 +73,7 @@ class TickPlan:
             batches.append(
                 {
                     "orders": [
-                        {"pk": o.pk, "sk": o.sk, "scheduled_at": o.scheduled_at}
+                        {"uid": o.uid, "sk": o.sk, "scheduled_at": o.scheduled_at}
                         for _, orders in groups[start:end]
                         for o in orders
                     ]

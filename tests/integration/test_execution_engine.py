@@ -72,7 +72,7 @@ def test_plan_then_fire_sends_every_leg_once(client, fakes, trader):
 
     # duplicate trigger, retry and a second clock: the gate is taken, nothing more is built
     assert engine.planner.plan(SLOT).stats["duplicates"] >= 1
-    second_clock = Planner(engine.repo, engine.executions, engine.planner.builder, owner="clock-2")
+    second_clock = Planner(engine.plan_store, engine.planner.builder, owner="clock-2")
     again = second_clock.plan(SLOT)
     assert all(e.uid != trader["uid"] for e in again.executions)
 

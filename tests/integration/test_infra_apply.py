@@ -353,7 +353,7 @@ def test_the_largest_tick_stays_far_under_every_service_limit(
     lambda_doubles, infra, settings, container
 ):
     plan = _largest_tick()
-    answer = tick.dispatch(plan, plan.slot, container.clock())
+    answer = tick.dispatch(container.tick_batches, plan, plan.slot, container.clock())
     assert answer["orders"] == LARGEST_TICK and len(answer["fire"]) == tick.MAX_FIRE_BATCHES
     batches = {
         kind: [tick_items.load(answer["run"], kind, i) for i in answer[kind.lower()]]

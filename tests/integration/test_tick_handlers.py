@@ -105,6 +105,7 @@ def test_a_settle_batch_settles_its_executions_side_by_side(container, platform_
         return SimpleNamespace(status="COMPLETE")
 
     services = SimpleNamespace(
+        tick_batches=container.tick_batches,
         settlement=SimpleNamespace(settle=settle),
         risk=SimpleNamespace(arm=lambda uid, sk: armed.append(sk)),
         recovery=SimpleNamespace(
@@ -132,7 +133,9 @@ def test_a_part_stores_its_batches_in_its_own_range_of_the_run(container, platfo
             )
         plan.executions.append(planned)
     run = "2026-11-25T09:20:00+05:30#part2"
-    answer = tick.dispatch(plan, slot, platform_clock(), run=run, part=PlanPart(2, 4))
+    answer = tick.dispatch(
+        container.tick_batches, plan, slot, platform_clock(), run=run, part=PlanPart(2, 4)
+    )
     assert answer["run"] == run
     assert answer["fire"] == list(range(20, 30))
     assert answer["settle"] == list(range(20_000, 20_006))
