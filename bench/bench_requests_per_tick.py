@@ -13,14 +13,18 @@ entering at the same Wednesday minute. Measured:
               account's session, Query its baskets, Query each basket's strategies (GSI1), GetItem
               each strategy to see whether it is due
   plan        the whole Planner.plan (gates, orders built and stored), quotes synthetic (the quote
-              fetches are broker HTTP, not DynamoDB), kill-switch and exit hooks off
+              fetches are broker HTTP, not DynamoDB), kill-switch and exit hooks off; in
+              ``--parts`` parts (4, as the tick state machine plans), each planned on its own
+              one after another so that each part's CPU and requests are its own, then the AWS
+              model: the parts concurrently, one plan Lambda each, plus the gather
 
 Requests are counted on every model's botocore client. Read/write units are computed from the
 measured item sizes with DynamoDB's rounding (reads 4 KB, eventually consistent = half; writes
 1 KB, plus one write per GSI the item is in). Times are the emulator's (moto, single process).
 
 Run: .venv/bin/python bench/bench_requests_per_tick.py [--sizes 10,100,1000,10000]
-     [--plan-sizes 10,100,1000]   (a full plan at 10,000 is ~25,000 emulator requests)
+     [--plan-sizes 10,100,1000]   (a full plan at 10,000 is ~24,000 emulator requests)
+     [--parts 4] [--plan-workers 16] [--out requests_per_tick.json]
 Writes bench/results/requests_per_tick.json.
 """
 

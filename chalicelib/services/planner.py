@@ -303,7 +303,7 @@ class Planner:
         for order in planned.orders:  # built here, not stored yet
             if item.phase == "ENTRY" and max_delay is not None:
                 order.max_delay_seconds = int(max_delay)
-        if deferred is None:
+        if deferred is None or not planned.orders:  # nothing to batch: recorded at once
             self._store(planned, attempt.gate)
         else:
             deferred.append((planned, attempt.gate))

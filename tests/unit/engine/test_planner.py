@@ -191,3 +191,30 @@ def test_every_part_down_fails_the_plan(parts):
 
     with pytest.raises(ConnectionError):
         plan_in_parts(_planner(Down()), SLOT, parts)
+
+
+def test_an_entry_whose_every_leg_waits_is_waiting_and_arms_its_book_once():
+    store = _store([])
+    uid = USERS[0]
+    store.add_account(uid, "a1", "zerodha", (SLOT + timedelta(hours=20)).isoformat())
+    store.add_account(uid, "a2", "fyers", (SLOT + timedelta(hours=20)).isoformat())
+    body = four_leg_strategy("B", "a1", "a2")
+    body["entry"] = {"time": "10:00:00", "days": ["WED"]}
+    body["legs"] = body["legs"][:1]
+    body["legs"][0]["wait_and_trade"] = {"direction": "UP", "type": "PERCENT", "value": "10",
+                                         "until": "10:30:00"}  # fmt: skip
+    strategy = StrategyIn.model_validate(body).to_domain()
+    [entry] = [e for e in schedule_entries("w", strategy) if e.phase.value == "ENTRY"]
+    store.schedule[("WED", "1000")] = [
+        Schedule(sk="SCHED#w#ENTRY#WED", uid=uid, strategy_id="w", phase="ENTRY",
+                 fire_time=entry.fire_time, strategy_version=1,
+                 payload={**entry.payload, "basket_id": "B"})
+    ]  # fmt: skip
+    _due(store, uid, "s0")  # and an ordinary entry of the same user, written with its orders
+    armed = []
+    plan = _planner(store, on_waiting=lambda u, sk: armed.append((u, sk))).plan(SLOT)
+    waiting = next(e for e in plan.executions if e.strategy_id == "w")
+    assert waiting.orders == [] and waiting.errors == []
+    assert _execution(store, uid, "w").status == "WAITING"
+    assert armed == [(uid, waiting.execution_sk)]
+    assert _execution(store, uid, "s0").status == "PLANNED"
