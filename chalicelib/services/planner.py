@@ -5,7 +5,9 @@ Per tick: skip holidays, weekends and minutes outside the session; read the slot
 exactly-once gate per (user, strategy, date, phase); resolve each strategy's series once per
 underlying and expiry (one quote fetch); build and store every child order (status BUILT) with its
 `scheduled_at`. The firer then only sends. A duplicate trigger, a retry or a second clock finds
-the gate taken and builds nothing.
+the gate taken and builds nothing. A slot may be planned in parts (``plan(slot, part)``: the
+users of one uid range, domain/plan_parts.py), one plan Lambda each; the store (ports/planning.py)
+reads only that part's schedule.
 
 Isolation: one strategy's failure (a storage error writing its orders, a broker error) is recorded
 on its execution and never stops the tick for anyone else. Transient quote failures are retried
