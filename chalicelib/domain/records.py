@@ -172,7 +172,7 @@ class RiskBookRecord(Record, Protocol):
     status: str
     exit_time: str
     rules: dict[str, Any]
-    guards: dict[str, Any]
+    guards: list[dict[str, Any]]
     mtm: dict[str, Any] | None
     version: int | None
 

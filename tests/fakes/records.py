@@ -186,7 +186,7 @@ class RiskBook:
     status: str
     exit_time: str
     rules: dict[str, Any]
-    guards: dict[str, Any]
+    guards: list[dict[str, Any]]
     mtm: dict[str, Any] | None = None
     version: int | None = None
     created_at: str | None = None

@@ -1,7 +1,8 @@
 """The import rule of docs/architecture.md, checked on the source (issue #14): use cases, routes,
 jobs, the domain and the ports never import an adapter, PynamoDB, boto3 or httpx, so the engine's
 unit tier runs on in-memory fakes of the ports and storage details stay in `chalicelib/adapters/`.
-The domain and the ports also never import the services that use them."""
+The domain and the ports also never import the services that use them. And one idea per file:
+no module of `chalicelib/` or `sim/` is over 400 lines."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2] / "chalicelib"
+SIM = ROOT.parent / "sim"
+MAX_LINES = 400
 OUTSIDE = ("chalicelib.adapters", "pynamodb", "boto3", "botocore", "httpx")
 LAYERS = {
     "services": OUTSIDE,
@@ -53,3 +56,13 @@ def test_the_rule_sees_a_function_level_import(tmp_path: Path):
     sneaky = tmp_path / "sneaky.py"
     sneaky.write_text("def f():\n    from chalicelib.adapters.dynamo import models\n")
     assert imported(sneaky) == [(2, "chalicelib.adapters.dynamo")]
+
+
+def test_no_module_of_chalicelib_or_sim_is_over_400_lines():
+    long = {
+        str(path.relative_to(ROOT.parent)): lines
+        for tree in (ROOT, SIM)
+        for path in sorted(tree.rglob("*.py"))
+        if (lines := len(path.read_text().splitlines())) > MAX_LINES
+    }
+    assert long == {}
