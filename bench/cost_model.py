@@ -24,7 +24,10 @@ PRICE = {
     "scheduler_invocation": 1.00 / 1e6,
 }
 TICKS = 420  # cron(* 9-15 ? * MON-FRI *) in Asia/Kolkata: 09:00-15:59
-MEMORY_GB = 0.5  # .chalice/config.json lambda_memory_size 512
+MEMORY_GB = 0.5  # .chalice/config.json lambda_memory_size 512 (fire)
+PLAN_MEMORY_GB = 1.769  # .chalice/config.json plan_tick: one vCPU
+PLAN_PARTS = 1  # infra/variables.tf plan_parts (the default)
+GATHER_S = 0.1  # the plan Lambda's gather of the parts' answers (no I/O)
 ACCOUNTS_PER_BATCH = 5  # TickPlan.batches()
 RATE = 8  # orders/s per account (SlidingWindowLimiter default)
 LEGS = 4
@@ -42,9 +45,10 @@ def scenario(users: int, strategies_per_user: int, accounts_per_user: int,
     batches = math.ceil(accounts / ACCOUNTS_PER_BATCH)
     busy = 2
 
-    # Step Functions: empty tick Plan, AnythingDue, NothingDue; busy: Plan, AnythingDue,
-    # WaitUntilFire, Fire + one FireBatch per batch
-    transitions = (TICKS - busy) * 3 + busy * (4 + batches)
+    # Step Functions (infra/tick.asl.json.tftpl): every tick Parts, PlanParts (Map), one
+    # PlanPart per part, Plan (the gather); then an empty tick AnythingDue, NothingDue; a busy
+    # one AnythingDue, WaitUntilFire, Fire + one FireBatch per batch
+    transitions = (TICKS - busy) * (5 + PLAN_PARTS) + busy * (6 + PLAN_PARTS + batches)
 
     # Lambda durations (s). Empty plan: 4 GSI2 Queries; busy plan scales with the measured
     # full-plan time per strategy (emulator), fire: the 1 s pre-T sleep + the paced sends of the
@@ -58,8 +62,15 @@ def scenario(users: int, strategies_per_user: int, accounts_per_user: int,
     fire_s = (
         1.0 + max((orders_per_account - RATE) / RATE, 0) + orders_per_batch * cpu_per_order / 0.29
     )
-    gb_s = MEMORY_GB * ((TICKS - busy) * empty_plan_s + busy * (busy_plan_s + batches * fire_s))
-    invocations = TICKS + busy * batches
+    gb_s = (
+        PLAN_MEMORY_GB
+        * (
+            (TICKS - busy) * (PLAN_PARTS * empty_plan_s + GATHER_S)
+            + busy * (busy_plan_s + GATHER_S)
+        )
+        + MEMORY_GB * busy * batches * fire_s
+    )
+    invocations = TICKS * (PLAN_PARTS + 1) + busy * batches
 
     # DynamoDB. Reads: empty tick 4 Queries x 0.5 RRU minimum. Busy tick: GSI2 Queries
     # (schedule items, eventually consistent), consistent BatchGet of accounts + sessions, the

@@ -41,9 +41,9 @@ variable "tick_schedule_enabled" {
 }
 
 variable "plan_parts" {
-  description = "How many plan Lambdas plan one tick concurrently, each the users of one key range (chalicelib/domain/plan_parts.py); each part makes at most 40 / plan_parts fire batches."
+  description = "How many plan Lambdas plan one tick concurrently, each the users of one key range (chalicelib/domain/plan_parts.py); each part makes at most 40 / plan_parts fire batches. 1 (the default) plans a slot in one Lambda: enough for ~4,000 due strategies in a minute (docs/benchmarks.md); set 4 for more (10,000 due strategies plan in 20-27 s). Each part adds one state transition and one plan invocation to every tick, busy or not (docs/cost.md)."
   type        = number
-  default     = 4
+  default     = 1
   validation {
     condition     = var.plan_parts >= 1 && var.plan_parts <= 16
     error_message = "plan_parts must be between 1 and 16 (parts split the first hex digit of the uids)."

@@ -266,7 +266,7 @@ def _plan_answer(wake_at, fire, settle):
     }
 
 
-PLAN_PARTS = 4  # infra/variables.tf plan_parts: the plan Lambda answers each part, then gathers
+PLAN_PARTS = 1  # infra/variables.tf plan_parts: the plan Lambda answers each part, then gathers
 
 
 def _planned(gathered):
