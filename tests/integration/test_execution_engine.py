@@ -328,7 +328,8 @@ def test_waiting_legs_are_not_sent_and_an_all_waiting_entry_arms_its_book(fakes,
         assert created.status_code == 201, created.body
         ids[name] = created.data["id"]
 
-    engine = _engine(fakes, SLOT - timedelta(seconds=20))
+    # planned well before T (the book's reference is taken at T), even on a loaded machine
+    engine = _engine(fakes, SLOT - timedelta(seconds=55))
     plan = {e.strategy_id: e for e in engine.planner.plan(SLOT).executions}
 
     some = plan[ids["some"]]
