@@ -4,9 +4,10 @@ with Terraform once per session, so every integration test runs against what `ma
 
 Time: the platform under test never reads the wall clock. Every container built by the fixtures
 runs on `platform_clock`, which starts each test at the *ambient instant*: a fixed trading morning
-by default, or `OPTEXEC_TEST_AT` (an ISO instant) when set. CI runs the `ambient_time` tests again at
-02:00 IST on a trading day, a Sunday noon and an exchange holiday to prove none of them depends on
-when the suite happens to run; a test that needs a particular moment sets the clock itself."""
+by default, or `OPTEXEC_TEST_AT` (an ISO instant) when set. Every `ambient_time` test also runs at
+02:00 IST on a trading day, a Sunday noon and an exchange holiday (`PINNED_INSTANTS`, parameters of
+the same session) to prove none of them depends on when the suite happens to run; a test that needs
+a particular moment sets the clock itself."""
 
 from __future__ import annotations
 
@@ -73,6 +74,27 @@ def monkeypatch() -> Iterator[pytest.MonkeyPatch]:
 DEFAULT_AMBIENT = "2026-11-25T10:00:00+05:30"
 
 
+# The instants every `ambient_time` test runs at besides the ambient one: 02:00 IST on a trading
+# Monday, a Sunday noon and an exchange holiday (Christmas 2026). Parameters, not separate sessions:
+# three more sessions each started an emulator and applied infra/ for two dozen tests.
+PINNED_INSTANTS = {
+    "at-0200-trading-monday": "2026-11-30T02:00:00+05:30",
+    "at-sunday-noon": "2026-11-29T12:00:00+05:30",
+    "at-christmas": "2026-12-25T11:00:00+05:30",
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """An `ambient_time` test runs at the ambient instant and at each of `PINNED_INSTANTS`."""
+    if metafunc.definition.get_closest_marker("ambient_time") is None:
+        return
+    if "ambient_at" not in metafunc.fixturenames:
+        metafunc.fixturenames.append("ambient_at")
+    metafunc.parametrize(
+        "ambient_at", [None, *PINNED_INSTANTS.values()], ids=["at-ambient", *PINNED_INSTANTS]
+    )
+
+
 def ambient_instant() -> datetime:
     """The instant every test starts at (``OPTEXEC_TEST_AT`` or the default trading morning)."""
     moment = datetime.fromisoformat(os.environ.get("OPTEXEC_TEST_AT") or DEFAULT_AMBIENT)
@@ -88,8 +110,10 @@ def platform_clock() -> ShiftedClock:
 
 
 @pytest.fixture(autouse=True)
-def _ambient_time(platform_clock: ShiftedClock) -> None:
-    platform_clock.set(ambient_instant())
+def _ambient_time(platform_clock: ShiftedClock, request: pytest.FixtureRequest) -> None:
+    callspec = getattr(request.node, "callspec", None)
+    pinned = callspec.params.get("ambient_at") if callspec is not None else None
+    platform_clock.set(datetime.fromisoformat(pinned) if pinned else ambient_instant())
 
 
 _BINDING = (
