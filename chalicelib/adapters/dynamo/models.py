@@ -21,6 +21,8 @@ from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
+from chalicelib.adapters.aws.shared_session import with_client
+
 # What the planner reads from a schedule item; GSI2 projects exactly these (infra/dynamodb.tf).
 SCHEDULE_PROJECTION = [
     "type",
@@ -74,6 +76,13 @@ class BaseItem(Model):
 
     gsi1 = GSI1()
     gsi2 = GSI2()
+
+    @classmethod
+    def _get_connection(cls) -> Any:
+        """PynamoDB's per-class connection, its client built from the process's one session."""
+        table = super()._get_connection()
+        with_client(table.connection)
+        return table
 
 
 def user_pk(uid: str) -> str:
@@ -306,8 +315,7 @@ _transactions: dict[str, Connection] = {}
 
 
 def transaction_connection() -> Connection:
-    """One connection (and botocore client) for TransactWrites, reused: a new client per
-    transaction costs milliseconds and escapes request counting."""
+    """One connection for TransactWrites, reused: a client per transaction escapes counting."""
     if "current" not in _transactions:
         meta: Any = BaseItem.Meta
         _transactions["current"] = Connection(
@@ -317,7 +325,7 @@ def transaction_connection() -> Connection:
             read_timeout_seconds=meta.read_timeout_seconds,
             max_retry_attempts=meta.max_retry_attempts,
         )
-    return _transactions["current"]
+    return with_client(_transactions["current"])
 
 
 def all_models() -> list[type[BaseItem]]:
@@ -337,34 +345,30 @@ def bind_table(
     read_timeout: float = 1.5,
     max_attempts: int = 2,
 ) -> None:
-    """Point every model at the deployed table; called once by the container.
+    """Point every model at the deployed table; called by each container. Binding again to what
+    is already bound keeps the connections (and their clients): a container built per request or
+    per test would otherwise open a new connection per model class each time.
 
     PynamoDB's defaults (15 s connect, 30 s read, 4 attempts) let a stalled table hang an API
     call for minutes; the container passes Settings' short timeouts instead.
 
-    Why this is process-wide, not per container (issue #14, item 5), as of PynamoDB 6.1: a
-    model reads its table, host and timeouts from its class ``Meta`` when it opens its cached
-    per-class connection (``Model._get_connection``), and no call (get, query, save, batch,
-    TransactWrite's operation kwargs) takes a table or connection of its own. A per-container
-    binding therefore needs per-container model classes, and a subclass of the entities per
-    binding does not work: query results are built from the ``type`` discriminator, whose
-    registry lives on ``BaseItem.type`` and maps each value to one class (registering
-    ``ACCOUNT`` again raises ValueError; an unregistered subclass gets results back as the
-    unbound ``AccountItem``). What it would take: a function building the whole family (a base
-    with its own discriminator attribute and indexes, and every entity of this module and of
-    the ``*_items.py`` modules) for one binding, held by the container, and every store taking
-    its classes (and the conditions built from their attributes) from that family instead of
-    importing them: a rewrite of each item module and each store of ``adapters/dynamo/``.
-    Until then one process serves one table, which is what Lambda and the clock process do;
-    tests restore the binding after each test (``tests/conftest.py``).
+    Process-wide, not per container (issue #14, item 5): as of PynamoDB 6.1 a model reads its
+    table, host and timeouts from its class ``Meta`` and query results are built from one
+    discriminator registry, so a binding per container needs the whole family of item classes
+    built per binding and every store taking its classes from it (docs/architecture.md). One
+    process serves one table, as Lambda and the clock process do; tests restore the binding
+    after each test (``tests/conftest.py``).
     """
     meta: Any = BaseItem.Meta
-    meta.table_name = table_name
-    meta.region = region
-    meta.host = host
-    meta.connect_timeout_seconds = connect_timeout
-    meta.read_timeout_seconds = read_timeout
-    meta.max_retry_attempts = max(0, max_attempts - 1)
+    binding = {
+        "table_name": table_name, "region": region, "host": host,
+        "connect_timeout_seconds": connect_timeout, "read_timeout_seconds": read_timeout,
+        "max_retry_attempts": max(0, max_attempts - 1),
+    }  # fmt: skip
+    if all(getattr(meta, name, None) == value for name, value in binding.items()):
+        return
+    for name, value in binding.items():
+        setattr(meta, name, value)
     _transactions.clear()
     # PynamoDB caches a connection per class; drop it so the new binding takes effect.
     for model in all_models():
