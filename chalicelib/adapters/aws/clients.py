@@ -1,8 +1,12 @@
 """The one boto3 client factory: AWS, LocalStack or the embedded emulator, by endpoint.
 
 Like localstack-client's Session, it points every client at one edge URL when one is configured, so
-the same code runs against all three. Clients are cached per service (boto3 clients are thread-safe).
-Timeouts and attempts come from Settings (short: a stalled dependency answers 503 within 5 s).
+the same code runs against all three. Timeouts and attempts come from Settings (short: a stalled
+dependency answers 503 within 5 s).
+
+Clients are cached for the process, per service, region, endpoint and timeouts, not per
+container: boto3 clients are thread-safe, and a session and client built per container (each API
+request's, each test's) cost a few hundred milliseconds of CPU each time.
 """
 
 from __future__ import annotations
@@ -26,27 +30,41 @@ def client_config(settings: Settings) -> Config:
     )
 
 
+_LOCK = threading.Lock()
+_SESSIONS: dict[str, boto3.session.Session] = {}  # region -> the process's session
+_CLIENTS: dict[tuple[Any, ...], Any] = {}
+
+
 class AwsClients:
-    """Builds and caches boto3 clients for one Settings."""
+    """The boto3 clients for one Settings (shared with every Settings that agrees on them)."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._session = boto3.session.Session(region_name=settings.region)
-        self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
 
     @property
     def endpoint_url(self) -> str | None:
         return self._settings.aws_endpoint_url
 
     def client(self, service: str) -> Any:
-        with self._lock:
-            if service not in self._clients:
-                kwargs: dict[str, Any] = {"config": client_config(self._settings)}
-                if self.endpoint_url:
-                    kwargs["endpoint_url"] = self.endpoint_url
-                    if self._session.get_credentials() is None:
-                        kwargs["aws_access_key_id"] = "test"
-                        kwargs["aws_secret_access_key"] = "test"
-                self._clients[service] = self._session.client(service, **kwargs)
-            return self._clients[service]
+        settings = self._settings
+        key = (
+            service, settings.region, self.endpoint_url,
+            settings.aws_connect_timeout, settings.aws_read_timeout, settings.aws_max_attempts,
+        )  # fmt: skip
+        with _LOCK:  # a boto3 session is not thread-safe; its clients are
+            if key not in _CLIENTS:
+                _CLIENTS[key] = self._build(service)
+            return _CLIENTS[key]
+
+    def _build(self, service: str) -> Any:
+        region = self._settings.region
+        session = _SESSIONS.get(region) or _SESSIONS.setdefault(
+            region, boto3.session.Session(region_name=region)
+        )
+        kwargs: dict[str, Any] = {"config": client_config(self._settings)}
+        if self.endpoint_url:
+            kwargs["endpoint_url"] = self.endpoint_url
+            if session.get_credentials() is None:
+                kwargs["aws_access_key_id"] = "test"
+                kwargs["aws_secret_access_key"] = "test"
+        return session.client(service, **kwargs)
