@@ -97,12 +97,16 @@ def fills_view(item: OrderRecord) -> list[dict[str, Any]]:
     if applied or not item.filled_quantity:
         return applied
     whole = {"id": None, "quantity": int(item.filled_quantity), "at": None}
-    return [{**whole, "average_price": item.average_price}]
+    return [{**whole, "average_price": _price(item.average_price)}]
 
 
-def _price(value: Decimal) -> str:
-    """A price as the broker's are stored (``167.8``, ``100``): at most four decimals."""
-    text = f"{value.quantize(Decimal('0.0001')):f}"
+def _price(value: Decimal | str | None) -> str | None:
+    """A price in one spelling whatever the broker sent (``134.0``, ``134``, ``167.80`` are
+    ``134``, ``134``, ``167.8``): at most four decimals, no trailing zeros. An order's average
+    and its fills' averages then compare equal as strings."""
+    if value is None or value == "":
+        return None
+    text = f"{Decimal(value).quantize(Decimal('0.0001')):f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
@@ -125,7 +129,7 @@ def order_view(item: OrderRecord) -> dict[str, Any]:
         "status": item.status,
         "broker_order_id": item.broker_order_id,
         "filled_quantity": int(item.filled_quantity),
-        "average_price": item.average_price,
+        "average_price": _price(item.average_price),
         "fills": fills,
         "scheduled_at": item.scheduled_at,
         "sent_at": item.sent_at,
