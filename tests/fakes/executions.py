@@ -235,31 +235,33 @@ class InMemoryExecutions(FakeNewOrders):
         recovered: bool = False,
         message: str = "acknowledged",
     ) -> bool:
-        changes: dict[str, Any] = {
-            "status": lc.OPEN, "broker_order_id": broker_order_id, "acked_at": acked_at,
-            "history": [*(order.history or []),
-                        _entry(acked_at, lc.OPEN, message, recovered=recovered)],
-        }  # fmt: skip
-        if sent_at is not None and not order.sent_at:
-            changes["sent_at"] = sent_at
-        if order.status == lc.FAILED:
-            changes["error"] = None
+        def changes(stored: Order) -> dict[str, Any]:
+            moves: dict[str, Any] = {
+                "status": lc.OPEN, "broker_order_id": broker_order_id, "acked_at": acked_at,
+            }  # fmt: skip
+            if sent_at is not None and not stored.sent_at:
+                moves["sent_at"] = sent_at
+            if stored.status == lc.FAILED:
+                moves["error"] = None
+            return moves
+
         return self._transition(
             "record_ack", order, changes,
             lambda o: o.status in lc.ACK_FROM and o.broker_order_id in (None, broker_order_id),
             lambda o: o.broker_order_id == broker_order_id,
+            append=_entry(acked_at, lc.OPEN, message, recovered=recovered),
         )  # fmt: skip
 
     def record_unknown(
         self, order: Any, error: dict[str, Any], *, at: str, sent_at: str | None = None
     ) -> bool:
-        changes = {"status": lc.UNKNOWN, "error": error, "history": [
-            *(order.history or []), _entry(at, lc.UNKNOWN, error.get("message", ""))]}  # fmt: skip
+        changes: dict[str, Any] = {"status": lc.UNKNOWN, "error": error}
         if sent_at is not None:
             changes["sent_at"] = sent_at
         return self._transition("record_unknown", order, changes,
                                 lambda o: o.status in lc.UNKNOWN_FROM,
-                                lambda o: o.status == lc.UNKNOWN)  # fmt: skip
+                                lambda o: o.status == lc.UNKNOWN,
+                                append=_entry(at, lc.UNKNOWN, error.get("message", "")))  # fmt: skip
 
     def record_failed(
         self,
@@ -273,8 +275,7 @@ class InMemoryExecutions(FakeNewOrders):
     ) -> bool:
         if status not in (lc.REJECTED, lc.FAILED):
             raise ValueError(f"record_failed cannot record {status}")
-        changes = {"status": status, "error": error, "history": [
-            *(order.history or []), _entry(at, status, error.get("message", ""))]}  # fmt: skip
+        changes: dict[str, Any] = {"status": status, "error": error}
         if sent_at is not None:
             changes["sent_at"] = sent_at
         stale = _stale(claimed_before)
@@ -282,32 +283,35 @@ class InMemoryExecutions(FakeNewOrders):
             "record_failed", order, changes,
             lambda o: (o.status in lc.NEVER_SENT_FROM and o.broker_order_id is None and stale(o)),
             lambda o: o.status == status,
+            append=_entry(at, status, error.get("message", "")),
         )  # fmt: skip
 
     def reopen_to_resend(
         self, order: Any, tag: str, reason: str, *, at: str, claimed_before: str | None = None
     ) -> bool:
-        changes = {
-            "status": lc.BUILT, "tag": tag, "request": {**order.request, "tag": tag},
-            "resent_from": order.tag, "claim_token": None, "claimed_at": None, "sent_at": None,
-            "error": {"kind": "never_sent", "code": "resent", "message": reason},
-            "history": [*(order.history or []), _entry(at, lc.BUILT, reason, resent_as=tag)],
-        }  # fmt: skip
+        def changes(stored: Order) -> dict[str, Any]:
+            return {
+                "status": lc.BUILT, "tag": tag, "request": {**stored.request, "tag": tag},
+                "resent_from": stored.tag, "claim_token": None, "claimed_at": None,
+                "sent_at": None, "error": {"kind": "never_sent", "code": "resent", "message": reason},
+            }  # fmt: skip
+
         stale = _stale(claimed_before)
         return self._transition(
             "reopen_to_resend", order, changes,
             lambda o: (o.status in lc.RESEND_FROM and o.broker_order_id is None
                        and o.resent_from is None and stale(o)),
             lambda o: o.status == lc.BUILT and o.tag == tag,
+            append=_entry(at, lc.BUILT, reason, resent_as=tag),
         )  # fmt: skip
 
     def record_missed(self, order: Any, reason: str, *, at: str) -> bool:
         changes = {"status": lc.MISSED,
-                   "error": {"kind": "missed", "code": "missed", "message": reason},
-                   "history": [*(order.history or []), _entry(at, lc.MISSED, reason)]}  # fmt: skip
+                   "error": {"kind": "missed", "code": "missed", "message": reason}}  # fmt: skip
         return self._transition("record_missed", order, changes,
                                 lambda o: o.status in lc.MISSED_FROM and o.sent_at is None,
-                                lambda o: o.status == lc.MISSED)  # fmt: skip
+                                lambda o: o.status == lc.MISSED,
+                                append=_entry(at, lc.MISSED, reason))  # fmt: skip
 
     def record_status(self, order: Any) -> bool:
         want = (order.status, order.filled_quantity)
@@ -336,19 +340,19 @@ class InMemoryExecutions(FakeNewOrders):
         )  # fmt: skip
 
     def hold_back(self, order: Any, token: str, code: str, message: str, *, at: str) -> bool:
-        changes = {"error": {"kind": "never_sent", "code": code, "message": message},
-                   "history": [*(order.history or []), _entry(at, lc.CLAIMED, message)]}  # fmt: skip
+        changes = {"error": {"kind": "never_sent", "code": code, "message": message}}
         return self._transition(
             "hold_back", order, changes, _claimed_by(token),
             lambda o: o.status == lc.CLAIMED and (o.error or {}).get("code") == code,
+            append=_entry(at, lc.CLAIMED, message),
         )  # fmt: skip
 
     def cancel_unsent(self, order: Any, token: str, code: str, message: str, *, at: str) -> bool:
-        changes = {"status": lc.CANCELLED, "error": {"code": code, "message": message},
-                   "history": [*(order.history or []), _entry(at, lc.CANCELLED, message)]}  # fmt: skip
+        changes = {"status": lc.CANCELLED, "error": {"code": code, "message": message}}
         return self._transition(
             "cancel_unsent", order, changes, _claimed_by(token),
             lambda o: o.status == lc.CANCELLED and (o.error or {}).get("code") == code,
+            append=_entry(at, lc.CANCELLED, message),
         )  # fmt: skip
 
     # -- positions and fills -----------------------------------------------------------------------
@@ -443,15 +447,28 @@ class InMemoryExecutions(FakeNewOrders):
         return stored
 
     def _transition(
-        self, operation: str, order: Any, changes: dict[str, Any], condition: Check, reached: Check
+        self,
+        operation: str,
+        order: Any,
+        changes: dict[str, Any] | Callable[[Order], dict[str, Any]],
+        condition: Check,
+        reached: Check,
+        *,
+        append: dict[str, Any] | None = None,
     ) -> bool:
-        """One conditional update of a stored order (the adapter's ``_transition``)."""
+        """One conditional update of a stored order (the adapter's ``_transition``); ``append``
+        goes onto the stored history, whatever the caller's copy holds (the adapter's
+        ``_append``), and ``changes`` may be read from the stored order."""
         self._hook(operation, order)
         stored = self.orders_by_key.get((order.uid, order.sk))
         if stored is None or not condition(stored):
             if stored is not None:
                 _copy_into(order, stored, Order)
             return reached(order) if stored is not None else False
+        if callable(changes):
+            changes = changes(stored)
+        if append is not None:
+            changes = {**changes, "history": [*(stored.history or []), append]}
         for name, value in changes.items():
             setattr(stored, name, copy.deepcopy(value))
         stored.updated_at = self._stamp()

@@ -106,6 +106,38 @@ def test_the_broker_ack_wins_over_never_sent_but_never_over_another_broker_id(st
     assert not store.record_ack(read(store, uid, "o1"), "B2", sent_at=None, acked_at=AT)
 
 
+def test_a_late_ack_from_a_stale_copy_keeps_what_the_sweep_recorded(store):
+    """The firer holds the order as SENT; meanwhile the recovery sweep recorded it never sent.
+    The firer's acknowledgement (from its stale copy) still wins, appends to the stored history
+    (the sweep's line stays) and clears the sweep's error."""
+    uid = uuid.uuid4().hex
+    firers = _order(store, uid, "o1", status=lc.SENT, sent_at=AT)
+    sweeps = read(store, uid, "o1")
+    error = {"kind": "never_sent", "code": "never_sent", "message": "absent"}
+    assert store.record_failed(sweeps, lc.FAILED, error, at=AT)
+    assert firers.status == lc.SENT and not firers.history  # stale
+    assert store.record_ack(firers, "B1", sent_at=None, acked_at=AT)
+    stored = read(store, uid, "o1")
+    assert (stored.status, stored.broker_order_id, stored.error) == (lc.OPEN, "B1", None)
+    assert [entry["status"] for entry in stored.history] == [lc.FAILED, lc.OPEN]
+    assert firers.history == stored.history  # the caller continues from the truth
+
+
+def test_each_actor_s_line_reaches_the_history_whatever_copy_it_wrote_from(store):
+    uid = uuid.uuid4().hex
+    order = _order(store, uid, "o1")
+    stale = read(store, uid, "o1")
+    assert store.claim_order(order, "f1", AT)
+    assert store.hold_back(order, "f1", "held", "the guard could not check", at=AT)
+    assert store.cancel_unsent(stale, "f1", "flat", "nothing left to close", at=AT)
+    stored = read(store, uid, "o1")
+    assert stored.status == lc.CANCELLED
+    assert [entry["message"] for entry in stored.history] == [
+        "the guard could not check",
+        "nothing left to close",
+    ]
+
+
 def test_a_closing_order_is_reopened_to_resend_once(store):
     uid = uuid.uuid4().hex
     order = _order(store, uid, "o1", status=lc.SENT, sent_at=AT)

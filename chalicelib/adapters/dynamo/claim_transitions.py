@@ -57,11 +57,11 @@ class ClaimTransitions(ConditionalWrites):
         resends it once, under a new tag, when the claim is stale), with the reason."""
         entry = {"at": at, "status": lc.CLAIMED, "filled_quantity": 0, "average_price": None,
                  "message": message}  # fmt: skip
-        return self._transition(
+        return self._append(
             order,
-            [
+            entry,
+            lambda _: [
                 OrderItem.error.set({"kind": "never_sent", "code": code, "message": message}),
-                OrderItem.history.set([*(order.history or []), entry]),
                 OrderItem.updated_at.set(now_iso()),
             ],
             _claimed_by(token),
@@ -84,12 +84,12 @@ class ClaimTransitions(ConditionalWrites):
     ) -> bool:
         entry = {"at": at, "status": lc.CANCELLED, "filled_quantity": 0, "average_price": None,
                  "message": message}  # fmt: skip
-        return self._transition(
+        return self._append(
             order,
-            [
+            entry,
+            lambda _: [
                 OrderItem.status.set(lc.CANCELLED),
                 OrderItem.error.set({"code": code, "message": message}),
-                OrderItem.history.set([*(order.history or []), entry]),
                 OrderItem.updated_at.set(now_iso()),
             ],
             condition,
@@ -125,21 +125,19 @@ class ClaimTransitions(ConditionalWrites):
         """The broker's answer to a placement (ack or refusal), written only while the order is
         still SENT: another actor that found it by tag meanwhile may have recorded more (a fill
         applied to the position); a late answer never overwrites that."""
-        actions = [OrderItem.status.set(status),
-                   OrderItem.history.set([*(order.history or []), entry]),
-                   OrderItem.updated_at.set(now_iso())]  # fmt: skip
+        actions = [OrderItem.status.set(status), OrderItem.updated_at.set(now_iso())]
         actions += [getattr(OrderItem, name).set(value) for name, value in fields.items()]
-        return self._transition(order, actions, OrderItem.status == lc.SENT, _never)
+        return self._append(order, entry, lambda _: actions, OrderItem.status == lc.SENT, _never)
 
     def _never_sent(self, order: OrderItem, message: str, at: str, condition: Condition) -> bool:
         error = {"kind": "never_sent", "code": "never_sent", "message": message}
         entry = {"at": at, "status": lc.FAILED, "filled_quantity": 0, "average_price": None,
                  "message": message}  # fmt: skip
-        return self._transition(
+        return self._append(
             order,
-            [OrderItem.status.set(lc.FAILED), OrderItem.error.set(error),
-             OrderItem.history.set([*(order.history or []), entry]),
-             OrderItem.updated_at.set(now_iso())],
+            entry,
+            lambda _: [OrderItem.status.set(lc.FAILED), OrderItem.error.set(error),
+                       OrderItem.updated_at.set(now_iso())],
             condition,
             _never,  # True only for the write that moved it: its caller may send a fresh order
         )  # fmt: skip

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 #: Attempts of one conditional write after a transient error (timeouts, throttling, 5xx).
 WRITE_ATTEMPTS = 3
+#: Attempts of a transition that appends to the history while others append to it too.
+APPEND_ATTEMPTS = 3
 
 
 class ConditionalWrites:
@@ -67,6 +69,40 @@ class ConditionalWrites:
             )
             return False
         return True
+
+    def _append(
+        self,
+        order: OrderItem,
+        entry: dict[str, Any],
+        actions: Callable[[OrderItem], list[Any]],
+        condition: Condition,
+        reached: Callable[[OrderItem], bool],
+    ) -> bool:
+        """A transition that also appends ``entry`` to the order's ``history``.
+
+        The history is one stored JSON value, written whole: written from a stale copy it drops
+        what another actor appended meanwhile (the recovery sweep's "never sent" under a firer's
+        late acknowledgement). So the write is also conditioned on the stored history being the
+        copy's, and when only the history moved it is made again from the fresh copy (its
+        actions too: ``actions`` reads the order it is given). The last attempt drops that
+        condition: a lost history line is better than a transition not recorded."""
+        for attempt in range(APPEND_ATTEMPTS):
+            seen = list(order.history or [])
+            last = attempt == APPEND_ATTEMPTS - 1
+            stored_is_seen = (
+                OrderItem.history == seen
+                if seen
+                else OrderItem.history.does_not_exist() | (OrderItem.history == [])
+            )
+            done = self._transition(
+                order,
+                [*actions(order), OrderItem.history.set([*seen, entry])],
+                condition if last else condition & stored_is_seen,
+                reached,
+            )
+            if done or last or list(order.history or []) == seen:
+                return done
+        return False
 
     def _write(self, call: Callable[[], T]) -> T:
         """A write, retried on transient errors; a failed condition raises ``ConditionFailed``."""

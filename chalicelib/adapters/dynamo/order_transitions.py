@@ -68,19 +68,23 @@ class OrderTransitions(ConditionalWrites):
         """record acknowledged: -> OPEN with the broker's id. The broker's word wins over a
         recovery's guess of "never sent" (FAILED), never over a different broker id."""
         entry = history_entry(acked_at, lc.OPEN, message, recovered=recovered)
-        actions = [
-            OrderItem.status.set(lc.OPEN),
-            OrderItem.broker_order_id.set(broker_order_id),
-            OrderItem.acked_at.set(acked_at),
-            OrderItem.history.set([*(order.history or []), entry]),
-            OrderItem.updated_at.set(now_iso()),
-        ]
-        if sent_at is not None and not order.sent_at:
-            actions.append(OrderItem.sent_at.set(sent_at))
-        if order.status == lc.FAILED:
-            actions.append(OrderItem.error.remove())
-        return self._transition(
+
+        def actions(current: OrderItem) -> list[Any]:
+            moves = [
+                OrderItem.status.set(lc.OPEN),
+                OrderItem.broker_order_id.set(broker_order_id),
+                OrderItem.acked_at.set(acked_at),
+                OrderItem.updated_at.set(now_iso()),
+            ]
+            if sent_at is not None and not current.sent_at:
+                moves.append(OrderItem.sent_at.set(sent_at))
+            if current.status == lc.FAILED:  # "never sent" was wrong: its error goes
+                moves.append(OrderItem.error.remove())
+            return moves
+
+        return self._append(
             order,
+            entry,
             actions,
             OrderItem.status.is_in(*lc.ACK_FROM)
             & (
@@ -94,19 +98,17 @@ class OrderTransitions(ConditionalWrites):
         self, order: OrderItem, error: dict[str, Any], *, at: str, sent_at: str | None = None
     ) -> bool:
         """record unknown: the request may be at the broker; recovery resolves it by tag."""
-        actions = [
+        moves = [
             OrderItem.status.set(lc.UNKNOWN),
             OrderItem.error.set(error),
-            OrderItem.history.set(
-                [*(order.history or []), history_entry(at, lc.UNKNOWN, error.get("message", ""))]
-            ),
             OrderItem.updated_at.set(now_iso()),
         ]
         if sent_at is not None:
-            actions.append(OrderItem.sent_at.set(sent_at))
-        return self._transition(
+            moves.append(OrderItem.sent_at.set(sent_at))
+        return self._append(
             order,
-            actions,
+            history_entry(at, lc.UNKNOWN, error.get("message", "")),
+            lambda _: moves,
             OrderItem.status.is_in(*lc.UNKNOWN_FROM),
             lambda o: o.status == lc.UNKNOWN,
         )
@@ -128,19 +130,17 @@ class OrderTransitions(ConditionalWrites):
         sent only when its claim is older, never under a live firer about to send it."""
         if status not in (lc.REJECTED, lc.FAILED):
             raise ValueError(f"record_failed cannot record {status}")
-        actions = [
+        moves = [
             OrderItem.status.set(status),
             OrderItem.error.set(error),
-            OrderItem.history.set(
-                [*(order.history or []), history_entry(at, status, error.get("message", ""))]
-            ),
             OrderItem.updated_at.set(now_iso()),
         ]
         if sent_at is not None:
-            actions.append(OrderItem.sent_at.set(sent_at))
-        return self._transition(
+            moves.append(OrderItem.sent_at.set(sent_at))
+        return self._append(
             order,
-            actions,
+            history_entry(at, status, error.get("message", "")),
+            lambda _: moves,
             and_condition(
                 OrderItem.status.is_in(*lc.NEVER_SENT_FROM)
                 & OrderItem.broker_order_id.does_not_exist(),
@@ -158,20 +158,18 @@ class OrderTransitions(ConditionalWrites):
         broker. Only from claimed / sent / unknown with no broker id, never twice
         (``resent_from`` is the first request's tag), and never under a live claim (one younger
         than ``claimed_before``: its firer may be sending it right now)."""
-        return self._transition(
+        return self._append(
             order,
-            [
+            history_entry(at, lc.BUILT, reason, resent_as=tag),
+            lambda current: [
                 OrderItem.status.set(lc.BUILT),
                 OrderItem.tag.set(tag),
-                OrderItem.request.set({**order.request, "tag": tag}),
-                OrderItem.resent_from.set(order.tag),
+                OrderItem.request.set({**current.request, "tag": tag}),
+                OrderItem.resent_from.set(current.tag),
                 OrderItem.claim_token.remove(),
                 OrderItem.claimed_at.remove(),
                 OrderItem.sent_at.remove(),
                 OrderItem.error.set({"kind": "never_sent", "code": "resent", "message": reason}),
-                OrderItem.history.set(
-                    [*(order.history or []), history_entry(at, lc.BUILT, reason, resent_as=tag)]
-                ),
                 OrderItem.updated_at.set(now_iso()),
             ],
             and_condition(
@@ -186,14 +184,12 @@ class OrderTransitions(ConditionalWrites):
     def record_missed(self, order: OrderItem, reason: str, *, at: str) -> bool:
         """record missed: an entry too late to send is never sent (terminal, not a failure of
         the broker). Only from BUILT or claimed: a request that left is not "missed"."""
-        return self._transition(
+        return self._append(
             order,
-            [
+            history_entry(at, lc.MISSED, reason),
+            lambda _: [
                 OrderItem.status.set(lc.MISSED),
                 OrderItem.error.set({"kind": "missed", "code": "missed", "message": reason}),
-                OrderItem.history.set(
-                    [*(order.history or []), history_entry(at, lc.MISSED, reason)]
-                ),
                 OrderItem.updated_at.set(now_iso()),
             ],
             OrderItem.status.is_in(*lc.MISSED_FROM) & OrderItem.sent_at.does_not_exist(),
