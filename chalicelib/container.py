@@ -62,6 +62,7 @@ from chalicelib.services.planner import Planner
 from chalicelib.services.preview import PreviewService
 from chalicelib.services.quote_choice import QuoteChoice
 from chalicelib.services.quotes import QuoteSource
+from chalicelib.services.readiness import Readiness
 from chalicelib.services.recovery import Recovery
 from chalicelib.services.reports import Reports
 from chalicelib.services.risk_engine import QUICK, RiskEngine
@@ -114,6 +115,10 @@ class Container(NotificationParts):
     @cached_property
     def accounts(self) -> AccountService:
         return AccountService(self.repo, self.cipher, open_paper=self.broker_sessions.open_paper)
+
+    @cached_property
+    def readiness(self) -> Readiness:
+        return Readiness(self.repo)
 
     @cached_property
     def broker_sessions(self) -> BrokerSessionService:

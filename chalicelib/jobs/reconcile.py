@@ -27,7 +27,7 @@ def end_of_day(
     # execution is left SENT by an order nobody will ever record.
     swept = recovery.sweep(container, now, users)
     if users is None:
-        users = sorted({account.uid for account in container.repo.all_accounts()})
+        users = container.recovery.users()
     users = list(users)
     settled: dict[str, str] = dict(swept["settled"])
     for uid in users:

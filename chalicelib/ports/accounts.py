@@ -59,6 +59,14 @@ class AccountReader(Protocol):
     def sessions_of(self, uid: str) -> dict[str, SessionRecord]: ...
 
 
+class AccountRoster(Protocol):
+    """Every broker account of every user with their sessions (the 08:30 readiness check)."""
+
+    def all_accounts(self) -> Sequence[AccountRecord]: ...
+
+    def sessions_of(self, uid: str) -> dict[str, SessionRecord]: ...
+
+
 class AccountStore(Protocol):
     def create_account(
         self,

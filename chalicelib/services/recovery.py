@@ -117,7 +117,7 @@ class Recovery:
         """One pass over today's unsettled orders of every user (or of ``users``)."""
         now = (now or self.clock()).astimezone(IST)
         day = now.date().isoformat()
-        uids = list(users) if users is not None else self._users()
+        uids = list(users) if users is not None else self.users()
         report = RecoveryReport(users=len(uids))
         deadline = self.monotonic() + self.budget
         start = self._next_user % len(uids) if uids else 0
@@ -136,7 +136,8 @@ class Recovery:
             log.info("recovery sweep", extra={"date": day, **report.as_dict()})
         return report
 
-    def _users(self) -> list[str]:
+    def users(self) -> list[str]:
+        """Every user with a broker account: whom the sweep and the day's reconciliation visit."""
         return sorted({account.uid for account in self.repo.all_accounts()})
 
     # -- one user --------------------------------------------------------------------------------

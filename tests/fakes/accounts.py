@@ -191,6 +191,9 @@ class MemoryAccounts:
         found = self.sessions.get((uid, account_id))
         return None if found is None else self._out(found)
 
+    def all_accounts(self) -> list[Account]:
+        return [self._out(a) for _, a in sorted(self.accounts.items())]
+
     def sessions_of(self, uid: str) -> dict[str, Session]:
         return {a: self._out(s) for (owner, a), s in self.sessions.items() if owner == uid}
 
