@@ -66,3 +66,16 @@ def test_no_module_of_chalicelib_or_sim_is_over_400_lines():
         if (lines := len(path.read_text().splitlines())) > MAX_LINES
     }
     assert long == {}
+
+
+@pytest.mark.parametrize("layer", ["api", "jobs"])
+def test_routes_and_jobs_reach_use_cases_not_the_repository(layer: str):
+    """The container also holds the repository (the adapter the stores are wired from); a route
+    or a job that read it would be a use case written outside `services/`."""
+    offending = [
+        f"{path.relative_to(ROOT.parent)}:{node.lineno}"
+        for path in modules(layer)
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr == "repo"
+    ]
+    assert offending == []
