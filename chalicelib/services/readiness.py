@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.calendar import IST, TradingCalendar, default_calendar
+from chalicelib.domain.calendar import IST, default_calendar
 from chalicelib.domain.records import AccountRecord
 from chalicelib.ports.accounts import AccountRoster
 from chalicelib.services.broker_sessions import readiness_of
@@ -25,15 +25,15 @@ log = logging.getLogger(__name__)
 @dataclass
 class Readiness:
     accounts: AccountRoster
-    calendar: TradingCalendar = field(default_factory=default_calendar)
 
     def check(self, now: datetime) -> dict[str, Any]:
         """Today's summary: the date, whether it trades, how many accounts are ready and each
         one that is not (its owner, broker, session and the action to take)."""
         moment = now.astimezone(IST)
         today = moment.date()
-        if not self.calendar.is_trading_day(today):
-            reason = self.calendar.holiday_reason(today) or "not a trading day"
+        calendar = default_calendar()  # the one ``readiness_of`` judges each session by
+        if not calendar.is_trading_day(today):
+            reason = calendar.holiday_reason(today) or "not a trading day"
             return {"date": today.isoformat(), "trading_day": False, "reason": reason,
                     "not_ready": []}  # fmt: skip
         by_user: dict[str, list[AccountRecord]] = defaultdict(list)

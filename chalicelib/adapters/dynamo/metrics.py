@@ -41,15 +41,10 @@ def count_requests(*, every_thread: bool = False) -> Iterator[Counter[str]]:
             client.meta.events.unregister("before-send.dynamodb", unique_id=hook)
 
 
-#: PynamoDB creates a connection's client lazily, from a botocore session that is local to the
-#: calling thread: threads that all find it missing each build one, and each new session loads the
-#: service model from disk again. Eight plan-part threads doing that at once took minutes, so the
-#: first thread builds them and the others wait and share them.
-_CLIENTS = threading.Lock()
-
-
 def _clients() -> list[Any]:
-    """Every botocore client the models and transactions use (PynamoDB keeps one per class)."""
-    with _CLIENTS:
-        models = [m._get_connection().connection.client for m in all_models()]
-        return [*models, transaction_connection().client]
+    """Every botocore client the models and transactions use (PynamoDB keeps one per class).
+
+    Built once, one at a time, from the process's one botocore session
+    (``adapters/aws/shared_session.py``), however many plan-part threads ask at once."""
+    models = [m._get_connection().connection.client for m in all_models()]
+    return [*models, transaction_connection().client]
